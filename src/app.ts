@@ -1,0 +1,38 @@
+/**
+ * Builds the Hono app: the route modules, one JSON 404 and one error handler that maps domain and
+ * HTTP errors to the shared `{ success: false, message }` shape and hides the details of real bugs.
+ */
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "./env";
+import { DomainError, type ErrorKind } from "./lib/errors";
+import { api } from "./routes/api";
+import { inboxRoutes } from "./routes/inbox";
+import { legacy } from "./routes/legacy";
+
+const statusOf: Record<ErrorKind, ContentfulStatusCode> = { not_found: 404, conflict: 409, unavailable: 503 };
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+
+  app.get("/health", (c) => c.json({ success: true, data: { status: "ok" } }));
+  app.route("/api", api);
+  app.route("/webhooks/inbox", inboxRoutes);
+  app.route("/", legacy);
+
+  app.notFound((c) =>
+    c.json({ success: false, message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404),
+  );
+
+  app.onError((err, c) => {
+    if (err instanceof DomainError) return c.json({ success: false, message: err.message }, statusOf[err.kind]);
+    if (err instanceof HTTPException) {
+      return c.json({ success: false, message: err.message || "Request failed" }, err.status);
+    }
+    console.error("unhandled error", c.req.method, c.req.url, err);
+    return c.json({ success: false, message: "Internal server error" }, 500);
+  });
+
+  return app;
+}

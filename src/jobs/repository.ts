@@ -1,0 +1,163 @@
+/**
+ * Drizzle queries for jobs. Every state change is conditional on the status (and run) it expects,
+ * so a stale or duplicated queue message finds nothing to update.
+ */
+import { and, count, desc, eq, inArray, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { jobs, type DeliveryStatus, type Job, type JobStatus, type Priority } from "../db/schema";
+
+export interface JobFilter {
+  search?: string;
+  status?: JobStatus;
+  priority?: Priority;
+}
+
+export interface NewJob {
+  id: string;
+  taskName: string;
+  payload: Record<string, unknown>;
+  priority: Priority;
+}
+
+/** `%` and `_` in user text match themselves, not any character. */
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+
+function whereOf(filter: JobFilter): SQL | undefined {
+  const conditions: (SQL | undefined)[] = [];
+  if (filter.status) conditions.push(eq(jobs.status, filter.status));
+  if (filter.priority) conditions.push(eq(jobs.priority, filter.priority));
+  if (filter.search) {
+    const pattern = `%${escapeLike(filter.search)}%`;
+    conditions.push(
+      or(sql`${jobs.taskName} LIKE ${pattern} ESCAPE '\\'`, sql`${jobs.payload} LIKE ${pattern} ESCAPE '\\'`),
+    );
+  }
+  return and(...conditions);
+}
+
+export async function insertJob(db: Db, job: NewJob, now: Date): Promise<Job> {
+  const [row] = await db
+    .insert(jobs)
+    .values({ ...job, createdAt: now, updatedAt: now })
+    .returning();
+  return row!;
+}
+
+export async function findJob(db: Db, id: string): Promise<Job | undefined> {
+  return db.select().from(jobs).where(eq(jobs.id, id)).get();
+}
+
+export async function listJobs(db: Db, filter: JobFilter, limit: number, offset: number) {
+  const where = whereOf(filter);
+  const [rows, [total]] = await db.batch([
+    db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(limit).offset(offset),
+    db.select({ n: count() }).from(jobs).where(where),
+  ]);
+  return { rows, total: total?.n ?? 0 };
+}
+
+/** Edits the fields of a job that is not running; undefined when no such job is in an editable state. */
+export async function updateJobFields(
+  db: Db,
+  id: string,
+  fields: Partial<Pick<Job, "taskName" | "payload" | "priority">>,
+  now: Date,
+): Promise<Job | undefined> {
+  const [row] = await db
+    .update(jobs)
+    .set({ ...fields, updatedAt: now })
+    .where(and(eq(jobs.id, id), ne(jobs.status, "IN_PROGRESS")))
+    .returning();
+  return row;
+}
+
+/** Deletes the job; its webhook logs go with it (foreign key ON DELETE CASCADE). */
+export async function deleteJob(db: Db, id: string): Promise<boolean> {
+  const rows = await db.delete(jobs).where(eq(jobs.id, id)).returning({ id: jobs.id });
+  return rows.length > 0;
+}
+
+/** PENDING/COMPLETED/FAILED -> IN_PROGRESS with a new run id and a fresh delivery state. */
+export async function startRun(db: Db, id: string, now: Date): Promise<Job | undefined> {
+  const [row] = await db
+    .update(jobs)
+    .set({
+      status: "IN_PROGRESS",
+      runId: sql`${jobs.runId} + 1`,
+      startedAt: now,
+      completedAt: null,
+      failureReason: null,
+      updatedAt: now,
+      deliveryStatus: "NONE",
+      deliveryAttempts: 0,
+      deliveryLeaseUntil: null,
+      nextDeliveryAt: null,
+      lastDeliveryError: null,
+    })
+    .where(and(eq(jobs.id, id), ne(jobs.status, "IN_PROGRESS")))
+    .returning();
+  return row;
+}
+
+/** IN_PROGRESS -> COMPLETED, only for the run that is still current. */
+export async function completeRun(db: Db, id: string, runId: number, now: Date): Promise<Job | undefined> {
+  const [row] = await db
+    .update(jobs)
+    .set({ status: "COMPLETED", completedAt: now, updatedAt: now, deliveryStatus: "PENDING" })
+    .where(and(eq(jobs.id, id), eq(jobs.runId, runId), eq(jobs.status, "IN_PROGRESS")))
+    .returning();
+  return row;
+}
+
+/** IN_PROGRESS -> FAILED with a reason, only for the run that is still current. */
+export async function failRun(db: Db, id: string, runId: number, reason: string, now: Date) {
+  const [row] = await db
+    .update(jobs)
+    .set({ status: "FAILED", failureReason: reason, completedAt: now, updatedAt: now })
+    .where(and(eq(jobs.id, id), eq(jobs.runId, runId), eq(jobs.status, "IN_PROGRESS")))
+    .returning();
+  return row;
+}
+
+/**
+ * Takes the next delivery attempt of the current run: bumps the attempt counter and holds a lease
+ * until `leaseUntil`, so a concurrent copy of the same message cannot send a second request.
+ */
+export async function claimDeliveryAttempt(
+  db: Db,
+  job: Pick<Job, "id" | "runId" | "deliveryAttempts">,
+  now: Date,
+  leaseUntil: Date,
+): Promise<Job | undefined> {
+  const [row] = await db
+    .update(jobs)
+    .set({ deliveryStatus: "SENDING", deliveryAttempts: job.deliveryAttempts + 1, deliveryLeaseUntil: leaseUntil })
+    .where(
+      and(
+        eq(jobs.id, job.id),
+        eq(jobs.runId, job.runId),
+        eq(jobs.status, "COMPLETED"),
+        eq(jobs.deliveryAttempts, job.deliveryAttempts),
+        or(
+          inArray(jobs.deliveryStatus, ["PENDING", "RETRYING"]),
+          and(eq(jobs.deliveryStatus, "SENDING"), lt(jobs.deliveryLeaseUntil, now)),
+        ),
+      ),
+    )
+    .returning();
+  return row;
+}
+
+export interface DeliveryOutcome {
+  deliveryStatus: Extract<DeliveryStatus, "DELIVERED" | "RETRYING" | "FAILED">;
+  nextDeliveryAt: Date | null;
+  lastDeliveryError: string | null;
+}
+
+/** Records how an attempt ended; a statement for db.batch() so it lands together with its log row. */
+export function settleDeliveryAttempt(db: Db, job: Pick<Job, "id" | "runId">, attempt: number, outcome: DeliveryOutcome) {
+  return db
+    .update(jobs)
+    .set({ ...outcome, deliveryLeaseUntil: null })
+    .where(and(eq(jobs.id, job.id), eq(jobs.runId, job.runId), eq(jobs.deliveryAttempts, attempt)));
+}

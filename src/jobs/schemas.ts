@@ -1,0 +1,86 @@
+/**
+ * Request schemas for jobs, written once and shared by the JSON API and (later) the dashboard forms.
+ * Body schemas are strict: an unknown or misspelt field is a 400, not silently dropped.
+ */
+import { createInsertSchema } from "drizzle-zod";
+import { z } from "zod";
+import { JOB_STATUSES, PRIORITIES, jobs } from "../db/schema";
+
+export const TASK_NAME_MAX = 200;
+export const SEARCH_MAX = 200;
+export const PAGE_LIMIT_MAX = 100;
+
+const taskName = z
+  .string({ error: (iss) => (iss.input === undefined ? "taskName is required" : "taskName must be a string") })
+  .trim()
+  .min(1, "taskName must not be empty")
+  .max(TASK_NAME_MAX, `taskName must be at most ${TASK_NAME_MAX} characters`);
+
+const payload = z.record(z.string(), z.unknown(), {
+  error: "payload must be a JSON object (not an array, string or null)",
+});
+
+/** Accepts `HIGH`, `high`, ... and names the allowed values when it fails. */
+const upperEnum = <T extends readonly [string, ...string[]]>(name: string, values: T) =>
+  z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toUpperCase() : v),
+    z.enum(values, { error: `${name} must be one of ${values.join(", ")}` }),
+  );
+
+const insertJob = createInsertSchema(jobs, {
+  taskName: () => taskName,
+  payload: () => payload,
+  priority: () => upperEnum("priority", PRIORITIES),
+});
+
+export const createJobSchema = insertJob
+  .pick({ taskName: true, payload: true, priority: true })
+  .extend({ payload: payload.default({}), priority: upperEnum("priority", PRIORITIES).default("MEDIUM") })
+  .strict();
+
+export const updateJobSchema = insertJob
+  .pick({ taskName: true, payload: true, priority: true })
+  .partial()
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, "Provide at least one of taskName, payload, priority");
+
+export type CreateJobInput = z.infer<typeof createJobSchema>;
+export type UpdateJobInput = z.infer<typeof updateJobSchema>;
+
+/** A whole number from a query string, with a message that names the parameter and the range. */
+const intParam = (name: string, min: number, max: number, fallback: number) =>
+  z.preprocess(
+    (v) => (v === "" || v === undefined ? undefined : v),
+    z
+      .string()
+      .regex(/^\d{1,9}$/, `${name} must be a whole number between ${min} and ${max}`)
+      .transform(Number)
+      .pipe(z.number().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`))
+      .default(fallback),
+  );
+
+const optionalEnum = <T extends readonly [string, ...string[]]>(name: string, values: T) =>
+  z.preprocess((v) => (v === "" ? undefined : v), upperEnum(name, values).optional());
+
+export const pageQuery = {
+  limit: intParam("limit", 1, PAGE_LIMIT_MAX, 10),
+  page: intParam("page", 1, 1_000_000, 1),
+};
+
+export const listJobsQuery = z.object({
+  ...pageQuery,
+  search: z
+    .string()
+    .trim()
+    .max(SEARCH_MAX, `search must be at most ${SEARCH_MAX} characters`)
+    .optional()
+    .transform((v) => v || undefined),
+  status: optionalEnum("status", JOB_STATUSES),
+  priority: optionalEnum("priority", PRIORITIES),
+});
+
+export type ListJobsQuery = z.infer<typeof listJobsQuery>;
+
+export const jobIdParam = z.object({
+  id: z.string().min(1).max(64, "job id must be at most 64 characters"),
+});

@@ -1,0 +1,93 @@
+/**
+ * The job lifecycle, shared by the JSON API, the dashboard and the queue consumer.
+ * PENDING -> IN_PROGRESS (run) -> COMPLETED (consumer, after the job's duration) -> webhook delivery.
+ */
+import { createId } from "@paralleldrive/cuid2";
+import { getDb } from "../db/client";
+import type { Job } from "../db/schema";
+import { getConfig, type Env, type JobMessage } from "../env";
+import { conflict, notFound, unavailable } from "../lib/errors";
+import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
+import { ack, type MessageOutcome } from "../queue/outcome";
+import { deliverWebhook } from "../webhooks/delivery";
+import * as logsRepo from "../webhooks/repository";
+import * as repo from "./repository";
+import type { CreateJobInput, ListJobsQuery, UpdateJobInput } from "./schemas";
+
+export async function createJob(env: Env, input: CreateJobInput): Promise<Job> {
+  return repo.insertJob(getDb(env.DB), { id: createId(), ...input }, new Date());
+}
+
+export async function getJob(env: Env, id: string): Promise<Job> {
+  const job = await repo.findJob(getDb(env.DB), id);
+  if (!job) throw notFound("Job", id);
+  return job;
+}
+
+export async function listJobs(env: Env, { limit, page, ...filter }: ListJobsQuery) {
+  const { rows, total } = await repo.listJobs(getDb(env.DB), filter, limit, offsetOf({ limit, page }));
+  return toPage(rows, total, { limit, page });
+}
+
+export async function updateJob(env: Env, id: string, input: UpdateJobInput): Promise<Job> {
+  const db = getDb(env.DB);
+  const updated = await repo.updateJobFields(db, id, input, new Date());
+  if (updated) return updated;
+  await getJob(env, id);
+  throw conflict(`Job '${id}' is IN_PROGRESS; edit it after the run finishes`);
+}
+
+export async function deleteJob(env: Env, id: string): Promise<void> {
+  if (!(await repo.deleteJob(getDb(env.DB), id))) throw notFound("Job", id);
+}
+
+/**
+ * Starts a run: the row becomes IN_PROGRESS with a new run id, then a message is queued to arrive
+ * after the job's duration. If the message cannot be queued the run is failed with the reason, so
+ * the job is never left IN_PROGRESS with nothing coming to finish it.
+ */
+export async function runJob(env: Env, id: string): Promise<Job> {
+  const db = getDb(env.DB);
+  const now = new Date();
+  const started = await repo.startRun(db, id, now);
+  if (!started) {
+    await getJob(env, id);
+    throw conflict(`Job '${id}' is already IN_PROGRESS`);
+  }
+  const message: JobMessage = { jobId: started.id, runId: started.runId };
+  try {
+    await env.JOB_QUEUE.send(message, { delaySeconds: getConfig(env).jobDurationSeconds });
+  } catch (err) {
+    const reason = `could not enqueue the run: ${err instanceof Error ? err.message : String(err)}`;
+    await repo.failRun(db, started.id, started.runId, reason, new Date());
+    throw unavailable(`Job '${id}' could not be started (${reason}); try again`);
+  }
+  return started;
+}
+
+/**
+ * Handles a run's queue message after the job's duration: completes the run if it is still current,
+ * then works on its webhook delivery. Messages for deleted jobs or superseded runs are acknowledged.
+ */
+export async function processRunMessage(env: Env, message: JobMessage): Promise<MessageOutcome> {
+  const db = getDb(env.DB);
+  let job = await repo.findJob(db, message.jobId);
+  if (!job || job.runId !== message.runId) return ack;
+  if (job.status === "IN_PROGRESS") {
+    // Conditional on run id and status: a duplicate of this message completes nothing a second time.
+    job = (await repo.completeRun(db, job.id, job.runId, new Date())) ?? (await repo.findJob(db, message.jobId));
+    if (!job || job.runId !== message.runId) return ack;
+  }
+  if (job.status !== "COMPLETED") return ack;
+  return deliverWebhook(env, job);
+}
+
+export async function listLogs(env: Env, { jobId, ...page }: PageRequest & { jobId?: string }) {
+  const { rows, total } = await logsRepo.listLogs(getDb(env.DB), jobId, page.limit, offsetOf(page));
+  return toPage(rows, total, page);
+}
+
+export async function listJobLogs(env: Env, jobId: string, page: PageRequest) {
+  await getJob(env, jobId);
+  return listLogs(env, { jobId, ...page });
+}

@@ -1,0 +1,18 @@
+/**
+ * Domain errors thrown by services. They carry no HTTP types; app.ts maps each kind to a status once.
+ */
+export type ErrorKind = "not_found" | "conflict" | "unavailable";
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DomainError";
+  }
+}
+
+export const notFound = (what: string, id: string) => new DomainError("not_found", `${what} '${id}' was not found`);
+export const conflict = (message: string) => new DomainError("conflict", message);
+export const unavailable = (message: string) => new DomainError("unavailable", message);

@@ -1,0 +1,54 @@
+/**
+ * Request validation: every input goes through zod via @hono/zod-validator, and every failure has
+ * the same 400 shape, `{ success: false, message, errors: [{ field, message }] }`.
+ */
+import { zValidator } from "@hono/zod-validator";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { every } from "hono/combine";
+import { HTTPException } from "hono/http-exception";
+import type { z } from "zod";
+
+type Target = "json" | "query" | "param";
+
+const targetNames: Record<Target, string> = { json: "request body", query: "query string", param: "path" };
+
+export function formatIssues(issues: z.core.$ZodIssue[]) {
+  return issues.map((issue) => ({
+    field: issue.path.length > 0 ? issue.path.join(".") : null,
+    message: issue.message,
+  }));
+}
+
+export const validate = <T extends z.ZodType, Tg extends Target>(target: Tg, schema: T) =>
+  zValidator(target, schema, (result, c) => {
+    if (result.success) return;
+    const errors = formatIssues(result.error.issues);
+    const summary = errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join("; ");
+    return c.json({ success: false, message: `Invalid ${targetNames[target]}: ${summary}`, errors }, 400);
+  });
+
+/** Largest JSON body accepted on any route, in bytes. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** 413 with the shared error shape once a body passes MAX_BODY_BYTES (declared or streamed). */
+export const limitBody = () =>
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HTTPException(413, { message: `Request body is larger than ${MAX_BODY_BYTES} bytes` });
+    },
+  });
+
+const jsonMediaType = /^application\/([\w.-]+\+)?json$/i;
+
+/** 415 unless the body is declared as JSON, 413 past the size limit; malformed JSON is a 400 from the validator. */
+const requireJsonType: MiddlewareHandler = async (c, next) => {
+  const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim();
+  if (!jsonMediaType.test(mediaType)) {
+    throw new HTTPException(415, { message: `Content-Type must be application/json (got '${mediaType || "none"}')` });
+  }
+  await next();
+};
+
+export const jsonBody = () => every(requireJsonType, limitBody());

@@ -1,0 +1,25 @@
+/** The built-in webhook inbox: POST records a delivery, GET reads them back, DELETE empties it. */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AppEnv } from "../env";
+import * as inbox from "../inbox/service";
+import { pageQuery } from "../jobs/schemas";
+import { limitBody, validate } from "../lib/validate";
+
+export const inboxRoutes = new Hono<AppEnv>()
+  .post(
+    "/",
+    limitBody(),
+    async (c) => {
+      const entry = await inbox.receive(c.env, c.req.raw.headers, await c.req.text());
+      return c.json({ success: true, message: "Webhook received", data: { id: entry.id } });
+    },
+  )
+  .get("/", validate("query", z.object(pageQuery)), async (c) => {
+    const { items, pagination } = await inbox.list(c.env, c.req.valid("query"));
+    return c.json({ success: true, data: items, pagination });
+  })
+  .delete("/", async (c) => {
+    const removed = await inbox.clear(c.env);
+    return c.json({ success: true, message: `Removed ${removed} entries`, data: { removed } });
+  });

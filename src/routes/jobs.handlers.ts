@@ -1,0 +1,73 @@
+/**
+ * The job handlers, written once and mounted twice: under /api/jobs and on the original routes
+ * (/create-job, /run-job/:jobId, ...). Each is validation plus one service call.
+ */
+import { createFactory } from "hono/factory";
+import { z } from "zod";
+import type { AppEnv } from "../env";
+import { createJobSchema, jobIdParam, listJobsQuery, pageQuery, updateJobSchema } from "../jobs/schemas";
+import * as jobs from "../jobs/service";
+import { jsonBody, validate } from "../lib/validate";
+
+const factory = createFactory<AppEnv>();
+
+export const createJob = factory.createHandlers(jsonBody(), validate("json", createJobSchema), async (c) => {
+  const job = await jobs.createJob(c.env, c.req.valid("json"));
+  return c.json({ success: true, message: "Job created", data: job }, 201);
+});
+
+export const listJobs = factory.createHandlers(validate("query", listJobsQuery), async (c) => {
+  const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
+  return c.json({ success: true, data: items, pagination });
+});
+
+export const getJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
+  return c.json({ success: true, data: await jobs.getJob(c.env, c.req.valid("param").id) });
+});
+
+export const updateJob = factory.createHandlers(
+  validate("param", jobIdParam),
+  jsonBody(),
+  validate("json", updateJobSchema),
+  async (c) => {
+    const job = await jobs.updateJob(c.env, c.req.valid("param").id, c.req.valid("json"));
+    return c.json({ success: true, message: "Job updated", data: job });
+  },
+);
+
+const deleted = (id: string) => ({ success: true, message: "Job deleted", data: { id } }) as const;
+
+export const deleteJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
+  const { id } = c.req.valid("param");
+  await jobs.deleteJob(c.env, id);
+  return c.json(deleted(id));
+});
+
+/** The original `DELETE /delete-job?id=` form. */
+export const deleteJobByQuery = factory.createHandlers(validate("query", jobIdParam), async (c) => {
+  const { id } = c.req.valid("query");
+  await jobs.deleteJob(c.env, id);
+  return c.json(deleted(id));
+});
+
+export const runJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
+  const job = await jobs.runJob(c.env, c.req.valid("param").id);
+  return c.json({ success: true, message: "Job started", status: job.status, data: job }, 202);
+});
+
+export const listJobLogs = factory.createHandlers(
+  validate("param", jobIdParam),
+  validate("query", z.object(pageQuery)),
+  async (c) => {
+    const { items, pagination } = await jobs.listJobLogs(c.env, c.req.valid("param").id, c.req.valid("query"));
+    return c.json({ success: true, data: items, pagination });
+  },
+);
+
+export const listLogs = factory.createHandlers(
+  validate("query", z.object({ ...pageQuery, jobId: jobIdParam.shape.id.optional() })),
+  async (c) => {
+    const { items, pagination } = await jobs.listLogs(c.env, c.req.valid("query"));
+    return c.json({ success: true, data: items, pagination });
+  },
+);

@@ -1,0 +1,95 @@
+/**
+ * One HTTP attempt of a webhook: POST with a timeout, redirects not followed, the response body
+ * read up to a bound, and the outcome classified in plain words for the log.
+ */
+
+/** Bytes of the receiver's response kept in the log. */
+export const RESPONSE_BODY_MAX_BYTES = 4096;
+
+export interface AttemptResult {
+  ok: boolean;
+  responseStatus: number | null;
+  responseBody: unknown;
+  error: string | null;
+  durationMs: number;
+}
+
+interface SendOptions {
+  timeoutMs: number;
+  headers: Record<string, string>;
+}
+
+export async function sendWebhook(url: string, body: unknown, { timeoutMs, headers }: SendOptions): Promise<AttemptResult> {
+  const started = Date.now();
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": "edge-job-scheduler/0.1", ...headers },
+      body: JSON.stringify(body),
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const responseBody = await readBounded(res, RESPONSE_BODY_MAX_BYTES);
+    const ok = res.status >= 200 && res.status < 300;
+    return {
+      ok,
+      responseStatus: res.status,
+      responseBody,
+      error: ok ? null : describeStatus(res),
+      durationMs: Date.now() - started,
+    };
+  } catch (err) {
+    return { ok: false, responseStatus: null, responseBody: null, error: describeError(err, timeoutMs), durationMs: Date.now() - started };
+  }
+}
+
+function describeStatus(res: Response): string {
+  if (res.status >= 300 && res.status < 400) {
+    return `redirect ${res.status} to ${res.headers.get("location") ?? "(no location)"} not followed`;
+  }
+  return `receiver answered HTTP ${res.status}`;
+}
+
+function describeError(err: unknown, timeoutMs: number): string {
+  if (err instanceof DOMException && (err.name === "TimeoutError" || err.name === "AbortError")) {
+    return `timed out after ${timeoutMs} ms`;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  if (/refused/i.test(message)) return `connection refused (${message})`;
+  if (/dns|resolve|getaddrinfo|not found/i.test(message)) return `DNS lookup failed (${message})`;
+  return `network error: ${message}`;
+}
+
+/** Reads at most `maxBytes` of the body (then cancels the stream); JSON when it parses, else text. */
+async function readBounded(res: Response, maxBytes: number): Promise<unknown> {
+  if (!res.body) return null;
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  while (size < maxBytes) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (size >= maxBytes) {
+    truncated = true;
+    await reader.cancel().catch(() => undefined);
+  }
+  const bytes = new Uint8Array(Math.min(size, maxBytes));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const take = chunk.subarray(0, bytes.length - offset);
+    bytes.set(take, offset);
+    offset += take.byteLength;
+  }
+  const text = new TextDecoder().decode(bytes);
+  if (truncated) return `${text}… [truncated at ${maxBytes} bytes]`;
+  if (text === "") return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
