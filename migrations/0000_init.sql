@@ -24,9 +24,9 @@ CREATE TABLE `jobs` (
 	`lastDeliveryError` text
 );
 --> statement-breakpoint
-CREATE INDEX `jobs_created_idx` ON `jobs` (`createdAt`,`id`);--> statement-breakpoint
-CREATE INDEX `jobs_status_created_idx` ON `jobs` (`status`,`createdAt`,`id`);--> statement-breakpoint
-CREATE INDEX `jobs_priority_created_idx` ON `jobs` (`priority`,`createdAt`,`id`);--> statement-breakpoint
+CREATE INDEX `jobs_created_idx` ON `jobs` (`createdAt`);--> statement-breakpoint
+CREATE INDEX `jobs_status_created_idx` ON `jobs` (`status`,`createdAt`);--> statement-breakpoint
+CREATE INDEX `jobs_priority_created_idx` ON `jobs` (`priority`,`createdAt`);--> statement-breakpoint
 CREATE TABLE `webhook_logs` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`jobId` text NOT NULL,

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
-import type { AppEnv } from "./env";
+import { ConfigError, type AppEnv } from "./env";
 import { DomainError, type ErrorKind } from "./lib/errors";
 import { api } from "./routes/api";
 import { inboxRoutes } from "./routes/inbox";
@@ -29,6 +29,10 @@ export function createApp() {
     if (err instanceof DomainError) return c.json({ success: false, message: err.message }, statusOf[err.kind]);
     if (err instanceof HTTPException) {
       return c.json({ success: false, message: err.message || "Request failed" }, err.status);
+    }
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return c.json({ success: false, message: `Server misconfigured: ${err.message}` }, 500);
     }
     console.error("unhandled error", c.req.method, c.req.url, err);
     return c.json({ success: false, message: "Internal server error" }, 500);

@@ -55,6 +55,11 @@ export type Config = {
   inboxEnabled: boolean;
 };
 
+/** A deployment mistake (a variable with a bad value); its message names the variable, never a secret. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
 const cache = new WeakMap<Env, Config>();
 
 /** Reads the configuration from the bindings; a bad value is a deployment error named in the message. */
@@ -66,7 +71,7 @@ export function getConfig(env: Env): Config {
   );
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`Invalid configuration: ${problems}`);
+    throw new ConfigError(`Invalid configuration: ${problems}`);
   }
   const c = parsed.data;
   const config: Config = {

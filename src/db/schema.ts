@@ -44,9 +44,10 @@ export const jobs = sqliteTable(
     lastDeliveryError: text("lastDeliveryError"),
   },
   (t) => [
-    index("jobs_created_idx").on(t.createdAt, t.id),
-    index("jobs_status_created_idx").on(t.status, t.createdAt, t.id),
-    index("jobs_priority_created_idx").on(t.priority, t.createdAt, t.id),
+    // Each index ends in the implicit rowid, which breaks ties in creation order (see listJobs).
+    index("jobs_created_idx").on(t.createdAt),
+    index("jobs_status_created_idx").on(t.status, t.createdAt),
+    index("jobs_priority_created_idx").on(t.priority, t.createdAt),
   ],
 );
 

@@ -35,6 +35,9 @@ function whereOf(filter: JobFilter): SQL | undefined {
   return and(...conditions);
 }
 
+/** Newest first; jobs created in the same millisecond keep their insertion order (rowid). */
+const newestFirst = [desc(jobs.createdAt), sql`${jobs}.rowid desc`];
+
 export async function insertJob(db: Db, job: NewJob, now: Date): Promise<Job> {
   const [row] = await db
     .insert(jobs)
@@ -50,7 +53,7 @@ export async function findJob(db: Db, id: string): Promise<Job | undefined> {
 export async function listJobs(db: Db, filter: JobFilter, limit: number, offset: number) {
   const where = whereOf(filter);
   const [rows, [total]] = await db.batch([
-    db.select().from(jobs).where(where).orderBy(desc(jobs.createdAt), desc(jobs.id)).limit(limit).offset(offset),
+    db.select().from(jobs).where(where).orderBy(...newestFirst).limit(limit).offset(offset),
     db.select({ n: count() }).from(jobs).where(where),
   ]);
   return { rows, total: total?.n ?? 0 };

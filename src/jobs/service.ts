@@ -47,6 +47,7 @@ export async function deleteJob(env: Env, id: string): Promise<void> {
  * the job is never left IN_PROGRESS with nothing coming to finish it.
  */
 export async function runJob(env: Env, id: string): Promise<Job> {
+  const { jobDurationSeconds } = getConfig(env); // before any write: a bad config must change nothing
   const db = getDb(env.DB);
   const now = new Date();
   const started = await repo.startRun(db, id, now);
@@ -56,7 +57,7 @@ export async function runJob(env: Env, id: string): Promise<Job> {
   }
   const message: JobMessage = { jobId: started.id, runId: started.runId };
   try {
-    await env.JOB_QUEUE.send(message, { delaySeconds: getConfig(env).jobDurationSeconds });
+    await env.JOB_QUEUE.send(message, { delaySeconds: jobDurationSeconds });
   } catch (err) {
     const reason = `could not enqueue the run: ${err instanceof Error ? err.message : String(err)}`;
     await repo.failRun(db, started.id, started.runId, reason, new Date());

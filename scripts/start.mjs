@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// `npm start`: apply the D1 migrations to the local database, then run the Worker under wrangler dev
+// with the local defaults in config/local.env (webhooks go to the app's own inbox). Overrides:
+// a `.dev.vars` file, or WEBHOOK_URL / PORT in the environment.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+const port = process.env.PORT ?? "8787";
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+const wrangler = (args, opts = {}) => ["npx", ["wrangler", ...args], { stdio: "inherit", env, ...opts }];
+
+const migrate = spawnSync(...wrangler(["d1", "migrations", "apply", "DB", "--local"], { env: { ...env, CI: "true" } }));
+if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+
+const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", "config/local.env"];
+if (existsSync(".dev.vars")) args.push("--env-file", ".dev.vars");
+const webhookUrl = process.env.WEBHOOK_URL ?? (port !== "8787" ? `http://127.0.0.1:${port}/webhooks/inbox` : undefined);
+if (webhookUrl) args.push("--var", `WEBHOOK_URL:${webhookUrl}`);
+
+const dev = spawn(...wrangler(args));
+const stop = (signal) => dev.kill(signal);
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
+dev.on("exit", (code) => process.exit(code ?? 0));

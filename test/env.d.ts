@@ -1,0 +1,15 @@
+import type { D1Migration } from "cloudflare:test";
+import type { Env as AppBindings } from "../src/env";
+
+declare global {
+  namespace Cloudflare {
+    interface GlobalProps {
+      mainModule: typeof import("../src/index");
+    }
+    interface Env extends AppBindings {
+      TEST_MIGRATIONS: D1Migration[];
+      RECEIVER_URL: string;
+      DEAD_URL: string;
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/** The original Express routes still work, served by the same handlers as /api. */
+import { describe, expect, it } from "vitest";
+import { call, uniqueWord, waitForJob } from "./support/helpers";
+
+describe("original routes", () => {
+  it("create-job, get-jobs, update-job, run-job, get-logs and delete-job work end to end", async () => {
+    const tag = uniqueWord("legacy");
+    const created = await call("POST", "/create-job", { taskName: "Send Email", payload: { email: `${tag}@test.com` }, priority: "HIGH" });
+    expect(created.status).toBe(201);
+    const id = created.body.data.id;
+
+    const listed = await call("GET", `/get-jobs?limit=10&page=1&search=${tag}&status=PENDING`);
+    expect(listed.body.data.map((j: any) => j.id)).toEqual([id]);
+    expect(listed.body.pagination).toEqual({ page: 1, limit: 10, total: 1, totalPages: 1 });
+
+    const updated = await call("PUT", `/update-job/${id}`, { taskName: "Send Welcome Email", payload: { email: `${tag}@test.com` }, priority: "LOW" });
+    expect(updated.status).toBe(200);
+    expect(updated.body.data).toMatchObject({ taskName: "Send Welcome Email", priority: "LOW" });
+
+    const run = await call("POST", `/run-job/${id}`);
+    expect(run.status).toBe(202);
+    expect(run.body).toMatchObject({ success: true, message: "Job started", status: "IN_PROGRESS" });
+
+    await waitForJob(id, (j) => j.deliveryStatus === "DELIVERED");
+    const jobLogs = await call("GET", `/get-logs/${id}`);
+    expect(jobLogs.body.data).toHaveLength(1);
+    expect(jobLogs.body.data[0]).toMatchObject({ jobId: id, responseStatus: 200 });
+    const allLogs = await call("GET", `/get-logs?jobId=${id}`);
+    expect(allLogs.body.data.map((l: any) => l.id)).toEqual(jobLogs.body.data.map((l: any) => l.id));
+
+    const deleted = await call("DELETE", `/delete-job?id=${id}`);
+    expect(deleted.status).toBe(200);
+    expect((await call("GET", `/get-logs/${id}`)).status).toBe(404);
+  });
+
+  it("DELETE /delete-job/:jobId deletes the job", async () => {
+    const created = await call("POST", "/create-job", { taskName: "x", payload: {}, priority: "LOW" });
+    const res = await call("DELETE", `/delete-job/${created.body.data.id}`);
+    expect(res.body).toEqual({ success: true, message: "Job deleted", data: { id: created.body.data.id } });
+  });
+
+  it("GET /get-logs lists every log, newest first", async () => {
+    const res = await call("GET", "/get-logs?limit=5");
+    expect(res.status).toBe(200);
+    const ids = res.body.data.map((l: any) => l.id);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+  });
+});

@@ -1,0 +1,35 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            RECEIVER_URL: inject("receiverUrl"),
+            DEAD_URL: inject("deadUrl"),
+            // Short timings so the real queue runs the whole lifecycle within a test.
+            JOB_DURATION_SECONDS: "1",
+            WEBHOOK_URL: `${inject("receiverUrl")}/hooks`,
+            WEBHOOK_TIMEOUT_MS: "1500",
+            WEBHOOK_BACKOFF_BASE_SECONDS: "1",
+            WEBHOOK_MAX_ATTEMPTS: "3",
+            WEBHOOK_INBOX_ENABLED: "true",
+          },
+          queueConsumers: { "job-scheduler-runs": { maxBatchTimeout: 0.05 } },
+        },
+      })),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      globalSetup: ["./test/node/global-setup.ts"],
+      setupFiles: ["./test/support/apply-migrations.ts"],
+      testTimeout: 20_000,
+    },
+  };
+});
