@@ -173,3 +173,29 @@ describe("GET /api/jobs (list, search, filters, pagination)", () => {
     expect(res.body.pagination.page).toBe(1);
   });
 });
+
+describe("GET /api/jobs?sort", () => {
+  it("sorts by creation time, oldest first on request", async () => {
+    const tag = uniqueWord("sort");
+    const a = await createJob({ taskName: `${tag} a` });
+    const b = await createJob({ taskName: `${tag} b` });
+    const oldest = await call("GET", `/api/jobs?search=${tag}&sort=oldest`);
+    expect(oldest.body.data.map((j: any) => j.id)).toEqual([a.id, b.id]);
+    const newest = await call("GET", `/api/jobs?search=${tag}`);
+    expect(newest.body.data.map((j: any) => j.id)).toEqual([b.id, a.id]);
+    expect((await call("GET", "/api/jobs?sort=sideways")).status).toBe(400);
+  });
+});
+
+describe("GET /api/logs?outcome", () => {
+  it("filters delivery attempts by success or failure", async () => {
+    const job = await createJob({ payload: { receiver: { script: [500, 200] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const ok = await call("GET", `/api/logs?jobId=${job.id}&outcome=success`);
+    expect(ok.body.data.map((l: any) => l.responseStatus)).toEqual([200]);
+    const failed = await call("GET", `/api/logs?jobId=${job.id}&outcome=failure`);
+    expect(failed.body.data.map((l: any) => l.responseStatus)).toEqual([500]);
+    expect((await call("GET", "/api/logs?outcome=maybe")).status).toBe(400);
+  });
+});

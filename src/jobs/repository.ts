@@ -2,7 +2,7 @@
  * Drizzle queries for jobs. Every state change is conditional on the status (and run) it expects,
  * so a stale or duplicated queue message finds nothing to update.
  */
-import { and, count, desc, eq, inArray, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { jobs, type DeliveryStatus, type Job, type JobStatus, type Priority } from "../db/schema";
 
@@ -35,8 +35,12 @@ function whereOf(filter: JobFilter): SQL | undefined {
   return and(...conditions);
 }
 
-/** Newest first; jobs created in the same millisecond keep their insertion order (rowid). */
-const newestFirst = [desc(jobs.createdAt), sql`${jobs}.rowid desc`];
+/** By creation time; jobs created in the same millisecond keep their insertion order (rowid). */
+const byCreation = {
+  newest: [desc(jobs.createdAt), sql`${jobs}.rowid desc`],
+  oldest: [asc(jobs.createdAt), sql`${jobs}.rowid asc`],
+};
+export type JobSort = keyof typeof byCreation;
 
 export async function insertJob(db: Db, job: NewJob, now: Date): Promise<Job> {
   const [row] = await db
@@ -50,10 +54,10 @@ export async function findJob(db: Db, id: string): Promise<Job | undefined> {
   return db.select().from(jobs).where(eq(jobs.id, id)).get();
 }
 
-export async function listJobs(db: Db, filter: JobFilter, limit: number, offset: number) {
+export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, offset: number) {
   const where = whereOf(filter);
   const [rows, [total]] = await db.batch([
-    db.select().from(jobs).where(where).orderBy(...newestFirst).limit(limit).offset(offset),
+    db.select().from(jobs).where(where).orderBy(...byCreation[sort]).limit(limit).offset(offset),
     db.select({ n: count() }).from(jobs).where(where),
   ]);
   return { rows, total: total?.n ?? 0 };

@@ -77,6 +77,19 @@ export const listJobsQuery = z.object({
     .transform((v) => v || undefined),
   status: optionalEnum("status", JOB_STATUSES),
   priority: optionalEnum("priority", PRIORITIES),
+  sort: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.enum(["newest", "oldest"], { error: "sort must be newest or oldest" }).default("newest"),
+  ),
+});
+
+export const listLogsQuery = z.object({
+  ...pageQuery,
+  jobId: z.preprocess((v) => (v === "" ? undefined : v), z.string().trim().max(64).optional()),
+  outcome: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.enum(["success", "failure"], { error: "outcome must be success or failure" }).optional(),
+  ),
 });
 
 export type ListJobsQuery = z.infer<typeof listJobsQuery>;

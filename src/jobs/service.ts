@@ -24,8 +24,8 @@ export async function getJob(env: Env, id: string): Promise<Job> {
   return job;
 }
 
-export async function listJobs(env: Env, { limit, page, ...filter }: ListJobsQuery) {
-  const { rows, total } = await repo.listJobs(getDb(env.DB), filter, limit, offsetOf({ limit, page }));
+export async function listJobs(env: Env, { limit, page, sort, ...filter }: ListJobsQuery) {
+  const { rows, total } = await repo.listJobs(getDb(env.DB), filter, sort, limit, offsetOf({ limit, page }));
   return toPage(rows, total, { limit, page });
 }
 
@@ -83,8 +83,8 @@ export async function processRunMessage(env: Env, message: JobMessage): Promise<
   return deliverWebhook(env, job);
 }
 
-export async function listLogs(env: Env, { jobId, ...page }: PageRequest & { jobId?: string }) {
-  const { rows, total } = await logsRepo.listLogs(getDb(env.DB), jobId, page.limit, offsetOf(page));
+export async function listLogs(env: Env, { jobId, outcome, ...page }: PageRequest & logsRepo.LogFilter) {
+  const { rows, total } = await logsRepo.listLogs(getDb(env.DB), { jobId, outcome }, page.limit, offsetOf(page));
   return toPage(rows, total, page);
 }
 

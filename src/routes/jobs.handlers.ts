@@ -5,7 +5,7 @@
 import { createFactory } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { createJobSchema, jobIdParam, listJobsQuery, pageQuery, updateJobSchema } from "../jobs/schemas";
+import { createJobSchema, jobIdParam, listJobsQuery, listLogsQuery, pageQuery, updateJobSchema } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
 import { jsonBody, validate } from "../lib/validate";
 
@@ -65,7 +65,7 @@ export const listJobLogs = factory.createHandlers(
 );
 
 export const listLogs = factory.createHandlers(
-  validate("query", z.object({ ...pageQuery, jobId: jobIdParam.shape.id.optional() })),
+  validate("query", listLogsQuery),
   async (c) => {
     const { items, pagination } = await jobs.listLogs(c.env, c.req.valid("query"));
     return c.json({ success: true, data: items, pagination });

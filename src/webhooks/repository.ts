@@ -1,5 +1,5 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
-import { count, desc, eq } from "drizzle-orm";
+import { and, count, desc, eq, gte, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { webhookLogs } from "../db/schema";
 
@@ -8,8 +8,23 @@ export type NewWebhookLog = typeof webhookLogs.$inferInsert;
 /** A statement for db.batch(), so the row lands together with the job's delivery state. */
 export const insertLog = (db: Db, row: NewWebhookLog) => db.insert(webhookLogs).values(row);
 
-export async function listLogs(db: Db, jobId: string | undefined, limit: number, offset: number) {
-  const where = jobId ? eq(webhookLogs.jobId, jobId) : undefined;
+export interface LogFilter {
+  jobId?: string;
+  /** success: the receiver answered 2xx; failure: anything else (error status, timeout, network). */
+  outcome?: "success" | "failure";
+}
+
+const status = webhookLogs.responseStatus;
+const byOutcome = {
+  success: and(gte(status, 200), lt(status, 300)),
+  failure: or(isNull(status), lt(status, 200), gte(status, 300)),
+};
+
+export async function listLogs(db: Db, { jobId, outcome }: LogFilter, limit: number, offset: number) {
+  const where = and(
+    jobId ? eq(webhookLogs.jobId, jobId) : undefined,
+    outcome ? byOutcome[outcome] : undefined,
+  );
   const [rows, [total]] = await db.batch([
     db.select().from(webhookLogs).where(where).orderBy(desc(webhookLogs.id)).limit(limit).offset(offset),
     db.select({ n: count() }).from(webhookLogs).where(where),
