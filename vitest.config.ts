@@ -5,31 +5,52 @@ import { defineConfig } from "vitest/config";
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
-    plugins: [
-      cloudflareTest(({ inject }) => ({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            RECEIVER_URL: inject("receiverUrl"),
-            DEAD_URL: inject("deadUrl"),
-            // Short timings so the real queue runs the whole lifecycle within a test.
-            JOB_DURATION_SECONDS: "1",
-            WEBHOOK_URL: `${inject("receiverUrl")}/hooks`,
-            WEBHOOK_TIMEOUT_MS: "1500",
-            WEBHOOK_BACKOFF_BASE_SECONDS: "1",
-            WEBHOOK_MAX_ATTEMPTS: "3",
-            WEBHOOK_INBOX_ENABLED: "true",
-          },
-          queueConsumers: { "job-scheduler-runs": { maxBatchTimeout: 0.05 } },
-        },
-      })),
-    ],
     test: {
-      include: ["test/**/*.test.ts"],
-      globalSetup: ["./test/node/global-setup.ts"],
-      setupFiles: ["./test/support/apply-migrations.ts"],
-      testTimeout: 20_000,
+      projects: [
+        {
+          // API, consumer and page tests, inside workerd with the real local D1 and queue.
+          plugins: [
+            cloudflareTest(({ inject }) => ({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  RECEIVER_URL: inject("receiverUrl"),
+                  DEAD_URL: inject("deadUrl"),
+                  // Short timings so the real queue runs the whole lifecycle within a test.
+                  JOB_DURATION_SECONDS: "1",
+                  WEBHOOK_URL: `${inject("receiverUrl")}/hooks`,
+                  WEBHOOK_TIMEOUT_MS: "1500",
+                  WEBHOOK_BACKOFF_BASE_SECONDS: "1",
+                  WEBHOOK_MAX_ATTEMPTS: "3",
+                  WEBHOOK_INBOX_ENABLED: "true",
+                },
+                queueConsumers: { "job-scheduler-runs": { maxBatchTimeout: 0.05 } },
+              },
+            })),
+          ],
+          test: {
+            name: "workers",
+            include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
+            exclude: ["test/browser/**"],
+            globalSetup: ["./test/node/global-setup.ts"],
+            setupFiles: ["./test/support/apply-migrations.ts"],
+            testTimeout: 20_000,
+          },
+        },
+        {
+          // The dashboard in headless Chromium against the app started as a user starts it.
+          test: {
+            name: "browser",
+            include: ["test/browser/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./test/node/app-server.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 60_000,
+            fileParallelism: false,
+          },
+        },
+      ],
     },
   };
 });

@@ -10,6 +10,14 @@ import { DomainError, type ErrorKind } from "./lib/errors";
 import { api } from "./routes/api";
 import { inboxRoutes } from "./routes/inbox";
 import { legacy } from "./routes/legacy";
+import { uiErrorHandler } from "./routes/ui.shared";
+import { uiJobs } from "./routes/ui.jobs";
+import { uiLogs } from "./routes/ui.logs";
+
+/** The HTML pages: the same services as the API, with errors rendered as pages (or toasts for htmx). */
+function dashboard() {
+  return new Hono<AppEnv>().route("/", uiJobs).route("/", uiLogs).onError(uiErrorHandler);
+}
 
 const statusOf: Record<ErrorKind, ContentfulStatusCode> = { not_found: 404, conflict: 409, unavailable: 503 };
 
@@ -20,6 +28,7 @@ export function createApp() {
   app.route("/api", api);
   app.route("/webhooks/inbox", inboxRoutes);
   app.route("/", legacy);
+  app.route("/", dashboard());
 
   app.notFound((c) =>
     c.json({ success: false, message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404),

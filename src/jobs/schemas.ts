@@ -97,3 +97,23 @@ export type ListJobsQuery = z.infer<typeof listJobsQuery>;
 export const jobIdParam = z.object({
   id: z.string().min(1).max(64, "job id must be at most 64 characters"),
 });
+
+/**
+ * The dashboard's job form: the same fields and rules as the API, with the payload typed as JSON
+ * text in a textarea (empty means {}).
+ */
+export const jobFormSchema = createJobSchema.extend({
+  payload: z
+    .string()
+    .trim()
+    .transform((text, ctx) => {
+      if (text === "") return {};
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: `payload is not valid JSON (${err instanceof Error ? err.message : "parse error"})` });
+        return z.NEVER;
+      }
+    })
+    .pipe(payload),
+});

@@ -1,0 +1,161 @@
+/**
+ * Dashboard routes for jobs. Each answers the full page for a browser and the fragment for htmx,
+ * and calls the same job service as the JSON API.
+ */
+import { zValidator } from "@hono/zod-validator";
+import { Hono, type Context } from "hono";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { AppEnv } from "../env";
+import { jobFormSchema, jobIdParam, listJobsQuery, type ListJobsQuery } from "../jobs/schemas";
+import * as jobs from "../jobs/service";
+import { limitBody } from "../lib/validate";
+import { JobDetailPage, JobLive } from "../views/job-detail";
+import { DeleteConfirm, JobForm, JobRow, JobsPage, JobsTable, jobsUrl, type FieldErrors, type JobFormValues } from "../views/jobs";
+import { Modal } from "../views/layout";
+import { backTo, renderPage, trigger, validPageQuery, wantsFragment } from "./ui.shared";
+
+type Ctx = Context<AppEnv>;
+
+const emptyForm: JobFormValues = { taskName: "", priority: "MEDIUM", payload: "{\n  \n}" };
+
+/** The list view the browser is showing (from HX-Current-URL), so a change can refresh it in place. */
+function currentListQuery(c: Ctx): ListJobsQuery | null {
+  const current = c.req.header("HX-Current-URL");
+  if (!current) return null;
+  const url = new URL(current);
+  if (url.pathname !== "/") return null;
+  const parsed = listJobsQuery.safeParse(Object.fromEntries(url.searchParams));
+  return parsed.success ? parsed.data : null;
+}
+
+async function renderTable(c: Ctx, query: ListJobsQuery) {
+  const { items, pagination } = await jobs.listJobs(c.env, query);
+  return c.html(<JobsTable jobs={items} info={pagination} query={query} now={new Date()} />);
+}
+
+/**
+ * After a change made from a dialog: close it, toast, and refresh the jobs table in place; when the
+ * browser is on another page, send it to `elsewhere` instead.
+ */
+async function afterChange(c: Ctx, toast: string, elsewhere: string) {
+  trigger(c, { closeModal: true, toast });
+  const query = currentListQuery(c);
+  if (!query) {
+    c.header("HX-Location", elsewhere);
+    return c.body(null, 204);
+  }
+  c.header("HX-Retarget", "#jobs-table");
+  c.header("HX-Reswap", "innerHTML");
+  return renderTable(c, query);
+}
+
+/** A form shown in the modal for htmx, or as a page of its own without JavaScript. */
+function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 422 = 200) {
+  if (wantsFragment(c, "job-form")) return c.html(form, status);
+  if (wantsFragment(c)) return c.html(<Modal title={title}>{form}</Modal>, status);
+  return renderPage(c, "jobs", title, <article class="standalone-form"><h1>{title}</h1>{form}</article>, status);
+}
+
+const formErrors = (issues: { path: PropertyKey[]; message: string }[]): FieldErrors =>
+  Object.fromEntries(issues.map((i) => [String(i.path[0] ?? "form"), i.message]).reverse());
+
+const valuesOf = (body: Record<string, unknown>): JobFormValues => ({
+  taskName: String(body.taskName ?? ""),
+  priority: String(body.priority ?? "MEDIUM"),
+  payload: String(body.payload ?? ""),
+});
+
+/** Form validation with the API's rules; a failure re-renders the form with each message beside its field. */
+const validForm = (title: (c: Ctx) => Promise<string>) =>
+  zValidator("form", jobFormSchema, async (result, c) => {
+    if (result.success) return;
+    const ctx = c as unknown as Ctx;
+    const id = ctx.req.param("id");
+    const job = id ? await jobs.getJob(ctx.env, id) : undefined;
+    const form = <JobForm job={job} values={valuesOf(result.data as Record<string, unknown>)} errors={formErrors(result.error.issues)} />;
+    return formView(ctx, await title(ctx), form, 422);
+  });
+
+export const uiJobs = new Hono<AppEnv>()
+  .get("/", validPageQuery(listJobsQuery), async (c) => {
+    const query = c.req.valid("query");
+    if (wantsFragment(c, "jobs-table")) {
+      c.header("HX-Push-Url", jobsUrl(query));
+      return renderTable(c, query);
+    }
+    const { items, pagination } = await jobs.listJobs(c.env, query);
+    return renderPage(c, "jobs", "Jobs", <JobsPage jobs={items} info={pagination} query={query} now={new Date()} />);
+  })
+
+  .get("/jobs/new", (c) => formView(c, "New job", <JobForm values={emptyForm} />))
+
+  .post("/jobs", limitBody(), validForm(async () => "New job"), async (c) => {
+    const job = await jobs.createJob(c.env, c.req.valid("form"));
+    if (!wantsFragment(c)) return c.redirect("/", 303);
+    return afterChange(c, `Job “${job.taskName}” created`, `/jobs/${job.id}`);
+  })
+
+  .get("/jobs/:id", zValidator("param", jobIdParam), async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await jobs.getJob(c.env, id);
+    const { items } = await jobs.listJobLogs(c.env, id, { limit: 100, page: 1 });
+    return renderPage(c, "jobs", job.taskName, <JobDetailPage job={job} logs={items} now={new Date()} />);
+  })
+
+  .get("/jobs/:id/row", zValidator("param", jobIdParam), async (c) => {
+    const job = await jobs.getJob(c.env, c.req.valid("param").id);
+    return c.html(<JobRow job={job} now={new Date()} />);
+  })
+
+  .get("/jobs/:id/live", zValidator("param", jobIdParam), async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await jobs.getJob(c.env, id);
+    const { items } = await jobs.listJobLogs(c.env, id, { limit: 100, page: 1 });
+    return c.html(<JobLive job={job} logs={items} now={new Date()} />);
+  })
+
+  .get("/jobs/:id/edit", zValidator("param", jobIdParam), async (c) => {
+    const job = await jobs.getJob(c.env, c.req.valid("param").id);
+    const values = { taskName: job.taskName, priority: job.priority, payload: JSON.stringify(job.payload, null, 2) };
+    return formView(c, `Edit “${job.taskName}”`, <JobForm job={job} values={values} />);
+  })
+
+  .post(
+    "/jobs/:id/edit",
+    zValidator("param", jobIdParam),
+    limitBody(),
+    validForm(async (c) => `Edit “${(await jobs.getJob(c.env, c.req.param("id")!)).taskName}”`),
+    async (c) => {
+      const job = await jobs.updateJob(c.env, c.req.valid("param").id, c.req.valid("form"));
+      if (!wantsFragment(c)) return c.redirect(`/jobs/${job.id}`, 303);
+      return afterChange(c, `Job “${job.taskName}” saved`, `/jobs/${job.id}`);
+    },
+  )
+
+  .post("/jobs/:id/run", zValidator("param", jobIdParam), async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await jobs.runJob(c.env, id);
+    if (!wantsFragment(c)) return c.redirect(backTo(c, `/jobs/${id}`), 303);
+    if (c.req.query("view") === "detail") {
+      const { items } = await jobs.listJobLogs(c.env, id, { limit: 100, page: 1 });
+      return c.html(<JobLive job={job} logs={items} now={new Date()} />);
+    }
+    return c.html(<JobRow job={job} now={new Date()} />);
+  })
+
+  .get("/jobs/:id/delete", zValidator("param", jobIdParam), async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await jobs.getJob(c.env, id);
+    const { pagination } = await jobs.listJobLogs(c.env, id, { limit: 1, page: 1 });
+    const form = <DeleteConfirm job={job} logCount={pagination.total} />;
+    if (wantsFragment(c)) return c.html(<Modal title="Delete job?">{form}</Modal>);
+    return renderPage(c, "jobs", "Delete job?", <article class="standalone-form"><h1>Delete job?</h1>{form}</article>);
+  })
+
+  .post("/jobs/:id/delete", zValidator("param", jobIdParam), async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await jobs.getJob(c.env, id);
+    await jobs.deleteJob(c.env, id);
+    if (!wantsFragment(c)) return c.redirect("/", 303);
+    return afterChange(c, `Job “${job.taskName}” deleted`, "/");
+  });

@@ -1,0 +1,89 @@
+/**
+ * What the dashboard routes share: full page or htmx fragment, HTML error pages (plain text for htmx,
+ * which app.js shows as a toast), and query validation that answers with a page instead of JSON.
+ */
+import { zValidator } from "@hono/zod-validator";
+import type { Context } from "hono";
+import { html } from "hono/html";
+import { HTTPException } from "hono/http-exception";
+import type { Child } from "hono/jsx";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
+import { ConfigError, getConfig, type AppEnv } from "../env";
+import { DomainError } from "../lib/errors";
+import { formatIssues } from "../lib/validate";
+import { Layout, type Section } from "../views/layout";
+
+type Ctx = Context<AppEnv>;
+
+/** An htmx request that wants a fragment (a history restore wants the whole page). */
+export const wantsFragment = (c: Ctx, target?: string) =>
+  c.req.header("HX-Request") === "true" &&
+  !c.req.header("HX-History-Restore-Request") &&
+  (target === undefined || c.req.header("HX-Target") === target);
+
+export function renderPage(c: Ctx, section: Section, title: string, body: Child, status: ContentfulStatusCode = 200) {
+  const page = (
+    <Layout title={title} section={section} inboxEnabled={getConfig(c.env).inboxEnabled}>
+      {body}
+    </Layout>
+  );
+  return c.html(html`<!doctype html>${page}`, status);
+}
+
+/** Events for app.js: close the open dialog and/or show a toast. */
+export function trigger(c: Ctx, events: { closeModal?: boolean; toast?: string; toastKind?: "success" | "error" }) {
+  const payload: Record<string, unknown> = {};
+  if (events.closeModal) payload.closeModal = true;
+  if (events.toast) payload.toast = { message: events.toast, kind: events.toastKind ?? "success" };
+  // After the swap: closing the dialog first would detach the element whose request is being swapped.
+  // Header values must be ASCII: task names in the toast are sent as \u escapes.
+  const ascii = JSON.stringify(payload).replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  c.header("HX-Trigger-After-Swap", ascii);
+}
+
+function errorResponse(c: Ctx, status: ContentfulStatusCode, message: string) {
+  if (c.req.header("HX-Request") === "true") return c.text(message, status);
+  const title = status === 404 ? "Not found" : status >= 500 ? "Something went wrong" : "Request problem";
+  return renderPage(
+    c,
+    "jobs",
+    title,
+    <div class="error-page">
+      <h1>{title}</h1>
+      <p>{message}</p>
+      <p>
+        <a href="/">Back to the jobs</a>
+      </p>
+    </div>,
+    status,
+  );
+}
+
+export function uiErrorHandler(err: Error, c: Ctx) {
+  if (err instanceof DomainError) {
+    return errorResponse(c, err.kind === "not_found" ? 404 : err.kind === "conflict" ? 409 : 503, err.message);
+  }
+  if (err instanceof HTTPException) return errorResponse(c, err.status as ContentfulStatusCode, err.message || "Request failed");
+  if (err instanceof ConfigError) return errorResponse(c, 500, `Server misconfigured: ${err.message}`);
+  console.error("unhandled dashboard error", c.req.method, c.req.url, err);
+  return errorResponse(c, 500, "Internal server error");
+}
+
+/** Validates a page's query; a bad value answers a 400 page naming the parameter. */
+export const validPageQuery = <T extends z.ZodType>(schema: T) =>
+  zValidator("query", schema, (result, c) => {
+    if (result.success) return;
+    const message = formatIssues(result.error.issues)
+      .map((e) => e.message)
+      .join("; ");
+    return errorResponse(c as Ctx, 400, `Invalid link: ${message}`);
+  });
+
+/** Same-origin page the request came from, to return to after a plain (no-JavaScript) form post. */
+export function backTo(c: Ctx, fallback: string) {
+  const referer = c.req.header("Referer");
+  if (!referer) return fallback;
+  const url = new URL(referer);
+  return url.origin === new URL(c.req.url).origin ? `${url.pathname}${url.search}` : fallback;
+}

@@ -1,0 +1,294 @@
+/** The jobs page: filters, the table fragment with its rows and pagination, and the job forms. */
+import type { Job } from "../db/schema";
+import { JOB_STATUSES, PRIORITIES } from "../db/schema";
+import type { ListJobsQuery } from "../jobs/schemas";
+import { DeliveryBadge, EmptyState, Pagination, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
+
+export const PAGE_SIZES = [10, 20, 50, 100] as const;
+
+/** The canonical URL of a list view: only the parameters that differ from the defaults. */
+export function jobsUrl(q: Partial<ListJobsQuery>): string {
+  const params = new URLSearchParams();
+  if (q.search) params.set("search", q.search);
+  if (q.status) params.set("status", q.status);
+  if (q.priority) params.set("priority", q.priority);
+  if (q.sort && q.sort !== "newest") params.set("sort", q.sort);
+  if (q.limit && q.limit !== 10) params.set("limit", String(q.limit));
+  if (q.page && q.page !== 1) params.set("page", String(q.page));
+  const query = params.toString();
+  return query ? `/?${query}` : "/";
+}
+
+/** A job still worth watching: its row and detail re-request themselves until this is false. */
+export const isActive = (job: Job) =>
+  job.status === "IN_PROGRESS" || job.deliveryStatus === "PENDING" || job.deliveryStatus === "SENDING" || job.deliveryStatus === "RETRYING";
+
+export const pollDelay = (job: Job) => (job.deliveryStatus === "RETRYING" ? "5s" : "1s");
+
+const labels = { status: "Status", priority: "Priority" } as const;
+
+export function JobFilters({ query }: { query: ListJobsQuery }) {
+  // Each control refreshes the table (and the URL) on its own; the form still works without JavaScript.
+  const live = { "hx-get": "/", "hx-target": "#jobs-table", "hx-swap": "innerHTML", "hx-push-url": "true", "hx-include": "#job-filters", "hx-indicator": "#table-loading" };
+  const select = (name: "status" | "priority", values: readonly string[]) => (
+    <label>
+      {labels[name]}
+      <select name={name} {...live} hx-trigger="change">
+        <option value="">All</option>
+        {values.map((v) => (
+          <option value={v} selected={query[name] === v}>
+            {v.replace("_", " ").toLowerCase()}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+  return (
+    <form id="job-filters" class="filters" method="get" action="/" role="search" {...live} hx-trigger="submit">
+      <label class="grow">
+        Search
+        <input
+          type="search"
+          name="search"
+          value={query.search ?? ""}
+          placeholder="Task name or payload text"
+          autocomplete="off"
+          {...live}
+          hx-trigger="input changed delay:300ms, search"
+        />
+      </label>
+      {select("status", JOB_STATUSES)}
+      {select("priority", PRIORITIES)}
+      <label>
+        Sort
+        <select name="sort" {...live} hx-trigger="change">
+          <option value="newest" selected={query.sort === "newest"}>
+            Newest first
+          </option>
+          <option value="oldest" selected={query.sort === "oldest"}>
+            Oldest first
+          </option>
+        </select>
+      </label>
+      <label>
+        Per page
+        <select name="limit" {...live} hx-trigger="change">
+          {PAGE_SIZES.map((n) => (
+            <option value={String(n)} selected={query.limit === n}>
+              {n}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit" class="secondary apply">
+        Apply
+      </button>
+    </form>
+  );
+}
+
+export function JobsTable({ jobs, info, query, now }: { jobs: Job[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
+  const filtered = Boolean(query.search || query.status || query.priority);
+  if (info.total === 0) {
+    return filtered ? (
+      <EmptyState title="No jobs match these filters.">
+        <a href="/">Clear the filters</a>
+      </EmptyState>
+    ) : (
+      <EmptyState title="No jobs yet — create one.">
+        <NewJobButton />
+      </EmptyState>
+    );
+  }
+  const first = (info.page - 1) * info.limit + 1;
+  const last = Math.min(info.total, info.page * info.limit);
+  return (
+    <>
+      <p class="summary">
+        {jobs.length > 0 ? `Showing ${first}–${last} of ${info.total} jobs` : `Page ${info.page} is past the end (${info.total} jobs)`}
+      </p>
+      <div class="table-wrap">
+        <table class="striped jobs">
+          <thead>
+            <tr>
+              <th scope="col">Task</th>
+              <th scope="col">Priority</th>
+              <th scope="col">Status</th>
+              <th scope="col">Created</th>
+              <th scope="col">Updated</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((job) => (
+              <JobRow job={job} now={now} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <Pagination info={info} hrefFor={(page) => jobsUrl({ ...query, page })} target="#jobs-table" />
+    </>
+  );
+}
+
+export function JobRow({ job, now }: { job: Job; now: Date }) {
+  const poll = isActive(job) ? { "hx-get": `/jobs/${job.id}/row`, "hx-trigger": `load delay:${pollDelay(job)}`, "hx-swap": "outerHTML" } : {};
+  return (
+    <tr id={`job-${job.id}`} data-job-id={job.id} {...poll}>
+      <td>
+        <a href={`/jobs/${job.id}`} class="task-name">
+          {job.taskName}
+        </a>
+        <br />
+        <small class="mono muted">{job.id}</small>
+      </td>
+      <td>
+        <PriorityBadge priority={job.priority} />
+      </td>
+      <td class="status-cell">
+        <StatusBadge status={job.status} /> <DeliveryBadge status={job.deliveryStatus} attempts={job.deliveryAttempts} />
+      </td>
+      <td>
+        <Time at={job.createdAt} now={now} />
+      </td>
+      <td>
+        <Time at={job.updatedAt} now={now} />
+      </td>
+      <td class="actions">
+        <JobActions job={job} target="row" />
+      </td>
+    </tr>
+  );
+}
+
+/** Run / Edit / Delete. In a row, Run swaps the row; on the detail page it swaps the live section. */
+export function JobActions({ job, target }: { job: Job; target: "row" | "detail" }) {
+  const running = job.status === "IN_PROGRESS";
+  const runTarget = target === "row" ? { "hx-target": "closest tr", "hx-swap": "outerHTML" } : { "hx-target": "#job-live", "hx-swap": "outerHTML" };
+  return (
+    <div class="action-group">
+      <form method="post" action={`/jobs/${job.id}/run`} hx-post={`/jobs/${job.id}/run?view=${target}`} {...runTarget}>
+        <button type="submit" disabled={running} aria-label={`Run ${job.taskName}`}>
+          {running ? "Running…" : "Run"}
+        </button>
+      </form>
+      <a
+        href={`/jobs/${job.id}/edit`}
+        hx-get={`/jobs/${job.id}/edit`}
+        hx-target="#modal"
+        hx-swap="innerHTML"
+        role="button"
+        class={`secondary outline${running ? " disabled" : ""}`}
+        aria-disabled={running ? "true" : undefined}
+        aria-label={`Edit ${job.taskName}`}
+      >
+        Edit
+      </a>
+      <a
+        href={`/jobs/${job.id}/delete`}
+        hx-get={`/jobs/${job.id}/delete`}
+        hx-target="#modal"
+        hx-swap="innerHTML"
+        role="button"
+        class="secondary outline danger"
+        aria-label={`Delete ${job.taskName}`}
+      >
+        Delete
+      </a>
+    </div>
+  );
+}
+
+export const NewJobButton = () => (
+  <a href="/jobs/new" hx-get="/jobs/new" hx-target="#modal" hx-swap="innerHTML" role="button" class="primary">
+    New job
+  </a>
+);
+
+export function JobsPage({ jobs, info, query, now }: { jobs: Job[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
+  return (
+    <>
+      <div class="page-head">
+        <h1>Jobs</h1>
+        <NewJobButton />
+      </div>
+      <JobFilters query={query} />
+      <Spinner id="table-loading" />
+      <div id="jobs-table" aria-live="polite">
+        <JobsTable jobs={jobs} info={info} query={query} now={now} />
+      </div>
+    </>
+  );
+}
+
+export interface JobFormValues {
+  taskName: string;
+  priority: string;
+  payload: string;
+}
+
+export type FieldErrors = Partial<Record<keyof JobFormValues | "form", string>>;
+
+/** Create or edit. The same rules as the API; errors are shown beside their fields. */
+export function JobForm({ job, values, errors = {} }: { job?: Job; values: JobFormValues; errors?: FieldErrors }) {
+  const action = job ? `/jobs/${job.id}/edit` : "/jobs";
+  const described = (field: keyof JobFormValues) =>
+    errors[field] ? { "aria-invalid": "true", "aria-describedby": `${field}-error` } : {};
+  const error = (field: keyof JobFormValues) =>
+    errors[field] ? (
+      <small id={`${field}-error`} class="field-error">
+        {errors[field]}
+      </small>
+    ) : null;
+  return (
+    <form id="job-form" method="post" action={action} hx-post={action} hx-target="this" hx-swap="outerHTML" hx-indicator="#form-saving" novalidate>
+      {errors.form ? <p class="form-error" role="alert">{errors.form}</p> : null}
+      <label for="taskName">Task name</label>
+      <input id="taskName" name="taskName" value={values.taskName} required maxlength={200} autofocus {...described("taskName")} />
+      {error("taskName")}
+      <label for="priority">Priority</label>
+      <select id="priority" name="priority" {...described("priority")}>
+        {PRIORITIES.map((p) => (
+          <option value={p} selected={values.priority === p}>
+            {p.charAt(0) + p.slice(1).toLowerCase()}
+          </option>
+        ))}
+      </select>
+      {error("priority")}
+      <label for="payload">Payload (a JSON object)</label>
+      <textarea id="payload" name="payload" rows={8} class="mono" spellcheck={false} {...described("payload")}>
+        {values.payload}
+      </textarea>
+      {error("payload")}
+      <footer class="form-actions">
+        <button type="button" class="secondary" data-close-modal>
+          Cancel
+        </button>
+        <button type="submit">{job ? "Save changes" : "Create job"}</button>
+        <Spinner id="form-saving" />
+      </footer>
+    </form>
+  );
+}
+
+export function DeleteConfirm({ job, logCount }: { job: Job; logCount: number }) {
+  return (
+    <form method="post" action={`/jobs/${job.id}/delete`} hx-post={`/jobs/${job.id}/delete`} hx-swap="none">
+      <p>
+        Delete <strong>{job.taskName}</strong> (<code>{job.id}</code>)?{" "}
+        {logCount > 0 ? `Its ${logCount} webhook log ${logCount === 1 ? "entry goes" : "entries go"} too.` : "It has no webhook logs."} This cannot be
+        undone.
+      </p>
+      <footer class="form-actions">
+        <button type="button" class="secondary" data-close-modal>
+          Cancel
+        </button>
+        <button type="submit" class="danger">
+          Delete job
+        </button>
+      </footer>
+    </form>
+  );
+}

@@ -1,0 +1,218 @@
+/**
+ * The dashboard in real headless Chromium (Debian's package, driven by playwright-core) against the
+ * app started with `npm start`. Saves the README's screenshots to docs/screenshots/.
+ */
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`Skipping the browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium).`);
+
+const appUrl = inject("appUrl") ?? "";
+const shots = "docs/screenshots";
+const word = () => `w${Math.random().toString(36).slice(2, 10)}`;
+
+async function api(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${appUrl}${path}`, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const dialogs: string[] = [];
+
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+  });
+  afterAll(async () => browser?.close());
+
+  beforeEach(async () => {
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page.setDefaultTimeout(15_000);
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("dialog", async (d) => {
+      dialogs.push(d.message());
+      await d.dismiss();
+    });
+  });
+
+  /** Loads a page and waits until htmx is ready (before that, links fall back to plain navigation). */
+  async function open(path: string) {
+    await page.goto(`${appUrl}${path}`);
+    await page.waitForFunction(() => "htmx" in window);
+  }
+
+  /** Set before an action; still there after it only if the page was not reloaded. */
+  const markPage = () => page.evaluate(() => ((window as any).__noReload = true));
+  const stillSamePage = () => page.evaluate(() => (window as any).__noReload === true);
+
+  it("creates a job through the modal and shows the new row without a reload", async () => {
+    const name = `Send report ${word()}`;
+    await open("/");
+    await markPage();
+    await page.locator(".page-head").getByRole("button", { name: "New job" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    await dialog.getByLabel("Task name").fill(name);
+    await dialog.getByLabel("Priority").selectOption("HIGH");
+    await dialog.getByLabel("Payload (a JSON object)").fill('{ "email": "ops@example.com", "team": "ops" }');
+    await page.screenshot({ path: `${shots}/create-modal.png` });
+    await page.getByRole("button", { name: "Create job" }).click();
+
+    const row = page.locator("tr", { hasText: name });
+    await row.waitFor();
+    await expect.poll(() => dialog.count()).toBe(0);
+    expect(await row.locator(".priority-high").textContent()).toBe("High");
+    expect(await row.locator("[data-status]").getAttribute("data-status")).toBe("PENDING");
+    expect(await stillSamePage()).toBe(true);
+    await expect.poll(() => page.locator(".toast").first().textContent()).toContain("created");
+  });
+
+  it("shows validation errors beside the fields and creates nothing", async () => {
+    await open("/");
+    const before = (await api("GET", "/api/jobs?limit=1")).body.pagination.total;
+    await page.locator(".page-head").getByRole("button", { name: "New job" }).click();
+    await page.getByLabel("Payload (a JSON object)").fill("{ not json");
+    await page.getByRole("button", { name: "Create job" }).click();
+    await expect.poll(() => page.locator("#taskName-error").textContent()).toBe("taskName must not be empty");
+    expect(await page.locator("#payload-error").textContent()).toMatch(/payload is not valid JSON/);
+    expect(await page.getByLabel("Task name").getAttribute("aria-invalid")).toBe("true");
+    await page.getByLabel("Payload (a JSON object)").fill("[1, 2]");
+    await page.getByLabel("Task name").fill("valid name");
+    await page.getByRole("button", { name: "Create job" }).click();
+    await expect.poll(() => page.locator("#payload-error").textContent()).toMatch(/payload must be a JSON object/);
+    expect((await api("GET", "/api/jobs?limit=1")).body.pagination.total).toBe(before);
+  });
+
+  it("searches as you type and filters, with the view in the URL (reload and back work)", async () => {
+    const tag = word();
+    await api("POST", "/api/jobs", { taskName: `Invoice ${tag}`, priority: "LOW" });
+    await api("POST", "/api/jobs", { taskName: "Other", payload: { ref: `${tag}-payload` }, priority: "HIGH" });
+    await api("POST", "/api/jobs", { taskName: "Unrelated", priority: "HIGH" });
+
+    await open("/");
+    await markPage();
+    await page.getByRole("searchbox", { name: "Search" }).fill(tag);
+    await expect.poll(() => page.url()).toContain(`search=${tag}`);
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(2);
+    expect(await stillSamePage()).toBe(true);
+
+    await page.getByLabel("Priority").selectOption("HIGH");
+    await expect.poll(() => page.url()).toContain("priority=HIGH");
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(1);
+    expect(await page.locator("tbody tr").textContent()).toContain("Other");
+
+    await page.reload();
+    expect(await page.getByRole("searchbox", { name: "Search" }).inputValue()).toBe(tag);
+    expect(await page.locator("tbody tr").count()).toBe(1);
+
+    await page.goBack();
+    await expect.poll(() => page.url()).not.toContain("priority=HIGH");
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(2);
+  });
+
+  it("runs a job from its row: IN_PROGRESS at once, then COMPLETED with the webhook delivered, no reload", async () => {
+    const name = `Nightly export ${word()}`;
+    const created = await api("POST", "/api/jobs", { taskName: name, payload: { rows: 1200 }, priority: "MEDIUM" });
+    await open(`/?search=${encodeURIComponent(name)}`);
+    await markPage();
+    const row = page.locator("tr", { hasText: name });
+    await row.getByRole("button", { name: `Run ${name}` }).click();
+    await expect.poll(() => row.locator("[data-status]").getAttribute("data-status")).toBe("IN_PROGRESS");
+    await page.screenshot({ path: `${shots}/jobs-running.png` });
+    await expect.poll(() => row.locator("[data-status]").getAttribute("data-status"), { timeout: 15_000 }).toBe("COMPLETED");
+    await expect.poll(() => row.locator("[data-delivery]").getAttribute("data-delivery"), { timeout: 10_000 }).toBe("DELIVERED");
+    expect(await stillSamePage()).toBe(true);
+    const job = (await api("GET", `/api/jobs/${created.body.data.id}`)).body.data;
+    expect(job).toMatchObject({ status: "COMPLETED", deliveryStatus: "DELIVERED" });
+    await open("/");
+    await page.screenshot({ path: `${shots}/jobs.png` });
+  });
+
+  it("shows the job detail page with the timeline and the webhook attempt", async () => {
+    const name = `Detail ${word()}`;
+    const { body } = await api("POST", "/api/jobs", { taskName: name, payload: { email: "a@example.com" }, priority: "HIGH" });
+    await api("POST", `/api/jobs/${body.data.id}/run`);
+    await open(`/?search=${encodeURIComponent(name)}`);
+    await page.getByRole("link", { name }).click();
+    await page.waitForURL(`**/jobs/${body.data.id}`);
+    expect(await page.locator("pre.payload").textContent()).toContain('"email": "a@example.com"');
+    const attempt = page.locator(".attempts li").first();
+    await attempt.waitFor({ timeout: 15_000 });
+    expect(await attempt.textContent()).toContain("HTTP 200");
+    await attempt.locator("summary").click();
+    expect(await attempt.locator("pre").first().textContent()).toContain(body.data.id);
+    await expect.poll(() => page.locator(".timeline li.done").count()).toBe(4);
+    await page.screenshot({ path: `${shots}/job-detail.png`, fullPage: true });
+  });
+
+  it("deletes a job through the confirmation modal; the row and its logs are gone", async () => {
+    const name = `Doomed ${word()}`;
+    const { body } = await api("POST", "/api/jobs", { taskName: name });
+    await api("POST", `/api/jobs/${body.data.id}/run`);
+    await expect.poll(async () => (await api("GET", `/api/jobs/${body.data.id}/logs`)).body.data.length, { timeout: 15_000 }).toBe(1);
+
+    await open(`/?search=${encodeURIComponent(name)}`);
+    await markPage();
+    await page.getByRole("button", { name: `Delete ${name}` }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain("Its 1 webhook log entry goes too.");
+    await page.screenshot({ path: `${shots}/delete-modal.png` });
+    await dialog.getByRole("button", { name: "Delete job" }).click();
+    await expect.poll(() => page.locator("tr", { hasText: name }).count()).toBe(0);
+    expect(await stillSamePage()).toBe(true);
+    expect((await api("GET", `/api/jobs/${body.data.id}`)).status).toBe(404);
+    expect((await api("GET", `/api/logs?jobId=${body.data.id}`)).body.data).toEqual([]);
+  });
+
+  it("lists every delivery on the logs page and filters by outcome", async () => {
+    await open(`/logs`);
+    await page.locator("table.logs").waitFor();
+    await page.screenshot({ path: `${shots}/logs.png` });
+    await page.getByLabel("Outcome").selectOption("failure");
+    await expect.poll(() => page.url()).toContain("outcome=failure");
+  });
+
+  it("shows what the built-in inbox received", async () => {
+    await open(`/inbox`);
+    await page.locator(".inbox li").first().waitFor();
+    expect(await page.locator(".inbox li").first().textContent()).toContain("job.completed");
+    await page.screenshot({ path: `${shots}/inbox.png` });
+  });
+
+  it("renders hostile task names and payloads as text", async () => {
+    const name = `<script>alert(1)</script><img src=x onerror=alert(2)> ${word()}`;
+    const { body } = await api("POST", "/api/jobs", { taskName: name, payload: { html: "<b onmouseover=alert(3)>x</b>" } });
+    await open(`/?search=${encodeURIComponent(name.slice(-9))}`);
+    expect(await page.locator(".task-name").first().textContent()).toBe(name);
+    await open(`/jobs/${body.data.id}`);
+    expect(await page.locator("h1.task-name").textContent()).toBe(name);
+    expect(await page.locator("pre.payload").textContent()).toContain("<b onmouseover=alert(3)>x</b>");
+    expect(await page.locator("img[src=x]").count()).toBe(0);
+    expect(dialogs).toEqual([]);
+  });
+
+  it("works at phone width", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await open("/");
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${shots}/jobs-phone.png` });
+  });
+
+  it("raised no script errors on any page", () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,216 @@
+/** The dashboard's HTML routes and htmx fragments, called as a browser and as htmx would call them. */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../src/index";
+import { call, countRows, createJob, logRows, uniqueWord, waitForJob } from "./support/helpers";
+
+const htmx = (target?: string, currentUrl = "http://scheduler.test/") => ({
+  "HX-Request": "true",
+  "HX-Current-URL": currentUrl,
+  ...(target ? { "HX-Target": target } : {}),
+});
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+const formHeaders = { "content-type": "application/x-www-form-urlencoded" };
+
+describe("GET / (jobs page)", () => {
+  it("renders the full page with the job rows", async () => {
+    const job = await createJob({ taskName: `Visible ${uniqueWord()}` });
+    const res = await call("GET", `/?search=${encodeURIComponent(job.taskName)}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(res.body).toMatch(/^<!doctype html><html lang="en">/);
+    expect(res.body).toContain('<script src="/vendor/htmx.min.js"');
+    expect(res.body).toContain(`id="job-${job.id}"`);
+    expect(res.body).toContain("Showing 1–1 of 1 jobs");
+  });
+
+  it("answers only the table fragment to htmx, with the canonical URL to push", async () => {
+    const tag = uniqueWord("frag");
+    await createJob({ taskName: tag });
+    const res = await call("GET", `/?search=${tag}&status=&priority=&sort=newest&limit=10`, undefined, htmx("jobs-table"));
+    expect(res.status).toBe(200);
+    expect(res.body).not.toContain("<html");
+    expect(res.body).toContain('<table class="striped jobs">');
+    expect(res.headers.get("HX-Push-Url")).toBe(`/?search=${tag}`);
+  });
+
+  it("answers the full page to a history restore", async () => {
+    const res = await call("GET", "/", undefined, { ...htmx("jobs-table"), "HX-History-Restore-Request": "true" });
+    expect(res.body).toMatch(/^<!doctype html>/);
+  });
+
+  it("shows an empty state that says what to do when nothing matches", async () => {
+    const res = await call("GET", `/?search=${uniqueWord("none")}`);
+    expect(res.body).toContain("No jobs match these filters.");
+    expect(res.body).toContain('href="/"');
+  });
+
+  it("answers 400 with a page naming the bad parameter", async () => {
+    const res = await call("GET", "/?limit=abc");
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(res.body).toContain("limit must be a whole number between 1 and 100");
+  });
+
+  it("escapes task names and payloads everywhere", async () => {
+    const name = `<script>alert(1)</script> ${uniqueWord()}`;
+    const job = await createJob({ taskName: name, payload: { html: "<img src=x onerror=alert(2)>" } });
+    const list = await call("GET", `/?search=${encodeURIComponent(name.slice(-13))}`);
+    const detail = await call("GET", `/jobs/${job.id}`);
+    for (const body of [list.body as string, detail.body as string]) {
+      expect(body).not.toContain("<script>alert(1)</script>");
+      expect(body).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+      expect(body).not.toContain("<img src=x");
+    }
+    expect(detail.body).toContain("&lt;img src=x onerror=alert(2)&gt;");
+  });
+});
+
+describe("POST /jobs (create form)", () => {
+  it("creates the job and redirects a plain form post back to the list", async () => {
+    const name = uniqueWord("form");
+    const res = await call("POST", "/jobs", form({ taskName: name, priority: "HIGH", payload: '{"a":1}' }), formHeaders);
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/");
+    const listed = await call("GET", `/api/jobs?search=${name}`);
+    expect(listed.body.data[0]).toMatchObject({ taskName: name, priority: "HIGH", payload: { a: 1 } });
+  });
+
+  it("answers htmx with the refreshed table, retargeted, and events to close the dialog and toast", async () => {
+    const name = uniqueWord("hx");
+    const res = await call("POST", "/jobs", form({ taskName: name, priority: "LOW", payload: "" }), {
+      ...formHeaders,
+      ...htmx("job-form", `http://scheduler.test/?search=${name}`),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("HX-Retarget")).toBe("#jobs-table");
+    expect(JSON.parse(res.headers.get("HX-Trigger-After-Swap")!)).toEqual({
+      closeModal: true,
+      toast: { message: `Job “${name}” created`, kind: "success" },
+    });
+    expect(res.body).toContain(name);
+    expect(res.body).toContain("Showing 1–1 of 1 jobs");
+  });
+
+  it("re-renders the form with each error beside its field (422) and creates nothing", async () => {
+    const before = await countRows("jobs");
+    const res = await call("POST", "/jobs", form({ taskName: "  ", priority: "SOON", payload: "{oops" }), { ...formHeaders, ...htmx("job-form") });
+    expect(res.status).toBe(422);
+    expect(res.body).toContain('<small id="taskName-error" class="field-error">taskName must not be empty</small>');
+    expect(res.body).toContain("priority must be one of HIGH, MEDIUM, LOW");
+    expect(res.body).toMatch(/id="payload-error" class="field-error">payload is not valid JSON/);
+    expect(res.body).toContain('aria-invalid="true"');
+    expect(res.body).toContain("{oops");
+    expect(await countRows("jobs")).toBe(before);
+  });
+
+  it("rejects a payload that is JSON but not an object", async () => {
+    const res = await call("POST", "/jobs", form({ taskName: "x", priority: "LOW", payload: "[1,2]" }), formHeaders);
+    expect(res.status).toBe(422);
+    expect(res.body).toContain("payload must be a JSON object");
+    expect(res.body).toMatch(/^<!doctype html>/);
+  });
+});
+
+describe("job row, run and live status", () => {
+  it("runs from the row: the returned row is IN_PROGRESS and polls itself; a finished row stops polling", async () => {
+    const job = await createJob();
+    const run = await call("POST", `/jobs/${job.id}/run?view=row`, undefined, htmx());
+    expect(run.status).toBe(200);
+    expect(run.body).toMatch(new RegExp(`^<tr id="job-${job.id}"`));
+    expect(run.body).toContain('data-status="IN_PROGRESS"');
+    expect(run.body).toContain(`hx-get="/jobs/${job.id}/row" hx-trigger="load delay:1s"`);
+
+    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const row = await call("GET", `/jobs/${job.id}/row`, undefined, htmx());
+    expect(row.body).toContain('data-status="COMPLETED"');
+    expect(row.body).toContain('data-delivery="DELIVERED"');
+    expect(row.body).not.toContain("hx-trigger");
+  });
+
+  it("answers 409 as plain text to htmx when the job is already running", async () => {
+    const job = await createJob();
+    await call("POST", `/jobs/${job.id}/run`, undefined, htmx());
+    const again = await call("POST", `/jobs/${job.id}/run`, undefined, htmx());
+    expect(again.status).toBe(409);
+    expect(again.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(again.body).toBe(`Job '${job.id}' is already IN_PROGRESS`);
+  });
+
+  it("redirects a plain run form back to where it came from", async () => {
+    const job = await createJob();
+    const res = await call("POST", `/jobs/${job.id}/run`, undefined, { referer: "http://scheduler.test/?page=2" });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/?page=2");
+  });
+
+  it("shows the detail page with the webhook attempts and a live section that stops polling when done", async () => {
+    const job = await createJob({ payload: { receiver: { script: [500, 200] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const page = await call("GET", `/jobs/${job.id}`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain("Attempt 2");
+    expect(page.body).toContain("HTTP 500");
+    expect(page.body).toContain("receiver answered HTTP 500");
+    const live = await call("GET", `/jobs/${job.id}/live`, undefined, htmx());
+    expect(live.body).toMatch(/^<div id="job-live">/);
+  });
+
+  it("answers 404 pages and plain-text 404s for unknown jobs", async () => {
+    const page = await call("GET", "/jobs/nope");
+    expect(page.status).toBe(404);
+    expect(page.body).toContain("Job &#39;nope&#39; was not found");
+    expect(page.body).toMatch(/^<!doctype html>/);
+    const fragment = await call("GET", "/jobs/nope/row", undefined, htmx());
+    expect(fragment.status).toBe(404);
+    expect(fragment.body).toBe("Job 'nope' was not found");
+  });
+});
+
+describe("edit and delete forms", () => {
+  it("edits a job through the form", async () => {
+    const job = await createJob({ priority: "LOW" });
+    const modal = await call("GET", `/jobs/${job.id}/edit`, undefined, htmx("modal"));
+    expect(modal.body).toMatch(/^<dialog/);
+    expect(modal.body).toContain(`value="${job.taskName}"`);
+    const res = await call("POST", `/jobs/${job.id}/edit`, form({ taskName: "Renamed", priority: "HIGH", payload: '{"b":2}' }), formHeaders);
+    expect(res.status).toBe(303);
+    expect((await call("GET", `/api/jobs/${job.id}`)).body.data).toMatchObject({ taskName: "Renamed", priority: "HIGH", payload: { b: 2 } });
+  });
+
+  it("confirms, then deletes the job and its logs", async () => {
+    const job = await createJob();
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const confirm = await call("GET", `/jobs/${job.id}/delete`, undefined, htmx("modal"));
+    expect(confirm.body).toContain("Its 1 webhook log entry goes too.");
+    const res = await call("POST", `/jobs/${job.id}/delete`, undefined, htmx(undefined, "http://scheduler.test/"));
+    expect(res.status).toBe(200);
+    expect(res.body).not.toContain(job.id);
+    expect(await logRows(job.id)).toEqual([]);
+  });
+});
+
+describe("logs and inbox pages", () => {
+  it("lists deliveries and filters them by outcome", async () => {
+    const job = await createJob({ payload: { receiver: { script: [500, 200] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const failures = await call("GET", `/logs?jobId=${job.id}&outcome=failure`, undefined, htmx("logs-table"));
+    expect(failures.body).toContain("HTTP 500");
+    expect(failures.body).not.toContain("HTTP 200");
+    expect(failures.headers.get("HX-Push-Url")).toBe(`/logs?jobId=${job.id}&outcome=failure`);
+    const page = await call("GET", "/logs");
+    expect(page.body).toContain("<h1>Webhook logs</h1>");
+  });
+
+  it("shows the inbox when enabled and 404s when not", async () => {
+    expect((await call("GET", "/inbox")).status).toBe(200);
+    const off = await worker.fetch(new Request("http://scheduler.test/inbox"), { ...env, WEBHOOK_INBOX_ENABLED: "false" });
+    expect(off.status).toBe(404);
+    const page = await worker.fetch(new Request("http://scheduler.test/"), { ...env, WEBHOOK_INBOX_ENABLED: "false" });
+    expect(await page.text()).not.toContain('href="/inbox"');
+  });
+});
