@@ -2,6 +2,9 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
+/** Signing secret of the test runs (not a real one). */
+const TEST_SIGNING_SECRET = "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5";
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
@@ -21,8 +24,10 @@ export default defineConfig(async () => {
                   JOB_DURATION_SECONDS: "1",
                   WEBHOOK_URL: `${inject("receiverUrl")}/hooks`,
                   WEBHOOK_TIMEOUT_MS: "1500",
-                  WEBHOOK_BACKOFF_BASE_SECONDS: "1",
+                  WEBHOOK_RETRY_SCHEDULE: "1s",
+                  WEBHOOK_RETRY_JITTER: "0",
                   WEBHOOK_MAX_ATTEMPTS: "3",
+                  WEBHOOK_SECRET: TEST_SIGNING_SECRET,
                   WEBHOOK_INBOX_ENABLED: "true",
                 },
                 queueConsumers: { "job-scheduler-runs": { maxBatchTimeout: 0.05 } },

@@ -15,14 +15,24 @@ export interface Env {
   WEBHOOK_URL?: string;
   WEBHOOK_TIMEOUT_MS?: string;
   WEBHOOK_MAX_ATTEMPTS?: string;
-  WEBHOOK_BACKOFF_BASE_SECONDS?: string;
+  WEBHOOK_RETRY_SCHEDULE?: string;
+  WEBHOOK_RETRY_JITTER?: string;
+  /** Secret: one or more `whsec_...` signing secrets, space-separated (several during a rotation). */
+  WEBHOOK_SECRET?: string;
   WEBHOOK_INBOX_ENABLED?: string;
 }
+
+/** Queue names, as in wrangler.toml. */
+export const JOB_QUEUE = "job-scheduler-runs";
+export const DEAD_LETTER_QUEUE = "job-scheduler-dlq";
 
 /** Hono generics shared by every route module. */
 export type AppEnv = { Bindings: Env };
 
-/** The only message on the job queue: "run `runId` of `jobId` has done its work". Delivery state lives in D1. */
+/**
+ * The only message on the job queue: "work on run `runId` of `jobId`" (complete it if it is due, then
+ * its webhook). It carries no attempt number: the delivery state lives in D1, so extra copies are harmless.
+ */
 export interface JobMessage {
   jobId: string;
   runId: number;
@@ -33,6 +43,34 @@ const flag = z
   .default("false")
   .transform((v) => v === "true" || v === "1");
 
+const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** "5s 5m 30m 2h" -> [5, 300, 1800, 7200] (seconds); a bare number is seconds. */
+const retrySchedule = z
+  .string()
+  .trim()
+  .transform((text, ctx) => {
+    const delays = text.split(/[\s,]+/).filter(Boolean).map((part) => {
+      const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec(part);
+      if (!m) {
+        ctx.addIssue({ code: "custom", message: `'${part}' is not a delay like 30s, 5m, 2h or 1d` });
+        return 0;
+      }
+      return Math.round(Number(m[1]) * DURATION_UNITS[(m[2] || "s") as keyof typeof DURATION_UNITS]);
+    });
+    if (delays.length === 0) ctx.addIssue({ code: "custom", message: "give at least one delay" });
+    return delays;
+  });
+
+/** `whsec_` + base64 of the key bytes, as Standard Webhooks defines it. */
+const signingSecrets = z
+  .string()
+  .trim()
+  .transform((text) => text.split(/\s+/).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/, "each secret must look like whsec_<base64, at least 16 bytes>")));
+
+export const DEFAULT_RETRY_SCHEDULE = "5s 5m 30m 2h 5h 10h 10h";
+
 const configSchema = z.object({
   JOB_DURATION_SECONDS: z.coerce.number().int().min(0).max(43_200).default(3),
   WEBHOOK_URL: z
@@ -40,9 +78,11 @@ const configSchema = z.object({
     .trim()
     .default("")
     .pipe(z.union([z.literal(""), z.url({ protocol: /^https?$/ })])),
-  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
-  WEBHOOK_BACKOFF_BASE_SECONDS: z.coerce.number().min(0).max(3_600).default(5),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).optional(),
+  WEBHOOK_RETRY_SCHEDULE: retrySchedule.default(retrySchedule.parse(DEFAULT_RETRY_SCHEDULE)),
+  WEBHOOK_RETRY_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
+  WEBHOOK_SECRET: signingSecrets.default([]),
   WEBHOOK_INBOX_ENABLED: flag,
 });
 
@@ -50,8 +90,13 @@ export type Config = {
   jobDurationSeconds: number;
   webhookUrl: string | null;
   webhookTimeoutMs: number;
+  /** Attempts per delivery series: by default one more than the schedule has delays. */
   webhookMaxAttempts: number;
-  webhookBackoffBaseSeconds: number;
+  /** Seconds to wait before attempt 2, 3, ...; the last delay repeats if attempts outnumber it. */
+  retryScheduleSeconds: number[];
+  /** Each delay is moved by up to this fraction either way, so retries of many jobs spread out. */
+  retryJitter: number;
+  signingSecrets: string[];
   inboxEnabled: boolean;
 };
 
@@ -78,8 +123,10 @@ export function getConfig(env: Env): Config {
     jobDurationSeconds: c.JOB_DURATION_SECONDS,
     webhookUrl: c.WEBHOOK_URL || null,
     webhookTimeoutMs: c.WEBHOOK_TIMEOUT_MS,
-    webhookMaxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
-    webhookBackoffBaseSeconds: c.WEBHOOK_BACKOFF_BASE_SECONDS,
+    webhookMaxAttempts: c.WEBHOOK_MAX_ATTEMPTS ?? c.WEBHOOK_RETRY_SCHEDULE.length + 1,
+    retryScheduleSeconds: c.WEBHOOK_RETRY_SCHEDULE,
+    retryJitter: c.WEBHOOK_RETRY_JITTER,
+    signingSecrets: c.WEBHOOK_SECRET,
     inboxEnabled: c.WEBHOOK_INBOX_ENABLED,
   };
   cache.set(env, config);

@@ -1,16 +1,39 @@
 import { describe, expect, it } from "vitest";
-import { backoffSeconds, MAX_QUEUE_DELAY_SECONDS } from "../src/queue/backoff";
+import { crashBackoffSeconds, retryDelaySeconds } from "../src/queue/backoff";
+import { retryIn } from "../src/queue/outcome";
 
-describe("backoffSeconds", () => {
-  it("doubles from the base delay with each failed attempt", () => {
-    expect([1, 2, 3, 4, 5].map((attempt) => backoffSeconds(attempt, 5))).toEqual([5, 10, 20, 40, 80]);
+const svix = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+
+describe("retryDelaySeconds", () => {
+  it("follows the schedule after each failed attempt", () => {
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => retryDelaySeconds(n, svix, 0))).toEqual(svix);
   });
 
-  it("never exceeds what a queue message accepts", () => {
-    expect(backoffSeconds(30, 5)).toBe(MAX_QUEUE_DELAY_SECONDS);
+  it("repeats the last delay when attempts outnumber the schedule", () => {
+    expect(retryDelaySeconds(12, svix, 0)).toBe(36_000);
   });
 
-  it("is zero with a zero base (immediate retries)", () => {
-    expect(backoffSeconds(3, 0)).toBe(0);
+  it("moves each delay by at most the jitter fraction, both ways", () => {
+    expect(retryDelaySeconds(2, svix, 0.1, () => 0)).toBe(270);
+    expect(retryDelaySeconds(2, svix, 0.1, () => 1)).toBe(330);
+    for (let i = 0; i < 200; i++) {
+      const d = retryDelaySeconds(3, svix, 0.1);
+      expect(d).toBeGreaterThanOrEqual(1620);
+      expect(d).toBeLessThanOrEqual(1980);
+    }
+  });
+});
+
+describe("retryIn", () => {
+  it("clamps a wait longer than a queue message accepts to 12 h (the message hops)", () => {
+    expect(retryIn(36 * 3600)).toEqual({ kind: "retry", delaySeconds: 43_200 });
+    expect(retryIn(1.2)).toEqual({ kind: "retry", delaySeconds: 2 });
+  });
+});
+
+describe("crashBackoffSeconds", () => {
+  it("doubles from 2 s and stops at 5 min", () => {
+    expect([1, 2, 3, 4].map(crashBackoffSeconds)).toEqual([2, 4, 8, 16]);
+    expect(crashBackoffSeconds(20)).toBe(300);
   });
 });

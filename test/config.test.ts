@@ -9,9 +9,11 @@ describe("getConfig", () => {
     expect(getConfig({ ...base })).toEqual({
       jobDurationSeconds: 3,
       webhookUrl: null,
-      webhookTimeoutMs: 10_000,
-      webhookMaxAttempts: 5,
-      webhookBackoffBaseSeconds: 5,
+      webhookTimeoutMs: 15_000,
+      webhookMaxAttempts: 8,
+      retryScheduleSeconds: [5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+      retryJitter: 0.1,
+      signingSecrets: [],
       inboxEnabled: false,
     });
   });
@@ -22,16 +24,20 @@ describe("getConfig", () => {
       JOB_DURATION_SECONDS: "0",
       WEBHOOK_URL: "https://hooks.example.com/in",
       WEBHOOK_TIMEOUT_MS: "2500",
-      WEBHOOK_MAX_ATTEMPTS: "8",
-      WEBHOOK_BACKOFF_BASE_SECONDS: "2",
+      WEBHOOK_MAX_ATTEMPTS: "4",
+      WEBHOOK_RETRY_SCHEDULE: "30s, 2m 1.5h 1d",
+      WEBHOOK_RETRY_JITTER: "0",
+      WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw  whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5",
       WEBHOOK_INBOX_ENABLED: "true",
     });
     expect(config).toEqual({
       jobDurationSeconds: 0,
       webhookUrl: "https://hooks.example.com/in",
       webhookTimeoutMs: 2500,
-      webhookMaxAttempts: 8,
-      webhookBackoffBaseSeconds: 2,
+      webhookMaxAttempts: 4,
+      retryScheduleSeconds: [30, 120, 5400, 86_400],
+      retryJitter: 0,
+      signingSecrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"],
       inboxEnabled: true,
     });
   });
@@ -43,8 +49,15 @@ describe("getConfig", () => {
     [{ WEBHOOK_URL: "not a url" }, /WEBHOOK_URL/],
     [{ WEBHOOK_MAX_ATTEMPTS: "0" }, /WEBHOOK_MAX_ATTEMPTS/],
     [{ WEBHOOK_INBOX_ENABLED: "yes please" }, /WEBHOOK_INBOX_ENABLED/],
+    [{ WEBHOOK_RETRY_SCHEDULE: "5s soon" }, /WEBHOOK_RETRY_SCHEDULE: 'soon' is not a delay/],
+    [{ WEBHOOK_RETRY_JITTER: "2" }, /WEBHOOK_RETRY_JITTER/],
+    [{ WEBHOOK_SECRET: "hunter2-not-a-whsec" }, /WEBHOOK_SECRET.0: each secret must look like whsec_/],
   ])("names the variable that is wrong: %j", (vars, pattern) => {
     expect(() => getConfig({ ...base, ...vars })).toThrow(pattern);
+  });
+
+  it("never puts a secret's value in the error", () => {
+    expect(() => getConfig({ ...base, WEBHOOK_SECRET: "whsec_short hunter2" })).toThrow(/^(?!.*hunter2)/s);
   });
 });
 

@@ -84,8 +84,8 @@ describe("queue consumer", () => {
     expect(result.retryMessages).toEqual([]);
   });
 
-  it("logs connection errors for a receiver that is down, retries with backoff, then marks the delivery failed", async () => {
-    const downEnv: Env = { ...env, WEBHOOK_URL: env.DEAD_URL, WEBHOOK_BACKOFF_BASE_SECONDS: "0" };
+  it("logs connection errors for a receiver that is down, retries, then marks the delivery failed with the job still COMPLETED", async () => {
+    const downEnv: Env = { ...env, WEBHOOK_URL: env.DEAD_URL, WEBHOOK_RETRY_SCHEDULE: "0s" };
     const msg = await startLongRun();
 
     const first = await deliver([msg], downEnv);
@@ -108,7 +108,7 @@ describe("queue consumer", () => {
   });
 
   it("schedules the retry after the backoff delay and does not send early for a copy that arrives sooner", async () => {
-    const downEnv: Env = { ...env, WEBHOOK_URL: env.DEAD_URL, WEBHOOK_BACKOFF_BASE_SECONDS: "7", WEBHOOK_MAX_ATTEMPTS: "5" };
+    const downEnv: Env = { ...env, WEBHOOK_URL: env.DEAD_URL, WEBHOOK_RETRY_SCHEDULE: "7s", WEBHOOK_MAX_ATTEMPTS: "5" };
     const msg = await startLongRun();
     const first = await deliver([msg], downEnv);
     expect(first.result.retryMessages).toHaveLength(1);

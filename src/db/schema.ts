@@ -34,10 +34,16 @@ export const jobs = sqliteTable(
     /** Incremented by every run; queue messages carry it so a stale message cannot touch a newer run. */
     runId: integer("runId").notNull().default(0),
     startedAt: integer("startedAt", { mode: "timestamp_ms" }),
+    /** When the run's queue message is expected (startedAt + duration); the sweep looks for runs long past it. */
+    dueAt: integer("dueAt", { mode: "timestamp_ms" }),
+    /** How many times the sweep re-queued this run because its message never came. */
+    recoveries: integer("recoveries").notNull().default(0),
     completedAt: integer("completedAt", { mode: "timestamp_ms" }),
     failureReason: text("failureReason"),
     deliveryStatus: text("deliveryStatus", { enum: DELIVERY_STATUSES }).notNull().default("NONE"),
     deliveryAttempts: integer("deliveryAttempts").notNull().default(0),
+    /** 1 for the automatic attempts of a run; each redelivery by hand starts a new series (same webhook-id). */
+    deliverySeries: integer("deliverySeries").notNull().default(1),
     /** While an attempt is in flight, other copies of its message wait until this time passes. */
     deliveryLeaseUntil: integer("deliveryLeaseUntil", { mode: "timestamp_ms" }),
     nextDeliveryAt: integer("nextDeliveryAt", { mode: "timestamp_ms" }),
@@ -48,6 +54,8 @@ export const jobs = sqliteTable(
     index("jobs_created_idx").on(t.createdAt),
     index("jobs_status_created_idx").on(t.status, t.createdAt),
     index("jobs_priority_created_idx").on(t.priority, t.createdAt),
+    index("jobs_due_idx").on(t.status, t.dueAt),
+    index("jobs_delivery_idx").on(t.deliveryStatus, t.nextDeliveryAt),
   ],
 );
 
@@ -61,6 +69,7 @@ export const webhookLogs = sqliteTable(
     runId: integer("runId").notNull(),
     /** Stable across the attempts of one delivery: the receiver's de-duplication key. */
     deliveryId: text("deliveryId").notNull(),
+    series: integer("series").notNull().default(1),
     attempt: integer("attempt").notNull(),
     url: text("url").notNull(),
     requestBody: text("requestBody", { mode: "json" }).$type<Record<string, unknown>>(),

@@ -84,19 +84,22 @@ export async function deleteJob(db: Db, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** PENDING/COMPLETED/FAILED -> IN_PROGRESS with a new run id and a fresh delivery state. */
-export async function startRun(db: Db, id: string, now: Date): Promise<Job | undefined> {
+/** PENDING/COMPLETED/FAILED -> IN_PROGRESS with a new run id, due at `dueAt`, and a fresh delivery state. */
+export async function startRun(db: Db, id: string, now: Date, dueAt: Date): Promise<Job | undefined> {
   const [row] = await db
     .update(jobs)
     .set({
       status: "IN_PROGRESS",
       runId: sql`${jobs.runId} + 1`,
       startedAt: now,
+      dueAt,
+      recoveries: 0,
       completedAt: null,
       failureReason: null,
       updatedAt: now,
       deliveryStatus: "NONE",
       deliveryAttempts: 0,
+      deliverySeries: 1,
       deliveryLeaseUntil: null,
       nextDeliveryAt: null,
       lastDeliveryError: null,
@@ -116,11 +119,11 @@ export async function completeRun(db: Db, id: string, runId: number, now: Date):
   return row;
 }
 
-/** IN_PROGRESS -> FAILED with a reason, only for the run that is still current. */
+/** IN_PROGRESS -> FAILED with a reason, only for the run that is still current; its `job.failed` webhook is then due. */
 export async function failRun(db: Db, id: string, runId: number, reason: string, now: Date) {
   const [row] = await db
     .update(jobs)
-    .set({ status: "FAILED", failureReason: reason, completedAt: now, updatedAt: now })
+    .set({ status: "FAILED", failureReason: reason, completedAt: now, updatedAt: now, deliveryStatus: "PENDING" })
     .where(and(eq(jobs.id, id), eq(jobs.runId, runId), eq(jobs.status, "IN_PROGRESS")))
     .returning();
   return row;
@@ -132,7 +135,7 @@ export async function failRun(db: Db, id: string, runId: number, reason: string,
  */
 export async function claimDeliveryAttempt(
   db: Db,
-  job: Pick<Job, "id" | "runId" | "deliveryAttempts">,
+  job: Pick<Job, "id" | "runId" | "deliverySeries" | "deliveryAttempts">,
   now: Date,
   leaseUntil: Date,
 ): Promise<Job | undefined> {
@@ -143,7 +146,8 @@ export async function claimDeliveryAttempt(
       and(
         eq(jobs.id, job.id),
         eq(jobs.runId, job.runId),
-        eq(jobs.status, "COMPLETED"),
+        inArray(jobs.status, ["COMPLETED", "FAILED"]),
+        eq(jobs.deliverySeries, job.deliverySeries),
         eq(jobs.deliveryAttempts, job.deliveryAttempts),
         or(
           inArray(jobs.deliveryStatus, ["PENDING", "RETRYING"]),
@@ -161,10 +165,82 @@ export interface DeliveryOutcome {
   lastDeliveryError: string | null;
 }
 
-/** Records how an attempt ended; a statement for db.batch() so it lands together with its log row. */
-export function settleDeliveryAttempt(db: Db, job: Pick<Job, "id" | "runId">, attempt: number, outcome: DeliveryOutcome) {
+/**
+ * Records how an attempt ended; a statement for db.batch() so it lands together with its log row.
+ * Conditional on run, series and attempt: an attempt that outlived its lease settles nothing.
+ */
+export function settleDeliveryAttempt(db: Db, job: Pick<Job, "id" | "runId" | "deliverySeries">, attempt: number, outcome: DeliveryOutcome) {
   return db
     .update(jobs)
     .set({ ...outcome, deliveryLeaseUntil: null })
-    .where(and(eq(jobs.id, job.id), eq(jobs.runId, job.runId), eq(jobs.deliveryAttempts, attempt)));
+    .where(
+      and(
+        eq(jobs.id, job.id),
+        eq(jobs.runId, job.runId),
+        eq(jobs.deliverySeries, job.deliverySeries),
+        eq(jobs.deliveryAttempts, attempt),
+        eq(jobs.deliveryStatus, "SENDING"),
+      ),
+    );
+}
+
+/** A finished delivery (DELIVERED or FAILED) starts a new series of attempts with the same webhook-id. */
+export async function restartDelivery(db: Db, id: string): Promise<Job | undefined> {
+  const [row] = await db
+    .update(jobs)
+    .set({
+      deliveryStatus: "PENDING",
+      deliveryAttempts: 0,
+      deliverySeries: sql`${jobs.deliverySeries} + 1`,
+      deliveryLeaseUntil: null,
+      nextDeliveryAt: null,
+      lastDeliveryError: null,
+    })
+    .where(and(eq(jobs.id, id), inArray(jobs.status, ["COMPLETED", "FAILED"]), inArray(jobs.deliveryStatus, ["DELIVERED", "FAILED"])))
+    .returning();
+  return row;
+}
+
+/** The queue gave up on this run's delivery: FAILED with the reason, unless it finished meanwhile. */
+export async function giveUpDelivery(db: Db, id: string, runId: number, reason: string) {
+  const [row] = await db
+    .update(jobs)
+    .set({ deliveryStatus: "FAILED", lastDeliveryError: reason, deliveryLeaseUntil: null, nextDeliveryAt: null })
+    .where(and(eq(jobs.id, id), eq(jobs.runId, runId), inArray(jobs.deliveryStatus, ["PENDING", "SENDING", "RETRYING"])))
+    .returning();
+  return row;
+}
+
+/** Counts a recovery of a run whose message never came (conditional, so two sweeps count once). */
+export async function markRecovered(db: Db, job: Pick<Job, "id" | "runId" | "recoveries">, now: Date, dueAt: Date) {
+  const [row] = await db
+    .update(jobs)
+    .set({ recoveries: job.recoveries + 1, dueAt, updatedAt: now })
+    .where(and(eq(jobs.id, job.id), eq(jobs.runId, job.runId), eq(jobs.status, "IN_PROGRESS"), eq(jobs.recoveries, job.recoveries)))
+    .returning();
+  return row;
+}
+
+/** Runs still IN_PROGRESS well after their message was due. */
+export async function findOverdueRuns(db: Db, before: Date, limit: number) {
+  return db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.status, "IN_PROGRESS"), lt(jobs.dueAt, before)))
+    .limit(limit);
+}
+
+/** Deliveries that should have made progress by `before` and did not (their message was lost). */
+export async function findStalledDeliveries(db: Db, before: Date, limit: number) {
+  return db
+    .select({ id: jobs.id, runId: jobs.runId })
+    .from(jobs)
+    .where(
+      or(
+        and(eq(jobs.deliveryStatus, "PENDING"), lt(jobs.completedAt, before)),
+        and(eq(jobs.deliveryStatus, "RETRYING"), lt(jobs.nextDeliveryAt, before)),
+        and(eq(jobs.deliveryStatus, "SENDING"), lt(jobs.deliveryLeaseUntil, before)),
+      ),
+    )
+    .limit(limit);
 }

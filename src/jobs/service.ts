@@ -8,8 +8,6 @@ import type { Job } from "../db/schema";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { conflict, notFound, unavailable } from "../lib/errors";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
-import { ack, type MessageOutcome } from "../queue/outcome";
-import { deliverWebhook } from "../webhooks/delivery";
 import * as logsRepo from "../webhooks/repository";
 import * as repo from "./repository";
 import type { CreateJobInput, ListJobsQuery, UpdateJobInput } from "./schemas";
@@ -50,7 +48,7 @@ export async function runJob(env: Env, id: string): Promise<Job> {
   const { jobDurationSeconds } = getConfig(env); // before any write: a bad config must change nothing
   const db = getDb(env.DB);
   const now = new Date();
-  const started = await repo.startRun(db, id, now);
+  const started = await repo.startRun(db, id, now, new Date(now.getTime() + jobDurationSeconds * 1000));
   if (!started) {
     await getJob(env, id);
     throw conflict(`Job '${id}' is already IN_PROGRESS`);
@@ -59,7 +57,9 @@ export async function runJob(env: Env, id: string): Promise<Job> {
   try {
     await env.JOB_QUEUE.send(message, { delaySeconds: jobDurationSeconds });
   } catch (err) {
-    const reason = `could not enqueue the run: ${err instanceof Error ? err.message : String(err)}`;
+    // The run is failed with the reason (its job.failed webhook goes out via the sweep once the
+    // queue is back). Should this write fail too, the sweep finds the run overdue and recovers it.
+    const reason = `could not enqueue the run: ${errorText(err)}`;
     await repo.failRun(db, started.id, started.runId, reason, new Date());
     throw unavailable(`Job '${id}' could not be started (${reason}); try again`);
   }
@@ -67,21 +67,28 @@ export async function runJob(env: Env, id: string): Promise<Job> {
 }
 
 /**
- * Handles a run's queue message after the job's duration: completes the run if it is still current,
- * then works on its webhook delivery. Messages for deleted jobs or superseded runs are acknowledged.
+ * Sends the run's webhook again, as a new series of attempts with the same webhook-id, for a delivery
+ * that is finished (DELIVERED or FAILED). If the message cannot be queued the sweep sends it.
  */
-export async function processRunMessage(env: Env, message: JobMessage): Promise<MessageOutcome> {
-  const db = getDb(env.DB);
-  let job = await repo.findJob(db, message.jobId);
-  if (!job || job.runId !== message.runId) return ack;
-  if (job.status === "IN_PROGRESS") {
-    // Conditional on run id and status: a duplicate of this message completes nothing a second time.
-    job = (await repo.completeRun(db, job.id, job.runId, new Date())) ?? (await repo.findJob(db, message.jobId));
-    if (!job || job.runId !== message.runId) return ack;
+export async function redeliverWebhook(env: Env, id: string): Promise<Job> {
+  const job = await repo.restartDelivery(getDb(env.DB), id);
+  if (!job) {
+    const current = await getJob(env, id);
+    throw conflict(
+      current.deliveryStatus === "NONE"
+        ? `Job '${id}' has no finished run to deliver`
+        : `Job '${id}' has a delivery in progress (${current.deliveryStatus}); wait for it to finish`,
+    );
   }
-  if (job.status !== "COMPLETED") return ack;
-  return deliverWebhook(env, job);
+  try {
+    await env.JOB_QUEUE.send({ jobId: job.id, runId: job.runId } satisfies JobMessage);
+  } catch (err) {
+    throw unavailable(`The redelivery of job '${id}' is recorded but could not be queued (${errorText(err)}); the sweep will send it within minutes`);
+  }
+  return job;
 }
+
+export const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export async function listLogs(env: Env, { jobId, outcome, ...page }: PageRequest & logsRepo.LogFilter) {
   const { rows, total } = await logsRepo.listLogs(getDb(env.DB), { jobId, outcome }, page.limit, offsetOf(page));

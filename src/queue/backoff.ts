@@ -1,8 +1,19 @@
-/** Longest delay a queue message accepts, in seconds (Cloudflare Queues' limit). */
+/** Delays for queue retries: the webhook retry schedule (with jitter) and the backoff after a crash. */
+
+/** Longest delay a queue message accepts, in seconds (Cloudflare Queues' limit); longer waits take several hops. */
 export const MAX_QUEUE_DELAY_SECONDS = 43_200;
 
-/** Exponential backoff before attempt `failedAttempt + 1`: base, 2x base, 4x base ... clamped to the queue's limit. */
-export function backoffSeconds(failedAttempt: number, baseSeconds: number): number {
-  const delay = baseSeconds * 2 ** Math.max(0, failedAttempt - 1);
-  return Math.min(Math.ceil(delay), MAX_QUEUE_DELAY_SECONDS);
+/**
+ * Seconds to wait after failed attempt `failedAttempt` (1-based): the schedule's delay for it (the
+ * last one repeats), moved by up to `jitter` of itself either way so many retries do not arrive at once.
+ */
+export function retryDelaySeconds(failedAttempt: number, scheduleSeconds: number[], jitter: number, random = Math.random): number {
+  const base = scheduleSeconds[Math.min(failedAttempt, scheduleSeconds.length) - 1] ?? 0;
+  const spread = base * jitter * (random() * 2 - 1);
+  return Math.max(0, Math.round(base + spread));
+}
+
+/** Backoff for a message whose handling threw (a bug or a D1 outage): 2, 4, 8 ... s, at most 5 min. */
+export function crashBackoffSeconds(attempts: number): number {
+  return Math.min(2 ** Math.max(1, attempts), 300);
 }

@@ -1,22 +1,21 @@
 /**
- * The queue consumer: parse each message, hand it to the job service, then ack or retry that message
- * alone. Messages of a batch are handled concurrently; one failing never retries the others.
+ * The queue consumer: parse each message, hand it to the execution service, then ack or retry that
+ * message alone. Messages of a batch are handled concurrently; one failing never retries the others.
+ * Batches from the dead-letter queue go to the dead-letter handler.
  */
 import { z } from "zod";
-import type { Env, JobMessage } from "../env";
-import { processRunMessage } from "../jobs/service";
-import { backoffSeconds } from "./backoff";
+import { DEAD_LETTER_QUEUE, type Env, type JobMessage } from "../env";
+import { handleDeadLetter, processRunMessage } from "../jobs/execution";
+import { crashBackoffSeconds } from "./backoff";
 
-const messageSchema = z.object({ jobId: z.string().min(1), runId: z.number().int().min(1) });
-
-/** Delay before the queue redelivers a message whose handling threw (a bug or a D1 outage). */
-const CRASH_RETRY_BASE_SECONDS = 2;
+const messageSchema = z.object({ jobId: z.string().min(1).max(64), runId: z.number().int().min(1) });
 
 export async function handleJobBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  await Promise.all(batch.messages.map((message) => handleMessage(message, env)));
+  const deadLetters = batch.queue === DEAD_LETTER_QUEUE;
+  await Promise.all(batch.messages.map((message) => handleMessage(message, env, deadLetters)));
 }
 
-async function handleMessage(message: Message<unknown>, env: Env): Promise<void> {
+async function handleMessage(message: Message<unknown>, env: Env, deadLetter: boolean): Promise<void> {
   const parsed = messageSchema.safeParse(message.body);
   if (!parsed.success) {
     // Retrying a message that can never parse would only fill the log: drop it, loudly.
@@ -24,12 +23,18 @@ async function handleMessage(message: Message<unknown>, env: Env): Promise<void>
     message.ack();
     return;
   }
+  const body: JobMessage = parsed.data;
   try {
-    const outcome = await processRunMessage(env, parsed.data satisfies JobMessage);
+    if (deadLetter) {
+      await handleDeadLetter(env, body);
+      message.ack();
+      return;
+    }
+    const outcome = await processRunMessage(env, body);
     if (outcome.kind === "ack") message.ack();
     else message.retry({ delaySeconds: outcome.delaySeconds });
   } catch (err) {
     console.error("queue message failed; it will be retried", message.id, err);
-    message.retry({ delaySeconds: backoffSeconds(message.attempts, CRASH_RETRY_BASE_SECONDS) });
+    message.retry({ delaySeconds: crashBackoffSeconds(message.attempts) });
   }
 }

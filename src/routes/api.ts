@@ -10,5 +10,6 @@ export const api = new Hono<AppEnv>()
   .patch("/jobs/:id", ...h.updateJob)
   .delete("/jobs/:id", ...h.deleteJob)
   .post("/jobs/:id/run", ...h.runJob)
+  .post("/jobs/:id/redeliver", ...h.redeliverJob)
   .get("/jobs/:id/logs", ...h.listJobLogs)
   .get("/logs", ...h.listLogs);

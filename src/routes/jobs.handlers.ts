@@ -55,6 +55,11 @@ export const runJob = factory.createHandlers(validate("param", jobIdParam), asyn
   return c.json({ success: true, message: "Job started", status: job.status, data: job }, 202);
 });
 
+export const redeliverJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
+  const job = await jobs.redeliverWebhook(c.env, c.req.valid("param").id);
+  return c.json({ success: true, message: "Redelivery queued", data: job }, 202);
+});
+
 export const listJobLogs = factory.createHandlers(
   validate("param", jobIdParam),
   validate("query", z.object(pageQuery)),

@@ -143,6 +143,15 @@ export const uiJobs = new Hono<AppEnv>()
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
+  .post("/jobs/:id/redeliver", zValidator("param", jobIdParam), async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await jobs.redeliverWebhook(c.env, id);
+    if (!wantsFragment(c)) return c.redirect(`/jobs/${id}`, 303);
+    trigger(c, { toast: "Redelivery queued" });
+    const { items } = await jobs.listJobLogs(c.env, id, { limit: 100, page: 1 });
+    return c.html(<JobLive job={job} logs={items} now={new Date()} />);
+  })
+
   .get("/jobs/:id/delete", zValidator("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.getJob(c.env, id);

@@ -51,6 +51,14 @@ export function JobLive({ job, logs, now }: { job: Job; logs: WebhookLog[]; now:
           ) : null}
           {job.deliveryStatus === "FAILED" ? <p class="attempt-error">Webhook gave up: {job.lastDeliveryError}</p> : null}
           <JobActions job={job} target="detail" />
+          {job.deliveryStatus === "DELIVERED" || job.deliveryStatus === "FAILED" ? (
+            <form method="post" action={`/jobs/${job.id}/redeliver`} hx-post={`/jobs/${job.id}/redeliver`} hx-target="#job-live" hx-swap="outerHTML" class="redeliver">
+              <button type="submit" class="secondary">
+                Redeliver webhook
+              </button>
+              <small class="muted"> New series of attempts, same webhook-id.</small>
+            </form>
+          ) : null}
         </section>
         <section>
           <h2>Timeline</h2>

@@ -21,7 +21,9 @@ export function AttemptList({ logs, now }: { logs: WebhookLog[]; now: Date }) {
         <li class={ok(log) ? "attempt ok" : "attempt failed"} data-attempt={log.attempt}>
           <details>
             <summary>
-              <span>Attempt {log.attempt}</span> <AttemptOutcome log={log} /> <span class="muted">{formatMs(log.durationMs)}</span>{" "}
+              <span>
+                {log.series > 1 ? `Redelivery ${log.series - 1}, attempt ${log.attempt}` : `Attempt ${log.attempt}`}
+              </span> <AttemptOutcome log={log} /> <span class="muted">{formatMs(log.durationMs)}</span>{" "}
               <Time at={log.sentAt} now={now} />
               {log.error ? <span class="attempt-error"> — {log.error}</span> : null}
               {log.nextRetryAt ? (

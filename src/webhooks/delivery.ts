@@ -1,16 +1,17 @@
 /**
- * Delivery of a completed run's webhook: claim the next attempt, POST, log the attempt and settle the
- * job's delivery state in one batch, and ask the queue to retry the message after a backoff.
+ * Delivery of a finished run's webhook: claim the next attempt (a lease), sign and POST, log the
+ * attempt and settle the job's delivery state in one D1 batch, then tell the queue when to come back.
  */
 import { getDb } from "../db/client";
 import type { Job } from "../db/schema";
-import { getConfig, type Env } from "../env";
+import { getConfig, type Config, type Env } from "../env";
 import { claimDeliveryAttempt, settleDeliveryAttempt, type DeliveryOutcome } from "../jobs/repository";
-import { backoffSeconds } from "../queue/backoff";
+import { retryDelaySeconds } from "../queue/backoff";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
-import { webhookBodyOf, deliveryIdOf } from "./body";
+import { deliveryIdOf, webhookBodyOf } from "./body";
 import { insertLog } from "./repository";
 import { sendWebhook, type AttemptResult } from "./sender";
+import { signatureHeader } from "./signing";
 
 /** Extra time a lease lasts beyond the attempt's own timeout. */
 const LEASE_MARGIN_MS = 5_000;
@@ -27,14 +28,12 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
     case "NONE":
       return ack;
     case "RETRYING":
-      // A copy of the message that arrives before the retry is due waits for it.
+      // A copy that arrives before the retry is due (or a hop of a wait longer than 12 h) waits again.
       if (job.nextDeliveryAt && job.nextDeliveryAt > now) return retryIn(secondsUntil(job.nextDeliveryAt, now));
       break;
     case "SENDING":
       // Another copy holds the lease; look again when it has run out.
-      if (job.deliveryLeaseUntil && job.deliveryLeaseUntil >= now) {
-        return retryIn(secondsUntil(job.deliveryLeaseUntil, now) + 1);
-      }
+      if (job.deliveryLeaseUntil && job.deliveryLeaseUntil >= now) return retryIn(secondsUntil(job.deliveryLeaseUntil, now) + 1);
       break;
   }
 
@@ -45,19 +44,13 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
 
   const attempt = claimed.deliveryAttempts;
   const requestBody = webhookBodyOf(claimed);
-  const result: AttemptResult = config.webhookUrl
-    ? await sendWebhook(config.webhookUrl, requestBody, {
-        timeoutMs: config.webhookTimeoutMs,
-        headers: { "webhook-id": deliveryIdOf(claimed), "webhook-attempt": String(attempt) },
-      })
-    : { ok: false, responseStatus: null, responseBody: null, error: "WEBHOOK_URL is not configured", durationMs: 0 };
+  const result = await attemptDelivery(config, claimed, JSON.stringify(requestBody), attempt);
 
-  const canRetry = !result.ok && config.webhookUrl !== null && attempt < config.webhookMaxAttempts;
-  const delaySeconds = canRetry ? backoffSeconds(attempt, config.webhookBackoffBaseSeconds) : null;
-  const sentAt = new Date(Date.now() - result.durationMs);
-  const nextRetryAt = delaySeconds === null ? null : new Date(Date.now() + delaySeconds * 1000);
+  const delaySeconds = nextDelaySeconds(config, result, attempt);
+  const finishedAt = Date.now();
+  const nextRetryAt = delaySeconds === null ? null : new Date(finishedAt + delaySeconds * 1000);
   const outcome: DeliveryOutcome = {
-    deliveryStatus: result.ok ? "DELIVERED" : canRetry ? "RETRYING" : "FAILED",
+    deliveryStatus: result.ok ? "DELIVERED" : delaySeconds !== null ? "RETRYING" : "FAILED",
     nextDeliveryAt: nextRetryAt,
     lastDeliveryError: result.error,
   };
@@ -67,6 +60,7 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
       jobId: claimed.id,
       runId: claimed.runId,
       deliveryId: deliveryIdOf(claimed),
+      series: claimed.deliverySeries,
       attempt,
       url: config.webhookUrl ?? "",
       requestBody,
@@ -74,11 +68,34 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
       responseBody: result.responseBody,
       error: result.error,
       durationMs: result.durationMs,
-      sentAt,
+      sentAt: new Date(finishedAt - result.durationMs),
       nextRetryAt,
     }),
     settleDeliveryAttempt(db, claimed, attempt, outcome),
   ]);
 
   return delaySeconds === null ? ack : retryIn(delaySeconds);
+}
+
+async function attemptDelivery(config: Config, job: Job, body: string, attempt: number): Promise<AttemptResult> {
+  if (!config.webhookUrl) {
+    return { ok: false, responseStatus: null, responseBody: null, error: "WEBHOOK_URL is not configured", durationMs: 0, stop: true, retryAfterSeconds: null };
+  }
+  const webhookId = deliveryIdOf(job);
+  const timestamp = Math.floor(Date.now() / 1000); // per attempt: receivers reject stale timestamps
+  const headers: Record<string, string> = {
+    "webhook-id": webhookId,
+    "webhook-timestamp": String(timestamp),
+    "webhook-attempt": String(attempt),
+  };
+  if (config.signingSecrets.length > 0) {
+    headers["webhook-signature"] = await signatureHeader(config.signingSecrets, webhookId, timestamp, body);
+  }
+  return sendWebhook(config.webhookUrl, body, { timeoutMs: config.webhookTimeoutMs, headers });
+}
+
+/** null: no more attempts (success, 410 Gone, no URL, or the series is used up). */
+function nextDelaySeconds(config: Config, result: AttemptResult, attempt: number): number | null {
+  if (result.ok || result.stop || attempt >= config.webhookMaxAttempts) return null;
+  return result.retryAfterSeconds ?? retryDelaySeconds(attempt, config.retryScheduleSeconds, config.retryJitter);
 }

@@ -6,12 +6,20 @@
 /** Bytes of the receiver's response kept in the log. */
 export const RESPONSE_BODY_MAX_BYTES = 4096;
 
+/** A Retry-After longer than this is treated as this (a day): the delivery still gets its tries. */
+const RETRY_AFTER_MAX_SECONDS = 86_400;
+
 export interface AttemptResult {
+  /** 2xx only. */
   ok: boolean;
   responseStatus: number | null;
   responseBody: unknown;
   error: string | null;
   durationMs: number;
+  /** The receiver asked not to be retried (410 Gone). */
+  stop: boolean;
+  /** Seconds the receiver asked to wait (Retry-After on 429/503), when it said. */
+  retryAfterSeconds: number | null;
 }
 
 interface SendOptions {
@@ -19,13 +27,14 @@ interface SendOptions {
   headers: Record<string, string>;
 }
 
-export async function sendWebhook(url: string, body: unknown, { timeoutMs, headers }: SendOptions): Promise<AttemptResult> {
+/** POSTs `body` (already serialized: it is what the signature covers). Never throws. */
+export async function sendWebhook(url: string, body: string, { timeoutMs, headers }: SendOptions): Promise<AttemptResult> {
   const started = Date.now();
   try {
     const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", "user-agent": "edge-job-scheduler/0.1", ...headers },
-      body: JSON.stringify(body),
+      body,
       redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -37,17 +46,37 @@ export async function sendWebhook(url: string, body: unknown, { timeoutMs, heade
       responseBody,
       error: ok ? null : describeStatus(res),
       durationMs: Date.now() - started,
+      stop: res.status === 410,
+      retryAfterSeconds: res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers.get("retry-after")) : null,
     };
   } catch (err) {
-    return { ok: false, responseStatus: null, responseBody: null, error: describeError(err, timeoutMs), durationMs: Date.now() - started };
+    return {
+      ok: false,
+      responseStatus: null,
+      responseBody: null,
+      error: describeError(err, timeoutMs),
+      durationMs: Date.now() - started,
+      stop: false,
+      retryAfterSeconds: null,
+    };
   }
+}
+
+/** Retry-After is either delay-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
+  if (!value) return null;
+  const seconds = /^\s*\d+\s*$/.test(value) ? Number(value) : (Date.parse(value) - now) / 1000;
+  if (!Number.isFinite(seconds)) return null;
+  return Math.min(RETRY_AFTER_MAX_SECONDS, Math.max(0, Math.ceil(seconds)));
 }
 
 function describeStatus(res: Response): string {
   if (res.status >= 300 && res.status < 400) {
     return `redirect ${res.status} to ${res.headers.get("location") ?? "(no location)"} not followed`;
   }
-  return `receiver answered HTTP ${res.status}`;
+  if (res.status === 410) return "receiver answered HTTP 410 Gone: no more retries";
+  const retryAfter = res.headers.get("retry-after");
+  return `receiver answered HTTP ${res.status}${retryAfter ? ` (Retry-After: ${retryAfter})` : ""}`;
 }
 
 function describeError(err: unknown, timeoutMs: number): string {
