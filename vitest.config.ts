@@ -29,6 +29,7 @@ export default defineConfig(async () => {
                   WEBHOOK_MAX_ATTEMPTS: "3",
                   WEBHOOK_SECRET: TEST_SIGNING_SECRET,
                   WEBHOOK_INBOX_ENABLED: "true",
+                  SWEEP_ROUTE_ENABLED: "true",
                 },
                 queueConsumers: { "job-scheduler-runs": { maxBatchTimeout: 0.05 } },
               },

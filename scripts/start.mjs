@@ -20,7 +20,20 @@ const webhookUrl = process.env.WEBHOOK_URL ?? (port !== "8787" ? `http://127.0.0
 if (webhookUrl) args.push("--var", `WEBHOOK_URL:${webhookUrl}`);
 
 const dev = spawn(...wrangler(args));
-const stop = (signal) => dev.kill(signal);
+
+// The Cron Trigger's stand-in: wrangler dev cannot fire the cron locally, so the sweep that recovers
+// lost runs and deliveries is called over HTTP (a local-only route) every 30 s.
+const ticker = setInterval(() => {
+  fetch(`http://127.0.0.1:${port}/internal/sweep`, { method: "POST" }).catch(() => undefined);
+}, 30_000);
+
+const stop = (signal) => {
+  clearInterval(ticker);
+  dev.kill(signal);
+};
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
-dev.on("exit", (code) => process.exit(code ?? 0));
+dev.on("exit", (code) => {
+  clearInterval(ticker);
+  process.exit(code ?? 0);
+});

@@ -9,6 +9,7 @@ import { ConfigError, type AppEnv } from "./env";
 import { DomainError, type ErrorKind } from "./lib/errors";
 import { api } from "./routes/api";
 import { inboxRoutes } from "./routes/inbox";
+import { internal } from "./routes/internal";
 import { legacy } from "./routes/legacy";
 import { uiErrorHandler } from "./routes/ui.shared";
 import { uiJobs } from "./routes/ui.jobs";
@@ -27,6 +28,7 @@ export function createApp() {
   app.get("/health", (c) => c.json({ success: true, data: { status: "ok" } }));
   app.route("/api", api);
   app.route("/webhooks/inbox", inboxRoutes);
+  app.route("/internal", internal);
   app.route("/", legacy);
   app.route("/", dashboard());
 

@@ -20,6 +20,8 @@ export interface Env {
   /** Secret: one or more `whsec_...` signing secrets, space-separated (several during a rotation). */
   WEBHOOK_SECRET?: string;
   WEBHOOK_INBOX_ENABLED?: string;
+  /** Local dev: `POST /internal/sweep` runs the Cron Trigger's sweep (wrangler dev cannot fire it here). */
+  SWEEP_ROUTE_ENABLED?: string;
 }
 
 /** Queue names, as in wrangler.toml. */
@@ -84,6 +86,7 @@ const configSchema = z.object({
   WEBHOOK_RETRY_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
   WEBHOOK_SECRET: signingSecrets.default([]),
   WEBHOOK_INBOX_ENABLED: flag,
+  SWEEP_ROUTE_ENABLED: flag,
 });
 
 export type Config = {
@@ -98,6 +101,7 @@ export type Config = {
   retryJitter: number;
   signingSecrets: string[];
   inboxEnabled: boolean;
+  sweepRouteEnabled: boolean;
 };
 
 /** A deployment mistake (a variable with a bad value); its message names the variable, never a secret. */
@@ -128,6 +132,7 @@ export function getConfig(env: Env): Config {
     retryJitter: c.WEBHOOK_RETRY_JITTER,
     signingSecrets: c.WEBHOOK_SECRET,
     inboxEnabled: c.WEBHOOK_INBOX_ENABLED,
+    sweepRouteEnabled: c.SWEEP_ROUTE_ENABLED,
   };
   cache.set(env, config);
   return config;

@@ -15,6 +15,7 @@ describe("getConfig", () => {
       retryJitter: 0.1,
       signingSecrets: [],
       inboxEnabled: false,
+      sweepRouteEnabled: false,
     });
   });
 
@@ -39,6 +40,7 @@ describe("getConfig", () => {
       retryJitter: 0,
       signingSecrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"],
       inboxEnabled: true,
+      sweepRouteEnabled: false,
     });
   });
 

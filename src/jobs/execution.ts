@@ -42,7 +42,7 @@ const DEAD_LETTER_REASON = "the queue gave up on this message after repeated fai
  */
 export async function handleDeadLetter(env: Env, message: JobMessage): Promise<void> {
   const db = getDb(env.DB);
-  const job = await repo.findJob(db, message.jobId);
+  const job = await repo.findRunState(db, message.jobId);
   if (!job || job.runId !== message.runId) return;
   if (job.status === "IN_PROGRESS") {
     const failed = await repo.failRun(db, job.id, job.runId, `execution could not be completed: ${DEAD_LETTER_REASON}`, new Date());

@@ -54,6 +54,16 @@ export async function findJob(db: Db, id: string): Promise<Job | undefined> {
   return db.select().from(jobs).where(eq(jobs.id, id)).get();
 }
 
+/**
+ * Which run a row is on, without its user data: the background paths that must never be stopped by a
+ * row they cannot parse (the sweep, the dead-letter consumer) read and return only this.
+ */
+const runRef = { id: jobs.id, runId: jobs.runId, status: jobs.status };
+
+export async function findRunState(db: Db, id: string) {
+  return db.select(runRef).from(jobs).where(eq(jobs.id, id)).get();
+}
+
 export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, offset: number) {
   const where = whereOf(filter);
   const [rows, [total]] = await db.batch([
@@ -125,7 +135,7 @@ export async function failRun(db: Db, id: string, runId: number, reason: string,
     .update(jobs)
     .set({ status: "FAILED", failureReason: reason, completedAt: now, updatedAt: now, deliveryStatus: "PENDING" })
     .where(and(eq(jobs.id, id), eq(jobs.runId, runId), eq(jobs.status, "IN_PROGRESS")))
-    .returning();
+    .returning(runRef);
   return row;
 }
 
@@ -207,7 +217,7 @@ export async function giveUpDelivery(db: Db, id: string, runId: number, reason: 
     .update(jobs)
     .set({ deliveryStatus: "FAILED", lastDeliveryError: reason, deliveryLeaseUntil: null, nextDeliveryAt: null })
     .where(and(eq(jobs.id, id), eq(jobs.runId, runId), inArray(jobs.deliveryStatus, ["PENDING", "SENDING", "RETRYING"])))
-    .returning();
+    .returning(runRef);
   return row;
 }
 
@@ -217,14 +227,14 @@ export async function markRecovered(db: Db, job: Pick<Job, "id" | "runId" | "rec
     .update(jobs)
     .set({ recoveries: job.recoveries + 1, dueAt, updatedAt: now })
     .where(and(eq(jobs.id, job.id), eq(jobs.runId, job.runId), eq(jobs.status, "IN_PROGRESS"), eq(jobs.recoveries, job.recoveries)))
-    .returning();
+    .returning(runRef);
   return row;
 }
 
 /** Runs still IN_PROGRESS well after their message was due. */
 export async function findOverdueRuns(db: Db, before: Date, limit: number) {
   return db
-    .select()
+    .select({ ...runRef, recoveries: jobs.recoveries })
     .from(jobs)
     .where(and(eq(jobs.status, "IN_PROGRESS"), lt(jobs.dueAt, before)))
     .limit(limit);
@@ -233,7 +243,7 @@ export async function findOverdueRuns(db: Db, before: Date, limit: number) {
 /** Deliveries that should have made progress by `before` and did not (their message was lost). */
 export async function findStalledDeliveries(db: Db, before: Date, limit: number) {
   return db
-    .select({ id: jobs.id, runId: jobs.runId })
+    .select(runRef)
     .from(jobs)
     .where(
       or(
