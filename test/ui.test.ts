@@ -158,6 +158,21 @@ describe("job row, run and live status", () => {
     expect(live.body).toMatch(/^<div id="job-live">/);
   });
 
+  it("offers Redeliver once a delivery finished, and queues a new series from the detail page", async () => {
+    const job = await createJob();
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const page = await call("GET", `/jobs/${job.id}`);
+    expect(page.body).toContain(`hx-post="/jobs/${job.id}/redeliver"`);
+    const res = await call("POST", `/jobs/${job.id}/redeliver`, undefined, htmx());
+    expect(res.status).toBe(200);
+    expect(res.body).toMatch(/^<div id="job-live" hx-get=/);
+    const done = await waitForJob(job.id, (j) => j.deliverySeries === 2 && j.deliveryStatus === "DELIVERED");
+    expect(done.deliveryAttempts).toBe(1);
+    const again = await call("GET", `/jobs/${job.id}`);
+    expect(again.body).toContain("Redelivery 1, attempt 1");
+  });
+
   it("answers 404 pages and plain-text 404s for unknown jobs", async () => {
     const page = await call("GET", "/jobs/nope");
     expect(page.status).toBe(404);
