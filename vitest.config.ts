@@ -2,8 +2,9 @@ import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
-/** Signing secret of the test runs (not a real one). */
+/** Secrets of the test runs (not real ones). The second API token stands for a rotation. */
 const TEST_SIGNING_SECRET = "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5";
+const TEST_API_TOKENS = "test-token-0123456789abcdefghij test-token-rotated-9876543210zyxw";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
@@ -30,6 +31,13 @@ export default defineConfig(async () => {
                   WEBHOOK_SECRET: TEST_SIGNING_SECRET,
                   WEBHOOK_INBOX_ENABLED: "true",
                   SWEEP_ROUTE_ENABLED: "true",
+                  API_TOKENS: TEST_API_TOKENS,
+                  ALLOW_LOCAL_WEBHOOKS: "true",
+                },
+                // The suite makes thousands of API calls a minute with one token; sign-in keeps its real limit.
+                ratelimits: {
+                  API_RATE_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
+                  SIGNIN_RATE_LIMITER: { simple: { limit: 5, period: 60 } },
                 },
                 queueConsumers: { "job-scheduler-runs": { maxBatchTimeout: 0.05 } },
               },

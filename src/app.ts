@@ -3,27 +3,38 @@
  * HTTP errors to the shared `{ success: false, message }` shape and hides the details of real bugs.
  */
 import { Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError, type AppEnv } from "./env";
-import { DomainError, type ErrorKind } from "./lib/errors";
+import { DomainError, statusOfKind } from "./lib/errors";
 import { api } from "./routes/api";
 import { inboxRoutes } from "./routes/inbox";
 import { internal } from "./routes/internal";
 import { legacy } from "./routes/legacy";
+import { uiAuth } from "./routes/ui.auth";
 import { uiErrorHandler } from "./routes/ui.shared";
+import { limitBody } from "./lib/validate";
+import { csrfGuard } from "./security/csrf";
+import { securityHeaders } from "./security/headers";
+import { requireSession } from "./security/session";
 import { uiJobs } from "./routes/ui.jobs";
 import { uiLogs } from "./routes/ui.logs";
 
+/** Dashboard paths: each needs a signed-in session, and changes must pass the CSRF guard. */
+const DASHBOARD_PATHS = ["/", "/jobs", "/jobs/*", "/logs", "/inbox", "/inbox/*"];
+
 /** The HTML pages: the same services as the API, with errors rendered as pages (or toasts for htmx). */
 function dashboard() {
-  return new Hono<AppEnv>().route("/", uiJobs).route("/", uiLogs).onError(uiErrorHandler);
+  const ui = new Hono<AppEnv>();
+  for (const path of DASHBOARD_PATHS) ui.use(path, requireSession, csrfGuard);
+  return ui.route("/", uiAuth).route("/", uiJobs).route("/", uiLogs).onError(uiErrorHandler);
 }
-
-const statusOf: Record<ErrorKind, ContentfulStatusCode> = { not_found: 404, conflict: 409, unavailable: 503 };
 
 export function createApp() {
   const app = new Hono<AppEnv>();
+
+  app.use("*", securityHeaders());
+  // Every route has a body limit (413), whether or not it reads a body.
+  app.use("*", limitBody());
 
   app.get("/health", (c) => c.json({ success: true, data: { status: "ok" } }));
   app.route("/api", api);
@@ -37,8 +48,10 @@ export function createApp() {
   );
 
   app.onError((err, c) => {
-    if (err instanceof DomainError) return c.json({ success: false, message: err.message }, statusOf[err.kind]);
+    if (err instanceof DomainError) return c.json({ success: false, message: err.message }, statusOfKind[err.kind]);
     if (err instanceof HTTPException) {
+      // Responses built by a middleware (401 with WWW-Authenticate, 429 with Retry-After) go out as they are.
+      if (err.res) return err.getResponse();
       return c.json({ success: false, message: err.message || "Request failed" }, err.status);
     }
     if (err instanceof ConfigError) {

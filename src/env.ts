@@ -6,11 +6,20 @@
  * sharing one deliveryId that receivers use to de-duplicate.
  */
 import { z } from "zod";
+import { unsafeWebhookTarget } from "./security/webhook-target";
 
 export interface Env {
   DB: D1Database;
   JOB_QUEUE: Queue<JobMessage>;
-  ASSETS?: Fetcher;
+  /** Workers Rate Limiting bindings (simulated by wrangler dev locally); without them, no limiting. */
+  API_RATE_LIMITER?: RateLimit;
+  SIGNIN_RATE_LIMITER?: RateLimit;
+  /** Secret: API bearer tokens, space-separated (several during a rotation). Unset: the API answers 503. */
+  API_TOKENS?: string;
+  /** Secret: signs dashboard session cookies. Unset: derived from API_TOKENS (rotating them signs everyone out). */
+  SESSION_SECRET?: string;
+  /** Local dev: webhooks may go to http: and to this machine (127.0.0.1, localhost). */
+  ALLOW_LOCAL_WEBHOOKS?: string;
   JOB_DURATION_SECONDS?: string;
   WEBHOOK_URL?: string;
   WEBHOOK_TIMEOUT_MS?: string;
@@ -73,6 +82,12 @@ const signingSecrets = z
 
 export const DEFAULT_RETRY_SCHEDULE = "5s 5m 30m 2h 5h 10h 10h";
 
+const apiTokens = z
+  .string()
+  .trim()
+  .transform((text) => text.split(/\s+/).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~+/-]{24,}$/, "each token must be at least 24 characters of A-Z a-z 0-9 . _ ~ + / -")));
+
 const configSchema = z.object({
   JOB_DURATION_SECONDS: z.coerce.number().int().min(0).max(43_200).default(3),
   WEBHOOK_URL: z
@@ -87,6 +102,9 @@ const configSchema = z.object({
   WEBHOOK_SECRET: signingSecrets.default([]),
   WEBHOOK_INBOX_ENABLED: flag,
   SWEEP_ROUTE_ENABLED: flag,
+  API_TOKENS: apiTokens.default([]),
+  SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
+  ALLOW_LOCAL_WEBHOOKS: flag,
 });
 
 export type Config = {
@@ -102,6 +120,9 @@ export type Config = {
   signingSecrets: string[];
   inboxEnabled: boolean;
   sweepRouteEnabled: boolean;
+  apiTokens: string[];
+  sessionSecret: string | null;
+  allowLocalWebhooks: boolean;
 };
 
 /** A deployment mistake (a variable with a bad value); its message names the variable, never a secret. */
@@ -133,7 +154,14 @@ export function getConfig(env: Env): Config {
     signingSecrets: c.WEBHOOK_SECRET,
     inboxEnabled: c.WEBHOOK_INBOX_ENABLED,
     sweepRouteEnabled: c.SWEEP_ROUTE_ENABLED,
+    apiTokens: c.API_TOKENS,
+    sessionSecret: c.SESSION_SECRET ?? (c.API_TOKENS.length > 0 ? `session:${c.API_TOKENS.join(" ")}` : null),
+    allowLocalWebhooks: c.ALLOW_LOCAL_WEBHOOKS,
   };
+  if (config.webhookUrl) {
+    const problem = unsafeWebhookTarget(config.webhookUrl, config.allowLocalWebhooks);
+    if (problem) throw new ConfigError(`Invalid configuration: WEBHOOK_URL: ${problem}`);
+  }
   cache.set(env, config);
   return config;
 }

@@ -16,6 +16,9 @@ describe("getConfig", () => {
       signingSecrets: [],
       inboxEnabled: false,
       sweepRouteEnabled: false,
+      apiTokens: [],
+      sessionSecret: null,
+      allowLocalWebhooks: false,
     });
   });
 
@@ -30,6 +33,7 @@ describe("getConfig", () => {
       WEBHOOK_RETRY_JITTER: "0",
       WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw  whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5",
       WEBHOOK_INBOX_ENABLED: "true",
+      API_TOKENS: " token-aaaaaaaaaaaaaaaaaaaaaaaa\ttoken-bbbbbbbbbbbbbbbbbbbbbbbb ",
     });
     expect(config).toEqual({
       jobDurationSeconds: 0,
@@ -41,6 +45,9 @@ describe("getConfig", () => {
       signingSecrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"],
       inboxEnabled: true,
       sweepRouteEnabled: false,
+      apiTokens: ["token-aaaaaaaaaaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbbbbbbbbbb"],
+      sessionSecret: "session:token-aaaaaaaaaaaaaaaaaaaaaaaa token-bbbbbbbbbbbbbbbbbbbbbbbb",
+      allowLocalWebhooks: false,
     });
   });
 
@@ -54,6 +61,10 @@ describe("getConfig", () => {
     [{ WEBHOOK_RETRY_SCHEDULE: "5s soon" }, /WEBHOOK_RETRY_SCHEDULE: 'soon' is not a delay/],
     [{ WEBHOOK_RETRY_JITTER: "2" }, /WEBHOOK_RETRY_JITTER/],
     [{ WEBHOOK_SECRET: "hunter2-not-a-whsec" }, /WEBHOOK_SECRET.0: each secret must look like whsec_/],
+    [{ API_TOKENS: "short" }, /API_TOKENS.0: each token must be at least 24 characters/],
+    [{ SESSION_SECRET: "tiny" }, /SESSION_SECRET must be at least 32 characters/],
+    [{ WEBHOOK_URL: "http://hooks.example.com/in" }, /WEBHOOK_URL: only https: URLs are allowed/],
+    [{ WEBHOOK_URL: "https://10.0.0.5/hook" }, /WEBHOOK_URL: 10.0.0.5 is a private/],
   ])("names the variable that is wrong: %j", (vars, pattern) => {
     expect(() => getConfig({ ...base, ...vars })).toThrow(pattern);
   });

@@ -11,7 +11,7 @@ import { runJob } from "../src/jobs/service";
 import worker from "../src/index";
 import { parseRetryAfter } from "../src/webhooks/sender";
 import { signatureHeader } from "../src/webhooks/signing";
-import { call, createJob, getJob, logRows, received, waitForJob } from "./support/helpers";
+import { API_TOKEN, call, createJob, getJob, logRows, received, waitForJob } from "./support/helpers";
 
 const secret = env.WEBHOOK_SECRET!;
 const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
@@ -158,7 +158,7 @@ describe("nothing stuck, nothing lost", () => {
     const job = await createJob();
     // Fault injection: the real queue binding, with send() failing as in an outage.
     const outage: Env = { ...env, JOB_QUEUE: { send: () => Promise.reject(new Error("queue unavailable")), sendBatch: env.JOB_QUEUE.sendBatch.bind(env.JOB_QUEUE) } as unknown as Env["JOB_QUEUE"] };
-    const res = await worker.fetch(new Request(`http://scheduler.test/api/jobs/${job.id}/run`, { method: "POST" }), outage);
+    const res = await worker.fetch(new Request(`http://scheduler.test/api/jobs/${job.id}/run`, { method: "POST", headers: { authorization: `Bearer ${API_TOKEN}` } }), outage);
     expect(res.status).toBe(503);
     expect(((await res.json()) as { message: string }).message).toMatch(/could not be started \(could not enqueue the run: queue unavailable\)/);
     expect(await getJob(job.id)).toMatchObject({ status: "FAILED", failureReason: "could not enqueue the run: queue unavailable", deliveryStatus: "PENDING" });
@@ -264,7 +264,7 @@ describe("POST /internal/sweep", () => {
     const res = await call("POST", "/internal/sweep");
     expect(res.status).toBe(200);
     expect(res.body.data).toEqual({ requeuedRuns: expect.any(Number), failedRuns: expect.any(Number), requeuedDeliveries: expect.any(Number) });
-    const off = await worker.fetch(new Request("http://scheduler.test/internal/sweep", { method: "POST" }), { ...env, SWEEP_ROUTE_ENABLED: "false" });
+    const off = await worker.fetch(new Request("http://scheduler.test/internal/sweep", { method: "POST", headers: { authorization: `Bearer ${API_TOKEN}` } }), { ...env, SWEEP_ROUTE_ENABLED: "false" });
     expect(off.status).toBe(404);
   });
 });

@@ -1,10 +1,12 @@
 /**
  * The built-in webhook inbox: a receiver inside the app that records every request it gets, so the
  * whole job -> webhook loop can be watched offline. Enabled by WEBHOOK_INBOX_ENABLED (local dev only).
+ * With a signing secret configured it accepts only correctly signed webhooks, as a real receiver should.
  */
+import { Webhook } from "standardwebhooks";
 import { getDb } from "../db/client";
 import { getConfig, type Env } from "../env";
-import { notFound } from "../lib/errors";
+import { notFound, unauthorized } from "../lib/errors";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
 import * as repo from "./repository";
 
@@ -15,8 +17,25 @@ function ensureEnabled(env: Env) {
   if (!getConfig(env).inboxEnabled) throw notFound("Route", "/webhooks/inbox");
 }
 
+/** Standard Webhooks verification (signature and a 5-minute timestamp window) with any configured secret. */
+function verified(secrets: string[], headers: Headers, rawBody: string): boolean {
+  const h = Object.fromEntries(headers);
+  return secrets.some((secret) => {
+    try {
+      new Webhook(secret).verify(rawBody, h);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export async function receive(env: Env, headers: Headers, rawBody: string) {
   ensureEnabled(env);
+  const { signingSecrets } = getConfig(env);
+  if (signingSecrets.length > 0 && !verified(signingSecrets, headers, rawBody)) {
+    throw unauthorized("Webhook signature missing, invalid or too old (Standard Webhooks, WEBHOOK_SECRET)");
+  }
   let body: unknown = rawBody;
   try {
     body = JSON.parse(rawBody);

@@ -1,9 +1,11 @@
-/** The resource API: /api/jobs and /api/logs. */
+/** The resource API: /api/jobs and /api/logs, all behind the API token. */
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
+import { apiAuth } from "../security/api-auth";
 import * as h from "./jobs.handlers";
 
 export const api = new Hono<AppEnv>()
+  .use("*", apiAuth)
   .post("/jobs", ...h.createJob)
   .get("/jobs", ...h.listJobs)
   .get("/jobs/:id", ...h.getJob)

@@ -1,10 +1,14 @@
-/** The built-in webhook inbox: POST records a delivery, GET reads them back, DELETE empties it. */
+/**
+ * The built-in webhook inbox: POST records a (signed) delivery, as any receiver would; reading and
+ * emptying it need an API token.
+ */
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../env";
 import * as inbox from "../inbox/service";
 import { pageQuery } from "../jobs/schemas";
 import { limitBody, validate } from "../lib/validate";
+import { apiAuth } from "../security/api-auth";
 
 export const inboxRoutes = new Hono<AppEnv>()
   .post(
@@ -15,11 +19,11 @@ export const inboxRoutes = new Hono<AppEnv>()
       return c.json({ success: true, message: "Webhook received", data: { id: entry.id } });
     },
   )
-  .get("/", validate("query", z.object(pageQuery)), async (c) => {
+  .get("/", apiAuth, validate("query", z.object(pageQuery)), async (c) => {
     const { items, pagination } = await inbox.list(c.env, c.req.valid("query"));
     return c.json({ success: true, data: items, pagination });
   })
-  .delete("/", async (c) => {
+  .delete("/", apiAuth, async (c) => {
     const removed = await inbox.clear(c.env);
     return c.json({ success: true, message: `Removed ${removed} entries`, data: { removed } });
   });

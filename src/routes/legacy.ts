@@ -1,14 +1,15 @@
-/** The original Express routes, kept working as aliases onto the same handlers as /api. */
+/** The original Express routes, kept working as aliases onto the same handlers as /api (same token). */
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
+import { apiAuth } from "../security/api-auth";
 import * as h from "./jobs.handlers";
 
 export const legacy = new Hono<AppEnv>()
-  .post("/create-job", ...h.createJob)
-  .post("/run-job/:id", ...h.runJob)
-  .get("/get-jobs", ...h.listJobs)
-  .put("/update-job/:id", ...h.updateJob)
-  .delete("/delete-job/:id", ...h.deleteJob)
-  .delete("/delete-job", ...h.deleteJobByQuery)
-  .get("/get-logs", ...h.listLogs)
-  .get("/get-logs/:id", ...h.listJobLogs);
+  .post("/create-job", apiAuth, ...h.createJob)
+  .post("/run-job/:id", apiAuth, ...h.runJob)
+  .get("/get-jobs", apiAuth, ...h.listJobs)
+  .put("/update-job/:id", apiAuth, ...h.updateJob)
+  .delete("/delete-job/:id", apiAuth, ...h.deleteJob)
+  .delete("/delete-job", apiAuth, ...h.deleteJobByQuery)
+  .get("/get-logs", apiAuth, ...h.listLogs)
+  .get("/get-logs/:id", apiAuth, ...h.listJobLogs);

@@ -10,7 +10,7 @@ import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import { ConfigError, getConfig, type AppEnv } from "../env";
-import { DomainError } from "../lib/errors";
+import { DomainError, statusOfKind } from "../lib/errors";
 import { formatIssues } from "../lib/validate";
 import { Layout, type Section } from "../views/layout";
 
@@ -22,9 +22,9 @@ export const wantsFragment = (c: Ctx, target?: string) =>
   !c.req.header("HX-History-Restore-Request") &&
   (target === undefined || c.req.header("HX-Target") === target);
 
-export function renderPage(c: Ctx, section: Section, title: string, body: Child, status: ContentfulStatusCode = 200) {
+export function renderPage(c: Ctx, section: Section, title: string, body: Child, status: ContentfulStatusCode = 200, { signedIn = true } = {}) {
   const page = (
-    <Layout title={title} section={section} inboxEnabled={getConfig(c.env).inboxEnabled}>
+    <Layout title={title} section={section} inboxEnabled={getConfig(c.env).inboxEnabled} signedIn={signedIn}>
       {body}
     </Layout>
   );
@@ -62,7 +62,7 @@ function errorResponse(c: Ctx, status: ContentfulStatusCode, message: string) {
 
 export function uiErrorHandler(err: Error, c: Ctx) {
   if (err instanceof DomainError) {
-    return errorResponse(c, err.kind === "not_found" ? 404 : err.kind === "conflict" ? 409 : 503, err.message);
+    return errorResponse(c, statusOfKind[err.kind], err.message);
   }
   if (err instanceof HTTPException) return errorResponse(c, err.status as ContentfulStatusCode, err.message || "Request failed");
   if (err instanceof ConfigError) return errorResponse(c, 500, `Server misconfigured: ${err.message}`);

@@ -21,10 +21,11 @@ interface LayoutProps {
   title: string;
   section: Section;
   inboxEnabled: boolean;
+  signedIn: boolean;
   children: Child;
 }
 
-export function Layout({ title, section, inboxEnabled, children }: LayoutProps) {
+export function Layout({ title, section, inboxEnabled, signedIn, children }: LayoutProps) {
   const nav = (href: string, key: Section, label: string) => (
     <li>
       <a href={href} aria-current={section === key ? "page" : undefined}>
@@ -54,18 +55,24 @@ export function Layout({ title, section, inboxEnabled, children }: LayoutProps) 
           <a href="/" class="brand">
             <span aria-hidden="true">◷</span> Edge Job Scheduler
           </a>
-          <span class="topbar-links">
-            <a href="/api/jobs">JSON API</a>
-          </span>
+          {signedIn ? (
+            <form method="post" action="/logout" class="topbar-links">
+              <button type="submit" class="secondary outline">
+                Sign out
+              </button>
+            </form>
+          ) : null}
         </header>
-        <div class="shell">
-          <nav class="sidebar" aria-label="Main">
-            <ul>
-              {nav("/", "jobs", "Jobs")}
-              {nav("/logs", "logs", "Webhook logs")}
-              {inboxEnabled ? nav("/inbox", "inbox", "Webhook inbox") : null}
-            </ul>
-          </nav>
+        <div class={signedIn ? "shell" : "shell no-sidebar"}>
+          {signedIn ? (
+            <nav class="sidebar" aria-label="Main">
+              <ul>
+                {nav("/", "jobs", "Jobs")}
+                {nav("/logs", "logs", "Webhook logs")}
+                {inboxEnabled ? nav("/inbox", "inbox", "Webhook inbox") : null}
+              </ul>
+            </nav>
+          ) : null}
           <main id="main" class="content">
             {children}
           </main>

@@ -11,6 +11,7 @@ import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
 import { deliveryIdOf, webhookBodyOf } from "./body";
 import { insertLog } from "./repository";
 import { sendWebhook, type AttemptResult } from "./sender";
+import { unsafeWebhookTarget } from "../security/webhook-target";
 import { signatureHeader } from "./signing";
 
 /** Extra time a lease lasts beyond the attempt's own timeout. */
@@ -80,6 +81,11 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
 async function attemptDelivery(config: Config, job: Job, body: string, attempt: number): Promise<AttemptResult> {
   if (!config.webhookUrl) {
     return { ok: false, responseStatus: null, responseBody: null, error: "WEBHOOK_URL is not configured", durationMs: 0, stop: true, retryAfterSeconds: null };
+  }
+  // Checked again at send time: the configuration was checked when read, but a target is never trusted blindly.
+  const unsafe = unsafeWebhookTarget(config.webhookUrl, config.allowLocalWebhooks);
+  if (unsafe) {
+    return { ok: false, responseStatus: null, responseBody: null, error: `unsafe webhook target: ${unsafe}`, durationMs: 0, stop: true, retryAfterSeconds: null };
   }
   const webhookId = deliveryIdOf(job);
   const timestamp = Math.floor(Date.now() / 1000); // per attempt: receivers reject stale timestamps

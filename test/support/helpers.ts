@@ -9,21 +9,45 @@ export interface ApiResponse<T = any> {
   headers: Headers;
 }
 
-/** A request to the Worker as a client would send it. `body` objects are sent as JSON. */
+export const ORIGIN = "http://scheduler.test";
+export const API_TOKEN = env.API_TOKENS!.split(" ")[0]!;
+
+/** Signs in once per test file (from its own client IP, so the sign-in rate limit is not shared). */
+let session: Promise<string> | undefined;
+export function sessionCookie(): Promise<string> {
+  session ??= (async () => {
+    const res = await exports.default.fetch(
+      new Request(`${ORIGIN}/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN, "cf-connecting-ip": `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+        body: new URLSearchParams({ token: API_TOKEN, next: "/" }),
+      }),
+    );
+    const cookie = res.headers.get("set-cookie");
+    if (res.status !== 303 || !cookie) throw new Error(`sign-in failed: ${res.status}`);
+    return cookie.split(";")[0]!;
+  })();
+  return session;
+}
+
+/**
+ * A request to the Worker as a signed-in client sends it: API token, session cookie and same-origin
+ * Origin by default (a header given as null is left out). `body` objects are sent as JSON.
+ */
 export async function call<T = any>(
   method: string,
   path: string,
   body?: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | null> = {},
 ): Promise<ApiResponse<T>> {
-  const init: RequestInit = { method, headers: { ...headers }, redirect: "manual" };
-  if (body !== undefined) {
-    init.body = typeof body === "string" ? body : JSON.stringify(body);
-    if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) {
-      (init.headers as Record<string, string>)["content-type"] = "application/json";
-    }
-  }
-  const res = await exports.default.fetch(new Request(`http://scheduler.test${path}`, init));
+  const merged: Record<string, string | null> = { authorization: `Bearer ${API_TOKEN}`, cookie: await sessionCookie(), origin: ORIGIN };
+  for (const [name, value] of Object.entries(headers)) merged[name.toLowerCase()] = value;
+  if (body !== undefined && !("content-type" in merged)) merged["content-type"] = "application/json";
+  const sent = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== null));
+  const init: RequestInit = { method, headers: sent, redirect: "manual" };
+  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+  const res = await exports.default.fetch(new Request(`${ORIGIN}${path}`, init));
   const text = await res.text();
   let parsed: unknown = text;
   try {

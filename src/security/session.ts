@@ -1,0 +1,65 @@
+/**
+ * Dashboard sessions: signing in with an API token sets a signed, HttpOnly, SameSite=Lax cookie
+ * (Secure except on localhost) that expires after SESSION_HOURS. The cookie names which token it
+ * came from by a fingerprint, so rotating that token out signs its sessions out.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import { HTTPException } from "hono/http-exception";
+import { timingSafeEqual } from "hono/utils/buffer";
+import { getConfig, type AppEnv } from "../env";
+import { NOT_CONFIGURED } from "./api-auth";
+import { tokenKey } from "./rate-limit";
+
+export const SESSION_COOKIE = "scheduler_session";
+export const SESSION_HOURS = 12;
+
+type Ctx = Context<AppEnv>;
+
+const isLocalhost = (c: Ctx) => ["localhost", "127.0.0.1", "[::1]"].includes(new URL(c.req.url).hostname);
+
+function sessionSecret(c: Ctx): string {
+  const { sessionSecret } = getConfig(c.env);
+  if (!sessionSecret) throw new HTTPException(503, { message: NOT_CONFIGURED });
+  return sessionSecret;
+}
+
+/** The configured token equal to `candidate` (constant-time), or null. */
+export async function matchingToken(c: Ctx, candidate: string): Promise<string | null> {
+  for (const token of getConfig(c.env).apiTokens) if (await timingSafeEqual(token, candidate)) return token;
+  return null;
+}
+
+export async function startSession(c: Ctx, token: string) {
+  const expires = Date.now() + SESSION_HOURS * 3600 * 1000;
+  await setSignedCookie(c, SESSION_COOKIE, `${expires}.${await tokenKey(token)}`, sessionSecret(c), {
+    httpOnly: true,
+    secure: !isLocalhost(c),
+    sameSite: "Lax",
+    path: "/",
+    maxAge: SESSION_HOURS * 3600,
+  });
+}
+
+export const endSession = (c: Ctx) => deleteCookie(c, SESSION_COOKIE, { path: "/", secure: !isLocalhost(c) });
+
+async function hasSession(c: Ctx): Promise<boolean> {
+  const value = await getSignedCookie(c, sessionSecret(c), SESSION_COOKIE);
+  if (!value) return false;
+  const [expires, fingerprint] = value.split(".", 2);
+  if (!(Number(expires) > Date.now())) return false;
+  const current = await Promise.all(getConfig(c.env).apiTokens.map(tokenKey));
+  return current.includes(fingerprint ?? "");
+}
+
+/** Dashboard pages and fragments need a session: pages redirect to sign-in, htmx gets 401 + HX-Redirect. */
+export const requireSession: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (await hasSession(c)) return next();
+  const url = new URL(c.req.url);
+  const signIn = `/login?next=${encodeURIComponent(url.pathname + url.search)}`;
+  if (c.req.header("HX-Request") === "true") {
+    c.header("HX-Redirect", signIn);
+    return c.text("Your session has ended; sign in again", 401);
+  }
+  return c.redirect(signIn, 302);
+};
