@@ -10,15 +10,41 @@ export const TASK_NAME_MAX = 200;
 export const SEARCH_MAX = 200;
 export const PAGE_LIMIT_MAX = 100;
 
+export const PAYLOAD_MAX_DEPTH = 20;
+
 const taskName = z
   .string({ error: (iss) => (iss.input === undefined ? "taskName is required" : "taskName must be a string") })
   .trim()
   .min(1, "taskName must not be empty")
-  .max(TASK_NAME_MAX, `taskName must be at most ${TASK_NAME_MAX} characters`);
+  .max(TASK_NAME_MAX, `taskName must be at most ${TASK_NAME_MAX} characters`)
+  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "taskName must not contain control characters (such as NUL or newlines)")
+  .refine((s) => s.isWellFormed(), "taskName must be valid Unicode (no lone surrogates)");
 
-const payload = z.record(z.string(), z.unknown(), {
-  error: "payload must be a JSON object (not an array, string or null)",
-});
+/** Nesting depth within bounds and no `__proto__` key anywhere (walked without recursion). */
+function checkJsonShape(value: unknown, ctx: z.core.$RefinementCtx) {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (depth > PAYLOAD_MAX_DEPTH) {
+      ctx.addIssue({ code: "custom", message: `payload is nested deeper than ${PAYLOAD_MAX_DEPTH} levels` });
+      return;
+    }
+    for (const [key, child] of Object.entries(node)) {
+      if (key === "__proto__") {
+        ctx.addIssue({ code: "custom", message: "payload must not use the key __proto__" });
+        return;
+      }
+      stack.push([child, depth + 1]);
+    }
+  }
+}
+
+// The shape is checked on the parsed JSON as it came: a `__proto__` key would not survive into a record.
+const payload = z
+  .unknown()
+  .superRefine(checkJsonShape)
+  .pipe(z.record(z.string(), z.unknown(), { error: "payload must be a JSON object (not an array, string or null)" }));
 
 /** Accepts `HIGH`, `high`, ... and names the allowed values when it fails. */
 const upperEnum = <T extends readonly [string, ...string[]]>(name: string, values: T) =>

@@ -5,7 +5,7 @@
 import { zValidator } from "@hono/zod-validator";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { every } from "hono/combine";
+import { findDuplicateKey } from "./json";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 
@@ -42,13 +42,22 @@ export const limitBody = () =>
 
 const jsonMediaType = /^application\/([\w.-]+\+)?json$/i;
 
-/** 415 unless the body is declared as JSON, 413 past the size limit; malformed JSON is a 400 from the validator. */
-const requireJsonType: MiddlewareHandler = async (c, next) => {
+/**
+ * A JSON body: 415 unless declared as JSON, 400 when it does not parse or repeats a key in an object
+ * (`{"a":1,"a":2}` would otherwise mean whatever the last one says). The size limit is app-wide.
+ */
+export const jsonBody = (): MiddlewareHandler => async (c, next) => {
   const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim();
   if (!jsonMediaType.test(mediaType)) {
     throw new HTTPException(415, { message: `Content-Type must be application/json (got '${mediaType || "none"}')` });
   }
+  const text = await c.req.text();
+  try {
+    JSON.parse(text);
+  } catch {
+    throw new HTTPException(400, { message: "Malformed JSON in request body" });
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== null) throw new HTTPException(400, { message: `Invalid JSON body: the key "${duplicate.slice(0, 50)}" appears twice in one object` });
   await next();
 };
-
-export const jsonBody = () => every(requireJsonType, limitBody());

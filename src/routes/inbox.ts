@@ -7,13 +7,12 @@ import { z } from "zod";
 import type { AppEnv } from "../env";
 import * as inbox from "../inbox/service";
 import { pageQuery } from "../jobs/schemas";
-import { limitBody, validate } from "../lib/validate";
+import { validate } from "../lib/validate";
 import { apiAuth } from "../security/api-auth";
 
 export const inboxRoutes = new Hono<AppEnv>()
   .post(
     "/",
-    limitBody(),
     async (c) => {
       const entry = await inbox.receive(c.env, c.req.raw.headers, await c.req.text());
       return c.json({ success: true, message: "Webhook received", data: { id: entry.id } });

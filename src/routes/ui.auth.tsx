@@ -3,7 +3,6 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { limitBody } from "../lib/validate";
 import { csrfGuard } from "../security/csrf";
 import { clientIp, overLimit, RATE_LIMIT_PERIOD_SECONDS, tooManyMessage } from "../security/rate-limit";
 import { endSession, matchingToken, requireSession, startSession } from "../security/session";
@@ -25,7 +24,7 @@ const page = (c: Context<AppEnv>, next: string, error?: string, status: 200 | 40
 export const uiAuth = new Hono<AppEnv>()
   .get("/login", zValidator("query", z.object({ next: localPath.optional() })), (c) => page(c, c.req.valid("query").next ?? "/"))
 
-  .post("/login", csrfGuard, limitBody(), zValidator("form", signInForm), async (c) => {
+  .post("/login", csrfGuard, zValidator("form", signInForm), async (c) => {
     const { token, next } = c.req.valid("form");
     if (await overLimit(c.env.SIGNIN_RATE_LIMITER, `signin:${clientIp(c)}`)) {
       c.header("Retry-After", String(RATE_LIMIT_PERIOD_SECONDS));

@@ -8,7 +8,6 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import type { AppEnv } from "../env";
 import { jobFormSchema, jobIdParam, listJobsQuery, type ListJobsQuery } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
-import { limitBody } from "../lib/validate";
 import { JobDetailPage, JobLive } from "../views/job-detail";
 import { DeleteConfirm, JobForm, JobRow, JobsPage, JobsTable, jobsUrl, type FieldErrors, type JobFormValues } from "../views/jobs";
 import { Modal } from "../views/layout";
@@ -89,7 +88,7 @@ export const uiJobs = new Hono<AppEnv>()
 
   .get("/jobs/new", (c) => formView(c, "New job", <JobForm values={emptyForm} />))
 
-  .post("/jobs", limitBody(), validForm(async () => "New job"), async (c) => {
+  .post("/jobs", validForm(async () => "New job"), async (c) => {
     const job = await jobs.createJob(c.env, c.req.valid("form"));
     if (!wantsFragment(c)) return c.redirect("/", 303);
     return afterChange(c, `Job “${job.taskName}” created`, `/jobs/${job.id}`);
@@ -123,7 +122,6 @@ export const uiJobs = new Hono<AppEnv>()
   .post(
     "/jobs/:id/edit",
     zValidator("param", jobIdParam),
-    limitBody(),
     validForm(async (c) => `Edit “${(await jobs.getJob(c.env, c.req.param("id")!)).taskName}”`),
     async (c) => {
       const job = await jobs.updateJob(c.env, c.req.valid("param").id, c.req.valid("form"));

@@ -2,8 +2,8 @@
  * The dashboard in real headless Chromium (Debian's package, driven by playwright-core) against the
  * app started with `npm start`. Saves the README's screenshots to docs/screenshots/.
  */
-import { existsSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { existsSync, readFileSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -13,11 +13,13 @@ if (!hasChromium) console.warn(`Skipping the browser tests: no Chromium at ${CHR
 const appUrl = inject("appUrl") ?? "";
 const shots = "docs/screenshots";
 const word = () => `w${Math.random().toString(36).slice(2, 10)}`;
+/** The development API token that `npm start` uses (config/local.env). */
+const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
 
 async function api(method: string, path: string, body?: unknown) {
   const res = await fetch(`${appUrl}${path}`, {
     method,
-    headers: body ? { "content-type": "application/json" } : {},
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: res.status, body: (await res.json()) as any };
@@ -25,8 +27,10 @@ async function api(method: string, path: string, body?: unknown) {
 
 describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
+  const cspViolations: string[] = [];
   const dialogs: string[] = [];
 
   beforeAll(async () => {
@@ -34,13 +38,17 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
     });
+    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   });
   afterAll(async () => browser?.close());
 
   beforeEach(async () => {
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page = await context.newPage();
     page.setDefaultTimeout(15_000);
     page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("console", (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
     page.on("dialog", async (d) => {
       dialogs.push(d.message());
       await d.dismiss();
@@ -56,6 +64,20 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
   /** Set before an action; still there after it only if the page was not reloaded. */
   const markPage = () => page.evaluate(() => ((window as any).__noReload = true));
   const stillSamePage = () => page.evaluate(() => (window as any).__noReload === true);
+
+  it("asks to sign in first, then opens the page that was asked for", async () => {
+    await page.goto(`${appUrl}/logs`);
+    await page.waitForURL("**/login?next=%2Flogs");
+    await page.screenshot({ path: `${shots}/sign-in.png` });
+    await page.getByLabel("API token").fill("wrong-token-000000000000000000");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    expect(await page.getByRole("alert").textContent()).toContain("That token is not valid.");
+    await page.getByLabel("API token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${appUrl}/logs`);
+    const cookie = (await context.cookies()).find((c) => c.name === "scheduler_session");
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax" });
+  });
 
   it("creates a job through the modal and shows the new row without a reload", async () => {
     const name = `Send report ${word()}`;
@@ -212,7 +234,8 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.screenshot({ path: `${shots}/jobs-phone.png` });
   });
 
-  it("raised no script errors on any page", () => {
+  it("raised no script errors and no Content-Security-Policy violations on any page", () => {
     expect(pageErrors).toEqual([]);
+    expect(cspViolations).toEqual([]);
   });
 });

@@ -1,0 +1,388 @@
+/**
+ * The security model: API tokens, dashboard sessions, CSRF, headers, safe webhook targets, rate
+ * limits and hostile input. Every protected route is listed from the app itself, so a new route
+ * cannot ship unprotected without this file failing.
+ */
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../src/app";
+import type { Env } from "../src/env";
+import worker from "../src/index";
+import { findDuplicateKey } from "../src/lib/json";
+import { unsafeWebhookTarget } from "../src/security/webhook-target";
+import { API_TOKEN, call, countRows, createJob, ORIGIN, sessionCookie, uniqueWord } from "./support/helpers";
+
+const [, ROTATED_TOKEN] = env.API_TOKENS!.split(" ");
+const anonymous = { authorization: null, cookie: null } as const;
+const raw = (path: string, init: RequestInit = {}, withEnv: Env = env) => worker.fetch(new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init }), withEnv);
+const randomIp = () => `203.0.113.${Math.floor(Math.random() * 250)}`;
+
+describe("API tokens", () => {
+  it("answers 401 with a message and WWW-Authenticate when the header is missing", async () => {
+    const res = await call("GET", "/api/jobs", undefined, anonymous);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ success: false, message: "Missing Authorization header: send Authorization: Bearer <API token>" });
+    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer realm="edge-job-scheduler"/);
+  });
+
+  it.each([["Basic dXNlcjpwYXNz"], ["Bearer"], ["Bearer two words"], ["Token abc"], [`Bearer ${"\u00e9".repeat(30)}`]])(
+    "answers 400/401 to the malformed header %j",
+    async (header) => {
+      const res = await call("GET", "/api/jobs", undefined, { authorization: header });
+      expect([400, 401]).toContain(res.status);
+      expect(res.body.success).toBe(false);
+    },
+  );
+
+  it("answers 401 to a wrong token, and to a token that differs only in its last character", async () => {
+    expect((await call("GET", "/api/jobs", undefined, { authorization: "Bearer not-the-token-0000000000000000" })).body.message).toBe("Invalid API token");
+    const almost = API_TOKEN.slice(0, -1) + (API_TOKEN.endsWith("j") ? "k" : "j");
+    expect((await call("GET", "/api/jobs", undefined, { authorization: `Bearer ${almost}` })).status).toBe(401);
+  });
+
+  it("accepts every configured token (rotation: old and new work side by side)", async () => {
+    expect((await call("GET", "/api/jobs", undefined, { authorization: `Bearer ${API_TOKEN}` })).status).toBe(200);
+    expect((await call("GET", "/api/jobs", undefined, { authorization: `Bearer ${ROTATED_TOKEN}` })).status).toBe(200);
+  });
+
+  it("fails closed with 503 naming API_TOKENS when no token is configured", async () => {
+    const open: Env = { ...env, API_TOKENS: "" };
+    const res = await raw("/api/jobs", { headers: { authorization: `Bearer ${API_TOKEN}` } }, open);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { message: string }).message).toMatch(/set API_TOKENS/);
+    expect((await raw("/create-job", { method: "POST" }, open)).status).toBe(503);
+    expect((await raw("/", {}, open)).status).toBe(503);
+  });
+});
+
+/** Routes anyone may call: liveness, sign-in, and the inbox receiver (which checks signatures itself). */
+const PUBLIC = new Set(["GET /health", "GET /login", "POST /login", "POST /webhooks/inbox"]);
+
+describe("every route is protected", () => {
+  const routes = createApp()
+    .routes.filter((r) => r.method !== "ALL")
+    .map((r) => ({ method: r.method, path: r.path }))
+    .filter((r, i, all) => all.findIndex((o) => o.method === r.method && o.path === r.path) === i);
+
+  it("finds the routes to check", () => {
+    expect(routes.length).toBeGreaterThan(30);
+    expect(routes.some((r) => r.path === "/api/jobs/:id/run")).toBe(true);
+  });
+
+  it.each(routes.filter((r) => !PUBLIC.has(`${r.method} ${r.path}`)).map((r) => [r.method, r.path] as const))(
+    "%s %s refuses a caller with no token and no session, and writes nothing",
+    async (method, path) => {
+      const before = { jobs: await countRows("jobs"), logs: await countRows("webhook_logs") };
+      const url = path.replace(/:id/g, "some-id");
+      const isForm = !path.startsWith("/api") && !path.startsWith("/webhooks") && !path.startsWith("/internal") && !/^\/(create|run|get|update|delete)-/.test(path);
+      const res = await call(method, url, method === "GET" ? undefined : isForm ? "" : {}, {
+        ...anonymous,
+        ...(isForm ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+      });
+      if (res.status === 302) expect(res.headers.get("location")).toMatch(/^\/login\?next=/);
+      else expect(res.status).toBe(401);
+      expect({ jobs: await countRows("jobs"), logs: await countRows("webhook_logs") }).toEqual(before);
+    },
+  );
+});
+
+describe("dashboard sign-in", () => {
+  async function signIn(token: string, host = ORIGIN, ip = randomIp()) {
+    return raw("/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: host, "cf-connecting-ip": ip },
+      body: new URLSearchParams({ token, next: "/logs?outcome=failure" }),
+    });
+  }
+
+  it("sets a signed, HttpOnly, Secure, SameSite=Lax session cookie with an expiry, and returns to the page asked for", async () => {
+    const res = await signIn(API_TOKEN);
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/logs?outcome=failure");
+    const cookie = res.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^scheduler_session=[^;]+\.[A-Za-z0-9%]+/);
+    for (const flag of ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=43200"]) expect(cookie).toContain(flag);
+  });
+
+  it("leaves out Secure on http://localhost so local sign-in works", async () => {
+    const res = await worker.fetch(
+      new Request("http://localhost:8787/login", {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://localhost:8787", "cf-connecting-ip": randomIp() },
+        body: new URLSearchParams({ token: API_TOKEN }),
+      }),
+      env,
+    );
+    expect(res.headers.get("set-cookie")).not.toContain("Secure");
+  });
+
+  it("refuses a wrong token with 401 and sets no cookie", async () => {
+    const res = await signIn("wrong-token-000000000000000000");
+    expect(res.status).toBe(401);
+    expect(res.headers.get("set-cookie")).toBeNull();
+    expect(await res.text()).toContain("That token is not valid.");
+  });
+
+  it("sends pages to sign-in and answers htmx 401 with HX-Redirect when not signed in", async () => {
+    const page = await call("GET", "/logs", undefined, anonymous);
+    expect(page.status).toBe(302);
+    expect(page.headers.get("location")).toBe("/login?next=%2Flogs");
+    const fragment = await call("GET", "/jobs/x/row", undefined, { ...anonymous, "HX-Request": "true" });
+    expect(fragment.status).toBe(401);
+    expect(fragment.headers.get("HX-Redirect")).toBe("/login?next=%2Fjobs%2Fx%2Frow");
+  });
+
+  it("rejects a tampered cookie and signs out sessions of a token that was rotated out", async () => {
+    const cookie = await sessionCookie();
+    const tampered = cookie.replace(/=(\d)/, (_, d) => `=${(Number(d) + 1) % 10}`);
+    expect((await call("GET", "/", undefined, { authorization: null, cookie: tampered })).status).toBe(302);
+    const rotated: Env = { ...env, API_TOKENS: ROTATED_TOKEN!, SESSION_SECRET: undefined };
+    expect((await raw("/", { headers: { cookie } }, rotated)).status).toBe(302);
+  });
+
+  it("signs out: the cookie is cleared", async () => {
+    const res = await call("POST", "/logout", "", { "content-type": "application/x-www-form-urlencoded" });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("set-cookie")).toMatch(/scheduler_session=;.*Max-Age=0/);
+  });
+
+  it("only redirects to paths on this site after sign-in", async () => {
+    const res = await raw("/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN, "cf-connecting-ip": randomIp() },
+      body: new URLSearchParams({ token: API_TOKEN, next: "//evil.example/steal" }),
+    });
+    expect(res.headers.get("location")).toBe("/");
+  });
+
+  it("stops a brute force: the 6th sign-in from one address in a minute is 429 with Retry-After", async () => {
+    const ip = randomIp();
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await signIn(`guess-${i}-000000000000000000000`, ORIGIN, ip)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    const blocked = await signIn(API_TOKEN, ORIGIN, ip);
+    expect(blocked.status).toBe(429);
+    expect(blocked.headers.get("retry-after")).toBe("60");
+    expect(blocked.headers.get("set-cookie")).toBeNull();
+  });
+});
+
+describe("API rate limit", () => {
+  it("answers 429 with Retry-After once a token uses up its allowance", async () => {
+    // The real limiter binding with a small allowance (the sign-in one: 5 a minute) stands in for the API's 600.
+    const tight: Env = { ...env, API_RATE_LIMITER: env.SIGNIN_RATE_LIMITER };
+    const token = ROTATED_TOKEN!;
+    const statuses = [];
+    for (let i = 0; i < 7; i++) statuses.push((await raw("/api/jobs?limit=1", { headers: { authorization: `Bearer ${token}` } }, tight)).status);
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    const last = await raw("/api/jobs?limit=1", { headers: { authorization: `Bearer ${token}` } }, tight);
+    expect(last.status).toBe(429);
+    expect(last.headers.get("retry-after")).toBe("60");
+    expect(((await last.json()) as { message: string }).message).toMatch(/Too many requests for this API token/);
+  });
+});
+
+describe("CSRF on the dashboard", () => {
+  it("refuses a cross-site form post with 403 and changes nothing", async () => {
+    const job = await createJob();
+    const res = await call("POST", `/jobs/${job.id}/delete`, "", { "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" });
+    expect(res.status).toBe(403);
+    expect(res.body).toContain("cross-site request");
+    expect((await call("GET", `/api/jobs/${job.id}`)).status).toBe(200);
+  });
+
+  it("refuses a cross-site request that only has Sec-Fetch-Site", async () => {
+    const job = await createJob();
+    const res = await call("POST", `/jobs/${job.id}/run`, "", { "content-type": "application/x-www-form-urlencoded", origin: null, "sec-fetch-site": "cross-site" });
+    expect(res.status).toBe(403);
+    expect((await call("GET", `/api/jobs/${job.id}`)).body.data.status).toBe("PENDING");
+  });
+
+  it("refuses a POST without Content-Type, even from this origin", async () => {
+    const job = await createJob();
+    const res = await call("POST", `/jobs/${job.id}/run`, undefined, {});
+    expect(res.status).toBe(403);
+    expect(res.body).toContain("must be a form submission");
+    expect((await call("GET", `/api/jobs/${job.id}`)).body.data.status).toBe("PENDING");
+  });
+
+  it("lets a same-origin htmx request through", async () => {
+    const job = await createJob();
+    const res = await call("POST", `/jobs/${job.id}/run`, "", { "content-type": "application/x-www-form-urlencoded", "HX-Request": "true" });
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("security headers", () => {
+  it.each([["/"], ["/logs"], ["/inbox"], ["/jobs/new"], ["/login"], ["/?limit=abc"], ["/jobs/unknown"]])("%s has the CSP and friends, and no inline script or style", async (path) => {
+    const res = await call("GET", path);
+    const csp = res.headers.get("content-security-policy")!;
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    const html = res.body as string;
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+    expect(html).not.toMatch(/\sstyle="/);
+    expect(html).not.toMatch(/\son[a-z]+="/);
+  });
+
+  it("sends nosniff on JSON too", async () => {
+    const res = await call("GET", "/api/jobs");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});
+
+describe("safe webhook targets", () => {
+  it.each([
+    ["http://hooks.example.com/in", /only https/],
+    ["https://user:pass@hooks.example.com/in", /credentials/],
+    ["https://127.0.0.1/in", /private, loopback/],
+    ["https://127.1.2.3/in", /private, loopback/],
+    ["https://2130706433/in", /private, loopback/],
+    ["https://0x7f.0.0.1/in", /private, loopback/],
+    ["https://0177.0.0.1/in", /private, loopback/],
+    ["https://10.1.2.3/in", /private/],
+    ["https://172.16.0.1/in", /private/],
+    ["https://172.31.255.255/in", /private/],
+    ["https://192.168.1.10/in", /private/],
+    ["https://169.254.169.254/latest/meta-data", /link-local/],
+    ["https://0.0.0.0/in", /private/],
+    ["https://100.64.0.1/in", /private/],
+    ["https://[::1]/in", /loopback/],
+    ["https://[fc00::1]/in", /private/],
+    ["https://[fd00:ec2::254]/in", /private/],
+    ["https://[fe80::1]/in", /link-local/],
+    ["https://[::ffff:127.0.0.1]/in", /private/],
+    ["https://[::ffff:10.0.0.1]/in", /private/],
+    ["https://localhost/in", /local or internal/],
+    ["https://api.localhost/in", /local or internal/],
+    ["https://metadata.google.internal/computeMetadata/v1", /local or internal/],
+    ["https://printer.local/in", /local or internal/],
+    ["ftp://hooks.example.com/in", /only https/],
+    ["not a url", /not a valid URL/],
+  ])("rejects %s", (url, reason) => {
+    expect(unsafeWebhookTarget(url, false)).toMatch(reason);
+  });
+
+  it("accepts public https targets, and http to this machine only in local dev", () => {
+    expect(unsafeWebhookTarget("https://hooks.example.com/in?x=1", false)).toBeNull();
+    expect(unsafeWebhookTarget("https://172.32.0.1/in", false)).toBeNull();
+    expect(unsafeWebhookTarget("http://127.0.0.1:8787/webhooks/inbox", true)).toBeNull();
+    expect(unsafeWebhookTarget("http://localhost:9000/hook", true)).toBeNull();
+    expect(unsafeWebhookTarget("http://127.0.0.1:8787/webhooks/inbox", false)).toMatch(/only https/);
+    expect(unsafeWebhookTarget("http://10.0.0.1/hook", true)).toMatch(/only https/);
+  });
+
+  it("refuses an unsafe WEBHOOK_URL as a misconfiguration, changing nothing", async () => {
+    const job = await createJob();
+    const res = await raw(`/api/jobs/${job.id}/run`, { method: "POST", headers: { authorization: `Bearer ${API_TOKEN}` } }, { ...env, WEBHOOK_URL: "https://169.254.169.254/latest" });
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { message: string }).message).toMatch(/WEBHOOK_URL: 169.254.169.254 is a private, loopback, link-local or reserved address/);
+    expect((await call("GET", `/api/jobs/${job.id}`)).body.data.status).toBe("PENDING");
+  });
+});
+
+describe("duplicate keys", () => {
+  it.each([
+    ['{"a":1,"a":2}', "a"],
+    ['{"a":1,"\\u0061":2}', "a"],
+    ['{"x":{"k":1,"k":2}}', "k"],
+    ['[{"k":1},{"k":2}]', null],
+    ['{"a":{"b":1},"b":2}', null],
+    ['{"s":"a\\"b","t":"{\\"a\\":1,\\"a\\":2}"}', null],
+  ])("finds the repeated key in %s", (text, key) => {
+    expect(findDuplicateKey(text)).toBe(key);
+  });
+});
+
+/** Malformed or hostile requests: each must be a 4xx with a message and write nothing. */
+const deep = (n: number) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
+const CORPUS: [string, string, string, unknown, Record<string, string | null>?][] = [
+  ["wrong type: taskName number", "POST", "/api/jobs", { taskName: 42 }],
+  ["wrong type: taskName bool", "POST", "/api/jobs", { taskName: true }],
+  ["wrong type: priority number", "POST", "/api/jobs", { taskName: "x", priority: 3 }],
+  ["wrong type: payload string", "POST", "/api/jobs", { taskName: "x", payload: "{}" }],
+  ["wrong type: payload array", "POST", "/api/jobs", { taskName: "x", payload: [] }],
+  ["wrong type: body null", "POST", "/api/jobs", "null"],
+  ["wrong type: body number", "POST", "/api/jobs", "12"],
+  ["wrong type: body string", "POST", "/api/jobs", '"job"'],
+  ["empty body", "POST", "/api/jobs", ""],
+  ["null byte in taskName", "POST", "/api/jobs", { taskName: "bad\u0000name" }],
+  ["newline in taskName", "POST", "/api/jobs", { taskName: "two\nlines" }],
+  ["lone surrogate in taskName", "POST", "/api/jobs", '{"taskName":"\\ud800"}'],
+  ["only zero-width spaces and blanks", "POST", "/api/jobs", { taskName: " \t " }],
+  ["unicode taskName too long", "POST", "/api/jobs", { taskName: "日本".repeat(101) }],
+  ["deeply nested payload (25)", "POST", "/api/jobs", `{"taskName":"x","payload":${deep(25)}}`],
+  ["deeply nested payload (5000)", "POST", "/api/jobs", `{"taskName":"x","payload":${deep(5000)}}`],
+  ["deeply nested arrays", "POST", "/api/jobs", `{"taskName":"x","payload":{"a":${"[".repeat(3000)}${"]".repeat(3000)}}}`],
+  ["__proto__ key in payload", "POST", "/api/jobs", '{"taskName":"x","payload":{"__proto__":{"admin":true}}}'],
+  ["nested __proto__ key", "POST", "/api/jobs", '{"taskName":"x","payload":{"a":{"__proto__":{"admin":true}}}}'],
+  ["duplicate taskName keys", "POST", "/api/jobs", '{"taskName":"a","taskName":"b"}'],
+  ["duplicate keys in payload", "POST", "/api/jobs", '{"taskName":"a","payload":{"k":1,"k":2}}'],
+  ["duplicate keys via escapes", "POST", "/api/jobs", '{"taskName":"a","\\u0074askName":"b"}'],
+  ["trailing comma", "POST", "/api/jobs", '{"taskName":"a",}'],
+  ["single quotes", "POST", "/api/jobs", "{'taskName':'a'}"],
+  ["NaN literal", "POST", "/api/jobs", '{"taskName":"a","payload":{"n":NaN}}'],
+  ["comment in JSON", "POST", "/api/jobs", '{"taskName":"a"/* hi */}'],
+  ["two JSON documents", "POST", "/api/jobs", '{"taskName":"a"}{"taskName":"b"}'],
+  ["unknown field", "POST", "/api/jobs", { taskName: "a", status: "COMPLETED" }],
+  ["unknown field id", "POST", "/api/jobs", { taskName: "a", id: "chosen" }],
+  ["XML body", "POST", "/api/jobs", "<job/>", { "content-type": "application/xml" }],
+  ["form body on the API", "POST", "/api/jobs", "taskName=a", { "content-type": "application/x-www-form-urlencoded" }],
+  ["oversized body", "POST", "/api/jobs", { taskName: "big", payload: { s: "x".repeat(70_000) } }],
+  ["oversized body on an alias", "POST", "/create-job", { taskName: "big", payload: { s: "x".repeat(70_000) } }],
+  ["huge limit", "GET", "/api/jobs?limit=99999999999999999999", undefined],
+  ["negative page", "GET", "/api/jobs?page=-5", undefined],
+  ["float limit", "GET", "/api/jobs?limit=2.5", undefined],
+  ["exponent page", "GET", "/api/jobs?page=1e9", undefined],
+  ["limit with spaces", "GET", "/api/jobs?limit=%2010", undefined],
+  ["limit given twice", "GET", "/api/jobs?limit=1&limit=2", undefined],
+  ["unknown status", "GET", "/api/jobs?status=DONE%00", undefined],
+  ["search too long", "GET", `/api/jobs?search=${"%E6%97%A5".repeat(201)}`, undefined],
+  ["sort injection", "GET", "/api/jobs?sort=createdAt;DROP TABLE jobs", undefined],
+  ["patch with nothing", "PATCH", "/api/jobs/ID", {}],
+  ["patch unknown field", "PATCH", "/api/jobs/ID", { status: "COMPLETED" }],
+  ["patch null taskName", "PATCH", "/api/jobs/ID", { taskName: null }],
+  ["over-long id", "GET", `/api/jobs/${"x".repeat(100)}`, undefined],
+  ["run an unknown id with SQL in it", "POST", "/api/jobs/' OR 1=1 --/run", undefined],
+  ["logs of an unknown job", "GET", "/api/jobs/%00/logs", undefined],
+];
+
+describe("hostile input", () => {
+  it("has a corpus of at least 40 malformed requests", () => {
+    expect(CORPUS.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(CORPUS)("%s: 4xx with a message, nothing written", async (_, method, path, body, headers = {}) => {
+    const job = await createJob({ taskName: uniqueWord("victim") });
+    const before = { jobs: await countRows("jobs"), logs: await countRows("webhook_logs") };
+    const snapshot = JSON.stringify((await call("GET", `/api/jobs/${job.id}`)).body.data);
+    const res = await call(method, path.replace("/ID", `/${job.id}`), body, headers);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.body.success).toBe(false);
+    expect(res.body.message).toEqual(expect.any(String));
+    expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|SQLITE|D1_ERROR|stack/i);
+    expect({ jobs: await countRows("jobs"), logs: await countRows("webhook_logs") }).toEqual(before);
+    expect(JSON.stringify((await call("GET", `/api/jobs/${job.id}`)).body.data)).toBe(snapshot);
+  });
+
+  it("ignores unknown query parameters", async () => {
+    expect((await call("GET", "/api/jobs?limit=5&debug=true&__proto__=x")).status).toBe(200);
+  });
+
+  it("accepts a payload at the depth limit", async () => {
+    const res = await call("POST", "/api/jobs", `{"taskName":"deep","payload":${deep(19)}}`);
+    expect(res.status).toBe(201);
+  });
+
+  it("is not confused by exports.default when unauthenticated HTML is requested", async () => {
+    const res = await exports.default.fetch(new Request(`${ORIGIN}/`, { redirect: "manual" }));
+    expect(res.status).toBe(302);
+  });
+});
