@@ -86,7 +86,7 @@ const apiTokens = z
   .string()
   .trim()
   .transform((text) => text.split(/\s+/).filter(Boolean))
-  .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~+/-]{24,}$/, "each token must be at least 24 characters of A-Z a-z 0-9 . _ ~ + / -")));
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9._~+/-]{24,}=*$/, "each token must be at least 24 characters of A-Z a-z 0-9 . _ ~ + / - (then optional =)")));
 
 const configSchema = z.object({
   JOB_DURATION_SECONDS: z.coerce.number().int().min(0).max(43_200).default(3),
