@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+// `npm run bench`: the app and a constant-JSON baseline worker, under wrangler dev and on workerd
+// (Miniflare, no proxy), with a real webhook receiver; ingest, queries at 1 000 and 100 000 jobs, and
+// the run -> webhook pipeline. Prints a table and writes bench/results/latest.json.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { percentile, runLoad } from "./lib/load.mjs";
+import { startReceiver } from "./lib/receiver.mjs";
+import { SEARCH_WORD, seedJobs } from "./lib/seed.mjs";
+import { migrate, startWorkerd, startWranglerDev, workerdRssMiB, writeBenchConfig } from "./lib/servers.mjs";
+
+const QUICK = process.argv.includes("--quick");
+const SIZES = { ingest: QUICK ? 500 : 5000, pipeline: QUICK ? 200 : 2000, large: QUICK ? 10_000 : 100_000, small: 1000 };
+const MODES = process.argv.includes("--only-workerd") ? ["workerd"] : process.argv.includes("--only-wrangler") ? ["wrangler dev"] : ["wrangler dev", "workerd"];
+const CONCURRENCY = 32;
+const TOKEN = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))[1];
+const auth = { authorization: `Bearer ${TOKEN}` };
+const json = { ...auth, "content-type": "application/json" };
+const createBody = (i) => JSON.stringify({ taskName: `Bench job ${i}`, payload: { email: `bench${i}@example.com`, n: i }, priority: "MEDIUM" });
+
+const start = (mode, kind, opts) => (mode === "workerd" ? startWorkerd(kind, opts) : startWranglerDev(kind, opts));
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+async function measureBaseline(mode) {
+  const server = await start(mode, "baseline");
+  await runLoad(server.url, { total: 300, concurrency: CONCURRENCY, request: () => ({ method: "POST", path: "/", headers: json, body: createBody(0) }) });
+  const result = await runLoad(server.url, { total: SIZES.ingest, concurrency: CONCURRENCY, request: (i) => ({ method: "POST", path: "/", headers: json, body: createBody(i) }) });
+  await server.stop();
+  return result;
+}
+
+function queryKinds(total) {
+  const deepPage = Math.max(1, Math.floor(total / 10 / 2));
+  return {
+    "page 1": "/api/jobs?limit=10",
+    [`deep page (${deepPage})`]: `/api/jobs?limit=10&page=${deepPage}`,
+    "search payload word": `/api/jobs?limit=10&search=${SEARCH_WORD}`,
+    "status filter": "/api/jobs?limit=10&status=FAILED",
+    "search + filter": `/api/jobs?limit=10&search=${SEARCH_WORD}&status=COMPLETED`,
+  };
+}
+
+async function measureQueries(url, total) {
+  const out = {};
+  for (const [name, path] of Object.entries(queryKinds(total))) {
+    await runLoad(url, { total: 20, concurrency: 1, request: () => ({ path, headers: auth }) });
+    const latency = await runLoad(url, { total: QUICK ? 50 : 150, concurrency: 1, request: () => ({ path, headers: auth }) });
+    const throughput = await runLoad(url, { total: QUICK ? 200 : 600, concurrency: CONCURRENCY, request: () => ({ path, headers: auth }) });
+    out[name] = { p50: latency.p50, p95: latency.p95, rpsC32: throughput.rps, errors: latency.errors + throughput.errors };
+  }
+  return out;
+}
+
+async function createJobs(url, n) {
+  const ids = [];
+  await runLoad(url, {
+    total: n,
+    concurrency: CONCURRENCY,
+    request: (i) => ({ method: "POST", path: "/api/jobs", headers: json, body: createBody(i) }),
+    onResponse: (_, status, body) => status === 201 && ids.push(JSON.parse(body).data.id),
+  });
+  return ids;
+}
+
+async function measurePipeline(url, receiver, durationSeconds) {
+  const ids = await createJobs(url, SIZES.pipeline);
+  receiver.reset();
+  const runAt = new Map();
+  const started = performance.now();
+  const runs = await runLoad(url, {
+    total: ids.length,
+    concurrency: CONCURRENCY,
+    request: (i) => ({ method: "POST", path: `/api/jobs/${ids[i]}/run`, headers: auth }),
+    onResponse: (i, status, _, t0) => status === 202 && runAt.set(ids[i], t0),
+  });
+  const deadline = performance.now() + durationSeconds * 1000 + 120_000;
+  while (ids.some((id) => !receiver.arrivals.has(id)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const arrivals = ids.map((id) => receiver.arrivals.get(id)).filter((t) => t !== undefined);
+  const lags = ids.filter((id) => receiver.arrivals.has(id) && runAt.has(id)).map((id) => receiver.arrivals.get(id) - runAt.get(id) - durationSeconds * 1000).sort((a, b) => a - b);
+  const last = Math.max(...arrivals);
+  return {
+    jobs: ids.length,
+    runCallErrors: runs.errors,
+    firstRunToLastWebhookS: Math.round((last - started) / 10) / 100,
+    lagP50Ms: Math.round(percentile(lags, 50)),
+    lagP95Ms: Math.round(percentile(lags, 95)),
+    missing: ids.length - arrivals.length,
+    duplicates: [...receiver.seen.values()].filter((n) => n > 1).length,
+    jobsPerSecond: Math.round(arrivals.length / ((last - started) / 1000)),
+  };
+}
+
+async function measureMode(mode, receiver) {
+  log(`${mode}: baseline`);
+  const baseline = await measureBaseline(mode);
+  const state = mkdtempSync(join(tmpdir(), "bench-state-"));
+  try {
+    migrate(state);
+    seedJobs(state, 0, SIZES.small);
+    let app = await start(mode, "app", { state, vars: { WEBHOOK_URL: receiver.url, JOB_DURATION_SECONDS: "3" } });
+    log(`${mode}: queries at ${SIZES.small} jobs`);
+    const querySmall = await measureQueries(app.url, SIZES.small);
+    log(`${mode}: ingest ${SIZES.ingest}`);
+    await createJobs(app.url, 200); // warm-up
+    const ingest = await runLoad(app.url, { total: SIZES.ingest, concurrency: CONCURRENCY, request: (i) => ({ method: "POST", path: "/api/jobs", headers: json, body: createBody(i) }) });
+    log(`${mode}: pipeline ${SIZES.pipeline} jobs, 3 s`);
+    const pipeline = await measurePipeline(app.url, receiver, 3);
+    const memoryMiB = workerdRssMiB();
+    await app.stop();
+
+    const have = SIZES.small + 200 + SIZES.ingest + SIZES.pipeline;
+    log(`${mode}: seeding to ${SIZES.large} jobs`);
+    seedJobs(state, SIZES.small, SIZES.large - have);
+    app = await start(mode, "app", { state, vars: { WEBHOOK_URL: receiver.url, JOB_DURATION_SECONDS: "0" } });
+    log(`${mode}: queries at ${SIZES.large} jobs`);
+    const queryLarge = await measureQueries(app.url, SIZES.large);
+    log(`${mode}: pipeline ${SIZES.pipeline} jobs, duration 0`);
+    const pipelineZero = await measurePipeline(app.url, receiver, 0);
+    await app.stop();
+    return {
+      baseline,
+      ingest: { ...ingest, ratioToBaseline: Math.round((ingest.rps / baseline.rps) * 100) / 100 },
+      queries: { [SIZES.small]: querySmall, [SIZES.large]: queryLarge },
+      pipeline,
+      pipelineDuration0: pipelineZero,
+      workerdMemoryMiB: memoryMiB,
+    };
+  } finally {
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+function printTable(results) {
+  const lines = [];
+  for (const [mode, r] of Object.entries(results.modes)) {
+    lines.push(`\n## ${mode}`);
+    lines.push(`baseline (constant JSON POST, c=${CONCURRENCY}): ${r.baseline.rps} req/s  p50 ${r.baseline.p50} ms  p95 ${r.baseline.p95} ms  p99 ${r.baseline.p99} ms`);
+    lines.push(`ingest ${SIZES.ingest} creates, c=${CONCURRENCY}: ${r.ingest.rps} req/s (${Math.round(r.ingest.ratioToBaseline * 100)}% of baseline)  p50 ${r.ingest.p50} ms  p95 ${r.ingest.p95} ms  p99 ${r.ingest.p99} ms  errors ${r.ingest.errors}`);
+    lines.push(`queries: c=1 p50/p95 ms, c=${CONCURRENCY} req/s`);
+    const sizes = Object.keys(r.queries);
+    for (const kind of Object.keys(r.queries[sizes[0]])) {
+      const cells = sizes.map((size) => {
+        const k = Object.keys(r.queries[size]).find((x) => x.split(" (")[0] === kind.split(" (")[0]);
+        const q = r.queries[size][k];
+        return `${size}: ${q.p50}/${q.p95} ms, ${q.rpsC32} req/s`;
+      });
+      lines.push(`  ${kind.split(" (")[0].padEnd(20)} ${cells.join("   |   ")}`);
+    }
+    for (const [name, p] of [["pipeline (3 s jobs)", r.pipeline], ["pipeline (duration 0)", r.pipelineDuration0]]) {
+      lines.push(`${name}: ${p.jobs} jobs, first run -> last webhook ${p.firstRunToLastWebhookS} s, lag beyond duration p50 ${p.lagP50Ms} ms p95 ${p.lagP95Ms} ms, ${p.jobsPerSecond} jobs/s, missing ${p.missing}, duplicates ${p.duplicates}`);
+    }
+    lines.push(`workerd memory (RSS): ${r.workerdMemoryMiB ?? "n/a"} MiB`);
+  }
+  console.log(lines.join("\n"));
+}
+
+const t0 = Date.now();
+writeBenchConfig();
+const receiver = await startReceiver();
+const results = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, sizes: SIZES, modes: {} };
+try {
+  for (const mode of MODES) results.modes[mode] = await measureMode(mode, receiver);
+} finally {
+  await receiver.close();
+}
+results.totalSeconds = Math.round((Date.now() - t0) / 1000);
+mkdirSync("bench/results", { recursive: true });
+writeFileSync(`bench/results/${QUICK ? "quick" : "latest"}.json`, JSON.stringify(results, null, 2));
+printTable(results);
+console.log(`\ntotal ${results.totalSeconds} s; JSON in bench/results/${QUICK ? "quick" : "latest"}.json`);
+process.exit(0);
