@@ -7,7 +7,7 @@ import { getDb } from "../db/client";
 import type { Job } from "../db/schema";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { ack, type MessageOutcome } from "../queue/outcome";
-import { deliverWebhook } from "../webhooks/delivery";
+import { attemptClaimed, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
 import * as repo from "./repository";
 
 /** How long past its due time a run (or a delivery past its next attempt) may go quiet before the sweep acts. */
@@ -23,15 +23,81 @@ const SWEEP_BATCH = 100;
  */
 export async function processRunMessage(env: Env, message: JobMessage): Promise<MessageOutcome> {
   const db = getDb(env.DB);
-  let job = await repo.findJob(db, message.jobId);
+  const now = new Date();
+  // The common case first: the run is due and still current. Conditional on run id and status, so a
+  // duplicate of this message completes nothing a second time; it also claims delivery attempt 1.
+  const completed = await repo.completeRun(db, message.jobId, message.runId, now, deliveryLeaseUntil(env, now));
+  if (completed) return sendClaimedAttempt(env, completed);
+  return continueRun(env, message);
+}
+
+/** A message whose run was not completed by it: a retry, a duplicate, a redelivery, or a stale run. */
+async function continueRun(env: Env, message: JobMessage): Promise<MessageOutcome> {
+  const job = await repo.findJob(getDb(env.DB), message.jobId);
   if (!job || job.runId !== message.runId) return ack;
-  if (job.status === "IN_PROGRESS") {
-    // Conditional on run id and status: a duplicate of this message completes nothing a second time.
-    job = (await repo.completeRun(db, job.id, job.runId, new Date())) ?? (await repo.findJob(db, message.jobId));
-    if (!job || job.runId !== message.runId) return ack;
-  }
   if (job.status !== "COMPLETED" && job.status !== "FAILED") return ack;
   return deliverWebhook(env, job);
+}
+
+/** Sends the attempt this batch claimed for the run (same lease), or handles the message afresh. */
+async function resumeClaim(env: Env, message: JobMessage, lease: Date): Promise<MessageOutcome> {
+  const job = await repo.findJob(getDb(env.DB), message.jobId);
+  const ours =
+    job?.runId === message.runId && job.deliveryStatus === "SENDING" && job.deliveryAttempts === 1 && job.deliveryLeaseUntil?.getTime() === lease.getTime();
+  return ours ? sendClaimedAttempt(env, job) : processRunMessage(env, message);
+}
+
+/** The outcome of each message of a batch, or the error that its handling threw. */
+export type BatchResult = MessageOutcome | Error;
+
+const settled = (work: Promise<MessageOutcome>): Promise<BatchResult> => work.catch((err) => (err instanceof Error ? err : new Error(String(err))));
+
+/**
+ * A batch of run messages with its D1 work grouped: one round trip completes every due run (and
+ * claims its first attempt), the webhooks go out concurrently, one round trip writes every log row
+ * and delivery state. Whatever does not fit the common path, or fails as a group, is handled one
+ * message at a time, so one bad message never holds back the others.
+ */
+export async function processRunBatch(env: Env, messages: JobMessage[]): Promise<BatchResult[]> {
+  const db = getDb(env.DB);
+  const now = new Date();
+  const lease = deliveryLeaseUntil(env, now);
+  let completed: (Job | undefined)[];
+  try {
+    completed = await repo.completeRuns(db, messages, now, lease);
+  } catch {
+    // The batch's updates commit together; what can fail is reading a row back (an unreadable row)
+    // or the whole round trip. Each message then looks at its own row again.
+    return Promise.all(messages.map((m) => settled(resumeClaim(env, m, lease))));
+  }
+  const planned = await Promise.all(
+    messages.map(async (message, i) => {
+      const job = completed[i];
+      if (!job) return { result: settled(continueRun(env, message)) };
+      try {
+        return { plan: await attemptClaimed(env, job) };
+      } catch (err) {
+        return { result: settled(Promise.reject(err)) };
+      }
+    }),
+  );
+  const writes = planned.flatMap((p) => p.plan?.statements ?? []);
+  let grouped = writes.length === 0;
+  if (!grouped) {
+    try {
+      await db.batch(writes as [(typeof writes)[number], ...typeof writes]);
+      grouped = true;
+    } catch {
+      // fall through: write message by message
+    }
+  }
+  return Promise.all(
+    planned.map(async ({ plan, result }) => {
+      if (!plan) return result!;
+      if (grouped) return plan.outcome;
+      return settled(plan.writes().then(() => plan.outcome));
+    }),
+  );
 }
 
 const DEAD_LETTER_REASON = "the queue gave up on this message after repeated failures";

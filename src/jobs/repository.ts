@@ -22,16 +22,28 @@ export interface NewJob {
 /** `%` and `_` in user text match themselves, not any character. */
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
+/** The trigram index needs 3 characters; shorter terms are matched by a scan. */
+export const INDEXED_SEARCH_MIN_CHARS = 3;
+
+/**
+ * Case-insensitive substring search in the task name or the payload's JSON text. Terms of 3+
+ * characters use the FTS5 trigram index (`jobs_fts`, one quoted phrase, so nothing in the term is
+ * syntax); shorter ones scan with LIKE. Both treat `%`, `_` and quotes as plain characters.
+ */
+export function searchCondition(term: string, indexed = [...term].length >= INDEXED_SEARCH_MIN_CHARS): SQL {
+  if (indexed) {
+    const phrase = `"${term.replaceAll('"', '""')}"`;
+    return sql`${jobs}.rowid IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ${phrase})`;
+  }
+  const pattern = `%${escapeLike(term)}%`;
+  return or(sql`${jobs.taskName} LIKE ${pattern} ESCAPE '\\'`, sql`${jobs.payload} LIKE ${pattern} ESCAPE '\\'`)!;
+}
+
 function whereOf(filter: JobFilter): SQL | undefined {
   const conditions: (SQL | undefined)[] = [];
   if (filter.status) conditions.push(eq(jobs.status, filter.status));
   if (filter.priority) conditions.push(eq(jobs.priority, filter.priority));
-  if (filter.search) {
-    const pattern = `%${escapeLike(filter.search)}%`;
-    conditions.push(
-      or(sql`${jobs.taskName} LIKE ${pattern} ESCAPE '\\'`, sql`${jobs.payload} LIKE ${pattern} ESCAPE '\\'`),
-    );
-  }
+  if (filter.search) conditions.push(searchCondition(filter.search));
   return and(...conditions);
 }
 
@@ -120,13 +132,28 @@ export async function startRun(db: Db, id: string, now: Date, dueAt: Date): Prom
 }
 
 /** IN_PROGRESS -> COMPLETED, only for the run that is still current. */
-export async function completeRun(db: Db, id: string, runId: number, now: Date): Promise<Job | undefined> {
-  const [row] = await db
+/**
+ * IN_PROGRESS -> COMPLETED, only for the run that is still current, and in the same statement claims
+ * the first delivery attempt (lease until `leaseUntil`): the common path costs one write.
+ */
+export async function completeRun(db: Db, id: string, runId: number, now: Date, leaseUntil: Date): Promise<Job | undefined> {
+  const [row] = await completeRunQuery(db, id, runId, now, leaseUntil);
+  return row;
+}
+
+const completeRunQuery = (db: Db, id: string, runId: number, now: Date, leaseUntil: Date) =>
+  db
     .update(jobs)
-    .set({ status: "COMPLETED", completedAt: now, updatedAt: now, deliveryStatus: "PENDING" })
+    .set({ status: "COMPLETED", completedAt: now, updatedAt: now, deliveryStatus: "SENDING", deliveryAttempts: 1, deliveryLeaseUntil: leaseUntil })
     .where(and(eq(jobs.id, id), eq(jobs.runId, runId), eq(jobs.status, "IN_PROGRESS")))
     .returning();
-  return row;
+
+/** completeRun for many runs in one D1 round trip; each entry is the completed row or undefined. */
+export async function completeRuns(db: Db, runs: { jobId: string; runId: number }[], now: Date, leaseUntil: Date): Promise<(Job | undefined)[]> {
+  if (runs.length === 0) return [];
+  const [first, ...rest] = runs.map((r) => completeRunQuery(db, r.jobId, r.runId, now, leaseUntil));
+  const results = await db.batch([first!, ...rest]);
+  return results.map((rows) => rows[0]);
 }
 
 /** IN_PROGRESS -> FAILED with a reason, only for the run that is still current; its `job.failed` webhook is then due. */

@@ -2,18 +2,18 @@
  * The job lifecycle, shared by the JSON API, the dashboard and the queue consumer.
  * PENDING -> IN_PROGRESS (run) -> COMPLETED (consumer, after the job's duration) -> webhook delivery.
  */
-import { createId } from "@paralleldrive/cuid2";
 import { getDb } from "../db/client";
 import type { Job } from "../db/schema";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { conflict, notFound, unavailable } from "../lib/errors";
+import { newJobId } from "../lib/ids";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
 import * as logsRepo from "../webhooks/repository";
 import * as repo from "./repository";
 import type { CreateJobInput, ListJobsQuery, UpdateJobInput } from "./schemas";
 
 export async function createJob(env: Env, input: CreateJobInput): Promise<Job> {
-  return repo.insertJob(getDb(env.DB), { id: createId(), ...input }, new Date());
+  return repo.insertJob(getDb(env.DB), { id: newJobId(), ...input }, new Date());
 }
 
 export async function getJob(env: Env, id: string): Promise<Job> {

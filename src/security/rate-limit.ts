@@ -27,8 +27,18 @@ export async function enforceLimit(c: Context<AppEnv>, limiter: RateLimit | unde
 /** The client's address as Cloudflare reports it ("local" under a local proxy that does not set it). */
 export const clientIp = (c: Context<AppEnv>) => c.req.header("cf-connecting-ip") ?? "local";
 
-/** A short, stable, non-reversible key for a token, so limiter keys never hold the token itself. */
-export async function tokenKey(token: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
-  return `token:${[...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+/** Keys already computed, per token (a handful of configured tokens: bounded). */
+const tokenKeys = new Map<string, Promise<string>>();
+
+/** A short, stable, non-reversible key for a token, so limiter keys and cookies never hold the token itself. */
+export function tokenKey(token: string): Promise<string> {
+  let key = tokenKeys.get(token);
+  if (!key) {
+    key = crypto.subtle
+      .digest("SHA-256", new TextEncoder().encode(token))
+      .then((digest) => `token:${[...new Uint8Array(digest).slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")}`);
+    // Only configured tokens reach here (after bearer-auth or a sign-in match), so the map stays small.
+    tokenKeys.set(token, key);
+  }
+  return key;
 }

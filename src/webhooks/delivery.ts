@@ -2,6 +2,7 @@
  * Delivery of a finished run's webhook: claim the next attempt (a lease), sign and POST, log the
  * attempt and settle the job's delivery state in one D1 batch, then tell the queue when to come back.
  */
+import type { BatchItem } from "drizzle-orm/batch";
 import { getDb } from "../db/client";
 import type { Job } from "../db/schema";
 import { getConfig, type Config, type Env } from "../env";
@@ -38,11 +39,33 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
       break;
   }
 
-  const leaseUntil = new Date(now.getTime() + config.webhookTimeoutMs + LEASE_MARGIN_MS);
-  const claimed = await claimDeliveryAttempt(db, job, now, leaseUntil);
+  const claimed = await claimDeliveryAttempt(db, job, now, deliveryLeaseUntil(env, now));
   // Lost the race to another copy of this message: check back once its attempt is over.
   if (!claimed) return retryIn((config.webhookTimeoutMs + LEASE_MARGIN_MS) / 1000);
+  return sendClaimedAttempt(env, claimed);
+}
 
+/** How long a claimed attempt holds its lease: its timeout plus a margin. */
+export const deliveryLeaseUntil = (env: Env, now: Date) => new Date(now.getTime() + getConfig(env).webhookTimeoutMs + LEASE_MARGIN_MS);
+
+/** Sends the attempt `claimed` holds the lease for, then logs it and settles the delivery state. */
+export async function sendClaimedAttempt(env: Env, claimed: Job): Promise<MessageOutcome> {
+  const { writes, outcome } = await attemptClaimed(env, claimed);
+  await writes();
+  return outcome;
+}
+
+export interface PlannedAttempt {
+  /** The log row and the delivery state, ready to join a db.batch() with other messages' writes. */
+  statements: [BatchItem<"sqlite">, BatchItem<"sqlite">];
+  writes: () => Promise<unknown>;
+  outcome: MessageOutcome;
+}
+
+/** Sends the claimed attempt and plans its writes without running them (the consumer groups a batch's). */
+export async function attemptClaimed(env: Env, claimed: Job): Promise<PlannedAttempt> {
+  const config = getConfig(env);
+  const db = getDb(env.DB);
   const attempt = claimed.deliveryAttempts;
   const requestBody = webhookBodyOf(claimed);
   const result = await attemptDelivery(config, claimed, JSON.stringify(requestBody), attempt);
@@ -55,8 +78,7 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
     nextDeliveryAt: nextRetryAt,
     lastDeliveryError: result.error,
   };
-
-  await db.batch([
+  const statements: PlannedAttempt["statements"] = [
     insertLog(db, {
       jobId: claimed.id,
       runId: claimed.runId,
@@ -73,9 +95,8 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
       nextRetryAt,
     }),
     settleDeliveryAttempt(db, claimed, attempt, outcome),
-  ]);
-
-  return delaySeconds === null ? ack : retryIn(delaySeconds);
+  ];
+  return { statements, writes: () => db.batch(statements), outcome: delaySeconds === null ? ack : retryIn(delaySeconds) };
 }
 
 async function attemptDelivery(config: Config, job: Job, body: string, attempt: number): Promise<AttemptResult> {
