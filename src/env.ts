@@ -33,8 +33,7 @@ export interface Env {
   SWEEP_ROUTE_ENABLED?: string;
 }
 
-/** Queue names, as in wrangler.toml. */
-export const JOB_QUEUE = "job-scheduler-runs";
+/** The dead-letter queue's name, as in wrangler.toml: its batches go to the dead-letter handler. */
 export const DEAD_LETTER_QUEUE = "job-scheduler-dlq";
 
 /** Hono generics shared by every route module. */

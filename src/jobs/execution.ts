@@ -9,6 +9,7 @@ import { getConfig, type Env, type JobMessage } from "../env";
 import { ack, type MessageOutcome } from "../queue/outcome";
 import { attemptClaimed, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
 import * as repo from "./repository";
+import * as transitions from "./transitions";
 
 /** How long past its due time a run (or a delivery past its next attempt) may go quiet before the sweep acts. */
 export const STUCK_GRACE_SECONDS = 60;
@@ -26,7 +27,7 @@ export async function processRunMessage(env: Env, message: JobMessage): Promise<
   const now = new Date();
   // The common case first: the run is due and still current. Conditional on run id and status, so a
   // duplicate of this message completes nothing a second time; it also claims delivery attempt 1.
-  const completed = await repo.completeRun(db, message.jobId, message.runId, now, deliveryLeaseUntil(env, now));
+  const completed = await transitions.completeRun(db, message.jobId, message.runId, now, deliveryLeaseUntil(env, now));
   if (completed) return sendClaimedAttempt(env, completed);
   return continueRun(env, message);
 }
@@ -64,7 +65,7 @@ export async function processRunBatch(env: Env, messages: JobMessage[]): Promise
   const lease = deliveryLeaseUntil(env, now);
   let completed: (Job | undefined)[];
   try {
-    completed = await repo.completeRuns(db, messages, now, lease);
+    completed = await transitions.completeRuns(db, messages, now, lease);
   } catch {
     // The batch's updates commit together; what can fail is reading a row back (an unreadable row)
     // or the whole round trip. Each message then looks at its own row again.
@@ -111,11 +112,11 @@ export async function handleDeadLetter(env: Env, message: JobMessage): Promise<v
   const job = await repo.findRunState(db, message.jobId);
   if (!job || job.runId !== message.runId) return;
   if (job.status === "IN_PROGRESS") {
-    const failed = await repo.failRun(db, job.id, job.runId, `execution could not be completed: ${DEAD_LETTER_REASON}`, new Date());
+    const failed = await transitions.failRun(db, job.id, job.runId, `execution could not be completed: ${DEAD_LETTER_REASON}`, new Date());
     if (failed) await env.JOB_QUEUE.send(message);
     return;
   }
-  await repo.giveUpDelivery(db, job.id, job.runId, `delivery stopped: ${DEAD_LETTER_REASON}`);
+  await transitions.giveUpDelivery(db, job.id, job.runId, `delivery stopped: ${DEAD_LETTER_REASON}`);
 }
 
 export interface SweepReport {
@@ -132,19 +133,19 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
   const report: SweepReport = { requeuedRuns: 0, failedRuns: 0, requeuedDeliveries: 0 };
   const messages: JobMessage[] = [];
 
-  for (const job of await repo.findOverdueRuns(db, before, SWEEP_BATCH)) {
+  for (const job of await transitions.findOverdueRuns(db, before, SWEEP_BATCH)) {
     if (job.recoveries >= MAX_RECOVERIES) {
       const reason = `execution could not be completed: no progress after ${MAX_RECOVERIES} recoveries`;
-      if (await repo.failRun(db, job.id, job.runId, reason, now)) {
+      if (await transitions.failRun(db, job.id, job.runId, reason, now)) {
         report.failedRuns += 1;
         messages.push(messageOf(job)); // its job.failed webhook
       }
-    } else if (await repo.markRecovered(db, job, now, new Date(now.getTime() + jobDurationSeconds * 1000))) {
+    } else if (await transitions.markRecovered(db, job, now, new Date(now.getTime() + jobDurationSeconds * 1000))) {
       report.requeuedRuns += 1;
       messages.push(messageOf(job));
     }
   }
-  for (const stalled of await repo.findStalledDeliveries(db, before, SWEEP_BATCH)) {
+  for (const stalled of await transitions.findStalledDeliveries(db, before, SWEEP_BATCH)) {
     report.requeuedDeliveries += 1;
     messages.push({ jobId: stalled.id, runId: stalled.runId });
   }

@@ -10,6 +10,7 @@ import { newJobId } from "../lib/ids";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
 import * as logsRepo from "../webhooks/repository";
 import * as repo from "./repository";
+import * as transitions from "./transitions";
 import type { CreateJobInput, ListJobsQuery, UpdateJobInput } from "./schemas";
 
 export async function createJob(env: Env, input: CreateJobInput): Promise<Job> {
@@ -48,7 +49,7 @@ export async function runJob(env: Env, id: string): Promise<Job> {
   const { jobDurationSeconds } = getConfig(env); // before any write: a bad config must change nothing
   const db = getDb(env.DB);
   const now = new Date();
-  const started = await repo.startRun(db, id, now, new Date(now.getTime() + jobDurationSeconds * 1000));
+  const started = await transitions.startRun(db, id, now, new Date(now.getTime() + jobDurationSeconds * 1000));
   if (!started) {
     await getJob(env, id);
     throw conflict(`Job '${id}' is already IN_PROGRESS`);
@@ -60,7 +61,7 @@ export async function runJob(env: Env, id: string): Promise<Job> {
     // The run is failed with the reason (its job.failed webhook goes out via the sweep once the
     // queue is back). Should this write fail too, the sweep finds the run overdue and recovers it.
     const reason = `could not enqueue the run: ${errorText(err)}`;
-    await repo.failRun(db, started.id, started.runId, reason, new Date());
+    await transitions.failRun(db, started.id, started.runId, reason, new Date());
     throw unavailable(`Job '${id}' could not be started (${reason}); try again`);
   }
   return started;
@@ -71,7 +72,7 @@ export async function runJob(env: Env, id: string): Promise<Job> {
  * that is finished (DELIVERED or FAILED). If the message cannot be queued the sweep sends it.
  */
 export async function redeliverWebhook(env: Env, id: string): Promise<Job> {
-  const job = await repo.restartDelivery(getDb(env.DB), id);
+  const job = await transitions.restartDelivery(getDb(env.DB), id);
   if (!job) {
     const current = await getJob(env, id);
     throw conflict(

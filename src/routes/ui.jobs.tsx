@@ -9,7 +9,8 @@ import type { AppEnv } from "../env";
 import { jobFormSchema, jobIdParam, listJobsQuery, type ListJobsQuery } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
 import { JobDetailPage, JobLive } from "../views/job-detail";
-import { DeleteConfirm, JobForm, JobRow, JobsPage, JobsTable, jobsUrl, type FieldErrors, type JobFormValues } from "../views/jobs";
+import { DeleteConfirm, JobForm, type FieldErrors, type JobFormValues } from "../views/job-form";
+import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
 import { backTo, renderPage, trigger, validPageQuery, wantsFragment } from "./ui.shared";
 

@@ -6,7 +6,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { getDb } from "../db/client";
 import type { Job } from "../db/schema";
 import { getConfig, type Config, type Env } from "../env";
-import { claimDeliveryAttempt, settleDeliveryAttempt, type DeliveryOutcome } from "../jobs/repository";
+import { claimDeliveryAttempt, settleDeliveryAttempt, type DeliveryOutcome } from "../jobs/transitions";
 import { retryDelaySeconds } from "../queue/backoff";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
 import { deliveryIdOf, webhookBodyOf } from "./body";
