@@ -68,11 +68,14 @@ async function measurePipeline(url, receiver, durationSeconds) {
   receiver.reset();
   const runAt = new Map();
   const started = performance.now();
+  // "Run at once": the bulk route, 100 jobs per call (one D1 round trip and one sendBatch each).
+  const chunks = [];
+  for (let i = 0; i < ids.length; i += 100) chunks.push(ids.slice(i, i + 100));
   const runs = await runLoad(url, {
-    total: ids.length,
-    concurrency: CONCURRENCY,
-    request: (i) => ({ method: "POST", path: `/api/jobs/${ids[i]}/run`, headers: auth }),
-    onResponse: (i, status, _, t0) => status === 202 && runAt.set(ids[i], t0),
+    total: chunks.length,
+    concurrency: 4,
+    request: (i) => ({ method: "POST", path: "/api/jobs/run", headers: json, body: JSON.stringify({ ids: chunks[i] }) }),
+    onResponse: (_, status, body, t0) => status === 202 && JSON.parse(body).data.started.forEach((s) => runAt.set(s.id, t0)),
   });
   const deadline = performance.now() + durationSeconds * 1000 + 120_000;
   while (ids.some((id) => !receiver.arrivals.has(id)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -82,6 +85,7 @@ async function measurePipeline(url, receiver, durationSeconds) {
   return {
     jobs: ids.length,
     runCallErrors: runs.errors,
+    notStarted: ids.length - runAt.size,
     firstRunToLastWebhookS: Math.round((last - started) / 10) / 100,
     lagP50Ms: Math.round(percentile(lags, 50)),
     lagP95Ms: Math.round(percentile(lags, 95)),

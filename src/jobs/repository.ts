@@ -1,5 +1,5 @@
 /** Drizzle queries for jobs: create, read, list and search, edit, delete. State changes are in transitions.ts. */
-import { and, asc, count, desc, eq, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { jobs, type Job, type JobStatus, type Priority } from "../db/schema";
 
@@ -71,6 +71,12 @@ export const runRef = { id: jobs.id, runId: jobs.runId, status: jobs.status };
 
 export async function findRunState(db: Db, id: string) {
   return db.select(runRef).from(jobs).where(eq(jobs.id, id)).get();
+}
+
+/** Which of these ids exist. */
+export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
+  const rows = await db.select({ id: jobs.id }).from(jobs).where(inArray(jobs.id, ids));
+  return rows.map((r) => r.id);
 }
 
 export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, offset: number) {

@@ -120,6 +120,18 @@ export const listLogsQuery = z.object({
 
 export type ListJobsQuery = z.infer<typeof listJobsQuery>;
 
+export const BULK_RUN_MAX = 100;
+
+export const bulkRunSchema = z
+  .object({
+    ids: z
+      .array(z.string().min(1).max(64), { error: "ids must be an array of job ids" })
+      .min(1, "ids must name at least one job")
+      .max(BULK_RUN_MAX, `ids may name at most ${BULK_RUN_MAX} jobs per call`)
+      .refine((ids) => new Set(ids).size === ids.length, "ids must not repeat a job"),
+  })
+  .strict();
+
 export const jobIdParam = z.object({
   id: z.string().min(1).max(64, "job id must be at most 64 characters"),
 });

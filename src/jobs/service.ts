@@ -67,6 +67,39 @@ export async function runJob(env: Env, id: string): Promise<Job> {
   return started;
 }
 
+export interface BulkRunResult {
+  started: Job[];
+  /** Already IN_PROGRESS: left as they are. */
+  inProgress: string[];
+  notFound: string[];
+}
+
+/**
+ * Starts many runs at once: one D1 round trip for the rows, one `sendBatch` for the messages. Jobs
+ * already running are reported, not restarted. If the messages cannot be queued, every run started
+ * here is failed with the reason (one more round trip) and the call answers 503.
+ */
+export async function runJobs(env: Env, ids: string[]): Promise<BulkRunResult> {
+  const { jobDurationSeconds } = getConfig(env);
+  const db = getDb(env.DB);
+  const now = new Date();
+  const rows = await transitions.startRuns(db, ids, now, new Date(now.getTime() + jobDurationSeconds * 1000));
+  const started = rows.filter((row): row is Job => row !== undefined);
+  const missed = ids.filter((_, i) => rows[i] === undefined);
+  const existing = new Set(missed.length > 0 ? (await repo.findExisting(db, missed)) : []);
+  if (started.length > 0) {
+    try {
+      await env.JOB_QUEUE.sendBatch(started.map((job) => ({ body: { jobId: job.id, runId: job.runId } satisfies JobMessage, delaySeconds: jobDurationSeconds })));
+    } catch (err) {
+      const reason = `could not enqueue the run: ${errorText(err)}`;
+      const [first, ...rest] = started.map((job) => transitions.failRunQuery(db, job.id, job.runId, reason, new Date()));
+      await db.batch([first!, ...rest]);
+      throw unavailable(`${started.length} jobs could not be started (${reason}); try again`);
+    }
+  }
+  return { started, inProgress: missed.filter((id) => existing.has(id)), notFound: missed.filter((id) => !existing.has(id)) };
+}
+
 /**
  * Sends the run's webhook again, as a new series of attempts with the same webhook-id, for a delivery
  * that is finished (DELIVERED or FAILED). If the message cannot be queued the sweep sends it.

@@ -10,7 +10,19 @@ import { runRef } from "./repository";
 
 /** PENDING/COMPLETED/FAILED -> IN_PROGRESS with a new run id, due at `dueAt`, and a fresh delivery state. */
 export async function startRun(db: Db, id: string, now: Date, dueAt: Date): Promise<Job | undefined> {
-  const [row] = await db
+  const [row] = await startRunQuery(db, id, now, dueAt);
+  return row;
+}
+
+/** startRun for many jobs in one D1 round trip (each entry: the started row, or undefined). */
+export async function startRuns(db: Db, ids: string[], now: Date, dueAt: Date): Promise<(Job | undefined)[]> {
+  if (ids.length === 0) return [];
+  const [first, ...rest] = ids.map((id) => startRunQuery(db, id, now, dueAt));
+  return (await db.batch([first!, ...rest])).map((rows) => rows[0]);
+}
+
+const startRunQuery = (db: Db, id: string, now: Date, dueAt: Date) =>
+  db
     .update(jobs)
     .set({
       status: "IN_PROGRESS",
@@ -30,8 +42,6 @@ export async function startRun(db: Db, id: string, now: Date, dueAt: Date): Prom
     })
     .where(and(eq(jobs.id, id), ne(jobs.status, "IN_PROGRESS")))
     .returning();
-  return row;
-}
 
 /**
  * IN_PROGRESS -> COMPLETED, only for the run that is still current, and in the same statement claims
@@ -59,13 +69,16 @@ export async function completeRuns(db: Db, runs: { jobId: string; runId: number 
 
 /** IN_PROGRESS -> FAILED with a reason, only for the run that is still current; its `job.failed` webhook is then due. */
 export async function failRun(db: Db, id: string, runId: number, reason: string, now: Date) {
-  const [row] = await db
+  const [row] = await failRunQuery(db, id, runId, reason, now);
+  return row;
+}
+
+export const failRunQuery = (db: Db, id: string, runId: number, reason: string, now: Date) =>
+  db
     .update(jobs)
     .set({ status: "FAILED", failureReason: reason, completedAt: now, updatedAt: now, deliveryStatus: "PENDING" })
     .where(and(eq(jobs.id, id), eq(jobs.runId, runId), eq(jobs.status, "IN_PROGRESS")))
     .returning(runRef);
-  return row;
-}
 
 /**
  * Takes the next delivery attempt of the current run: bumps the attempt counter and holds a lease

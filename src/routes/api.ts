@@ -7,6 +7,7 @@ import * as h from "./jobs.handlers";
 export const api = new Hono<AppEnv>()
   .use("*", apiAuth)
   .post("/jobs", ...h.createJob)
+  .post("/jobs/run", ...h.runJobs)
   .get("/jobs", ...h.listJobs)
   .get("/jobs/:id", ...h.getJob)
   .patch("/jobs/:id", ...h.updateJob)

@@ -5,7 +5,7 @@
 import { createFactory } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { createJobSchema, jobIdParam, listJobsQuery, listLogsQuery, pageQuery, updateJobSchema } from "../jobs/schemas";
+import { bulkRunSchema, createJobSchema, jobIdParam, listJobsQuery, listLogsQuery, pageQuery, updateJobSchema } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
 import { jsonBody, validate } from "../lib/validate";
 
@@ -53,6 +53,18 @@ export const deleteJobByQuery = factory.createHandlers(validate("query", jobIdPa
 export const runJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
   const job = await jobs.runJob(c.env, c.req.valid("param").id);
   return c.json({ success: true, message: "Job started", status: job.status, data: job }, 202);
+});
+
+export const runJobs = factory.createHandlers(jsonBody(), validate("json", bulkRunSchema), async (c) => {
+  const { started, inProgress, notFound } = await jobs.runJobs(c.env, c.req.valid("json").ids);
+  return c.json(
+    {
+      success: true,
+      message: `${started.length} jobs started`,
+      data: { started: started.map((j) => ({ id: j.id, runId: j.runId, status: j.status, startedAt: j.startedAt })), inProgress, notFound },
+    },
+    202,
+  );
 });
 
 export const redeliverJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
