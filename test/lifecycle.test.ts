@@ -43,7 +43,7 @@ describe("POST /api/jobs/:id/run through the queue", () => {
 
     const viaApi = await call("GET", `/api/jobs/${job.id}/logs`);
     expect(viaApi.body.data).toHaveLength(1);
-    expect(viaApi.body.data[0]).toMatchObject({ attempt: 1, responseStatus: 200, requestBody: hook!.body });
+    expect(viaApi.body.data[0]).toMatchObject({ attempt: 1, responseStatus: 200, requestBody: hook!.body, taskName: "Send Email" });
   });
 
   it("retries a delivery that got a 500, logs both attempts, and delivers once", async () => {

@@ -219,8 +219,9 @@ describe("logs and inbox pages", () => {
     expect(failures.body).toContain("HTTP 500");
     expect(failures.body).not.toContain("HTTP 200");
     expect(failures.headers.get("HX-Push-Url")).toBe(`/logs?jobId=${job.id}&outcome=failure`);
-    const page = await call("GET", "/logs");
+    const page = await call("GET", `/logs?jobId=${job.id}`);
     expect(page.body).toContain("<h1>Webhook logs</h1>");
+    expect(page.body).toContain(`class="task-name">${job.taskName}</a>`);
   });
 
   it("shows the inbox when enabled and 404s when not", async () => {

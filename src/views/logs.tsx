@@ -1,5 +1,6 @@
 /** Delivery attempts, as a list of expandable entries (job detail) and as the all-logs page. */
 import type { WebhookLog } from "../db/schema";
+import type { ListedLog } from "../webhooks/repository";
 import { EmptyState, Pagination, Spinner, Time, type PageInfo } from "./components";
 import { formatMs, prettyJson } from "./format";
 
@@ -70,7 +71,7 @@ export function logsUrl(q: LogsQuery): string {
   return query ? `/logs?${query}` : "/logs";
 }
 
-export function LogsTable({ logs, info, query, now }: { logs: WebhookLog[]; info: PageInfo; query: LogsQuery; now: Date }) {
+export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info: PageInfo; query: LogsQuery; now: Date }) {
   if (info.total === 0) {
     return query.jobId || query.outcome ? (
       <EmptyState title="No deliveries match these filters.">
@@ -105,9 +106,11 @@ export function LogsTable({ logs, info, query, now }: { logs: WebhookLog[]; info
                   <Time at={log.sentAt} now={now} />
                 </td>
                 <td>
-                  <a href={`/jobs/${log.jobId}`} class="mono">
-                    {log.jobId}
+                  <a href={`/jobs/${log.jobId}`} class="task-name">
+                    {log.taskName}
                   </a>
+                  <br />
+                  <small class="mono muted">{log.jobId}</small>
                 </td>
                 <td>{log.attempt}</td>
                 <td>
@@ -134,7 +137,7 @@ export function LogsTable({ logs, info, query, now }: { logs: WebhookLog[]; info
   );
 }
 
-export function LogsPage(props: { logs: WebhookLog[]; info: PageInfo; query: LogsQuery; now: Date }) {
+export function LogsPage(props: { logs: ListedLog[]; info: PageInfo; query: LogsQuery; now: Date }) {
   const live = { "hx-get": "/logs", "hx-target": "#logs-table", "hx-swap": "innerHTML", "hx-push-url": "true", "hx-include": "#log-filters", "hx-indicator": "#logs-loading" };
   return (
     <>

@@ -1,7 +1,10 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
-import { and, count, desc, eq, gte, isNull, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, gte, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { webhookLogs } from "../db/schema";
+import { jobs, webhookLogs, type WebhookLog } from "../db/schema";
+
+/** A log row as listed: the attempt and its job's task name. */
+export type ListedLog = WebhookLog & { taskName: string };
 
 export type NewWebhookLog = typeof webhookLogs.$inferInsert;
 
@@ -26,7 +29,15 @@ export async function listLogs(db: Db, { jobId, outcome }: LogFilter, limit: num
     outcome ? byOutcome[outcome] : undefined,
   );
   const [rows, [total]] = await db.batch([
-    db.select().from(webhookLogs).where(where).orderBy(desc(webhookLogs.id)).limit(limit).offset(offset),
+    // With the job's task name, so a list of deliveries reads as more than ids.
+    db
+      .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName })
+      .from(webhookLogs)
+      .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
+      .where(where)
+      .orderBy(desc(webhookLogs.id))
+      .limit(limit)
+      .offset(offset),
     db.select({ n: count() }).from(webhookLogs).where(where),
   ]);
   return { rows, total: total?.n ?? 0 };

@@ -20,7 +20,7 @@ export function sessionCookie(): Promise<string> {
       new Request(`${ORIGIN}/login`, {
         method: "POST",
         redirect: "manual",
-        headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN, "cf-connecting-ip": `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: ORIGIN, "cf-connecting-ip": `10.${[...crypto.getRandomValues(new Uint8Array(3))].join(".")}` },
         body: new URLSearchParams({ token: API_TOKEN, next: "/" }),
       }),
     );
