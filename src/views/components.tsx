@@ -117,3 +117,16 @@ export const EmptyState = ({ title, children }: { title: string; children?: Chil
 export const Spinner = ({ id }: { id: string }) => (
   <span id={id} class="htmx-indicator spinner" role="status" aria-label="Loading" />
 );
+
+/**
+ * Attributes for a filter control that refreshes a table in place: GET `url` with the whole filter
+ * form, swap the table, push the URL (so the view can be bookmarked), show the spinner.
+ */
+export const liveFilter = (url: string, table: string, form: string, spinner: string) => ({
+  "hx-get": url,
+  "hx-target": table,
+  "hx-swap": "innerHTML",
+  "hx-push-url": "true",
+  "hx-include": form,
+  "hx-indicator": spinner,
+});

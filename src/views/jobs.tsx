@@ -2,7 +2,7 @@
 import type { Job } from "../db/schema";
 import { JOB_STATUSES, PRIORITIES } from "../db/schema";
 import type { ListJobsQuery } from "../jobs/schemas";
-import { DeliveryBadge, EmptyState, Pagination, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
+import { DeliveryBadge, EmptyState, liveFilter, Pagination, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
 
 export const PAGE_SIZES = [10, 20, 50, 100] as const;
 
@@ -29,7 +29,7 @@ const labels = { status: "Status", priority: "Priority" } as const;
 
 export function JobFilters({ query }: { query: ListJobsQuery }) {
   // Each control refreshes the table (and the URL) on its own; the form still works without JavaScript.
-  const live = { "hx-get": "/", "hx-target": "#jobs-table", "hx-swap": "innerHTML", "hx-push-url": "true", "hx-include": "#job-filters", "hx-indicator": "#table-loading" };
+  const live = liveFilter("/", "#jobs-table", "#job-filters", "#table-loading");
   const select = (name: "status" | "priority", values: readonly string[]) => (
     <label>
       {labels[name]}

@@ -1,7 +1,7 @@
 /** Delivery attempts, as a list of expandable entries (job detail) and as the all-logs page. */
 import type { WebhookLog } from "../db/schema";
 import type { ListedLog } from "../webhooks/repository";
-import { EmptyState, Pagination, Spinner, Time, type PageInfo } from "./components";
+import { EmptyState, liveFilter, Pagination, Spinner, Time, type PageInfo } from "./components";
 import { formatMs, prettyJson } from "./format";
 
 const ok = (log: WebhookLog) => log.responseStatus !== null && log.responseStatus >= 200 && log.responseStatus < 300;
@@ -138,7 +138,7 @@ export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info:
 }
 
 export function LogsPage(props: { logs: ListedLog[]; info: PageInfo; query: LogsQuery; now: Date }) {
-  const live = { "hx-get": "/logs", "hx-target": "#logs-table", "hx-swap": "innerHTML", "hx-push-url": "true", "hx-include": "#log-filters", "hx-indicator": "#logs-loading" };
+  const live = liveFilter("/logs", "#logs-table", "#log-filters", "#logs-loading");
   return (
     <>
       <div class="page-head">
