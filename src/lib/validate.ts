@@ -52,11 +52,14 @@ export const jsonBody = (): MiddlewareHandler => async (c, next) => {
     throw new HTTPException(415, { message: `Content-Type must be application/json (got '${mediaType || "none"}')` });
   }
   const text = await c.req.text();
+  let parsed: unknown;
   try {
-    JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new HTTPException(400, { message: "Malformed JSON in request body" });
   }
+  // The validator reads the body through c.req.json(): hand it this parse instead of a second one.
+  c.req.bodyCache.json = Promise.resolve(parsed);
   const duplicate = findDuplicateKey(text);
   if (duplicate !== null) throw new HTTPException(400, { message: `Invalid JSON body: the key "${duplicate.slice(0, 50)}" appears twice in one object` });
   await next();
