@@ -110,8 +110,11 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await expect.poll(() => page.locator("#taskName-error").textContent()).toBe("taskName must not be empty");
     expect(await page.locator("#payload-error").textContent()).toMatch(/payload is not valid JSON/);
     expect(await page.getByLabel("Task name").getAttribute("aria-invalid")).toBe("true");
+    // Let htmx finish swapping and settling the re-rendered form before typing into it.
+    await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
     await page.getByLabel("Payload (a JSON object)").fill("[1, 2]");
     await page.getByLabel("Task name").fill("valid name");
+    expect(await page.getByLabel("Payload (a JSON object)").inputValue()).toBe("[1, 2]");
     await page.getByRole("button", { name: "Create job" }).click();
     await expect.poll(() => page.locator("#payload-error").textContent()).toMatch(/payload must be a JSON object/);
     expect((await api("GET", "/api/jobs?limit=1")).body.pagination.total).toBe(before);
