@@ -14,17 +14,28 @@ const message = (text: string) => ({ success: false, message: text });
 export const NOT_CONFIGURED =
   "API authentication is not configured: set API_TOKENS (wrangler secret put API_TOKENS); every protected route is closed until then";
 
+/** One bearer-auth middleware per token list (the config is parsed once per environment). */
+const checkers = new WeakMap<readonly string[], MiddlewareHandler<AppEnv>>();
+
+function bearerFor(apiTokens: string[]): MiddlewareHandler<AppEnv> {
+  let check = checkers.get(apiTokens);
+  if (!check) {
+    check = bearerAuth({
+      token: apiTokens,
+      realm: "edge-job-scheduler",
+      noAuthenticationHeader: { message: message("Missing Authorization header: send Authorization: Bearer <API token>") },
+      invalidAuthenticationHeader: { message: message("Malformed Authorization header: expected Bearer <API token>") },
+      invalidToken: { message: message("Invalid API token") },
+    });
+    checkers.set(apiTokens, check);
+  }
+  return check;
+}
+
 export const apiAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const { apiTokens } = getConfig(c.env);
   if (apiTokens.length === 0) throw new HTTPException(503, { message: NOT_CONFIGURED });
-  const checkBearer: MiddlewareHandler<AppEnv> = bearerAuth({
-    token: apiTokens,
-    realm: "edge-job-scheduler",
-    noAuthenticationHeader: { message: message("Missing Authorization header: send Authorization: Bearer <API token>") },
-    invalidAuthenticationHeader: { message: message("Malformed Authorization header: expected Bearer <API token>") },
-    invalidToken: { message: message("Invalid API token") },
-  });
-  await checkBearer(c, async () => {
+  await bearerFor(apiTokens)(c, async () => {
     const token = c.req.header("authorization")!.slice("bearer ".length).trim();
     await enforceLimit(c, c.env.API_RATE_LIMITER, await tokenKey(token), "requests for this API token");
     await next();
