@@ -7,7 +7,7 @@ import { getDb } from "../db/client";
 import type { Job } from "../db/schema";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { ack, type MessageOutcome } from "../queue/outcome";
-import { attemptClaimed, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
+import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
 import * as repo from "./repository";
 import * as transitions from "./transitions";
 
@@ -82,11 +82,11 @@ export async function processRunBatch(env: Env, messages: JobMessage[]): Promise
       }
     }),
   );
-  const writes = planned.flatMap((p) => p.plan?.statements ?? []);
-  let grouped = writes.length === 0;
+  const plans = planned.flatMap((p) => (p.plan ? [p.plan] : []));
+  let grouped = plans.length === 0;
   if (!grouped) {
     try {
-      await db.batch(writes as [(typeof writes)[number], ...typeof writes]);
+      await db.batch(attemptWrites(db, plans));
       grouped = true;
     } catch {
       // fall through: write message by message

@@ -2,15 +2,14 @@
  * Delivery of a finished run's webhook: claim the next attempt (a lease), sign and POST, log the
  * attempt and settle the job's delivery state in one D1 batch, then tell the queue when to come back.
  */
-import type { BatchItem } from "drizzle-orm/batch";
-import { getDb } from "../db/client";
+import { getDb, type Db } from "../db/client";
 import type { Job } from "../db/schema";
 import { getConfig, type Config, type Env } from "../env";
-import { claimDeliveryAttempt, settleDeliveryAttempt, type DeliveryOutcome } from "../jobs/transitions";
+import { claimDeliveryAttempt, settleDeliveryAttempts, type DeliveryOutcome, type SettledAttempt } from "../jobs/transitions";
 import { retryDelaySeconds } from "../queue/backoff";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
 import { deliveryIdOf, webhookBodyOf } from "./body";
-import { insertLog } from "./repository";
+import { insertLogs, type NewWebhookLog } from "./repository";
 import { sendWebhook, type AttemptResult } from "./sender";
 import { unsafeWebhookTarget } from "../security/webhook-target";
 import { signatureHeader } from "./signing";
@@ -56,10 +55,16 @@ export async function sendClaimedAttempt(env: Env, claimed: Job): Promise<Messag
 }
 
 export interface PlannedAttempt {
-  /** The log row and the delivery state, ready to join a db.batch() with other messages' writes. */
-  statements: [BatchItem<"sqlite">, BatchItem<"sqlite">];
+  /** The attempt's log row and delivery state, not yet written (the consumer groups a batch's). */
+  log: NewWebhookLog;
+  settled: SettledAttempt;
   writes: () => Promise<unknown>;
   outcome: MessageOutcome;
+}
+
+/** The writes of many attempts as one delivery-state update and one log insert, for one db.batch(). */
+export function attemptWrites(db: Db, attempts: Pick<PlannedAttempt, "log" | "settled">[]) {
+  return [settleDeliveryAttempts(db, attempts.map((a) => a.settled)), ...insertLogs(db, attempts.map((a) => a.log))] as const;
 }
 
 /** Sends the claimed attempt and plans its writes without running them (the consumer groups a batch's). */
@@ -78,8 +83,8 @@ export async function attemptClaimed(env: Env, claimed: Job): Promise<PlannedAtt
     nextDeliveryAt: nextRetryAt,
     lastDeliveryError: result.error,
   };
-  const statements: PlannedAttempt["statements"] = [
-    insertLog(db, {
+  const planned = {
+    log: {
       jobId: claimed.id,
       runId: claimed.runId,
       deliveryId: deliveryIdOf(claimed),
@@ -93,10 +98,10 @@ export async function attemptClaimed(env: Env, claimed: Job): Promise<PlannedAtt
       durationMs: result.durationMs,
       sentAt: new Date(finishedAt - result.durationMs),
       nextRetryAt,
-    }),
-    settleDeliveryAttempt(db, claimed, attempt, outcome),
-  ];
-  return { statements, writes: () => db.batch(statements), outcome: delaySeconds === null ? ack : retryIn(delaySeconds) };
+    },
+    settled: { job: claimed, attempt, outcome },
+  };
+  return { ...planned, writes: () => db.batch(attemptWrites(db, [planned])), outcome: delaySeconds === null ? ack : retryIn(delaySeconds) };
 }
 
 async function attemptDelivery(config: Config, job: Job, body: string, attempt: number): Promise<AttemptResult> {

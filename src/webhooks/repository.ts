@@ -1,6 +1,7 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
 import { and, count, desc, eq, getTableColumns, gte, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { insertRows } from "../db/json-rows";
 import { jobs, webhookLogs, type WebhookLog } from "../db/schema";
 
 /** A log row as listed: the attempt and its job's task name. */
@@ -8,8 +9,8 @@ export type ListedLog = WebhookLog & { taskName: string };
 
 export type NewWebhookLog = typeof webhookLogs.$inferInsert;
 
-/** A statement for db.batch(), so the row lands together with the job's delivery state. */
-export const insertLog = (db: Db, row: NewWebhookLog) => db.insert(webhookLogs).values(row);
+/** Statements for db.batch(), so the rows land together with their jobs' delivery states. */
+export const insertLogs = (db: Db, rows: NewWebhookLog[]) => insertRows(db, webhookLogs, rows);
 
 export interface LogFilter {
   jobId?: string;
