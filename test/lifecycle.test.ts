@@ -117,6 +117,15 @@ describe("POST /api/jobs/:id/run through the queue", () => {
     expect(stored).toMatch(/\[truncated at 4096 bytes\]$/);
   });
 
+  it("bounds a small compressed body that inflates to 10 MB at 4 KB too", async () => {
+    const job = await createJob({ payload: { receiver: { script: [{ status: 200, gzipBytes: 10_000_000 }] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const [log] = await logRows(job.id);
+    const stored = JSON.parse(log!.responseBody) as string;
+    expect(stored).toMatch(/^y{4096}… \[truncated at 4096 bytes\]$/);
+  });
+
   it("answers 409 for a job that is IN_PROGRESS and changes nothing", async () => {
     const job = await createJob();
     const first = await call("POST", `/api/jobs/${job.id}/run`);

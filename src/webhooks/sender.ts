@@ -92,6 +92,10 @@ function describeError(err: unknown, timeoutMs: number): string {
 /** Reads at most `maxBytes` of the body (then cancels the stream); JSON when it parses, else text. */
 async function readBounded(res: Response, maxBytes: number): Promise<unknown> {
   if (!res.body) return null;
+  // The common case, a small body of declared length and no content-encoding (which could inflate
+  // past its declared size), is read in one call; anything else is read chunk by chunk up to the bound.
+  const declaredBytes = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (declaredBytes <= maxBytes && !res.headers.has("content-encoding")) return parseBody(await res.text());
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -115,6 +119,10 @@ async function readBounded(res: Response, maxBytes: number): Promise<unknown> {
   }
   const text = new TextDecoder().decode(bytes);
   if (truncated) return `${text}… [truncated at ${maxBytes} bytes]`;
+  return parseBody(text);
+}
+
+function parseBody(text: string): unknown {
   if (text === "") return null;
   try {
     return JSON.parse(text);

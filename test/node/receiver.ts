@@ -1,18 +1,20 @@
 /**
  * A real HTTP webhook receiver for the tests, run in Node on 127.0.0.1. Each job's payload may carry
  * `receiver: { script: [...] }`: the n-th request for that job gets the n-th step (the last repeats).
- * A step is a status code, or { status, delayMs, body, bodyBytes, headers }, or "hang" / "drop".
+ * A step is a status code, or { status, delayMs, body, bodyBytes, gzipBytes, headers }, or "hang" / "drop"
+ * (gzipBytes: that many bytes sent gzip-compressed, a small download that inflates).
  * GET /received/<jobId> lists what arrived for that job.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 import type { ReceivedRequest } from "../support/receiver-types";
 
 type Step =
   | number
   | "hang"
   | "drop"
-  | { status?: number; delayMs?: number; body?: string; bodyBytes?: number; headers?: Record<string, string> };
+  | { status?: number; delayMs?: number; body?: string; bodyBytes?: number; gzipBytes?: number; headers?: Record<string, string> };
 
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve, reject) => {
@@ -53,10 +55,16 @@ export function startReceiver(): Promise<{ server: Server; url: string }> {
       req.socket.destroy();
       return;
     }
-    const { status = 200, delayMs = 0, body: reply, bodyBytes, headers = {} } = typeof step === "number" ? { status: step } : step;
+    const { status = 200, delayMs = 0, body: reply, bodyBytes, gzipBytes, headers = {} } = typeof step === "number" ? { status: step } : step;
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-    res.writeHead(status, { "content-type": "application/json", ...headers });
-    res.end(bodyBytes ? "y".repeat(bodyBytes) : (reply ?? JSON.stringify({ received: true, status })));
+    if (gzipBytes) {
+      const zipped = gzipSync("y".repeat(gzipBytes));
+      res.writeHead(status, { "content-type": "text/plain", "content-encoding": "gzip", "content-length": String(zipped.length), ...headers });
+      res.end(zipped);
+    } else {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(bodyBytes ? "y".repeat(bodyBytes) : (reply ?? JSON.stringify({ received: true, status })));
+    }
     record.respondedAt = Date.now();
   });
 
