@@ -52,6 +52,28 @@ describe("search index", () => {
     expect((await call("GET", `/api/jobs?search=${after}`)).body.data).toEqual([]);
   });
 
+  it("pages through a search newest or oldest first with the right total, with and without a filter", async () => {
+    const word = uniqueWord("pg");
+    const made: { id: string }[] = [];
+    for (let i = 0; i < 7; i++) made.push(await createJob({ taskName: `Paged ${i}`, payload: { note: `${word} ${i}` } }));
+    await call("POST", `/api/jobs/${made[2]!.id}/run`);
+    await call("POST", `/api/jobs/${made[5]!.id}/run`);
+    const ids = (res: { body: { data: { id: string }[] } }) => res.body.data.map((j) => j.id);
+    const newest = made.map((j) => j.id).reverse();
+
+    const page2 = await call("GET", `/api/jobs?search=${word}&limit=3&page=2`);
+    expect(ids(page2)).toEqual(newest.slice(3, 6));
+    expect(page2.body.pagination).toEqual({ page: 2, limit: 3, total: 7, totalPages: 3 });
+    expect(ids(await call("GET", `/api/jobs?search=${word}&limit=3&page=3`))).toEqual(newest.slice(6));
+    expect(ids(await call("GET", `/api/jobs?search=${word}&limit=3&sort=oldest`))).toEqual(made.slice(0, 3).map((j) => j.id));
+
+    const running = await call("GET", `/api/jobs?search=${word}&status=IN_PROGRESS&limit=1&page=2`);
+    expect(ids(running)).toEqual([made[2]!.id]);
+    expect(running.body.pagination).toMatchObject({ total: 2, totalPages: 2 });
+    const pending = await call("GET", `/api/jobs?search=${word}&status=PENDING&limit=10&sort=oldest`);
+    expect(ids(pending)).toEqual([0, 1, 3, 4, 6].map((i) => made[i]!.id));
+  });
+
   it("still finds one- and two-character terms (by a scan)", async () => {
     const job = await createJob({ taskName: `Zq ${uniqueWord()}` });
     const res = await call("GET", "/api/jobs?search=Zq&limit=100");

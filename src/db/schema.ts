@@ -50,10 +50,10 @@ export const jobs = sqliteTable(
     lastDeliveryError: text("lastDeliveryError"),
   },
   (t) => [
-    // Each index ends in the implicit rowid, which breaks ties in creation order (see listJobs).
-    index("jobs_created_idx").on(t.createdAt),
-    index("jobs_status_created_idx").on(t.status, t.createdAt),
-    index("jobs_priority_created_idx").on(t.priority, t.createdAt),
+    // Lists are in creation (rowid) order, and each index ends in the implicit rowid: a filtered
+    // list reads its page from the index in order, without sorting (see listJobs).
+    index("jobs_status_idx").on(t.status),
+    index("jobs_priority_idx").on(t.priority),
     index("jobs_due_idx").on(t.status, t.dueAt),
     index("jobs_delivery_idx").on(t.deliveryStatus, t.nextDeliveryAt),
   ],

@@ -1,5 +1,5 @@
 /** Drizzle queries for jobs: create, read, list and search, edit, delete. State changes are in transitions.ts. */
-import { and, asc, count, desc, eq, inArray, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, inArray, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { jobs, type Job, type JobStatus, type Priority } from "../db/schema";
 
@@ -22,16 +22,18 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 /** The trigram index needs 3 characters; shorter terms are matched by a scan. */
 export const INDEXED_SEARCH_MIN_CHARS = 3;
 
+/** The FTS5 query for `term`: one quoted phrase, so nothing in the term is syntax. */
+const ftsPhrase = (term: string) => `"${term.replaceAll('"', '""')}"`;
+
+const isIndexed = (term: string) => [...term].length >= INDEXED_SEARCH_MIN_CHARS;
+
 /**
  * Case-insensitive substring search in the task name or the payload's JSON text. Terms of 3+
- * characters use the FTS5 trigram index (`jobs_fts`, one quoted phrase, so nothing in the term is
- * syntax); shorter ones scan with LIKE. Both treat `%`, `_` and quotes as plain characters.
+ * characters use the FTS5 trigram index (`jobs_fts`); shorter ones scan with LIKE. Both treat `%`,
+ * `_` and quotes as plain characters.
  */
-export function searchCondition(term: string, indexed = [...term].length >= INDEXED_SEARCH_MIN_CHARS): SQL {
-  if (indexed) {
-    const phrase = `"${term.replaceAll('"', '""')}"`;
-    return sql`${jobs}.rowid IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ${phrase})`;
-  }
+export function searchCondition(term: string, indexed = isIndexed(term)): SQL {
+  if (indexed) return sql`${jobs}.rowid IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ${ftsPhrase(term)})`;
   const pattern = `%${escapeLike(term)}%`;
   return or(sql`${jobs.taskName} LIKE ${pattern} ESCAPE '\\'`, sql`${jobs.payload} LIKE ${pattern} ESCAPE '\\'`)!;
 }
@@ -44,12 +46,13 @@ function whereOf(filter: JobFilter): SQL | undefined {
   return and(...conditions);
 }
 
-/** By creation time; jobs created in the same millisecond keep their insertion order (rowid). */
-const byCreation = {
-  newest: [desc(jobs.createdAt), sql`${jobs}.rowid desc`],
-  oldest: [asc(jobs.createdAt), sql`${jobs}.rowid asc`],
-};
-export type JobSort = keyof typeof byCreation;
+/**
+ * Lists are in creation order: the order rows were inserted (rowid), which D1 assigns one at a time,
+ * so it cannot disagree with itself the way the clocks of two Workers could. It is also the order in
+ * which the search index and the status and priority indexes keep their entries: no query sorts.
+ */
+const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
+export type JobSort = keyof typeof direction;
 
 export async function insertJob(db: Db, job: NewJob, now: Date): Promise<Job> {
   const [row] = await db
@@ -79,11 +82,22 @@ export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
+/**
+ * One page and the total, in one D1 round trip. The page's rowids come first, from an index alone
+ * (skipping `offset` entries without reading their rows), then only those rows are read. A search with
+ * no other filter takes its page straight from the search index, in order, and counts there too.
+ */
 export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, offset: number) {
-  const where = whereOf(filter);
+  const dir = direction[sort];
+  const phrase = filter.search && isIndexed(filter.search) && !filter.status && !filter.priority ? ftsPhrase(filter.search) : undefined;
+  const pageRowids = phrase
+    ? sql`SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ${phrase} ORDER BY rowid ${dir} LIMIT ${limit} OFFSET ${offset}`
+    : sql`SELECT rowid FROM ${jobs} WHERE ${whereOf(filter) ?? sql`1`} ORDER BY rowid ${dir} LIMIT ${limit} OFFSET ${offset}`;
   const [rows, [total]] = await db.batch([
-    db.select().from(jobs).where(where).orderBy(...byCreation[sort]).limit(limit).offset(offset),
-    db.select({ n: count() }).from(jobs).where(where),
+    db.select().from(jobs).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(sql`${jobs}.rowid ${dir}`),
+    phrase
+      ? db.select({ n: count() }).from(sql`jobs_fts`).where(sql`jobs_fts MATCH ${phrase}`)
+      : db.select({ n: count() }).from(jobs).where(whereOf(filter)),
   ]);
   return { rows, total: total?.n ?? 0 };
 }
