@@ -185,6 +185,21 @@ describe("GET /api/jobs?sort", () => {
     expect(newest.body.data.map((j: any) => j.id)).toEqual([b.id, a.id]);
     expect((await call("GET", "/api/jobs?sort=sideways")).status).toBe(400);
   });
+
+  it("never lets createdAt go backwards, so every list (filtered, searched or not) agrees on the order", async () => {
+    const tag = uniqueWord("clock");
+    // A job stored by a Worker whose clock runs a minute ahead of this one.
+    const aheadMs = Date.now() + 60_000;
+    await env.DB.prepare("INSERT INTO jobs (id, taskName, payload, createdAt, updatedAt) VALUES (?, ?, '{}', ?, ?)").bind(`ahead${tag}`, `${tag} ahead`, aheadMs, aheadMs).run();
+    const later = await createJob({ taskName: `${tag} later` });
+    expect(new Date(later.createdAt).getTime()).toBe(aheadMs);
+
+    const newestFirst = [later.id, `ahead${tag}`];
+    for (const query of [`search=${tag}`, `search=${tag}&status=PENDING`, "limit=2", "status=PENDING&limit=2", "priority=MEDIUM&limit=2"]) {
+      const res = await call("GET", `/api/jobs?${query}`);
+      expect(res.body.data.map((j: any) => j.id), query).toEqual(newestFirst);
+    }
+  });
 });
 
 describe("GET /api/logs?outcome", () => {

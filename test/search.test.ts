@@ -70,6 +70,8 @@ describe("search index", () => {
     const running = await call("GET", `/api/jobs?search=${word}&status=IN_PROGRESS&limit=1&page=2`);
     expect(ids(running)).toEqual([made[2]!.id]);
     expect(running.body.pagination).toMatchObject({ total: 2, totalPages: 2 });
+    const pastTheEnd = await call("GET", `/api/jobs?search=${word}&status=IN_PROGRESS&limit=1&page=5`);
+    expect(pastTheEnd.body).toMatchObject({ data: [], pagination: { page: 5, total: 2, totalPages: 2 } });
     const pending = await call("GET", `/api/jobs?search=${word}&status=PENDING&limit=10&sort=oldest`);
     expect(ids(pending)).toEqual([0, 1, 3, 4, 6].map((i) => made[i]!.id));
   });

@@ -50,8 +50,9 @@ export const jobs = sqliteTable(
     lastDeliveryError: text("lastDeliveryError"),
   },
   (t) => [
-    // Lists are in creation (rowid) order, and each index ends in the implicit rowid: a filtered
-    // list reads its page from the index in order, without sorting (see listJobs).
+    // Lists are in creation (rowid) order, and each index ends in the implicit rowid: a list reads its
+    // page from an index in order, without sorting (createdAt never decreases; see listJobs).
+    index("jobs_created_idx").on(t.createdAt),
     index("jobs_status_idx").on(t.status),
     index("jobs_priority_idx").on(t.priority),
     index("jobs_due_idx").on(t.status, t.dueAt),

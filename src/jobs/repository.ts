@@ -1,5 +1,5 @@
 /** Drizzle queries for jobs: create, read, list and search, edit, delete. State changes are in transitions.ts. */
-import { and, count, eq, inArray, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, getTableColumns, inArray, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { jobs, type Job, type JobStatus, type Priority } from "../db/schema";
 
@@ -47,17 +47,25 @@ function whereOf(filter: JobFilter): SQL | undefined {
 }
 
 /**
- * Lists are in creation order: the order rows were inserted (rowid), which D1 assigns one at a time,
- * so it cannot disagree with itself the way the clocks of two Workers could. It is also the order in
- * which the search index and the status and priority indexes keep their entries: no query sorts.
+ * Lists are in creation order: the order rows were inserted (rowid), which is also createdAt order
+ * (see insertJob). The search index and the status and priority indexes keep their entries in rowid
+ * order, and the createdAt index in createdAt order, so no list sorts.
  */
 const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
 export type JobSort = keyof typeof direction;
 
+/**
+ * createdAt never decreases from one job to the next: it is `now`, or the newest job's createdAt when
+ * that is later (another Worker's clock ahead by a few ms). So creation time and insertion order agree,
+ * and a list may read its page from whichever index is ordered that way (see listJobs).
+ */
+const createdAtOf = (now: Date) => sql`max(${now.getTime()}, coalesce((select max(${jobs.createdAt}) from ${jobs}), 0))`;
+
 export async function insertJob(db: Db, job: NewJob, now: Date): Promise<Job> {
+  const createdAt = createdAtOf(now);
   const [row] = await db
     .insert(jobs)
-    .values({ ...job, createdAt: now, updatedAt: now })
+    .values({ ...job, createdAt, updatedAt: createdAt })
     .returning();
   return row!;
 }
@@ -89,17 +97,39 @@ export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
  */
 export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, offset: number) {
   const dir = direction[sort];
+  const where = whereOf(filter);
   const phrase = filter.search && isIndexed(filter.search) && !filter.status && !filter.priority ? ftsPhrase(filter.search) : undefined;
+  // Unfiltered, the createdAt index is the compact one in creation order; the table itself is not.
+  const order = where ? sql`rowid ${dir}` : sql`${jobs.createdAt} ${dir}, rowid ${dir}`;
   const pageRowids = phrase
     ? sql`SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ${phrase} ORDER BY rowid ${dir} LIMIT ${limit} OFFSET ${offset}`
-    : sql`SELECT rowid FROM ${jobs} WHERE ${whereOf(filter) ?? sql`1`} ORDER BY rowid ${dir} LIMIT ${limit} OFFSET ${offset}`;
+    : sql`SELECT rowid FROM ${jobs} WHERE ${where ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`;
+  if (filter.search && isIndexed(filter.search) && !phrase) return listSearchedAndFiltered(db, where!, dir, limit, offset);
   const [rows, [total]] = await db.batch([
-    db.select().from(jobs).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(sql`${jobs}.rowid ${dir}`),
+    db.select().from(jobs).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(order),
     phrase
       ? db.select({ n: count() }).from(sql`jobs_fts`).where(sql`jobs_fts MATCH ${phrase}`)
-      : db.select({ n: count() }).from(jobs).where(whereOf(filter)),
+      : db.select({ n: count() }).from(jobs).where(where),
   ]);
   return { rows, total: total?.n ?? 0 };
+}
+
+/**
+ * A search with filters walks the search index once: its matches that pass the filters are collected
+ * (a CTE used twice is materialized), then counted and paged in the same statement.
+ */
+async function listSearchedAndFiltered(db: Db, where: SQL, dir: SQL, limit: number, offset: number) {
+  const matched = db.$with("matched").as(db.select({ r: sql<number>`${jobs}.rowid`.as("r") }).from(jobs).where(where));
+  const found = await db
+    .with(matched)
+    .select({ job: getTableColumns(jobs), total: sql<number>`(SELECT count(*) FROM ${matched})` })
+    .from(jobs)
+    .where(sql`${jobs}.rowid IN (SELECT r FROM ${matched} ORDER BY r ${dir} LIMIT ${limit} OFFSET ${offset})`)
+    .orderBy(sql`rowid ${dir}`);
+  if (found.length > 0) return { rows: found.map((f) => f.job), total: found[0]!.total };
+  // A page past the end has no row to carry the total.
+  const [total] = await db.select({ n: count() }).from(jobs).where(where);
+  return { rows: [], total: total?.n ?? 0 };
 }
 
 /** Edits the fields of a job that is not running; undefined when no such job is in an editable state. */
