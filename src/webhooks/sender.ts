@@ -89,6 +89,8 @@ function describeError(err: unknown, timeoutMs: number): string {
   return `network error: ${message}`;
 }
 
+const decoder = new TextDecoder();
+
 /** Reads at most `maxBytes` of the body (then cancels the stream); JSON when it parses, else text. */
 async function readBounded(res: Response, maxBytes: number): Promise<unknown> {
   if (!res.body) return null;
@@ -110,14 +112,16 @@ async function readBounded(res: Response, maxBytes: number): Promise<unknown> {
     truncated = true;
     await reader.cancel().catch(() => undefined);
   }
-  const bytes = new Uint8Array(Math.min(size, maxBytes));
-  let offset = 0;
-  for (const chunk of chunks) {
-    const take = chunk.subarray(0, bytes.length - offset);
-    bytes.set(take, offset);
-    offset += take.byteLength;
+  let bytes = chunks.length === 1 ? chunks[0]!.subarray(0, maxBytes) : new Uint8Array(Math.min(size, maxBytes));
+  if (chunks.length > 1) {
+    let offset = 0;
+    for (const chunk of chunks) {
+      const take = chunk.subarray(0, bytes.length - offset);
+      bytes.set(take, offset);
+      offset += take.byteLength;
+    }
   }
-  const text = new TextDecoder().decode(bytes);
+  const text = decoder.decode(bytes);
   if (truncated) return `${text}… [truncated at ${maxBytes} bytes]`;
   return parseBody(text);
 }
