@@ -22,12 +22,21 @@ const createBody = (i) => JSON.stringify({ taskName: `Bench job ${i}`, payload: 
 const start = (mode, kind, opts) => (mode === "workerd" ? startWorkerd(kind, opts) : startWranglerDev(kind, opts));
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
+/** The constant-JSON ceiling, and the ceiling for a request that writes one row to local D1. */
 async function measureBaseline(mode) {
-  const server = await start(mode, "baseline");
-  await runLoad(server.url, { total: 300, concurrency: CONCURRENCY, request: () => ({ method: "POST", path: "/", headers: json, body: createBody(0) }) });
-  const result = await runLoad(server.url, { total: SIZES.ingest, concurrency: CONCURRENCY, request: (i) => ({ method: "POST", path: "/", headers: json, body: createBody(i) }) });
-  await server.stop();
-  return result;
+  const state = mkdtempSync(join(tmpdir(), "bench-baseline-"));
+  try {
+    const server = await start(mode, "baseline", { state });
+    const post = (path) => (i) => ({ method: "POST", path, headers: json, body: createBody(i) });
+    await runLoad(server.url, { total: 300, concurrency: CONCURRENCY, request: post("/") });
+    const constant = await runLoad(server.url, { total: SIZES.ingest, concurrency: CONCURRENCY, request: post("/") });
+    await runLoad(server.url, { total: 300, concurrency: CONCURRENCY, request: post("/d1") });
+    const oneInsert = await runLoad(server.url, { total: SIZES.ingest, concurrency: CONCURRENCY, request: post("/d1") });
+    await server.stop();
+    return { constant, oneInsert };
+  } finally {
+    rmSync(state, { recursive: true, force: true });
+  }
 }
 
 function queryKinds(total) {
@@ -97,7 +106,7 @@ async function measurePipeline(url, receiver, durationSeconds) {
 
 async function measureMode(mode, receiver) {
   log(`${mode}: baseline`);
-  const baseline = await measureBaseline(mode);
+  const { constant: baseline, oneInsert: baselineD1 } = await measureBaseline(mode);
   const state = mkdtempSync(join(tmpdir(), "bench-state-"));
   try {
     migrate(state);
@@ -127,8 +136,9 @@ async function measureMode(mode, receiver) {
     await app.stop();
     return {
       baseline,
+      baselineD1,
       appFloor,
-      ingest: { ...ingest, ratioToBaseline: Math.round((ingest.rps / baseline.rps) * 100) / 100, ratioToAppFloor: Math.round((ingest.rps / appFloor.rps) * 100) / 100 },
+      ingest: { ...ingest, ratioToBaseline: Math.round((ingest.rps / baseline.rps) * 100) / 100, ratioToAppFloor: Math.round((ingest.rps / appFloor.rps) * 100) / 100, ratioToBaselineD1: Math.round((ingest.rps / baselineD1.rps) * 100) / 100 },
       queries: { [SIZES.small]: querySmall, [SIZES.large]: queryLarge },
       pipeline,
       pipelineDuration0: pipelineZero,
@@ -144,8 +154,9 @@ function printTable(results) {
   for (const [mode, r] of Object.entries(results.modes)) {
     lines.push(`\n## ${mode}`);
     lines.push(`baseline (constant JSON POST, c=${CONCURRENCY}): ${r.baseline.rps} req/s  p50 ${r.baseline.p50} ms  p95 ${r.baseline.p95} ms  p99 ${r.baseline.p99} ms`);
+    lines.push(`baseline + one D1 insert per request: ${r.baselineD1.rps} req/s (${Math.round((r.baselineD1.rps / r.baseline.rps) * 100)}% of baseline)  errors ${r.baselineD1.errors}`);
     lines.push(`app floor (GET /health, no D1), c=${CONCURRENCY}: ${r.appFloor.rps} req/s (${Math.round((r.appFloor.rps / r.baseline.rps) * 100)}% of baseline)`);
-    lines.push(`ingest ${SIZES.ingest} creates, c=${CONCURRENCY}: ${r.ingest.rps} req/s (${Math.round(r.ingest.ratioToBaseline * 100)}% of baseline, ${Math.round(r.ingest.ratioToAppFloor * 100)}% of the app floor)  p50 ${r.ingest.p50} ms  p95 ${r.ingest.p95} ms  p99 ${r.ingest.p99} ms  errors ${r.ingest.errors}`);
+    lines.push(`ingest ${SIZES.ingest} creates, c=${CONCURRENCY}: ${r.ingest.rps} req/s (${Math.round(r.ingest.ratioToBaseline * 100)}% of baseline, ${Math.round(r.ingest.ratioToBaselineD1 * 100)}% of baseline + D1 insert, ${Math.round(r.ingest.ratioToAppFloor * 100)}% of the app floor)  p50 ${r.ingest.p50} ms  p95 ${r.ingest.p95} ms  p99 ${r.ingest.p99} ms  errors ${r.ingest.errors}`);
     lines.push(`queries: c=1 p50/p95 ms, c=${CONCURRENCY} req/s`);
     const sizes = Object.keys(r.queries);
     for (const kind of Object.keys(r.queries[sizes[0]])) {

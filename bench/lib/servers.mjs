@@ -58,13 +58,14 @@ const localVars = () =>
       .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
 
-/** `kind`: "app" or "baseline". vars: bindings to override (WEBHOOK_URL, JOB_DURATION_SECONDS). */
+/** `kind`: "app" or "baseline"; state: the local D1 folder; vars: bindings to override (WEBHOOK_URL, JOB_DURATION_SECONDS). */
 export async function startWranglerDev(kind, { state, vars = {} } = {}) {
   const port = await freePort();
   const config = kind === "app" ? BENCH_CONFIG : "bench/baseline/wrangler.toml";
   const args = ["wrangler", "dev", "-c", config, "--ip", "127.0.0.1", "--port", String(port), "--log-level", "warn"];
+  if (state) args.push("--persist-to", state);
   if (kind === "app") {
-    args.push("--env-file", "config/local.env", "--persist-to", state);
+    args.push("--env-file", "config/local.env");
     for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   }
   const child = spawn("npx", args, { stdio: ["ignore", "ignore", "ignore"], env, detached: true });
@@ -106,7 +107,7 @@ export async function startWorkerd(kind, { state, vars = {} } = {}) {
     bindings,
     host: "127.0.0.1",
     port: await freePort(),
-    ...(kind === "app" ? { d1Persist: `${state}/v3/d1` } : {}),
+    ...(state ? { d1Persist: `${state}/v3/d1` } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   await waitFor(`${url}/health`);
