@@ -98,13 +98,14 @@ export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
 export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, offset: number) {
   const dir = direction[sort];
   const where = whereOf(filter);
-  const phrase = filter.search && isIndexed(filter.search) && !filter.status && !filter.priority ? ftsPhrase(filter.search) : undefined;
+  const indexedSearch = filter.search !== undefined && isIndexed(filter.search);
+  if (indexedSearch && (filter.status || filter.priority)) return listSearchedAndFiltered(db, where!, dir, limit, offset);
+  const phrase = indexedSearch ? ftsPhrase(filter.search!) : undefined;
   // Unfiltered, the createdAt index is the compact one in creation order; the table itself is not.
   const order = where ? sql`rowid ${dir}` : sql`${jobs.createdAt} ${dir}, rowid ${dir}`;
   const pageRowids = phrase
     ? sql`SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ${phrase} ORDER BY rowid ${dir} LIMIT ${limit} OFFSET ${offset}`
     : sql`SELECT rowid FROM ${jobs} WHERE ${where ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`;
-  if (filter.search && isIndexed(filter.search) && !phrase) return listSearchedAndFiltered(db, where!, dir, limit, offset);
   const [rows, [total]] = await db.batch([
     db.select().from(jobs).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(order),
     phrase
