@@ -14,7 +14,9 @@ import type { Db } from "./client";
 const CHUNK_JSON_CHARS = 512 * 1024;
 
 /** `json_each(?)` over `rows`, each row an array: read its fields with `field(i)`. */
-export const jsonEach = (rows: readonly unknown[]) => sql`json_each(${JSON.stringify(rows)})`;
+export const jsonEach = (rows: readonly unknown[]) => jsonEachOf(JSON.stringify(rows));
+
+const jsonEachOf = (json: string) => sql`json_each(${json})`;
 
 /** Field `i` of the current json_each row (`alias` names the json_each table when it has one). */
 export const field = (i: number, alias = "value"): SQL => sql.raw(`json_extract(${alias}, '$[${i}]')`);
@@ -40,7 +42,7 @@ export function insertRows<T extends SQLiteTable>(db: Db, table: T, rows: T["$in
     }),
   );
   // Drizzle's insert-select lists every insertable column in table order: select them in that order.
-  const select = (chunk: unknown[][]) =>
+  const select = (chunkJson: string) =>
     sql`select ${sql.join(
       Object.entries(byKey).map(([key, column]) => {
         const i = keys.indexOf(key);
@@ -48,24 +50,25 @@ export function insertRows<T extends SQLiteTable>(db: Db, table: T, rows: T["$in
         return column.default === undefined ? sql`null` : is(column.default, SQL) ? column.default : sql.param(column.default, column);
       }),
       sql`, `,
-    )} from ${jsonEach(chunk)}`;
-  return chunkBySize(encoded).map((chunk) => db.insert(table).select(select(chunk)));
+    )} from ${jsonEachOf(chunkJson)}`;
+  return jsonChunks(encoded).map((chunkJson) => db.insert(table).select(select(chunkJson)));
 }
 
-function chunkBySize<T>(rows: T[]): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
+/** The rows as JSON arrays of at most CHUNK_JSON_CHARS characters (each row serialized once). */
+function jsonChunks(rows: unknown[]): string[] {
+  const chunks: string[] = [];
+  let current: string[] = [];
   let length = 0;
   for (const row of rows) {
-    const size = JSON.stringify(row).length;
-    if (current.length > 0 && length + size > CHUNK_JSON_CHARS) {
-      chunks.push(current);
+    const json = JSON.stringify(row);
+    if (current.length > 0 && length + json.length > CHUNK_JSON_CHARS) {
+      chunks.push(`[${current.join(",")}]`);
       current = [];
       length = 0;
     }
-    current.push(row);
-    length += size;
+    current.push(json);
+    length += json.length + 1;
   }
-  chunks.push(current);
+  chunks.push(`[${current.join(",")}]`);
   return chunks;
 }
