@@ -107,17 +107,20 @@ describe("POST /api/jobs/:id/run through the queue", () => {
     expect(logs[0]).toMatchObject({ responseStatus: 301, error: "redirect 301 to http://127.0.0.1:1/elsewhere not followed" });
   });
 
+  const truncated = /^y{4096}… \[truncated at 4096 bytes\]$/;
   it.each([
-    ["a 10 MB response body", { bodyBytes: 10_000_000 }],
-    ["a small compressed body that inflates to 10 MB", { gzipBytes: 10_000_000 }],
-  ])("stores %s truncated to 4 KB", async (_, reply) => {
+    ["a 10 MB response body", { bodyBytes: 10_000_000 }, truncated],
+    ["a small compressed body that inflates to 10 MB", { gzipBytes: 10_000_000 }, truncated],
+    ["a body one byte past 4 KB", { bodyBytes: 4097 }, truncated],
+    ["a body of exactly 4 KB", { bodyBytes: 4096 }, /^y{4096}$/],
+  ])("keeps at most 4 KB of the response: %s", async (_, reply, expected) => {
     const job = await createJob({ payload: { receiver: { script: [{ status: 200, ...reply }] } } });
     await call("POST", `/api/jobs/${job.id}/run`);
     await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
     const [log] = await logRows(job.id);
     const stored = JSON.parse(log!.responseBody) as string;
     expect(stored.length).toBeLessThan(4200);
-    expect(stored).toMatch(/^y{4096}… \[truncated at 4096 bytes\]$/);
+    expect(stored).toMatch(expected);
   });
 
   it("answers 409 for a job that is IN_PROGRESS and changes nothing", async () => {

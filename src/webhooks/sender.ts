@@ -94,36 +94,18 @@ const decoder = new TextDecoder();
 /** Reads at most `maxBytes` of the body (then cancels the stream); JSON when it parses, else text. */
 async function readBounded(res: Response, maxBytes: number): Promise<unknown> {
   if (!res.body) return null;
-  // The common case, a small body of declared length and no content-encoding (which could inflate
-  // past its declared size), is read in one call; anything else is read chunk by chunk up to the bound.
-  const declaredBytes = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (declaredBytes <= maxBytes && !res.headers.has("content-encoding")) return parseBody(await res.text());
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  while (size < maxBytes) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-  }
-  if (size >= maxBytes) {
-    truncated = true;
+  // One read into a buffer one byte larger than the bound: workerd's readAtLeast resolves when the
+  // buffer is full or the body has ended, so a small body (the common case) costs a single read, and a
+  // full buffer means the body went past the bound. Bytes are counted after any content-encoding.
+  const reader = res.body.getReader({ mode: "byob" });
+  const { value } = await reader.readAtLeast(maxBytes + 1, new Uint8Array(maxBytes + 1));
+  const bytes = value ?? new Uint8Array(0);
+  if (bytes.byteLength > maxBytes) {
     await reader.cancel().catch(() => undefined);
+    return `${decoder.decode(bytes.subarray(0, maxBytes))}… [truncated at ${maxBytes} bytes]`;
   }
-  let bytes = chunks.length === 1 ? chunks[0]!.subarray(0, maxBytes) : new Uint8Array(Math.min(size, maxBytes));
-  if (chunks.length > 1) {
-    let offset = 0;
-    for (const chunk of chunks) {
-      const take = chunk.subarray(0, bytes.length - offset);
-      bytes.set(take, offset);
-      offset += take.byteLength;
-    }
-  }
-  const text = decoder.decode(bytes);
-  if (truncated) return `${text}… [truncated at ${maxBytes} bytes]`;
-  return parseBody(text);
+  reader.releaseLock();
+  return parseBody(decoder.decode(bytes));
 }
 
 function parseBody(text: string): unknown {
