@@ -4,11 +4,12 @@ import { Pool } from "undici";
 
 export const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN);
 
-export function summarize(latencies, durationMs, errors = 0) {
+export function summarize(latencies, durationMs, errors = 0, errorKinds = {}) {
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     requests: latencies.length,
     errors,
+    ...(errors ? { errorKinds } : {}),
     rps: Math.round((latencies.length / durationMs) * 1000),
     p50: round(percentile(sorted, 50)),
     p95: round(percentile(sorted, 95)),
@@ -24,6 +25,12 @@ export async function runLoad(origin, { total, concurrency, request, onResponse 
   const latencies = [];
   let next = 0;
   let errors = 0;
+  // What went wrong, by status (and the start of the message) or by network error code.
+  const errorKinds = {};
+  const fail = (kind) => {
+    errors += 1;
+    errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+  };
   const started = performance.now();
   async function client() {
     while (next < total) {
@@ -34,16 +41,16 @@ export async function runLoad(origin, { total, concurrency, request, onResponse 
         const res = await pool.request({ method: r.method ?? "GET", path: r.path, headers: r.headers, body: r.body });
         const text = await res.body.text();
         const ms = performance.now() - t0;
-        if (res.statusCode >= 400) errors += 1;
+        if (res.statusCode >= 400) fail(`${res.statusCode} ${text.slice(0, 120)}`);
         latencies.push(ms);
         onResponse?.(i, res.statusCode, text, t0);
-      } catch {
-        errors += 1;
+      } catch (error) {
+        fail(error.code ?? error.message);
       }
     }
   }
   await Promise.all(Array.from({ length: concurrency }, client));
   const durationMs = performance.now() - started;
   await pool.close();
-  return summarize(latencies, durationMs, errors);
+  return summarize(latencies, durationMs, errors, errorKinds);
 }
