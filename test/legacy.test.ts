@@ -11,7 +11,7 @@ describe("original routes", () => {
 
     const listed = await call("GET", `/get-jobs?limit=10&page=1&search=${tag}&status=PENDING`);
     expect(listed.body.data.map((j: any) => j.id)).toEqual([id]);
-    expect(listed.body.pagination).toEqual({ page: 1, limit: 10, total: 1, totalPages: 1 });
+    expect(listed.body.pagination).toEqual({ page: 1, limit: 10, total: 1, totalPages: 1, totalExact: true });
 
     const updated = await call("PUT", `/update-job/${id}`, { taskName: "Send Welcome Email", payload: { email: `${tag}@test.com` }, priority: "LOW" });
     expect(updated.status).toBe(200);

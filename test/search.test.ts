@@ -6,9 +6,10 @@ import { env } from "cloudflare:workers";
 import { and, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
+import { insertRows } from "../src/db/json-rows";
 import { jobs } from "../src/db/schema";
-import { searchCondition } from "../src/jobs/repository";
-import { call, createJob, uniqueWord } from "./support/helpers";
+import { listJobs, searchCondition, SEARCH_COUNT_LIMIT } from "../src/jobs/repository";
+import { call, createJob, sessionCookie, uniqueWord } from "./support/helpers";
 
 const FIXTURE = [
   { taskName: "Send Invoice", payload: { email: "Billing@Example.com", amount: 100 } },
@@ -63,7 +64,7 @@ describe("search index", () => {
 
     const page2 = await call("GET", `/api/jobs?search=${word}&limit=3&page=2`);
     expect(ids(page2)).toEqual(newest.slice(3, 6));
-    expect(page2.body.pagination).toEqual({ page: 2, limit: 3, total: 7, totalPages: 3 });
+    expect(page2.body.pagination).toEqual({ page: 2, limit: 3, total: 7, totalPages: 3, totalExact: true });
     expect(ids(await call("GET", `/api/jobs?search=${word}&limit=3&page=3`))).toEqual(newest.slice(6));
     expect(ids(await call("GET", `/api/jobs?search=${word}&limit=3&sort=oldest`))).toEqual(made.slice(0, 3).map((j) => j.id));
 
@@ -80,5 +81,57 @@ describe("search index", () => {
     const job = await createJob({ taskName: `Zq ${uniqueWord()}` });
     const res = await call("GET", "/api/jobs?search=Zq&limit=100");
     expect(res.body.data.map((j: any) => j.id)).toContain(job.id);
+  });
+
+  it("counts a search's matches up to 1 000, then reports a lower bound, and still pages past it", async () => {
+    expect(SEARCH_COUNT_LIMIT).toBe(1000);
+    const word = uniqueWord("many");
+    const now = new Date();
+    // 1 005 matches, every other one COMPLETED; seeded in one batch (the API would take a minute).
+    const rows = Array.from({ length: 1005 }, (_, i) => ({
+      id: `${word}-${String(i).padStart(4, "0")}`,
+      taskName: `Many ${i}`,
+      payload: { note: word },
+      status: i % 2 === 1 ? ("COMPLETED" as const) : ("PENDING" as const),
+      createdAt: now,
+      updatedAt: now,
+    }));
+    const db = getDb(env.DB);
+    const [first, ...rest] = insertRows(db, jobs, rows);
+    await db.batch([first!, ...rest]);
+    const ids = (res: { body: { data: { id: string }[] } }) => res.body.data.map((j) => j.id);
+    const newest = rows.map((r) => r.id).reverse();
+
+    const page1 = await call("GET", `/api/jobs?search=${word}&limit=10`);
+    expect(ids(page1)).toEqual(newest.slice(0, 10));
+    expect(page1.body.pagination).toEqual({ page: 1, limit: 10, total: 1000, totalPages: 100, totalExact: false });
+    // Past the limit, the count reaches the end of the requested page: the last page is exact again.
+    const page101 = await call("GET", `/api/jobs?search=${word}&limit=10&page=101`);
+    expect(ids(page101)).toEqual(newest.slice(1000));
+    expect(page101.body.pagination).toEqual({ page: 101, limit: 10, total: 1005, totalPages: 101, totalExact: true });
+    // A filter that leaves fewer matches than the limit is counted exactly.
+    const completed = await call("GET", `/api/jobs?search=${word}&status=COMPLETED&limit=10&sort=oldest`);
+    expect(ids(completed)).toEqual(rows.filter((r) => r.status === "COMPLETED").slice(0, 10).map((r) => r.id));
+    expect(completed.body.pagination).toMatchObject({ total: 502, totalExact: true });
+
+    // The dashboard says "1000+" and offers the next page after the last numbered one.
+    const page = await call("GET", `/?search=${word}&page=100`, undefined, { cookie: await sessionCookie() });
+    expect(page.body).toContain("Showing 991–1000 of 1000+ jobs");
+    expect(page.body).toMatch(/<a href="\/\?search=many[0-9a-f]+&amp;page=101"[^>]*rel="next"/);
+  });
+
+  it("applies the count limit to the index and to the scan of short terms alike", async () => {
+    const word = uniqueWord("lim");
+    for (let i = 0; i < 7; i++) await createJob({ taskName: `Qz${i} ${word}` });
+    const db = getDb(env.DB);
+    for (const term of [word, "Qz"]) {
+      const totals = async (offset: number) => {
+        const { rows, total, totalExact } = await listJobs(db, { search: term }, "newest", 2, offset, 5);
+        return [rows.length, total, totalExact];
+      };
+      expect(await totals(0), term).toEqual([2, 5, false]);
+      expect(await totals(4), term).toEqual([2, 6, false]);
+      expect(await totals(6), term).toEqual([1, 7, true]);
+    }
   });
 });

@@ -1,5 +1,5 @@
 /** Drizzle queries for jobs: create, read, list and search, edit, delete. State changes are in transitions.ts. */
-import { and, count, eq, getTableColumns, inArray, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, inArray, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { jobs, type Job, type JobStatus, type Priority } from "../db/schema";
 
@@ -38,12 +38,9 @@ export function searchCondition(term: string, indexed = isIndexed(term)): SQL {
   return or(sql`${jobs.taskName} LIKE ${pattern} ESCAPE '\\'`, sql`${jobs.payload} LIKE ${pattern} ESCAPE '\\'`)!;
 }
 
-function whereOf(filter: JobFilter): SQL | undefined {
-  const conditions: (SQL | undefined)[] = [];
-  if (filter.status) conditions.push(eq(jobs.status, filter.status));
-  if (filter.priority) conditions.push(eq(jobs.priority, filter.priority));
-  if (filter.search) conditions.push(searchCondition(filter.search));
-  return and(...conditions);
+/** The status and priority filters (a search is matched by listJobs, from its index). */
+function whereOf({ status, priority }: Omit<JobFilter, "search">): SQL | undefined {
+  return and(status ? eq(jobs.status, status) : undefined, priority ? eq(jobs.priority, priority) : undefined);
 }
 
 /**
@@ -53,6 +50,21 @@ function whereOf(filter: JobFilter): SQL | undefined {
  */
 const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
 export type JobSort = keyof typeof direction;
+
+/**
+ * How far a search counts its matches: this many, or to the end of the requested page if that is
+ * further. Past it the total is a lower bound (`totalExact: false`). Counting is a walk over every
+ * match, so a word found in most jobs would otherwise cost tens of ms on every page of its results,
+ * while the page itself takes under a millisecond. Lists without a search count exactly (an index).
+ */
+export const SEARCH_COUNT_LIMIT = 1000;
+
+export interface JobList {
+  rows: Job[];
+  total: number;
+  /** False when a search stopped counting: `total` matches exist, and more. */
+  totalExact: boolean;
+}
 
 /**
  * createdAt never decreases from one job to the next: it is `now`, or the newest job's createdAt when
@@ -92,45 +104,47 @@ export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
 
 /**
  * One page and the total, in one D1 round trip. The page's rowids come first, from an index alone
- * (skipping `offset` entries without reading their rows), then only those rows are read. A search with
- * no other filter takes its page straight from the search index, in order, and counts there too.
+ * (skipping `offset` entries without reading their rows), then only those rows are read.
  */
-export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, offset: number) {
+export async function listJobs(
+  db: Db,
+  { search, ...filters }: JobFilter,
+  sort: JobSort,
+  limit: number,
+  offset: number,
+  searchCountLimit = SEARCH_COUNT_LIMIT,
+): Promise<JobList> {
   const dir = direction[sort];
-  const where = whereOf(filter);
-  const indexedSearch = filter.search !== undefined && isIndexed(filter.search);
-  if (indexedSearch && (filter.status || filter.priority)) return listSearchedAndFiltered(db, where!, dir, limit, offset);
-  const phrase = indexedSearch ? ftsPhrase(filter.search!) : undefined;
+  const where = whereOf(filters);
+  if (search !== undefined) return listSearched(db, search, where, dir, limit, offset, Math.max(searchCountLimit, offset + limit));
   // Unfiltered, the createdAt index is the compact one in creation order; the table itself is not.
   const order = where ? sql`rowid ${dir}` : sql`${jobs.createdAt} ${dir}, rowid ${dir}`;
-  const pageRowids = phrase
-    ? sql`SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ${phrase} ORDER BY rowid ${dir} LIMIT ${limit} OFFSET ${offset}`
-    : sql`SELECT rowid FROM ${jobs} WHERE ${where ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`;
   const [rows, [total]] = await db.batch([
-    db.select().from(jobs).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(order),
-    phrase
-      ? db.select({ n: count() }).from(sql`jobs_fts`).where(sql`jobs_fts MATCH ${phrase}`)
-      : db.select({ n: count() }).from(jobs).where(where),
+    rowsOf(db, sql`SELECT rowid FROM ${jobs} WHERE ${where ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, order),
+    db.select({ n: count() }).from(jobs).where(where),
   ]);
-  return { rows, total: total?.n ?? 0 };
+  return { rows, total: total?.n ?? 0, totalExact: true };
 }
 
+/** The jobs whose rowids `pageRowids` selects, in `order`. */
+const rowsOf = (db: Db, pageRowids: SQL, order: SQL) => db.select().from(jobs).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(order);
+
 /**
- * A search with filters walks the search index once: its matches that pass the filters are collected
- * (a CTE used twice is materialized), then counted and paged in the same statement.
+ * A search walks its matches in rowid order: from the search index, each match joined to its row when
+ * a filter needs the row (CROSS JOIN keeps the index first), or a scan for a term too short for it.
+ * The page stops after its rows; the count stops after `countLimit` + 1 matches.
  */
-async function listSearchedAndFiltered(db: Db, where: SQL, dir: SQL, limit: number, offset: number) {
-  const matched = db.$with("matched").as(db.select({ r: sql<number>`${jobs}.rowid`.as("r") }).from(jobs).where(where));
-  const found = await db
-    .with(matched)
-    .select({ job: getTableColumns(jobs), total: sql<number>`(SELECT count(*) FROM ${matched})` })
-    .from(jobs)
-    .where(sql`${jobs}.rowid IN (SELECT r FROM ${matched} ORDER BY r ${dir} LIMIT ${limit} OFFSET ${offset})`)
-    .orderBy(sql`rowid ${dir}`);
-  if (found.length > 0) return { rows: found.map((f) => f.job), total: found[0]!.total };
-  // A page past the end has no row to carry the total.
-  const [total] = await db.select({ n: count() }).from(jobs).where(where);
-  return { rows: [], total: total?.n ?? 0 };
+async function listSearched(db: Db, term: string, where: SQL | undefined, dir: SQL, limit: number, offset: number, countLimit: number) {
+  const phrase = isIndexed(term) ? ftsPhrase(term) : undefined;
+  const [rowid, matches] = phrase
+    ? [sql`jobs_fts.rowid`, where ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${where}` : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`]
+    : [sql`${jobs}.rowid`, sql`${jobs} WHERE ${and(searchCondition(term, false), where)!}`];
+  const [rows, [counted]] = await db.batch([
+    rowsOf(db, sql`SELECT ${rowid} FROM ${matches} ORDER BY ${rowid} ${dir} LIMIT ${limit} OFFSET ${offset}`, sql`rowid ${dir}`),
+    db.select({ n: count() }).from(sql`(SELECT 1 FROM ${matches} LIMIT ${countLimit + 1})`),
+  ]);
+  const n = counted?.n ?? 0;
+  return { rows, total: Math.min(n, countLimit), totalExact: n <= countLimit };
 }
 
 /** Edits the fields of a job that is not running; undefined when no such job is in an editable state. */

@@ -24,8 +24,8 @@ export async function getJob(env: Env, id: string): Promise<Job> {
 }
 
 export async function listJobs(env: Env, { limit, page, sort, ...filter }: ListJobsQuery) {
-  const { rows, total } = await repo.listJobs(getDb(env.DB), filter, sort, limit, offsetOf({ limit, page }));
-  return toPage(rows, total, { limit, page });
+  const { rows, total, totalExact } = await repo.listJobs(getDb(env.DB), filter, sort, limit, offsetOf({ limit, page }));
+  return toPage(rows, total, { limit, page }, totalExact);
 }
 
 export async function updateJob(env: Env, id: string, input: UpdateJobInput): Promise<Job> {

@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import * as inbox from "../inbox/service";
 import { listLogsQuery } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
+import { toPage } from "../lib/pagination";
 import { InboxList, InboxPage } from "../views/inbox";
 import { LogsPage, LogsTable, logsUrl } from "../views/logs";
 import { renderPage, trigger, validPageQuery, wantsFragment } from "./ui.shared";
@@ -36,5 +37,5 @@ export const uiLogs = new Hono<AppEnv>()
     const removed = await inbox.clear(c.env);
     if (!wantsFragment(c)) return c.redirect("/inbox", 303);
     trigger(c, { toast: `Inbox cleared (${removed} ${removed === 1 ? "entry" : "entries"})` });
-    return c.html(<InboxList entries={[]} info={{ page: 1, limit: 20, total: 0, totalPages: 0 }} now={new Date()} />);
+    return c.html(<InboxList entries={[]} info={toPage([], 0, { page: 1, limit: 20 }).pagination} now={new Date()} />);
   });

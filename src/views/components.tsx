@@ -1,6 +1,7 @@
 /** Small pure components: badges, times, copyable ids, pagination, empty states, flash messages. */
 import type { Child } from "hono/jsx";
 import type { DeliveryStatus, JobStatus, Priority } from "../db/schema";
+import type { PageInfo } from "../lib/pagination";
 import { exactTime, relativeTime } from "./format";
 
 const statusLabel: Record<JobStatus, string> = {
@@ -59,12 +60,7 @@ export const CopyId = ({ id, label = "id" }: { id: string; label?: string }) => 
   </span>
 );
 
-export interface PageInfo {
-  page: number;
-  limit: number;
-  total: number;
-  totalPages: number;
-}
+export type { PageInfo };
 
 /** Page links that work as plain links; with htmx they swap `target` and push the URL. */
 export function Pagination({ info, hrefFor, target }: { info: PageInfo; hrefFor: (page: number) => string; target: string }) {
@@ -84,11 +80,14 @@ export function Pagination({ info, hrefFor, target }: { info: PageInfo; hrefFor:
       {label}
     </a>
   );
+  // A total that is a lower bound (a search that stopped counting) has pages past its last number.
+  const more = !info.totalExact;
   return (
     <nav class="pagination" aria-label="Pagination">
       {info.page > 1 ? link(info.page - 1, "‹ Previous", "prev") : <span class="muted">‹ Previous</span>}
       {pages.map((p) => (p === null ? <span class="gap">…</span> : link(p, String(p), undefined, p === info.page)))}
-      {info.page < info.totalPages ? link(info.page + 1, "Next ›", "next") : <span class="muted">Next ›</span>}
+      {more && <span class="gap">…</span>}
+      {info.page < info.totalPages || more ? link(info.page + 1, "Next ›", "next") : <span class="muted">Next ›</span>}
     </nav>
   );
 }

@@ -102,10 +102,12 @@ export function JobsTable({ jobs, info, query, now }: { jobs: Job[]; info: PageI
   }
   const first = (info.page - 1) * info.limit + 1;
   const last = Math.min(info.total, info.page * info.limit);
+  // A search that stopped counting says "1000+": that many match, and more.
+  const total = info.totalExact ? String(info.total) : `${info.total}+`;
   return (
     <>
       <p class="summary">
-        {jobs.length > 0 ? `Showing ${first}–${last} of ${info.total} jobs` : `Page ${info.page} is past the end (${info.total} jobs)`}
+        {jobs.length > 0 ? `Showing ${first}–${last} of ${total} jobs` : `Page ${info.page} is past the end (${total} jobs)`}
       </p>
       <div class="table-wrap">
         <table class="striped jobs">
