@@ -7,7 +7,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { percentile, runLoad } from "./lib/load.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
-import { SEARCH_WORD, seedJobs } from "./lib/seed.mjs";
+import { COMMON_WORD, SEARCH_WORD, seedJobs } from "./lib/seed.mjs";
 import { migrate, startWorkerd, startWranglerDev, workerdRssMiB, writeBenchConfig } from "./lib/servers.mjs";
 
 const QUICK = process.argv.includes("--quick");
@@ -45,8 +45,10 @@ function queryKinds(total) {
     "page 1": "/api/jobs?limit=10",
     [`deep page (${deepPage})`]: `/api/jobs?limit=10&page=${deepPage}`,
     "search payload word": `/api/jobs?limit=10&search=${SEARCH_WORD}`,
+    "search common word": `/api/jobs?limit=10&search=${COMMON_WORD}`,
     "status filter": "/api/jobs?limit=10&status=FAILED",
     "search + filter": `/api/jobs?limit=10&search=${SEARCH_WORD}&status=COMPLETED`,
+    "common word + filter": `/api/jobs?limit=10&search=${COMMON_WORD}&status=FAILED`,
   };
 }
 

@@ -1,5 +1,6 @@
 // Seeds jobs straight into the local D1 (wrangler d1 execute with multi-row INSERTs): the batch path,
-// much faster than one API request per job. Payloads carry a word shared by 1% of jobs (tagNNN).
+// much faster than one API request per job. Payloads carry a word shared by 1% of jobs (tagNNN), and
+// one shared by all (example).
 import { writeFileSync } from "node:fs";
 import { executeSql } from "./servers.mjs";
 
@@ -8,6 +9,8 @@ const PRIORITIES = ["HIGH", "MEDIUM", "LOW"];
 const KINDS = ["invoice", "report", "email", "backup", "sync", "export", "billing", "digest"];
 
 export const SEARCH_WORD = "tag042";
+/** In every payload (the e-mail domain): a search whose count the API stops at 1 000 matches. */
+export const COMMON_WORD = "example";
 
 export function seedJobs(state, from, count) {
   const now = Date.now();
