@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { insertRows } from "../src/db/json-rows";
 import { jobs } from "../src/db/schema";
-import { listJobs, searchCondition, SEARCH_COUNT_LIMIT } from "../src/jobs/repository";
+import { listJobs, searchCondition, SEARCH_COUNT_PAGES } from "../src/jobs/repository";
 import { call, createJob, sessionCookie, uniqueWord } from "./support/helpers";
 
 const FIXTURE = [
@@ -83,13 +83,13 @@ describe("search index", () => {
     expect(res.body.data.map((j: any) => j.id)).toContain(job.id);
   });
 
-  it("counts a search's matches up to 1 000, then reports a lower bound, and still pages past it", async () => {
-    expect(SEARCH_COUNT_LIMIT).toBe(1000);
+  it("counts a search's matches through ten pages, then reports a lower bound, and still pages past it", async () => {
+    expect(SEARCH_COUNT_PAGES).toBe(10);
     const word = uniqueWord("many");
     const now = new Date();
-    // 1 005 matches, every other one COMPLETED; seeded in one batch (the API would take a minute).
-    const rows = Array.from({ length: 1005 }, (_, i) => ({
-      id: `${word}-${String(i).padStart(4, "0")}`,
+    // 25 matches, every other one COMPLETED (12), seeded in one batch.
+    const rows = Array.from({ length: 25 }, (_, i) => ({
+      id: `${word}-${String(i).padStart(2, "0")}`,
       taskName: `Many ${i}`,
       payload: { note: word },
       status: i % 2 === 1 ? ("COMPLETED" as const) : ("PENDING" as const),
@@ -101,37 +101,42 @@ describe("search index", () => {
     await db.batch([first!, ...rest]);
     const ids = (res: { body: { data: { id: string }[] } }) => res.body.data.map((j) => j.id);
     const newest = rows.map((r) => r.id).reverse();
+    const list = (query: string) => call("GET", `/api/jobs?search=${word}&limit=2${query}`);
 
-    const page1 = await call("GET", `/api/jobs?search=${word}&limit=10`);
-    expect(ids(page1)).toEqual(newest.slice(0, 10));
-    expect(page1.body.pagination).toEqual({ page: 1, limit: 10, total: 1000, totalPages: 100, totalExact: false });
-    // Past the limit, the count reaches the end of the requested page: the last page is exact again.
-    const page101 = await call("GET", `/api/jobs?search=${word}&limit=10&page=101`);
-    expect(ids(page101)).toEqual(newest.slice(1000));
-    expect(page101.body.pagination).toEqual({ page: 101, limit: 10, total: 1005, totalPages: 101, totalExact: true });
-    // A filter that leaves fewer matches than the limit is counted exactly.
-    const completed = await call("GET", `/api/jobs?search=${word}&status=COMPLETED&limit=10&sort=oldest`);
-    expect(ids(completed)).toEqual(rows.filter((r) => r.status === "COMPLETED").slice(0, 10).map((r) => r.id));
-    expect(completed.body.pagination).toMatchObject({ total: 502, totalExact: true });
+    // Page 1 of 2 counts 20 matches (pages 1-10) and stops: "20 and more".
+    const page1 = await list("");
+    expect(ids(page1)).toEqual(newest.slice(0, 2));
+    expect(page1.body.pagination).toEqual({ page: 1, limit: 2, total: 20, totalPages: 10, totalExact: false });
+    expect((await list("&page=3")).body.pagination).toMatchObject({ total: 24, totalExact: false });
+    // From page 4, ten pages reach past the last match: the count is exact.
+    const page4 = await list("&page=4");
+    expect(ids(page4)).toEqual(newest.slice(6, 8));
+    expect(page4.body.pagination).toEqual({ page: 4, limit: 2, total: 25, totalPages: 13, totalExact: true });
+    // A page past the first count still has its rows.
+    expect(ids(await list("&page=13"))).toEqual(newest.slice(24));
+    // A filter that leaves fewer matches than ten pages is counted exactly.
+    const completed = await list("&status=COMPLETED&sort=oldest");
+    expect(ids(completed)).toEqual(rows.filter((r) => r.status === "COMPLETED").slice(0, 2).map((r) => r.id));
+    expect(completed.body.pagination).toMatchObject({ total: 12, totalExact: true });
 
-    // The dashboard says "1000+" and offers the next page after the last numbered one.
-    const page = await call("GET", `/?search=${word}&page=100`, undefined, { cookie: await sessionCookie() });
-    expect(page.body).toContain("Showing 991–1000 of 1000+ jobs");
-    expect(page.body).toMatch(/<a href="\/\?search=many[0-9a-f]+&amp;page=101"[^>]*rel="next"/);
+    // The dashboard says "20+" and offers pages past the last numbered one.
+    const page = await call("GET", `/?search=${word}&limit=2`, undefined, { cookie: await sessionCookie() });
+    expect(page.body).toContain("Showing 1–2 of 20+ jobs");
+    expect(page.body).toMatch(/<a href="\/\?search=many[0-9a-f]+&amp;limit=2&amp;page=2"[^>]*rel="next"/);
   });
 
-  it("applies the count limit to the index and to the scan of short terms alike", async () => {
+  it("counts through ten pages alike on the index and on the scan of short terms", async () => {
     const word = uniqueWord("lim");
-    for (let i = 0; i < 7; i++) await createJob({ taskName: `Qz${i} ${word}` });
+    for (let i = 0; i < 12; i++) await createJob({ taskName: `Qz${i} ${word}` });
     const db = getDb(env.DB);
     for (const term of [word, "Qz"]) {
       const totals = async (offset: number) => {
-        const { rows, total, totalExact } = await listJobs(db, { search: term }, "newest", 2, offset, 5);
+        const { rows, total, totalExact } = await listJobs(db, { search: term }, "newest", 1, offset);
         return [rows.length, total, totalExact];
       };
-      expect(await totals(0), term).toEqual([2, 5, false]);
-      expect(await totals(4), term).toEqual([2, 6, false]);
-      expect(await totals(6), term).toEqual([1, 7, true]);
+      expect(await totals(0), term).toEqual([1, 10, false]);
+      expect(await totals(1), term).toEqual([1, 11, false]);
+      expect(await totals(2), term).toEqual([1, 12, true]);
     }
   });
 });

@@ -52,12 +52,13 @@ const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
 export type JobSort = keyof typeof direction;
 
 /**
- * How far a search counts its matches: this many, or to the end of the requested page if that is
- * further. Past it the total is a lower bound (`totalExact: false`). Counting is a walk over every
- * match, so a word found in most jobs would otherwise cost tens of ms on every page of its results,
- * while the page itself takes under a millisecond. Lists without a search count exactly (an index).
+ * How far a search counts its matches: through this many pages of the requested size, starting at the
+ * requested page (100 matches for page 1 at the default limit of 10). Past that the total is a lower
+ * bound (`totalExact: false`). Counting is a walk over the matches, so an exact count would cost as
+ * much as reading every one of them; this way a search costs about what its pages cost, however many
+ * jobs match. Lists without a search count exactly (an index count).
  */
-export const SEARCH_COUNT_LIMIT = 1000;
+export const SEARCH_COUNT_PAGES = 10;
 
 export interface JobList {
   rows: Job[];
@@ -112,11 +113,10 @@ export async function listJobs(
   sort: JobSort,
   limit: number,
   offset: number,
-  searchCountLimit = SEARCH_COUNT_LIMIT,
 ): Promise<JobList> {
   const dir = direction[sort];
   const where = whereOf(filters);
-  if (search !== undefined) return listSearched(db, search, where, dir, limit, offset, Math.max(searchCountLimit, offset + limit));
+  if (search !== undefined) return listSearched(db, search, where, dir, limit, offset, offset + SEARCH_COUNT_PAGES * limit);
   // Unfiltered, the createdAt index is the compact one in creation order; the table itself is not.
   const order = where ? sql`rowid ${dir}` : sql`${jobs.createdAt} ${dir}, rowid ${dir}`;
   const [rows, [total]] = await db.batch([
