@@ -28,12 +28,11 @@ const ftsPhrase = (term: string) => `"${term.replaceAll('"', '""')}"`;
 const isIndexed = (term: string) => [...term].length >= INDEXED_SEARCH_MIN_CHARS;
 
 /**
- * Case-insensitive substring search in the task name or the payload's JSON text. Terms of 3+
- * characters use the FTS5 trigram index (`jobs_fts`); shorter ones scan with LIKE. Both treat `%`,
- * `_` and quotes as plain characters.
+ * Search is a case-insensitive substring match in the task name or the payload's JSON text, with `%`,
+ * `_` and quotes as plain characters. Terms of 3+ characters are found through the FTS5 trigram index
+ * (`jobs_fts`, see listSearched); shorter ones by this scan, which defines the same match.
  */
-export function searchCondition(term: string, indexed = isIndexed(term)): SQL {
-  if (indexed) return sql`${jobs}.rowid IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ${ftsPhrase(term)})`;
+export function scanCondition(term: string): SQL {
   const pattern = `%${escapeLike(term)}%`;
   return or(sql`${jobs.taskName} LIKE ${pattern} ESCAPE '\\'`, sql`${jobs.payload} LIKE ${pattern} ESCAPE '\\'`)!;
 }
@@ -138,7 +137,7 @@ async function listSearched(db: Db, term: string, where: SQL | undefined, dir: S
   const phrase = isIndexed(term) ? ftsPhrase(term) : undefined;
   const [rowid, matches] = phrase
     ? [sql`jobs_fts.rowid`, where ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${where}` : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`]
-    : [sql`${jobs}.rowid`, sql`${jobs} WHERE ${and(searchCondition(term, false), where)!}`];
+    : [sql`${jobs}.rowid`, sql`${jobs} WHERE ${and(scanCondition(term), where)!}`];
   const [rows, [counted]] = await db.batch([
     rowsOf(db, sql`SELECT ${rowid} FROM ${matches} ORDER BY ${rowid} ${dir} LIMIT ${limit} OFFSET ${offset}`, sql`rowid ${dir}`),
     db.select({ n: count() }).from(sql`(SELECT 1 FROM ${matches} LIMIT ${countLimit + 1})`),
