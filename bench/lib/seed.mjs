@@ -9,7 +9,7 @@ const PRIORITIES = ["HIGH", "MEDIUM", "LOW"];
 const KINDS = ["invoice", "report", "email", "backup", "sync", "export", "billing", "digest"];
 
 export const SEARCH_WORD = "tag042";
-/** In every payload (the e-mail domain): a search whose count the API stops at 1 000 matches. */
+/** In every payload (the e-mail domain): a search whose count the API stops after ten pages. */
 export const COMMON_WORD = "example";
 
 export function seedJobs(state, from, count) {

@@ -102,7 +102,7 @@ export function JobsTable({ jobs, info, query, now }: { jobs: Job[]; info: PageI
   }
   const first = (info.page - 1) * info.limit + 1;
   const last = Math.min(info.total, info.page * info.limit);
-  // A search that stopped counting says "1000+": that many match, and more.
+  // A search that stopped counting says "100+": that many match, and more.
   const total = info.totalExact ? String(info.total) : `${info.total}+`;
   return (
     <>
