@@ -30,7 +30,6 @@ export default defineConfig(async () => {
                   WEBHOOK_MAX_ATTEMPTS: "3",
                   WEBHOOK_SECRET: TEST_SIGNING_SECRET,
                   WEBHOOK_INBOX_ENABLED: "true",
-                  SWEEP_ROUTE_ENABLED: "true",
                   API_TOKENS: TEST_API_TOKENS,
                   ALLOW_LOCAL_WEBHOOKS: "true",
                 },

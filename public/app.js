@@ -1,5 +1,6 @@
 // Dashboard behaviour that htmx attributes cannot express: open/close the dialog, toasts for server
-// events and failed requests, copy buttons, and relative times that keep ticking. No inline script.
+// events and failed requests, copy buttons, relative times that keep ticking, and the live parts
+// (polling with backoff, morphed in place, announced once when they finish). No inline script.
 (() => {
   const toasts = () => document.getElementById("toasts");
 
@@ -50,13 +51,92 @@
   document.addEventListener("closeModal", () => setTimeout(closeModal, 0));
   document.addEventListener("toast", (event) => toast(event.detail.message, event.detail.kind));
 
-  // Failed requests: the server answers htmx with a plain-text message.
+  // Live parts. An element with data-poll="<url>" re-requests itself every data-poll-every ms and is
+  // morphed in place (idiomorph), so only what changed is touched: focus and scroll stay, and a
+  // <details> the reader opened or closed stays that way. It stops when the server renders it without
+  // data-poll (the job is done), and then its data-announce text is said once. A failed poll is tried
+  // again after 2, 4, 8 ... 60 s, and the page says that live updates are paused meanwhile.
+  const timers = new Map();
+  const inFlight = new Set();
+  const failures = new Map();
+
+  function schedule(elt, ms) {
+    clearTimeout(timers.get(elt));
+    timers.set(elt, setTimeout(() => poll(elt), ms));
+  }
+
+  function watch(root) {
+    const elts = root.matches?.("[data-poll]") ? [root] : [];
+    for (const elt of elts.concat([...(root.querySelectorAll?.("[data-poll]") ?? [])])) {
+      if (!timers.has(elt) && !inFlight.has(elt)) schedule(elt, Number(elt.dataset.pollEvery) || 1000);
+    }
+  }
+
+  function poll(elt) {
+    timers.delete(elt);
+    if (!elt.isConnected || !elt.dataset.poll) return;
+    if (document.hidden) return schedule(elt, Number(elt.dataset.pollEvery) || 1000);
+    inFlight.add(elt);
+    htmx.ajax("GET", elt.dataset.poll, { source: elt, target: elt, swap: "morph" });
+  }
+
+  const liveStatus = () => document.getElementById("live-status");
+  function showPaused(paused) {
+    const status = liveStatus();
+    if (!status || status.hidden === !paused) return;
+    status.textContent = paused ? "Live updates paused: the server did not answer. Retrying…" : "";
+    status.hidden = !paused;
+  }
+
+  function announce(text) {
+    const region = document.getElementById("announcer");
+    if (region && text) region.textContent = text;
+  }
+
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail.elt;
+    if (!inFlight.delete(elt)) return;
+    if (!event.detail.successful) {
+      const n = (failures.get(elt) ?? 0) + 1;
+      failures.set(elt, n);
+      showPaused(true);
+      return schedule(elt, Math.min(60_000, 2000 * 2 ** (n - 1)));
+    }
+    failures.delete(elt);
+    if (failures.size === 0) showPaused(false);
+    if (elt.dataset.poll) schedule(elt, Number(elt.dataset.pollEvery) || 1000);
+    else announce(elt.dataset.announce);
+  });
+
+  // New content (a refreshed table, a new row) may hold live parts of its own.
+  document.addEventListener("htmx:load", (event) => watch(event.detail.elt));
+  document.addEventListener("DOMContentLoaded", () => watch(document.body));
+
+  // The server renders which <details> start open; once the reader opens or closes one, that is theirs.
+  document.addEventListener("click", (event) => {
+    const summary = event.target instanceof Element ? event.target.closest("summary") : null;
+    if (summary?.parentElement instanceof HTMLDetailsElement) summary.parentElement.dataset.userToggled = "true";
+  });
+  document.addEventListener("keydown", (event) => {
+    if ((event.key === "Enter" || event.key === " ") && event.target instanceof HTMLElement && event.target.tagName === "SUMMARY") {
+      event.target.parentElement.dataset.userToggled = "true";
+    }
+  });
+  if (window.Idiomorph) {
+    window.Idiomorph.defaults.callbacks.beforeAttributeUpdated = (name, node) =>
+      !((name === "open" || name === "data-user-toggled") && node instanceof HTMLDetailsElement && node.dataset.userToggled === "true");
+  }
+
+  // Failed requests: the server answers htmx with a plain-text message. A failed poll says so once, above.
   document.addEventListener("htmx:responseError", (event) => {
+    if (inFlight.has(event.detail.elt)) return;
     const xhr = event.detail.xhr;
     const text = (xhr.responseText || "").trim();
     toast(text && text.length < 300 && !text.startsWith("<") ? text : `Request failed (HTTP ${xhr.status})`, "error");
   });
-  document.addEventListener("htmx:sendError", () => toast("Could not reach the server. Is it running?", "error"));
+  document.addEventListener("htmx:sendError", (event) => {
+    if (!inFlight.has(event.detail.elt)) toast("Could not reach the server. Is it running?", "error");
+  });
 
   // Relative times: re-render "3 s ago" every 10 s from the datetime attribute.
   function relative(iso) {

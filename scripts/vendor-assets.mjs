@@ -5,6 +5,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 
 const files = {
   "node_modules/htmx.org/dist/htmx.min.js": "public/vendor/htmx.min.js",
+  "node_modules/idiomorph/dist/idiomorph-ext.min.js": "public/vendor/idiomorph-ext.min.js",
   "node_modules/@picocss/pico/css/pico.min.css": "public/vendor/pico.min.css",
 };
 

@@ -1,26 +1,33 @@
 /**
- * Builds the Hono app: the route modules, one JSON 404 and one error handler that maps domain and
- * HTTP errors to the shared `{ success: false, message }` shape and hides the details of real bugs.
+ * Builds the Hono app: the route modules, one 404 and one error handler that map domain and HTTP
+ * errors to the shared `{ success: false, message }` shape (an HTML page for a browser on a dashboard
+ * path) and hide the details of real bugs.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError, type AppEnv } from "./env";
 import { DomainError, statusOfKind } from "./lib/errors";
+import { limitBody, rejectControlCharacters } from "./lib/validate";
 import { api } from "./routes/api";
 import { inboxRoutes } from "./routes/inbox";
-import { internal } from "./routes/internal";
 import { legacy } from "./routes/legacy";
 import { uiAuth } from "./routes/ui.auth";
-import { uiErrorHandler } from "./routes/ui.shared";
-import { limitBody } from "./lib/validate";
+import { uiJobs } from "./routes/ui.jobs";
+import { uiLogs } from "./routes/ui.logs";
+import { notFoundPage, uiErrorHandler } from "./routes/ui.shared";
 import { csrfGuard } from "./security/csrf";
 import { securityHeaders } from "./security/headers";
 import { requireSession } from "./security/session";
-import { uiJobs } from "./routes/ui.jobs";
-import { uiLogs } from "./routes/ui.logs";
 
 /** Dashboard paths: each needs a signed-in session, and changes must pass the CSRF guard. */
-const DASHBOARD_PATHS = ["/", "/jobs", "/jobs/*", "/logs", "/inbox", "/inbox/*"];
+const DASHBOARD_PATHS = ["/", "/jobs", "/jobs/*", "/runs/*", "/logs", "/inbox", "/inbox/*"];
+
+/** Paths that answer JSON whoever asks: the API, the inbox receiver and the original routes. */
+const JSON_PATHS = /^\/(api|webhooks|create-job|run-job|get-jobs|update-job|delete-job|get-logs)(\/|$)/;
+
+/** A person's browser (or htmx) on a dashboard path: errors and 404s are pages for it, not JSON. */
+const wantsPage = (c: Context<AppEnv>) =>
+  !JSON_PATHS.test(new URL(c.req.url).pathname) && (c.req.header("HX-Request") === "true" || (c.req.header("accept") ?? "").includes("text/html"));
 
 /** The HTML pages: the same services as the API, with errors rendered as pages (or toasts for htmx). */
 function dashboard() {
@@ -35,19 +42,21 @@ export function createApp() {
   app.use("*", securityHeaders());
   // Every route has a body limit (413), whether or not it reads a body.
   app.use("*", limitBody());
+  app.use("*", rejectControlCharacters());
 
   app.get("/health", (c) => c.json({ success: true, data: { status: "ok" } }));
   app.route("/api", api);
   app.route("/webhooks/inbox", inboxRoutes);
-  app.route("/internal", internal);
   app.route("/", legacy);
   app.route("/", dashboard());
 
-  app.notFound((c) =>
-    c.json({ success: false, message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404),
-  );
+  app.notFound((c) => {
+    if (wantsPage(c)) return notFoundPage(c);
+    return c.json({ success: false, message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404);
+  });
 
   app.onError((err, c) => {
+    if (wantsPage(c)) return uiErrorHandler(err, c);
     if (err instanceof DomainError) return c.json({ success: false, message: err.message }, statusOfKind[err.kind]);
     if (err instanceof HTTPException) {
       // Responses built by a middleware (401 with WWW-Authenticate, 429 with Retry-After) go out as they are.

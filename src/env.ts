@@ -1,9 +1,11 @@
 /**
  * The Worker's bindings, its configuration (parsed once per use with zod) and the queue message types.
  *
- * Glossary. job: a named unit of work with a JSON payload. run: one execution of a job; every run
- * gets a new runId. attempt: one HTTP POST of a run's webhook. delivery: all attempts for one run,
- * sharing one deliveryId that receivers use to de-duplicate.
+ * Glossary. job: a named unit of work with a JSON payload (its definition). run: one execution of a
+ * job, a record of its own (number 1, 2, ... per job) with a frozen copy of what ran. delivery: the
+ * webhook a finished run owes, with its body frozen when the run finished, and the webhook-id receivers
+ * de-duplicate on. attempt: one HTTP POST of a delivery; series: the automatic attempts, then each
+ * redelivery by hand.
  */
 import { z } from "zod";
 import { unsafeWebhookTarget } from "./security/webhook-target";
@@ -29,8 +31,8 @@ export interface Env {
   /** Secret: one or more `whsec_...` signing secrets, space-separated (several during a rotation). */
   WEBHOOK_SECRET?: string;
   WEBHOOK_INBOX_ENABLED?: string;
-  /** Local dev: `POST /internal/sweep` runs the Cron Trigger's sweep (wrangler dev cannot fire it here). */
-  SWEEP_ROUTE_ENABLED?: string;
+  /** How long a run or delivery may stay past its expected time before the sweep re-queues it. */
+  SWEEP_GRACE_SECONDS?: string;
 }
 
 /** The dead-letter queue's name, as in wrangler.toml: its batches go to the dead-letter handler. */
@@ -40,12 +42,13 @@ export const DEAD_LETTER_QUEUE = "job-scheduler-dlq";
 export type AppEnv = { Bindings: Env };
 
 /**
- * The only message on the job queue: "work on run `runId` of `jobId`" (complete it if it is due, then
- * its webhook). It carries no attempt number: the delivery state lives in D1, so extra copies are harmless.
+ * The only message on the job queue: "work on run number `run` of `jobId`" (complete it if it is still
+ * in progress, then its webhook). It carries no attempt number: the state lives in D1, so extra copies
+ * are harmless. (Messages queued before runs were records say `runId` for the same number.)
  */
 export interface JobMessage {
   jobId: string;
-  runId: number;
+  run: number;
 }
 
 const flag = z
@@ -100,7 +103,7 @@ const configSchema = z.object({
   WEBHOOK_RETRY_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
   WEBHOOK_SECRET: signingSecrets.default([]),
   WEBHOOK_INBOX_ENABLED: flag,
-  SWEEP_ROUTE_ENABLED: flag,
+  SWEEP_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   API_TOKENS: apiTokens.default([]),
   SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
   ALLOW_LOCAL_WEBHOOKS: flag,
@@ -118,7 +121,7 @@ export type Config = {
   retryJitter: number;
   signingSecrets: string[];
   inboxEnabled: boolean;
-  sweepRouteEnabled: boolean;
+  sweepGraceSeconds: number;
   apiTokens: string[];
   sessionSecret: string | null;
   allowLocalWebhooks: boolean;
@@ -152,7 +155,7 @@ export function getConfig(env: Env): Config {
     retryJitter: c.WEBHOOK_RETRY_JITTER,
     signingSecrets: c.WEBHOOK_SECRET,
     inboxEnabled: c.WEBHOOK_INBOX_ENABLED,
-    sweepRouteEnabled: c.SWEEP_ROUTE_ENABLED,
+    sweepGraceSeconds: c.SWEEP_GRACE_SECONDS,
     apiTokens: c.API_TOKENS,
     sessionSecret: c.SESSION_SECRET ?? (c.API_TOKENS.length > 0 ? `session:${c.API_TOKENS.join(" ")}` : null),
     allowLocalWebhooks: c.ALLOW_LOCAL_WEBHOOKS,

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import worker from "../src/index";
-import { API_TOKEN, call, createJob, getJob, received, waitForJob } from "./support/helpers";
+import { API_TOKEN, call, countRows, createJob, delivered, getJob, received, runRows, waitForJob } from "./support/helpers";
 
 describe("POST /api/jobs/run (bulk)", () => {
   it("starts many jobs at once, reports the running and the unknown ones, and each completes with its webhook", async () => {
@@ -14,29 +14,33 @@ describe("POST /api/jobs/run (bulk)", () => {
     expect(res.status).toBe(202);
     expect(res.body.message).toBe("3 jobs started");
     expect(res.body.data.started.map((s: any) => s.id).sort()).toEqual(jobs.map((j) => j.id).sort());
-    expect(res.body.data.started.every((s: any) => s.status === "IN_PROGRESS" && s.runId === 1)).toBe(true);
+    expect(res.body.data.started.every((s: any) => s.status === "IN_PROGRESS" && s.runNumber === 1 && typeof s.runId === "number")).toBe(true);
     expect(res.body.data.inProgress).toEqual([busy.id]);
     expect(res.body.data.notFound).toEqual(["no-such-job"]);
-    expect((await getJob(busy.id)).runId).toBe(1);
+    expect((await getJob(busy.id)).latestRun.number).toBe(1);
+    expect(await runRows(busy.id)).toHaveLength(1);
 
     for (const job of jobs) {
-      await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+      await waitForJob(job.id, delivered);
       expect(await received(job.id)).toHaveLength(1);
     }
   });
 
+  // Each bad body names a real job where it can, so "starts nothing" could fail if validation were skipped.
   it.each([
-    [{ ids: [] }, /at least one/],
-    [{ ids: Array.from({ length: 101 }, (_, i) => `j${i}`) }, /at most 100/],
-    [{ ids: ["a", "a"] }, /must not repeat/],
-    [{ ids: "a" }, /array of job ids/],
-    [{ ids: ["a"], all: true }, /all/],
-  ])("answers 400 for %j and starts nothing", async (body, message) => {
+    ["no ids", (_: string) => ({ ids: [] }), /at least one/],
+    ["101 ids", (id: string) => ({ ids: [id, ...Array.from({ length: 100 }, (_, i) => `j${i}`)] }), /at most 100/],
+    ["a repeated id", (id: string) => ({ ids: [id, id] }), /must not repeat/],
+    ["ids as a string", (id: string) => ({ ids: id }), /array of job ids/],
+    ["an unknown field", (id: string) => ({ ids: [id], all: true }), /all/],
+  ])("answers 400 for %s and starts nothing", async (_, bodyFor, message) => {
     const job = await createJob();
-    const res = await call("POST", "/api/jobs/run", body);
+    const runsBefore = await countRows("runs");
+    const res = await call("POST", "/api/jobs/run", bodyFor(job.id));
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(message);
     expect((await getJob(job.id)).status).toBe("PENDING");
+    expect(await countRows("runs")).toBe(runsBefore);
   });
 
   it("answers 503 when the messages cannot be queued, failing the runs it started with the reason", async () => {
@@ -52,7 +56,10 @@ describe("POST /api/jobs/run (bulk)", () => {
     );
     expect(res.status).toBe(503);
     for (const job of jobs) {
-      expect(await getJob(job.id)).toMatchObject({ status: "FAILED", failureReason: "could not enqueue the run: queue unavailable" });
+      expect(await getJob(job.id)).toMatchObject({
+        status: "FAILED",
+        latestRun: { status: "FAILED", failureReason: "could not enqueue the run: queue unavailable", delivery: { event: "job.failed", state: "PENDING" } },
+      });
     }
   });
 });

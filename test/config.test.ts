@@ -15,7 +15,7 @@ describe("getConfig", () => {
       retryJitter: 0.1,
       signingSecrets: [],
       inboxEnabled: false,
-      sweepRouteEnabled: false,
+      sweepGraceSeconds: 60,
       apiTokens: [],
       sessionSecret: null,
       allowLocalWebhooks: false,
@@ -44,7 +44,7 @@ describe("getConfig", () => {
       retryJitter: 0,
       signingSecrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"],
       inboxEnabled: true,
-      sweepRouteEnabled: false,
+      sweepGraceSeconds: 60,
       apiTokens: ["token-aaaaaaaaaaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbbbbbbbbbb"],
       sessionSecret: "session:token-aaaaaaaaaaaaaaaaaaaaaaaa token-bbbbbbbbbbbbbbbbbbbbbbbb",
       allowLocalWebhooks: false,
@@ -88,6 +88,6 @@ describe("a misconfigured deployment", () => {
     expect(body.success).toBe(false);
     expect(body.message).toMatch(/^Server misconfigured: Invalid configuration: JOB_DURATION_SECONDS/);
     expect(body.message).not.toMatch(/at \w+ \(/);
-    expect(await getJob(job.id)).toMatchObject({ status: "PENDING", runId: 0 });
+    expect(await getJob(job.id)).toMatchObject({ status: "PENDING", latestRun: null });
   });
 });

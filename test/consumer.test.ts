@@ -9,14 +9,14 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import type { Env, JobMessage } from "../src/env";
 import { runJob } from "../src/jobs/service";
-import { call, createJob, getJob, logRows, received } from "./support/helpers";
+import { call, createJob, getJob, logRows, received, runRows } from "./support/helpers";
 
 const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
 
 async function startLongRun(fields: Record<string, unknown> = {}): Promise<JobMessage> {
   const job = await createJob(fields);
   const started = await runJob(quietEnv, job.id);
-  return { jobId: started.id, runId: started.runId } satisfies JobMessage;
+  return { jobId: started.id, run: started.latestRun!.number } satisfies JobMessage;
 }
 
 async function deliver(bodies: unknown[], withEnv: Env = env) {
@@ -34,7 +34,7 @@ describe("queue consumer", () => {
     const { messages, result } = await deliver([msg, msg]);
 
     const job = await getJob(msg.jobId);
-    expect(job).toMatchObject({ status: "COMPLETED", deliveryStatus: "DELIVERED", deliveryAttempts: 1 });
+    expect(job).toMatchObject({ status: "COMPLETED", latestRun: { delivery: { state: "DELIVERED", attempts: 1 } } });
     expect(await received(msg.jobId)).toHaveLength(1);
     expect(await logRows(msg.jobId)).toHaveLength(1);
     // One copy was acknowledged; the other lost the race and is retried later, not dropped.
@@ -51,22 +51,30 @@ describe("queue consumer", () => {
     const { result } = await deliver([msg]);
     expect(result.explicitAcks).toHaveLength(1);
     const after = await getJob(msg.jobId);
-    expect(after.completedAt).toBe(first.completedAt);
+    expect(after.latestRun.completedAt).toBe(first.latestRun.completedAt);
     expect(after.updatedAt).toBe(first.updatedAt);
+    expect(await runRows(msg.jobId)).toHaveLength(1);
     expect(await received(msg.jobId)).toHaveLength(1);
     expect(await logRows(msg.jobId)).toHaveLength(1);
   });
 
-  it("acknowledges a message for a superseded run and leaves the newer run alone", async () => {
+  it("acknowledges a duplicate message for an earlier, finished run and leaves the newer run alone", async () => {
     const stale = await startLongRun();
     await deliver([stale]);
     const newer = await runJob(quietEnv, stale.jobId);
-    expect(newer.runId).toBe(stale.runId + 1);
+    expect(newer.latestRun!.number).toBe(stale.run + 1);
 
     const { result } = await deliver([stale]);
     expect(result.explicitAcks).toHaveLength(1);
-    expect(await getJob(stale.jobId)).toMatchObject({ status: "IN_PROGRESS", runId: newer.runId, completedAt: null });
+    expect(await getJob(stale.jobId)).toMatchObject({ status: "IN_PROGRESS", latestRun: { number: newer.latestRun!.number, completedAt: null } });
     expect(await logRows(stale.jobId)).toHaveLength(1);
+  });
+
+  it("accepts a message queued before runs were records ({ jobId, runId: <number> })", async () => {
+    const msg = await startLongRun();
+    const { result } = await deliver([{ jobId: msg.jobId, runId: msg.run }]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(await getJob(msg.jobId)).toMatchObject({ status: "COMPLETED", latestRun: { delivery: { state: "DELIVERED" } } });
   });
 
   it("acknowledges a message for a deleted job and writes nothing", async () => {
@@ -90,14 +98,14 @@ describe("queue consumer", () => {
 
     const first = await deliver([msg], downEnv);
     expect(first.result.retryMessages).toEqual([{ msgId: first.messages[0]!.id }]);
-    expect(await getJob(msg.jobId)).toMatchObject({ status: "COMPLETED", deliveryStatus: "RETRYING", deliveryAttempts: 1 });
+    expect(await getJob(msg.jobId)).toMatchObject({ status: "COMPLETED", latestRun: { delivery: { state: "RETRYING", attempts: 1 } } });
 
     await deliver([msg], downEnv);
     const last = await deliver([msg], downEnv);
     expect(last.result.explicitAcks).toHaveLength(1);
 
     const job = await getJob(msg.jobId);
-    expect(job).toMatchObject({ status: "COMPLETED", deliveryStatus: "FAILED", deliveryAttempts: 3 });
+    expect(job).toMatchObject({ status: "COMPLETED", latestRun: { delivery: { state: "FAILED", attempts: 3 } } });
     const logs = await logRows(msg.jobId);
     expect(logs.map((l) => l.attempt)).toEqual([1, 2, 3]);
     for (const log of logs) {
@@ -114,8 +122,8 @@ describe("queue consumer", () => {
     expect(first.result.retryMessages).toHaveLength(1);
     const [log] = await logRows(msg.jobId);
     const job = await getJob(msg.jobId);
-    expect(job.deliveryStatus).toBe("RETRYING");
-    expect(new Date(job.nextDeliveryAt).getTime()).toBe(log!.nextRetryAt);
+    expect(job.latestRun.delivery.state).toBe("RETRYING");
+    expect(new Date(job.latestRun.delivery.nextAttemptAt).getTime()).toBe(log!.nextRetryAt);
     const waitMs = log!.nextRetryAt - (log!.sentAt + log!.durationMs);
     expect(waitMs).toBeGreaterThanOrEqual(6_900);
     expect(waitMs).toBeLessThanOrEqual(7_100);
@@ -144,11 +152,16 @@ describe("queue consumer", () => {
     expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual([messages[1]!.id]);
   });
 
-  it("records a failed attempt when no WEBHOOK_URL is configured, without retrying", async () => {
+  it("records a failed attempt when no WEBHOOK_URL is configured, without retrying; a redelivery once it is set goes there", async () => {
     const msg = await startLongRun();
     const { result } = await deliver([msg], { ...env, WEBHOOK_URL: "" });
     expect(result.explicitAcks).toHaveLength(1);
-    expect(await getJob(msg.jobId)).toMatchObject({ status: "COMPLETED", deliveryStatus: "FAILED" });
+    const job = await getJob(msg.jobId);
+    expect(job).toMatchObject({ status: "COMPLETED", latestRun: { delivery: { state: "FAILED", url: null } } });
     expect((await logRows(msg.jobId))[0]).toMatchObject({ error: "WEBHOOK_URL is not configured", attempt: 1 });
+
+    expect((await call("POST", `/api/runs/${job.latestRun.id}/redeliver`)).status).toBe(202);
+    await deliver([msg]);
+    expect(await getJob(msg.jobId)).toMatchObject({ latestRun: { delivery: { state: "DELIVERED", url: env.WEBHOOK_URL, series: 2 } } });
   });
 });

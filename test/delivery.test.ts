@@ -11,7 +11,7 @@ import { runJob } from "../src/jobs/service";
 import worker from "../src/index";
 import { parseRetryAfter } from "../src/webhooks/sender";
 import { signatureHeader } from "../src/webhooks/signing";
-import { API_TOKEN, call, createJob, getJob, logRows, received, waitForJob } from "./support/helpers";
+import { API_TOKEN, call, createJob, delivered, deliveryState, getJob, logRows, received, runRows, waitForJob } from "./support/helpers";
 
 const secret = env.WEBHOOK_SECRET!;
 const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
@@ -19,7 +19,7 @@ const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
 async function startLongRun(fields: Record<string, unknown> = {}): Promise<JobMessage> {
   const job = await createJob(fields);
   const started = await runJob(quietEnv, job.id);
-  return { jobId: started.id, runId: started.runId };
+  return { jobId: started.id, run: started.latestRun!.number };
 }
 
 async function deliver(queue: string, bodies: unknown[], withEnv: Env = env) {
@@ -41,7 +41,7 @@ describe("Standard Webhooks signatures", () => {
   it("signs every attempt so the standardwebhooks package verifies it, with one webhook-id across retries", async () => {
     const job = await createJob({ payload: { receiver: { script: [500, 200] } } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    await waitForJob(job.id, delivered);
     const hooks = await received(job.id);
     expect(hooks).toHaveLength(2);
     const wh = new Webhook(secret);
@@ -56,7 +56,7 @@ describe("Standard Webhooks signatures", () => {
   it("is rejected by a receiver when the body was tampered with", async () => {
     const job = await createJob({ payload: { amount: 10 } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    await waitForJob(job.id, delivered);
     const [hook] = await received(job.id);
     const tampered = hook!.rawBody.replace('"amount":10', '"amount":10000');
     expect(tampered).not.toBe(hook!.rawBody);
@@ -89,8 +89,8 @@ describe("retry policy", () => {
   it("stops retrying at once on 410 Gone and marks the delivery failed", async () => {
     const job = await createJob({ payload: { receiver: { script: [410] } } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    const done = await waitForJob(job.id, (j) => j.deliveryStatus === "FAILED");
-    expect(done).toMatchObject({ status: "COMPLETED", deliveryAttempts: 1, lastDeliveryError: "receiver answered HTTP 410 Gone: no more retries" });
+    const done = await waitForJob(job.id, (j) => deliveryState(j) === "FAILED");
+    expect(done).toMatchObject({ status: "COMPLETED", latestRun: { delivery: { attempts: 1, lastError: "receiver answered HTTP 410 Gone: no more retries" } } });
     expect(await received(job.id)).toHaveLength(1);
     expect((await logRows(job.id))[0]).toMatchObject({ responseStatus: 410, nextRetryAt: null });
   });
@@ -98,7 +98,7 @@ describe("retry policy", () => {
   it("waits as long as a 429's Retry-After asks before the next attempt", async () => {
     const job = await createJob({ payload: { receiver: { script: [{ status: 429, headers: { "retry-after": "3" } }, 200] } } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED", 20_000);
+    await waitForJob(job.id, delivered, 20_000);
     const [first, second] = await received(job.id);
     // The schedule alone would wait 1 s in tests; the receiver asked for 3.
     expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(2_900);
@@ -123,35 +123,47 @@ describe("fencing", () => {
     const first = deliver("job-scheduler-runs", [slow]);
     // While attempt 1 is in flight, its lease runs out (as if its worker stalled) ...
     await new Promise((r) => setTimeout(r, 300));
-    await env.DB.prepare("UPDATE jobs SET deliveryLeaseUntil = 0 WHERE id = ?").bind(slow.jobId).run();
+    await env.DB.prepare("UPDATE deliveries SET nextAttemptAt = 0 WHERE webhookId = ?").bind(`whd_${slow.jobId}_${slow.run}`).run();
     // ... and another copy of the message takes attempt 2, which is delivered.
     await deliver("job-scheduler-runs", [slow]);
-    expect(await getJob(slow.jobId)).toMatchObject({ deliveryStatus: "DELIVERED", deliveryAttempts: 2 });
+    expect(await getJob(slow.jobId)).toMatchObject({ latestRun: { delivery: { state: "DELIVERED", attempts: 2 } } });
 
     await first; // attempt 1 ends with its 500 only now
     const job = await getJob(slow.jobId);
-    expect(job).toMatchObject({ deliveryStatus: "DELIVERED", deliveryAttempts: 2, lastDeliveryError: null });
+    expect(job).toMatchObject({ latestRun: { delivery: { state: "DELIVERED", attempts: 2, lastError: null } } });
     const logs = await logRows(slow.jobId);
     expect(logs.map((l) => [l.attempt, l.responseStatus]).sort()).toEqual([[1, 500], [2, 200]]);
   });
 
   it("retries only the message that threw: the 8th of 10 in a batch", async () => {
     const runs: JobMessage[] = [];
-    for (let i = 0; i < 10; i++) runs.push(await startLongRun());
-    // A row that can no longer be read (its payload is not JSON) makes handling its message throw.
-    await env.DB.prepare("UPDATE jobs SET payload = '{broken' WHERE id = ?").bind(runs[7]!.jobId).run();
+    for (let i = 0; i < 10; i++) runs.push(await startLongRun({ payload: { receiver: { script: [500, 200] } } }));
+    // Attempt 1 of every webhook fails (and is due again at once), so the next batch works on deliveries under way.
+    await deliver("job-scheduler-runs", runs, { ...env, WEBHOOK_RETRY_SCHEDULE: "0s", WEBHOOK_MAX_ATTEMPTS: "5" });
+    // A run that can no longer be read (its payload is not JSON) makes handling its message throw.
+    await env.DB.prepare("UPDATE runs SET payload = '{broken' WHERE jobId = ?").bind(runs[7]!.jobId).run();
     const { messages, result } = await deliver("job-scheduler-runs", runs);
     expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual([messages[7]!.id]);
     expect(result.explicitAcks).toEqual(messages.filter((_, i) => i !== 7).map((m) => m.id));
     for (const [i, run] of runs.entries()) {
       if (i === 7) continue;
-      expect(await received(run.jobId)).toHaveLength(1);
+      expect((await runRows(run.jobId))[0]).toMatchObject({ state: "DELIVERED", attempts: 2 });
     }
-    // The unreadable row got no webhook; its message goes back to the queue (and, if it never reads, to the dead letters).
-    const broken = await env.DB.prepare("SELECT deliveryStatus FROM jobs WHERE id = ?").bind(runs[7]!.jobId).first();
-    expect(broken).not.toEqual({ deliveryStatus: "DELIVERED" });
-    expect(await received(runs[7]!.jobId)).toHaveLength(0);
+    // The unreadable run got no second attempt; its message goes back to the queue (and, if it never reads, to the dead letters).
+    const [broken] = await runRows(runs[7]!.jobId);
+    expect(broken).toMatchObject({ state: "RETRYING", attempts: 1 });
+    expect(await received(runs[7]!.jobId)).toHaveLength(1);
     await env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(runs[7]!.jobId).run(); // keep other tests' sweeps clean
+  });
+
+  it("completes a run whose payload became unreadable and still sends its webhook (the payload as text)", async () => {
+    const run = await startLongRun();
+    await env.DB.prepare("UPDATE runs SET payload = '{broken' WHERE jobId = ?").bind(run.jobId).run();
+    const { result } = await deliver("job-scheduler-runs", [run]);
+    expect(result.explicitAcks).toHaveLength(1);
+    const [hook] = await received(run.jobId);
+    expect(hook!.body).toMatchObject({ event: "job.completed", payload: "{broken" });
+    await env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(run.jobId).run();
   });
 });
 
@@ -163,50 +175,53 @@ describe("nothing stuck, nothing lost", () => {
     const res = await worker.fetch(new Request(`http://scheduler.test/api/jobs/${job.id}/run`, { method: "POST", headers: { authorization: `Bearer ${API_TOKEN}` } }), outage);
     expect(res.status).toBe(503);
     expect(((await res.json()) as { message: string }).message).toMatch(/could not be started \(could not enqueue the run: queue unavailable\)/);
-    expect(await getJob(job.id)).toMatchObject({ status: "FAILED", failureReason: "could not enqueue the run: queue unavailable", deliveryStatus: "PENDING" });
+    expect(await getJob(job.id)).toMatchObject({
+      status: "FAILED",
+      latestRun: { status: "FAILED", failureReason: "could not enqueue the run: queue unavailable", delivery: { event: "job.failed", state: "PENDING" } },
+    });
 
     await runSweep(new Date(Date.now() + 120_000));
-    const done = await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const done = await waitForJob(job.id, delivered);
     expect(done.status).toBe("FAILED");
     const [hook] = await received(job.id);
-    expect(hook!.body).toMatchObject({ event: "job.failed", status: "FAILED", jobId: job.id });
+    expect(hook!.body).toMatchObject({ event: "job.failed", status: "FAILED", jobId: job.id, failureReason: "could not enqueue the run: queue unavailable" });
   });
 
   it("recovers a run whose message never arrives: the sweep queues it again and it completes", async () => {
     const lost = await startLongRun();
     await runSweep(new Date(Date.now() + 30_000)); // not overdue yet: nothing happens
-    expect((await getJob(lost.jobId)).recoveries).toBe(0);
+    expect((await getJob(lost.jobId)).latestRun.recoveries).toBe(0);
 
     await runSweep(new Date(Date.now() + 3_600_000 + 120_000));
-    const done = await waitForJob(lost.jobId, (j) => j.deliveryStatus === "DELIVERED");
-    expect(done).toMatchObject({ status: "COMPLETED", recoveries: 1, runId: lost.runId });
+    const done = await waitForJob(lost.jobId, delivered);
+    expect(done).toMatchObject({ status: "COMPLETED", latestRun: { recoveries: 1, number: lost.run } });
     expect(await received(lost.jobId)).toHaveLength(1);
   });
 
   it("fails a run that lost its message more than 3 times, with the reason, and tells the receiver", async () => {
     const lost = await startLongRun();
-    await env.DB.prepare("UPDATE jobs SET recoveries = 3 WHERE id = ?").bind(lost.jobId).run();
+    await env.DB.prepare("UPDATE runs SET recoveries = 3 WHERE jobId = ?").bind(lost.jobId).run();
     await runSweep(new Date(Date.now() + 3_600_000 + 120_000));
-    const done = await waitForJob(lost.jobId, (j) => j.deliveryStatus === "DELIVERED");
-    expect(done).toMatchObject({ status: "FAILED", failureReason: "execution could not be completed: no progress after 3 recoveries" });
+    const done = await waitForJob(lost.jobId, delivered);
+    expect(done).toMatchObject({ status: "FAILED", latestRun: { failureReason: "execution could not be completed: no progress after 3 recoveries" } });
     expect((await received(lost.jobId))[0]!.body.event).toBe("job.failed");
   });
 
   it("resends a delivery whose retry message was lost", async () => {
     const run = await startLongRun({ payload: { receiver: { script: [500, 200] } } });
     await deliver("job-scheduler-runs", [run]); // attempt 1 fails; the retry we are handed is never requeued here
-    expect(await getJob(run.jobId)).toMatchObject({ deliveryStatus: "RETRYING", deliveryAttempts: 1 });
+    expect(await getJob(run.jobId)).toMatchObject({ latestRun: { delivery: { state: "RETRYING", attempts: 1 } } });
     await runSweep(new Date(Date.now() + 120_000));
-    const done = await waitForJob(run.jobId, (j) => j.deliveryStatus === "DELIVERED");
-    expect(done.deliveryAttempts).toBe(2);
+    const done = await waitForJob(run.jobId, delivered);
+    expect(done.latestRun.delivery.attempts).toBe(2);
   });
 
   it("dead letters: a run the queue gave up on becomes FAILED with the reason and its job.failed webhook is sent", async () => {
     const run = await startLongRun();
     const { result } = await deliver("job-scheduler-dlq", [run]);
     expect(result.explicitAcks).toHaveLength(1);
-    const done = await waitForJob(run.jobId, (j) => j.deliveryStatus === "DELIVERED");
-    expect(done).toMatchObject({ status: "FAILED", failureReason: "execution could not be completed: the queue gave up on this message after repeated failures" });
+    const done = await waitForJob(run.jobId, delivered);
+    expect(done).toMatchObject({ status: "FAILED", latestRun: { failureReason: "execution could not be completed: the queue gave up on this message after repeated failures" } });
     expect((await received(run.jobId))[0]!.body).toMatchObject({ event: "job.failed", status: "FAILED" });
   });
 
@@ -214,19 +229,18 @@ describe("nothing stuck, nothing lost", () => {
     const run = await startLongRun();
     const down: Env = { ...env, WEBHOOK_URL: env.DEAD_URL, WEBHOOK_RETRY_SCHEDULE: "1h" };
     await deliver("job-scheduler-runs", [run], down);
-    expect(await getJob(run.jobId)).toMatchObject({ status: "COMPLETED", deliveryStatus: "RETRYING" });
+    expect(await getJob(run.jobId)).toMatchObject({ status: "COMPLETED", latestRun: { delivery: { state: "RETRYING" } } });
     await deliver("job-scheduler-dlq", [run]);
     expect(await getJob(run.jobId)).toMatchObject({
       status: "COMPLETED",
-      deliveryStatus: "FAILED",
-      lastDeliveryError: "delivery stopped: the queue gave up on this message after repeated failures",
+      latestRun: { delivery: { state: "FAILED", lastError: "delivery stopped: the queue gave up on this message after repeated failures" } },
     });
   });
 
   it("acknowledges a dead letter for a deleted job or a newer run without changing anything", async () => {
     const run = await startLongRun();
     await call("DELETE", `/api/jobs/${run.jobId}`);
-    const { result } = await deliver("job-scheduler-dlq", [run, { jobId: run.jobId, runId: 99 }]);
+    const { result } = await deliver("job-scheduler-dlq", [run, { jobId: run.jobId, run: 99 }]);
     expect(result.explicitAcks).toHaveLength(2);
   });
 });
@@ -235,13 +249,13 @@ describe("POST /api/jobs/:id/redeliver", () => {
   it("redelivers a failed delivery as a new series of attempts with the same webhook-id", async () => {
     const job = await createJob({ payload: { receiver: { script: [500, 500, 500, 200] } } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "FAILED", 20_000);
+    await waitForJob(job.id, (j) => deliveryState(j) === "FAILED", 20_000);
 
     const res = await call("POST", `/api/jobs/${job.id}/redeliver`);
     expect(res.status).toBe(202);
-    expect(res.body.data).toMatchObject({ deliveryStatus: "PENDING", deliveryAttempts: 0, deliverySeries: 2 });
-    const done = await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
-    expect(done).toMatchObject({ deliverySeries: 2, deliveryAttempts: 1, status: "COMPLETED" });
+    expect(res.body.data).toMatchObject({ delivery: { state: "PENDING", attempts: 0, series: 2 } });
+    const done = await waitForJob(job.id, delivered);
+    expect(done).toMatchObject({ status: "COMPLETED", latestRun: { delivery: { series: 2, attempts: 1 } } });
 
     const logs = await logRows(job.id);
     expect(logs.map((l) => [l.series, l.attempt, l.responseStatus])).toEqual([[1, 1, 500], [1, 2, 500], [1, 3, 500], [2, 1, 200]]);
@@ -257,16 +271,7 @@ describe("POST /api/jobs/:id/redeliver", () => {
     const busy = await call("POST", `/api/jobs/${run.jobId}/redeliver`);
     expect(busy.status).toBe(409);
     expect(busy.body.message).toMatch(/delivery in progress \(RETRYING\)/);
+    expect((await call("POST", `/api/runs/${(await getJob(run.jobId)).latestRun.id}/redeliver`)).status).toBe(409);
     expect((await call("POST", "/api/jobs/nope/redeliver")).status).toBe(404);
-  });
-});
-
-describe("POST /internal/sweep", () => {
-  it("runs the sweep when SWEEP_ROUTE_ENABLED (local dev) and is a 404 otherwise", async () => {
-    const res = await call("POST", "/internal/sweep");
-    expect(res.status).toBe(200);
-    expect(res.body.data).toEqual({ requeuedRuns: expect.any(Number), failedRuns: expect.any(Number), requeuedDeliveries: expect.any(Number) });
-    const off = await worker.fetch(new Request("http://scheduler.test/internal/sweep", { method: "POST", headers: { authorization: `Bearer ${API_TOKEN}` } }), { ...env, SWEEP_ROUTE_ENABLED: "false" });
-    expect(off.status).toBe(404);
   });
 });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { call, countRows, createJob, logRows, uniqueWord, waitForJob } from "./support/helpers";
+import { describe, expect, it, vi } from "vitest";
+import { call, countRows, createJob, delivered, deliveryState, logRows, received, runRows, uniqueWord, waitForJob } from "./support/helpers";
 
 describe("POST /api/jobs", () => {
   it("creates a PENDING job with the given fields and answers 201", async () => {
@@ -50,13 +50,16 @@ describe("PATCH /api/jobs/:id", () => {
     expect(new Date(res.body.data.updatedAt).getTime()).toBeGreaterThanOrEqual(new Date(job.updatedAt).getTime());
   });
 
-  it("answers 409 while the job is IN_PROGRESS and leaves it unchanged", async () => {
-    const job = await createJob();
+  it("edits a job while it runs: the run keeps the copy it started with", async () => {
+    const job = await createJob({ payload: { v: 1 } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    const res = await call("PATCH", `/api/jobs/${job.id}`, { taskName: "renamed" });
-    expect(res.status).toBe(409);
-    expect(res.body.message).toMatch(/IN_PROGRESS/);
-    expect((await call("GET", `/api/jobs/${job.id}`)).body.data.taskName).toBe(job.taskName);
+    const res = await call("PATCH", `/api/jobs/${job.id}`, { taskName: "renamed", payload: { v: 2 } });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({ taskName: "renamed", payload: { v: 2 }, status: "IN_PROGRESS" });
+    const [run] = await runRows(job.id);
+    expect(run).toMatchObject({ taskName: job.taskName, payload: '{"v":1}', status: "IN_PROGRESS" });
+    await waitForJob(job.id, delivered);
+    expect((await received(job.id))[0]!.body).toMatchObject({ taskName: job.taskName, payload: { v: 1 } });
   });
 
   it("answers 404 for an unknown job and 400 for an empty patch", async () => {
@@ -69,17 +72,21 @@ describe("PATCH /api/jobs/:id", () => {
 });
 
 describe("DELETE /api/jobs/:id", () => {
-  it("deletes the job and its webhook logs", async () => {
+  it("deletes the job, its runs, their deliveries and its webhook logs", async () => {
     const job = await createJob();
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const done = await waitForJob(job.id, delivered);
     expect(await logRows(job.id)).toHaveLength(1);
+    const before = { runs: await countRows("runs"), deliveries: await countRows("deliveries") };
 
     const res = await call("DELETE", `/api/jobs/${job.id}`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ success: true, data: { id: job.id } });
     expect((await call("GET", `/api/jobs/${job.id}`)).status).toBe(404);
+    expect((await call("GET", `/api/runs/${done.latestRun.id}`)).status).toBe(404);
     expect(await logRows(job.id)).toHaveLength(0);
+    expect(await runRows(job.id)).toHaveLength(0);
+    expect({ runs: await countRows("runs"), deliveries: await countRows("deliveries") }).toEqual({ runs: before.runs - 1, deliveries: before.deliveries - 1 });
   });
 
   it("answers 404 for an unknown job and deletes nothing", async () => {
@@ -206,11 +213,85 @@ describe("GET /api/logs?outcome", () => {
   it("filters delivery attempts by success or failure", async () => {
     const job = await createJob({ payload: { receiver: { script: [500, 200] } } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    await waitForJob(job.id, delivered);
     const ok = await call("GET", `/api/logs?jobId=${job.id}&outcome=success`);
     expect(ok.body.data.map((l: any) => l.responseStatus)).toEqual([200]);
     const failed = await call("GET", `/api/logs?jobId=${job.id}&outcome=failure`);
     expect(failed.body.data.map((l: any) => l.responseStatus)).toEqual([500]);
     expect((await call("GET", "/api/logs?outcome=maybe")).status).toBe(400);
+  });
+});
+
+describe("runs: GET /api/jobs/:id/runs, GET /api/runs/:runId", () => {
+  it("lists a job's runs newest first, each with its delivery, and shows the latest on the job", async () => {
+    const job = await createJob({ payload: { receiver: { script: [500, 200] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, delivered);
+    await call("POST", `/api/jobs/${job.id}/run`);
+    const latest = await waitForJob(job.id, (j) => j.latestRun.number === 2 && delivered(j));
+
+    const res = await call("GET", `/api/jobs/${job.id}/runs?limit=1`);
+    expect(res.status).toBe(200);
+    expect(res.body.pagination).toMatchObject({ page: 1, limit: 1, total: 2, totalPages: 2 });
+    expect(res.body.data).toHaveLength(1);
+    expect(res.body.data[0]).toMatchObject({ number: 2, status: "COMPLETED", delivery: { id: `whd_${job.id}_2`, state: "DELIVERED", attempts: 1 } });
+    expect(res.body.data[0].id).toBe(latest.latestRun.id);
+    const older = await call("GET", `/api/jobs/${job.id}/runs?limit=1&page=2`);
+    expect(older.body.data[0]).toMatchObject({ number: 1, delivery: { id: `whd_${job.id}_1`, state: "DELIVERED", attempts: 2 } });
+  });
+
+  it("shows one run with what ran, its delivery's exact body and every attempt", async () => {
+    const job = await createJob({ taskName: "Detailed", payload: { k: "v", receiver: { script: [503, 200] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    const done = await waitForJob(job.id, delivered);
+    const res = await call("GET", `/api/runs/${done.latestRun.id}`);
+    expect(res.status).toBe(200);
+    const run = res.body.data;
+    expect(run).toMatchObject({ jobId: job.id, number: 1, taskName: "Detailed", payload: { k: "v" }, status: "COMPLETED" });
+    const [hook] = await received(job.id);
+    expect(run.delivery.body).toEqual(hook!.body);
+    expect(run.attempts.map((a: any) => [a.attempt, a.responseStatus])).toEqual([[2, 200], [1, 503]]);
+  });
+
+  it("answers 404 for an unknown job or run and 400 for a run id that is not a number", async () => {
+    expect((await call("GET", "/api/jobs/nope/runs")).status).toBe(404);
+    expect((await call("GET", "/api/runs/999999999")).body).toEqual({ success: false, message: "Run '999999999' was not found" });
+    const bad = await call("GET", "/api/runs/abc");
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/run id must be a positive whole number/);
+    expect((await call("POST", "/api/runs/0/redeliver")).status).toBe(400);
+  });
+});
+
+describe("POST /api/runs/:runId/redeliver", () => {
+  it("redelivers an older run's webhook, not the latest one's, with that run's webhook-id and bytes", async () => {
+    const job = await createJob({ payload: { n: 1 } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    const first = await waitForJob(job.id, delivered);
+    await call("PATCH", `/api/jobs/${job.id}`, { payload: { n: 2 } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, (j) => j.latestRun.number === 2 && delivered(j));
+
+    const res = await call("POST", `/api/runs/${first.latestRun.id}/redeliver`);
+    expect(res.status).toBe(202);
+    expect(res.body.data).toMatchObject({ id: first.latestRun.id, number: 1, delivery: { state: "PENDING", series: 2, attempts: 0 } });
+    await vi.waitUntil(async () => (await received(job.id)).length === 3, { timeout: 10_000, interval: 100 });
+    const hooks = await received(job.id);
+    expect(hooks[2]!.headers["webhook-id"]).toBe(`whd_${job.id}_1`);
+    expect(hooks[2]!.rawBody).toBe(hooks[0]!.rawBody);
+  });
+
+  it("answers 409 before the run finished, and the job route redelivers the latest run", async () => {
+    const job = await createJob();
+    const started = await call("POST", `/api/jobs/${job.id}/run`);
+    const busy = await call("POST", `/api/runs/${started.body.data.latestRun.id}/redeliver`);
+    expect(busy.status).toBe(409);
+    expect(busy.body.message).toMatch(/has not finished/);
+    await waitForJob(job.id, delivered);
+    const res = await call("POST", `/api/jobs/${job.id}/redeliver`);
+    expect(res.status).toBe(202);
+    expect(res.body.data).toMatchObject({ number: 1, delivery: { series: 2 } });
+    const done = await waitForJob(job.id, (j) => j.latestRun.delivery.series === 2 && deliveryState(j) === "DELIVERED");
+    expect(done.latestRun.delivery.attempts).toBe(1);
   });
 });

@@ -19,7 +19,7 @@ const logRow = (jobId: string, overrides: Partial<LogRow> = {}): LogRow => ({
   series: 1,
   attempt: 1,
   url: "https://example.com/hook",
-  requestBody: { jobId, payload: { text: "ünïcödé ✓ \"quoted\" \\ back", nested: [1, null, { deep: true }] } },
+  requestBody: JSON.stringify({ jobId, payload: { text: "ünïcödé ✓ \"quoted\" \\ back", nested: [1, null, { deep: true }] } }),
   responseStatus: 200,
   responseBody: "plain text, not JSON",
   error: null,
@@ -58,13 +58,13 @@ describe("insertRows", () => {
     const db = getDb(env.DB);
     const job = await createJob();
     const big = "x".repeat(60 * 1024);
-    const rows = Array.from({ length: 20 }, (_, i) => logRow(job.id, { attempt: i + 1, requestBody: { big } }));
+    const rows = Array.from({ length: 20 }, (_, i) => logRow(job.id, { attempt: i + 1, requestBody: JSON.stringify({ big }) }));
     const [first, ...rest] = insertRows(db, webhookLogs, rows);
     expect(rest.length).toBeGreaterThan(0);
     await db.batch([first!, ...rest]);
     const stored = await db.select().from(webhookLogs).where(eq(webhookLogs.jobId, job.id)).orderBy(webhookLogs.id);
     expect(stored.map((row) => row.attempt)).toEqual(rows.map((row) => row.attempt));
-    expect(stored.every((row) => (row.requestBody as { big: string }).big === big)).toBe(true);
+    expect(stored.every((row) => (JSON.parse(row.requestBody!) as { big: string }).big === big)).toBe(true);
   });
 
   it("returns no statement for no rows", () => {

@@ -1,6 +1,6 @@
 /** The original Express routes still work, served by the same handlers as /api. */
 import { describe, expect, it } from "vitest";
-import { call, uniqueWord, waitForJob } from "./support/helpers";
+import { call, delivered, uniqueWord, waitForJob } from "./support/helpers";
 
 describe("original routes", () => {
   it("create-job, get-jobs, update-job, run-job, get-logs and delete-job work end to end", async () => {
@@ -21,7 +21,7 @@ describe("original routes", () => {
     expect(run.status).toBe(202);
     expect(run.body).toMatchObject({ success: true, message: "Job started", status: "IN_PROGRESS" });
 
-    await waitForJob(id, (j) => j.deliveryStatus === "DELIVERED");
+    await waitForJob(id, delivered);
     const jobLogs = await call("GET", `/get-logs/${id}`);
     expect(jobLogs.body.data).toHaveLength(1);
     expect(jobLogs.body.data[0]).toMatchObject({ jobId: id, responseStatus: 200 });

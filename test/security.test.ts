@@ -10,7 +10,7 @@ import type { Env } from "../src/env";
 import worker from "../src/index";
 import { findDuplicateKey } from "../src/lib/json";
 import { unsafeWebhookTarget } from "../src/security/webhook-target";
-import { API_TOKEN, call, countRows, createJob, ORIGIN, sessionCookie, uniqueWord, waitForJob } from "./support/helpers";
+import { API_TOKEN, call, countRows, createJob, delivered, ORIGIN, sessionCookie, uniqueWord, waitForJob } from "./support/helpers";
 
 const [, ROTATED_TOKEN] = env.API_TOKENS!.split(" ");
 const anonymous = { authorization: null, cookie: null } as const;
@@ -129,9 +129,21 @@ describe("dashboard sign-in", () => {
     const page = await call("GET", "/logs", undefined, anonymous);
     expect(page.status).toBe(302);
     expect(page.headers.get("location")).toBe("/login?next=%2Flogs");
-    const fragment = await call("GET", "/jobs/x/row", undefined, { ...anonymous, "HX-Request": "true" });
+    // An htmx fragment or action is no page to land on: after sign-in the person returns to the page they were on.
+    const fragment = await call("GET", "/jobs/x/row", undefined, { ...anonymous, "HX-Request": "true", "HX-Current-URL": `${ORIGIN}/?status=FAILED` });
     expect(fragment.status).toBe(401);
-    expect(fragment.headers.get("HX-Redirect")).toBe("/login?next=%2Fjobs%2Fx%2Frow");
+    expect(fragment.headers.get("HX-Redirect")).toBe("/login?next=%2F%3Fstatus%3DFAILED");
+  });
+
+  it("never sends a person back to a POST-only path after signing in again", async () => {
+    const form = { ...anonymous, "content-type": "application/x-www-form-urlencoded" };
+    const htmxAction = await call("POST", "/runs/5/redeliver", "", { ...form, "HX-Request": "true", "HX-Current-URL": `${ORIGIN}/jobs/abc?page=2` });
+    expect(htmxAction.headers.get("HX-Redirect")).toBe("/login?next=%2Fjobs%2Fabc%3Fpage%3D2");
+    const plainPost = await call("POST", "/jobs/abc/run", "", { ...form, referer: `${ORIGIN}/jobs/abc` });
+    expect(plainPost.status).toBe(302);
+    expect(plainPost.headers.get("location")).toBe("/login?next=%2Fjobs%2Fabc");
+    const elsewhere = await call("POST", "/jobs/abc/run", "", { ...form, referer: "https://evil.example/jobs/abc" });
+    expect(elsewhere.headers.get("location")).toBe("/login?next=%2F");
   });
 
   it("rejects a tampered cookie and signs out sessions of a token that was rotated out", async () => {
@@ -213,7 +225,7 @@ describe("CSRF on the dashboard", () => {
     const res = await call("POST", `/jobs/${job.id}/run`, "", { "content-type": "application/x-www-form-urlencoded", "HX-Request": "true" });
     expect(res.status).toBe(200);
     // Let the run finish here, so its log row does not land in a later test's before/after count.
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    await waitForJob(job.id, delivered);
   });
 });
 

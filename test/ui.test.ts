@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { call, countRows, createJob, logRows, sessionCookie, uniqueWord, waitForJob } from "./support/helpers";
+import { call, countRows, createJob, delivered, logRows, runRows, sessionCookie, uniqueWord, waitForJob } from "./support/helpers";
 
 const htmx = (target?: string, currentUrl = "http://scheduler.test/") => ({
   "HX-Request": "true",
@@ -122,13 +122,14 @@ describe("job row, run and live status", () => {
     expect(run.status).toBe(200);
     expect(run.body).toMatch(new RegExp(`^<tr id="job-${job.id}"`));
     expect(run.body).toContain('data-status="IN_PROGRESS"');
-    expect(run.body).toContain(`hx-get="/jobs/${job.id}/row" hx-trigger="load delay:1s"`);
+    expect(run.body).toContain(`data-poll="/jobs/${job.id}/row" data-poll-every="1000"`);
 
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    await waitForJob(job.id, delivered);
     const row = await call("GET", `/jobs/${job.id}/row`, undefined, htmx());
     expect(row.body).toContain('data-status="COMPLETED"');
     expect(row.body).toContain('data-delivery="DELIVERED"');
-    expect(row.body).not.toContain("hx-trigger");
+    expect(row.body).not.toContain("data-poll");
+    expect(row.body).toContain(`data-announce="${job.taskName}: completed, webhook delivered"`);
   });
 
   it("answers 409 as plain text to htmx when the job is already running", async () => {
@@ -147,30 +148,40 @@ describe("job row, run and live status", () => {
     expect(res.headers.get("location")).toBe("/?page=2");
   });
 
-  it("shows the detail page with the webhook attempts and a live section that stops polling when done", async () => {
+  it("shows the detail page with each run, its webhook and attempts, and a live section that stops polling when done", async () => {
     const job = await createJob({ payload: { receiver: { script: [500, 200] } } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const running = await call("GET", `/jobs/${job.id}/live`, undefined, htmx());
+    expect(running.body).toMatch(new RegExp(`^<div id="job-live" data-announce="[^"]*" data-poll="/jobs/${job.id}/live" data-poll-every="1000">`));
+    await waitForJob(job.id, delivered);
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, (j) => j.latestRun.number === 2 && delivered(j));
     const page = await call("GET", `/jobs/${job.id}`);
     expect(page.status).toBe(200);
+    expect(page.body).toContain("Runs <span class=\"muted\">(2)</span>");
+    // Newest first; the newest starts open. Each run keeps its own webhook-id and attempts.
+    expect(page.body.indexOf("<strong>Run 2</strong>")).toBeLessThan(page.body.indexOf("<strong>Run 1</strong>"));
+    expect(page.body).toMatch(/<details id="run-\d+-details" open="">\s*<summary><strong>Run 2<\/strong>/);
+    expect(page.body).toContain(`whd_${job.id}_1`);
+    expect(page.body).toContain(`whd_${job.id}_2`);
     expect(page.body).toContain("Attempt 2");
-    expect(page.body).toContain("HTTP 500");
     expect(page.body).toContain("receiver answered HTTP 500");
     const live = await call("GET", `/jobs/${job.id}/live`, undefined, htmx());
-    expect(live.body).toMatch(/^<div id="job-live">/);
+    expect(live.body).toMatch(/^<div id="job-live" data-announce="[^"]*">/);
   });
 
-  it("offers Redeliver once a delivery finished, and queues a new series from the detail page", async () => {
+  it("offers Redeliver for each finished run, and queues a new series of that run's webhook", async () => {
     const job = await createJob();
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    const first = await waitForJob(job.id, delivered);
+    const runId = first.latestRun.id;
     const page = await call("GET", `/jobs/${job.id}`);
-    expect(page.body).toContain(`hx-post="/jobs/${job.id}/redeliver"`);
-    const res = await call("POST", `/jobs/${job.id}/redeliver`, undefined, htmx());
+    expect(page.body).toContain(`hx-post="/runs/${runId}/redeliver"`);
+    const res = await call("POST", `/runs/${runId}/redeliver`, undefined, htmx(undefined, `http://scheduler.test/jobs/${job.id}`));
     expect(res.status).toBe(200);
-    expect(res.body).toMatch(/^<div id="job-live" hx-get=/);
-    const done = await waitForJob(job.id, (j) => j.deliverySeries === 2 && j.deliveryStatus === "DELIVERED");
-    expect(done.deliveryAttempts).toBe(1);
+    expect(res.body).toMatch(/^<div id="job-live" data-announce="[^"]*" data-poll=/);
+    const done = await waitForJob(job.id, (j) => j.latestRun.delivery.series === 2 && delivered(j));
+    expect(done.latestRun.delivery.attempts).toBe(1);
     const again = await call("GET", `/jobs/${job.id}`);
     expect(again.body).toContain("Redelivery 1, attempt 1");
   });
@@ -200,13 +211,14 @@ describe("edit and delete forms", () => {
   it("confirms, then deletes the job and its logs", async () => {
     const job = await createJob();
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    await waitForJob(job.id, delivered);
     const confirm = await call("GET", `/jobs/${job.id}/delete`, undefined, htmx("modal"));
-    expect(confirm.body).toContain("Its 1 webhook log entry goes too.");
+    expect(confirm.body).toContain("Its 1 run and 1 webhook log entry go too.");
     const res = await call("POST", `/jobs/${job.id}/delete`, undefined, htmx(undefined, "http://scheduler.test/"));
     expect(res.status).toBe(200);
     expect(res.body).not.toContain(job.id);
     expect(await logRows(job.id)).toEqual([]);
+    expect(await runRows(job.id)).toEqual([]);
   });
 });
 
@@ -214,7 +226,7 @@ describe("logs and inbox pages", () => {
   it("lists deliveries and filters them by outcome", async () => {
     const job = await createJob({ payload: { receiver: { script: [500, 200] } } });
     await call("POST", `/api/jobs/${job.id}/run`);
-    await waitForJob(job.id, (j) => j.deliveryStatus === "DELIVERED");
+    await waitForJob(job.id, delivered);
     const failures = await call("GET", `/logs?jobId=${job.id}&outcome=failure`, undefined, htmx("logs-table"));
     expect(failures.body).toContain("HTTP 500");
     expect(failures.body).not.toContain("HTTP 200");
@@ -226,8 +238,10 @@ describe("logs and inbox pages", () => {
 
   it("shows the inbox when enabled and 404s when not", async () => {
     expect((await call("GET", "/inbox")).status).toBe(200);
-    const off = await worker.fetch(new Request("http://scheduler.test/inbox"), { ...env, WEBHOOK_INBOX_ENABLED: "false" });
-    expect(off.status).not.toBe(200);
+    // Signed in, so the 404 is the inbox being off (without a cookie it would be the sign-in redirect).
+    const off = await worker.fetch(new Request("http://scheduler.test/inbox", { headers: { cookie: await sessionCookie() } }), { ...env, WEBHOOK_INBOX_ENABLED: "false" });
+    expect(off.status).toBe(404);
+    expect(await off.text()).toContain("Route &#39;/webhooks/inbox&#39; was not found");
     const page = await worker.fetch(new Request("http://scheduler.test/", { headers: { cookie: await sessionCookie() } }), { ...env, WEBHOOK_INBOX_ENABLED: "false" });
     expect(page.status).toBe(200);
     expect(await page.text()).not.toContain('href="/inbox"');

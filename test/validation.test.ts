@@ -49,7 +49,7 @@ describe("job body validation", () => {
 
   it.each([['{"taskName": "x"'], ["not json"], ["[1,2"], [""]])("rejects malformed JSON %j", async (raw) => {
     const body = await expectRejected(400, "POST", "/api/jobs", raw);
-    expect(body.message).toMatch(/Malformed JSON/);
+    expect(body.message).toMatch(/Invalid JSON body: it is not valid JSON/);
   });
 
   it("rejects a JSON array body", async () => {

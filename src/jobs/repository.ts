@@ -1,7 +1,12 @@
-/** Drizzle queries for jobs: create, read, list and search, edit, delete. State changes are in transitions.ts. */
-import { and, count, eq, inArray, ne, or, sql, type SQL } from "drizzle-orm";
+/**
+ * Drizzle queries for jobs: create, read, list and search, edit, delete. A job is read with its latest
+ * run and that run's delivery (runs/views.ts). Runs are started and finished in runs/transitions.ts.
+ */
+import { and, count, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { jobs, type Job, type JobStatus, type Priority } from "../db/schema";
+import { aliasedColumns, joined } from "../db/aliased";
+import { deliveries, jobs, runs, type Delivery, type Job, type JobStatus, type Priority, type Run } from "../db/schema";
+import { jobView, type JobView } from "../runs/views";
 
 export interface JobFilter {
   search?: string;
@@ -60,7 +65,7 @@ export type JobSort = keyof typeof direction;
 export const SEARCH_COUNT_PAGES = 10;
 
 export interface JobList {
-  rows: Job[];
+  rows: JobView[];
   total: number;
   /** False when a search stopped counting: `total` matches exist, and more. */
   totalExact: boolean;
@@ -82,18 +87,20 @@ export async function insertJob(db: Db, job: NewJob, now: Date): Promise<Job> {
   return row!;
 }
 
-export async function findJob(db: Db, id: string): Promise<Job | undefined> {
-  return db.select().from(jobs).where(eq(jobs.id, id)).get();
-}
+/** Jobs with their latest run and its delivery (left joins by primary key). */
+const withLatestRun = (db: Db) =>
+  db
+    .select({ job: getTableColumns(jobs), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
+    .from(jobs)
+    .leftJoin(runs, eq(runs.id, jobs.latestRunId))
+    .leftJoin(deliveries, eq(deliveries.runId, jobs.latestRunId));
 
-/**
- * Which run a row is on, without its user data: the background paths that must never be stopped by a
- * row they cannot parse (the sweep, the dead-letter consumer) read and return only this.
- */
-export const runRef = { id: jobs.id, runId: jobs.runId, status: jobs.status };
+type Row = NonNullable<Awaited<ReturnType<ReturnType<typeof withLatestRun>["get"]>>>;
+const toView = ({ job, run, delivery }: Row) => jobView(job, joined<Run>(run, "id"), joined<Delivery>(delivery, "runId"));
 
-export async function findRunState(db: Db, id: string) {
-  return db.select(runRef).from(jobs).where(eq(jobs.id, id)).get();
+export async function findJob(db: Db, id: string): Promise<JobView | undefined> {
+  const row = await withLatestRun(db).where(eq(jobs.id, id)).get();
+  return row && toView(row);
 }
 
 /** Which of these ids exist. */
@@ -112,56 +119,57 @@ export async function listJobs(
   sort: JobSort,
   limit: number,
   offset: number,
+  /** Count every match of a search (the original API's clients loop over `totalPages`). */
+  exactCount = false,
 ): Promise<JobList> {
   const dir = direction[sort];
   const where = whereOf(filters);
-  if (search !== undefined) return listSearched(db, search, where, dir, limit, offset, offset + SEARCH_COUNT_PAGES * limit);
+  if (search !== undefined) return listSearched(db, search, where, dir, limit, offset, exactCount ? null : offset + SEARCH_COUNT_PAGES * limit);
   // Unfiltered, the createdAt index is the compact one in creation order; the table itself is not.
-  const order = where ? sql`rowid ${dir}` : sql`${jobs.createdAt} ${dir}, rowid ${dir}`;
+  const order = where ? sql`${jobs}.rowid ${dir}` : sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}`;
   const [rows, [total]] = await db.batch([
     rowsOf(db, sql`SELECT rowid FROM ${jobs} WHERE ${where ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, order),
     db.select({ n: count() }).from(jobs).where(where),
   ]);
-  return { rows, total: total?.n ?? 0, totalExact: true };
+  return { rows: rows.map(toView), total: total?.n ?? 0, totalExact: true };
 }
 
-/** The jobs whose rowids `pageRowids` selects, in `order`. */
-const rowsOf = (db: Db, pageRowids: SQL, order: SQL) => db.select().from(jobs).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(order);
+/** The jobs whose rowids `pageRowids` selects, in `order`, each with its latest run. */
+const rowsOf = (db: Db, pageRowids: SQL, order: SQL) => withLatestRun(db).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(order);
 
 /**
  * A search walks its matches in rowid order: from the search index, each match joined to its row when
  * a filter needs the row (CROSS JOIN keeps the index first), or a scan for a term too short for it.
- * The page stops after its rows; the count stops after `countLimit` + 1 matches.
+ * The page stops after its rows; the count stops after `countLimit` + 1 matches (null: counts them all).
  */
-async function listSearched(db: Db, term: string, where: SQL | undefined, dir: SQL, limit: number, offset: number, countLimit: number) {
+async function listSearched(db: Db, term: string, where: SQL | undefined, dir: SQL, limit: number, offset: number, countLimit: number | null) {
   const phrase = isIndexed(term) ? ftsPhrase(term) : undefined;
   const [rowid, matches] = phrase
     ? [sql`jobs_fts.rowid`, where ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${where}` : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`]
     : [sql`${jobs}.rowid`, sql`${jobs} WHERE ${and(scanCondition(term), where)!}`];
   const [rows, [counted]] = await db.batch([
-    rowsOf(db, sql`SELECT ${rowid} FROM ${matches} ORDER BY ${rowid} ${dir} LIMIT ${limit} OFFSET ${offset}`, sql`rowid ${dir}`),
-    db.select({ n: count() }).from(sql`(SELECT 1 FROM ${matches} LIMIT ${countLimit + 1})`),
+    rowsOf(db, sql`SELECT ${rowid} FROM ${matches} ORDER BY ${rowid} ${dir} LIMIT ${limit} OFFSET ${offset}`, sql`${jobs}.rowid ${dir}`),
+    db.select({ n: count() }).from(countLimit === null ? sql`(SELECT 1 FROM ${matches})` : sql`(SELECT 1 FROM ${matches} LIMIT ${countLimit + 1})`),
   ]);
   const n = counted?.n ?? 0;
-  return { rows, total: Math.min(n, countLimit), totalExact: n <= countLimit };
+  if (countLimit === null) return { rows: rows.map(toView), total: n, totalExact: true };
+  return { rows: rows.map(toView), total: Math.min(n, countLimit), totalExact: n <= countLimit };
 }
 
-/** Edits the fields of a job that is not running; undefined when no such job is in an editable state. */
-export async function updateJobFields(
-  db: Db,
-  id: string,
-  fields: Partial<Pick<Job, "taskName" | "payload" | "priority">>,
-  now: Date,
-): Promise<Job | undefined> {
-  const [row] = await db
+/**
+ * Edits a job's definition; false when there is no such job. Runs keep the copy they started with, so
+ * an edit applies to the next run and never to one under way or its webhook.
+ */
+export async function updateJobFields(db: Db, id: string, fields: Partial<Pick<Job, "taskName" | "payload" | "priority">>, now: Date): Promise<boolean> {
+  const rows = await db
     .update(jobs)
     .set({ ...fields, updatedAt: now })
-    .where(and(eq(jobs.id, id), ne(jobs.status, "IN_PROGRESS")))
-    .returning();
-  return row;
+    .where(eq(jobs.id, id))
+    .returning({ id: jobs.id });
+  return rows.length > 0;
 }
 
-/** Deletes the job; its webhook logs go with it (foreign key ON DELETE CASCADE). */
+/** Deletes the job; its runs, deliveries and webhook logs go with it (foreign keys ON DELETE CASCADE). */
 export async function deleteJob(db: Db, id: string): Promise<boolean> {
   const rows = await db.delete(jobs).where(eq(jobs.id, id)).returning({ id: jobs.id });
   return rows.length > 0;

@@ -5,6 +5,7 @@
 import { createInsertSchema } from "drizzle-zod";
 import { z } from "zod";
 import { JOB_STATUSES, PRIORITIES, jobs } from "../db/schema";
+import { parseJsonText } from "../lib/json";
 
 export const TASK_NAME_MAX = 200;
 export const SEARCH_MAX = 200;
@@ -12,13 +13,20 @@ export const PAGE_LIMIT_MAX = 100;
 
 export const PAYLOAD_MAX_DEPTH = 20;
 
+/** Characters that draw nothing on their own: blanks, controls, format characters (zero-width, BOM), marks. */
+const INVISIBLE = /^[\p{White_Space}\p{Cc}\p{Cf}\p{M}\u115F\u1160\u3164\uFFA0\u2800]*$/u;
+/** Bidirectional controls reorder the text around them, so a name could display as something else (U+202E). */
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+
 const taskName = z
   .string({ error: (iss) => (iss.input === undefined ? "taskName is required" : "taskName must be a string") })
   .trim()
   .min(1, "taskName must not be empty")
   .max(TASK_NAME_MAX, `taskName must be at most ${TASK_NAME_MAX} characters`)
-  .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "taskName must not contain control characters (such as NUL or newlines)")
-  .refine((s) => s.isWellFormed(), "taskName must be valid Unicode (no lone surrogates)");
+  .refine((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s), "taskName must not contain control characters (such as NUL or newlines)")
+  .refine((s) => s.isWellFormed(), "taskName must be valid Unicode (no lone surrogates)")
+  .refine((s) => !INVISIBLE.test(s), "taskName must contain a visible character (not only spaces, zero-width or other invisible characters)")
+  .refine((s) => !BIDI_CONTROLS.test(s), "taskName must not contain bidirectional control characters (such as U+202E)");
 
 /** Nesting depth within bounds and no `__proto__` key anywhere (walked without recursion). */
 function checkJsonShape(value: unknown, ctx: z.core.$RefinementCtx) {
@@ -107,7 +115,15 @@ export const listJobsQuery = z.object({
     (v) => (v === "" ? undefined : v),
     z.enum(["newest", "oldest"], { error: "sort must be newest or oldest" }).default("newest"),
   ),
+  /** `exact`: a search counts every match (by default it stops after ten pages; see the README). */
+  count: z.preprocess(
+    (v) => (v === "" ? undefined : v),
+    z.enum(["bounded", "exact"], { error: "count must be bounded or exact" }).default("bounded"),
+  ),
 });
+
+/** The original `GET /get-jobs`: its clients loop over `totalPages`, so its totals are always exact. */
+export const legacyListJobsQuery = listJobsQuery.transform((q) => ({ ...q, count: "exact" as const }));
 
 export const listLogsQuery = z.object({
   ...pageQuery,
@@ -136,6 +152,13 @@ export const jobIdParam = z.object({
   id: z.string().min(1).max(64, "job id must be at most 64 characters"),
 });
 
+export const runIdParam = z.object({
+  runId: z
+    .string()
+    .regex(/^[1-9]\d{0,14}$/, "run id must be a positive whole number")
+    .transform(Number),
+});
+
 /**
  * The dashboard's job form: the same fields and rules as the API, with the payload typed as JSON
  * text in a textarea (empty means {}).
@@ -146,12 +169,12 @@ export const jobFormSchema = createJobSchema.extend({
     .trim()
     .transform((text, ctx) => {
       if (text === "") return {};
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (err) {
-        ctx.addIssue({ code: "custom", message: `payload is not valid JSON (${err instanceof Error ? err.message : "parse error"})` });
+      const parsed = parseJsonText(text);
+      if ("error" in parsed) {
+        ctx.addIssue({ code: "custom", message: `payload ${parsed.error}` });
         return z.NEVER;
       }
+      return parsed.value;
     })
     .pipe(payload),
 });

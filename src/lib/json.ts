@@ -25,3 +25,19 @@ export function findDuplicateKey(text: string): string | null {
   }
   return null;
 }
+
+/**
+ * JSON text as the app accepts it everywhere (API bodies and the dashboard's payload field): it must
+ * parse, and no object may repeat a key. The error says what is wrong, for a message to the user.
+ */
+export function parseJsonText(text: string): { value: unknown } | { error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { error: `is not valid JSON (${err instanceof Error ? err.message : "parse error"})` };
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== null) return { error: `repeats the key "${duplicate.slice(0, 50)}" within one object` };
+  return { value };
+}

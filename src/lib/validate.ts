@@ -5,7 +5,7 @@
 import { zValidator } from "@hono/zod-validator";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { findDuplicateKey } from "./json";
+import { parseJsonText } from "./json";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 
@@ -51,16 +51,28 @@ export const jsonBody = (): MiddlewareHandler => async (c, next) => {
   if (!jsonMediaType.test(mediaType)) {
     throw new HTTPException(415, { message: `Content-Type must be application/json (got '${mediaType || "none"}')` });
   }
-  const text = await c.req.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new HTTPException(400, { message: "Malformed JSON in request body" });
-  }
+  const parsed = parseJsonText(await c.req.text());
+  if ("error" in parsed) throw new HTTPException(400, { message: `Invalid JSON body: it ${parsed.error}` });
   // The validator reads the body through c.req.json(): hand it this parse instead of a second one.
-  c.req.bodyCache.json = Promise.resolve(parsed);
-  const duplicate = findDuplicateKey(text);
-  if (duplicate !== null) throw new HTTPException(400, { message: `Invalid JSON body: the key "${duplicate.slice(0, 50)}" appears twice in one object` });
+  c.req.bodyCache.json = Promise.resolve(parsed.value);
+  await next();
+};
+
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * 400 for a query parameter (name or value) with a control character in it (`%00`, a newline, ...),
+ * on every route, whether or not the route reads that parameter: no such text reaches a query.
+ */
+export const rejectControlCharacters = (): MiddlewareHandler => async (c, next) => {
+  const query = c.req.url.indexOf("?");
+  if (query >= 0) {
+    for (const [name, value] of new URLSearchParams(c.req.url.slice(query + 1))) {
+      if (CONTROL_CHARACTERS.test(name) || CONTROL_CHARACTERS.test(value)) {
+        const shown = name.replace(new RegExp(CONTROL_CHARACTERS, "g"), "\uFFFD").slice(0, 40);
+        throw new HTTPException(400, { message: `Invalid query string: parameter '${shown}' must not contain control characters (such as NUL or newlines)` });
+      }
+    }
+  }
   await next();
 };

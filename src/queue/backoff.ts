@@ -17,3 +17,12 @@ export function retryDelaySeconds(failedAttempt: number, scheduleSeconds: number
 export function crashBackoffSeconds(attempts: number): number {
   return Math.min(2 ** Math.max(1, attempts), 300);
 }
+
+/**
+ * Backoff for a message that waits for a bad configuration to be fixed: 30 s, 1 min, 2 min ... at most
+ * 10 min, so the queue's 100 retries last about 16 hours before the dead-letter queue (which waits the
+ * same way) and the sweep take over.
+ */
+export function configBackoffSeconds(attempts: number): number {
+  return Math.min(30 * 2 ** Math.max(0, attempts - 1), 600);
+}

@@ -1,31 +1,48 @@
 /**
  * The queue consumer: parse each message, hand it to the execution service, then ack or retry that
  * message alone. Messages of a batch are handled concurrently; one failing never retries the others.
- * Batches from the dead-letter queue go to the dead-letter handler.
+ * Batches from the dead-letter queue go to the dead-letter handler. Under a bad configuration nothing
+ * is touched: every message waits (retried with a backoff) until the configuration is fixed.
  */
 import { z } from "zod";
-import { DEAD_LETTER_QUEUE, type Env, type JobMessage } from "../env";
-import { handleDeadLetter, processRunBatch, type BatchResult } from "../jobs/execution";
+import type { RunRef } from "../deliveries/body";
+import { ConfigError, DEAD_LETTER_QUEUE, getConfig, type Env } from "../env";
+import { handleDeadLetter } from "../execution/dead-letter";
+import { processRunBatch, type BatchResult } from "../execution/run-batch";
 import { ack } from "./outcome";
-import { crashBackoffSeconds } from "./backoff";
+import { configBackoffSeconds, crashBackoffSeconds } from "./backoff";
 
-const messageSchema = z.object({ jobId: z.string().min(1).max(64), runId: z.number().int().min(1) });
+const jobId = z.string().min(1).max(64);
+const runNumber = z.number().int().min(1);
+/** `{ jobId, run }`; messages queued before runs were records say `runId` for the run's number. */
+const messageSchema = z.union([
+  z.object({ jobId, run: runNumber }).transform((m): RunRef => ({ jobId: m.jobId, number: m.run })),
+  z.object({ jobId, runId: runNumber }).transform((m): RunRef => ({ jobId: m.jobId, number: m.runId })),
+]);
 
 export async function handleJobBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const valid: { message: Message<unknown>; body: JobMessage }[] = [];
+  const valid: { message: Message<unknown>; ref: RunRef }[] = [];
   for (const message of batch.messages) {
     const parsed = messageSchema.safeParse(message.body);
-    if (parsed.success) valid.push({ message, body: parsed.data });
+    if (parsed.success) valid.push({ message, ref: parsed.data });
     else {
       // Retrying a message that can never parse would only fill the log: drop it, loudly.
       console.error("dropping malformed queue message", message.id, JSON.stringify(message.body));
       message.ack();
     }
   }
+  try {
+    getConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`queue batch waits for the configuration to be fixed: ${err.message}`);
+    for (const { message } of valid) message.retry({ delaySeconds: configBackoffSeconds(message.attempts) });
+    return;
+  }
   const results: BatchResult[] =
     batch.queue === DEAD_LETTER_QUEUE
-      ? await Promise.all(valid.map(({ body }) => handleDeadLetter(env, body).then(() => ack, (err: unknown) => (err instanceof Error ? err : new Error(String(err))))))
-      : await processRunBatch(env, valid.map((v) => v.body));
+      ? await Promise.all(valid.map(({ ref }) => handleDeadLetter(env, ref).then(() => ack, (err: unknown) => (err instanceof Error ? err : new Error(String(err))))))
+      : await processRunBatch(env, valid.map((v) => v.ref));
   valid.forEach(({ message }, i) => settle(message, results[i]!));
 }
 

@@ -1,4 +1,4 @@
-/** The resource API: /api/jobs and /api/logs, all behind the API token. */
+/** The resource API: /api/jobs, /api/runs and /api/logs, all behind the API token. */
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { apiAuth } from "../security/api-auth";
@@ -14,5 +14,8 @@ export const api = new Hono<AppEnv>()
   .delete("/jobs/:id", ...h.deleteJob)
   .post("/jobs/:id/run", ...h.runJob)
   .post("/jobs/:id/redeliver", ...h.redeliverJob)
+  .get("/jobs/:id/runs", ...h.listJobRuns)
   .get("/jobs/:id/logs", ...h.listJobLogs)
+  .get("/runs/:runId", ...h.getRun)
+  .post("/runs/:runId/redeliver", ...h.redeliverRun)
   .get("/logs", ...h.listLogs);

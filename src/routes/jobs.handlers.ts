@@ -5,8 +5,9 @@
 import { createFactory } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { bulkRunSchema, createJobSchema, jobIdParam, listJobsQuery, listLogsQuery, pageQuery, updateJobSchema } from "../jobs/schemas";
+import { bulkRunSchema, createJobSchema, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQuery, runIdParam, updateJobSchema } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
+import * as runs from "../runs/service";
 import { jsonBody, validate } from "../lib/validate";
 
 const factory = createFactory<AppEnv>();
@@ -17,6 +18,12 @@ export const createJob = factory.createHandlers(jsonBody(), validate("json", cre
 });
 
 export const listJobs = factory.createHandlers(validate("query", listJobsQuery), async (c) => {
+  const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
+  return c.json({ success: true, data: items, pagination });
+});
+
+/** The original `GET /get-jobs`: the same list, with exact totals. */
+export const legacyListJobs = factory.createHandlers(validate("query", legacyListJobsQuery), async (c) => {
   const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
   return c.json({ success: true, data: items, pagination });
 });
@@ -61,15 +68,30 @@ export const runJobs = factory.createHandlers(jsonBody(), validate("json", bulkR
     {
       success: true,
       message: `${started.length} jobs started`,
-      data: { started: started.map((j) => ({ id: j.id, runId: j.runId, status: j.status, startedAt: j.startedAt })), inProgress, notFound },
+      data: { started: started.map((run) => ({ id: run.jobId, runId: run.id, runNumber: run.number, status: run.status, startedAt: run.startedAt })), inProgress, notFound },
     },
     202,
   );
 });
 
+/** Redelivers the webhook of the job's latest run. */
 export const redeliverJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
-  const job = await jobs.redeliverWebhook(c.env, c.req.valid("param").id);
-  return c.json({ success: true, message: "Redelivery queued", data: job }, 202);
+  const run = await runs.redeliverLatest(c.env, c.req.valid("param").id);
+  return c.json({ success: true, message: "Redelivery queued", data: run }, 202);
+});
+
+export const listJobRuns = factory.createHandlers(validate("param", jobIdParam), validate("query", z.object(pageQuery)), async (c) => {
+  const { items, pagination } = await runs.listJobRuns(c.env, c.req.valid("param").id, c.req.valid("query"));
+  return c.json({ success: true, data: items, pagination });
+});
+
+export const getRun = factory.createHandlers(validate("param", runIdParam), async (c) => {
+  return c.json({ success: true, data: await runs.getRun(c.env, c.req.valid("param").runId) });
+});
+
+export const redeliverRun = factory.createHandlers(validate("param", runIdParam), async (c) => {
+  const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
+  return c.json({ success: true, message: "Redelivery queued", data: run }, 202);
 });
 
 export const listJobLogs = factory.createHandlers(

@@ -7,7 +7,7 @@ import * as h from "./jobs.handlers";
 export const legacy = new Hono<AppEnv>()
   .post("/create-job", apiAuth, ...h.createJob)
   .post("/run-job/:id", apiAuth, ...h.runJob)
-  .get("/get-jobs", apiAuth, ...h.listJobs)
+  .get("/get-jobs", apiAuth, ...h.legacyListJobs)
   .put("/update-job/:id", apiAuth, ...h.updateJob)
   .delete("/delete-job/:id", apiAuth, ...h.deleteJob)
   .delete("/delete-job", apiAuth, ...h.deleteJobByQuery)

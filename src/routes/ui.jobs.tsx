@@ -5,10 +5,12 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono, type Context } from "hono";
 import type { HtmlEscapedString } from "hono/utils/html";
+import { z } from "zod";
 import type { AppEnv } from "../env";
-import { jobFormSchema, jobIdParam, listJobsQuery, type ListJobsQuery } from "../jobs/schemas";
+import { jobFormSchema, jobIdParam, listJobsQuery, pageQuery, runIdParam, type ListJobsQuery } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
-import { JobDetailPage, JobLive } from "../views/job-detail";
+import * as runs from "../runs/service";
+import { JobDetailPage, JobLive, type JobDetail } from "../views/job-detail";
 import { DeleteConfirm, JobForm, type FieldErrors, type JobFormValues } from "../views/job-form";
 import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
@@ -56,6 +58,21 @@ function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlE
   return renderPage(c, "jobs", title, <article class="standalone-form"><h1>{title}</h1>{form}</article>, status);
 }
 
+/** Runs shown per page of a job's page. */
+const RUNS_PER_PAGE = 10;
+const runsPageQuery = z.object({ page: pageQuery.page });
+
+/** Everything a job's page shows: the job, a page of its runs, and their attempts. */
+async function loadDetail(c: Ctx, id: string, page = 1): Promise<JobDetail> {
+  const job = await jobs.getJob(c.env, id);
+  const { items, pagination } = await runs.listJobRuns(c.env, id, { page, limit: RUNS_PER_PAGE });
+  const attempts = await runs.attemptsOf(
+    c.env,
+    items.map((run) => run.id),
+  );
+  return { job, runs: items, runsInfo: pagination, attempts, now: new Date() };
+}
+
 const formErrors = (issues: { path: PropertyKey[]; message: string }[]): FieldErrors =>
   Object.fromEntries(issues.map((i) => [String(i.path[0] ?? "form"), i.message]).reverse());
 
@@ -95,11 +112,10 @@ export const uiJobs = new Hono<AppEnv>()
     return afterChange(c, `Job “${job.taskName}” created`, `/jobs/${job.id}`);
   })
 
-  .get("/jobs/:id", zValidator("param", jobIdParam), async (c) => {
-    const { id } = c.req.valid("param");
-    const job = await jobs.getJob(c.env, id);
-    const { items } = await jobs.listJobLogs(c.env, id, { limit: 100, page: 1 });
-    return renderPage(c, "jobs", job.taskName, <JobDetailPage job={job} logs={items} now={new Date()} />);
+  .get("/jobs/:id", zValidator("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
+    const detail = await loadDetail(c, c.req.valid("param").id, c.req.valid("query").page);
+    if (wantsFragment(c, "job-live")) return c.html(<JobLive {...detail} />);
+    return renderPage(c, "jobs", detail.job.taskName, <JobDetailPage {...detail} />);
   })
 
   .get("/jobs/:id/row", zValidator("param", jobIdParam), async (c) => {
@@ -107,11 +123,8 @@ export const uiJobs = new Hono<AppEnv>()
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
-  .get("/jobs/:id/live", zValidator("param", jobIdParam), async (c) => {
-    const { id } = c.req.valid("param");
-    const job = await jobs.getJob(c.env, id);
-    const { items } = await jobs.listJobLogs(c.env, id, { limit: 100, page: 1 });
-    return c.html(<JobLive job={job} logs={items} now={new Date()} />);
+  .get("/jobs/:id/live", zValidator("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
+    return c.html(<JobLive {...await loadDetail(c, c.req.valid("param").id, c.req.valid("query").page)} />);
   })
 
   .get("/jobs/:id/edit", zValidator("param", jobIdParam), async (c) => {
@@ -135,27 +148,22 @@ export const uiJobs = new Hono<AppEnv>()
     const { id } = c.req.valid("param");
     const job = await jobs.runJob(c.env, id);
     if (!wantsFragment(c)) return c.redirect(backTo(c, `/jobs/${id}`), 303);
-    if (c.req.query("view") === "detail") {
-      const { items } = await jobs.listJobLogs(c.env, id, { limit: 100, page: 1 });
-      return c.html(<JobLive job={job} logs={items} now={new Date()} />);
-    }
+    if (c.req.query("view") === "detail") return c.html(<JobLive {...await loadDetail(c, id)} />);
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
-  .post("/jobs/:id/redeliver", zValidator("param", jobIdParam), async (c) => {
-    const { id } = c.req.valid("param");
-    const job = await jobs.redeliverWebhook(c.env, id);
-    if (!wantsFragment(c)) return c.redirect(`/jobs/${id}`, 303);
-    trigger(c, { toast: "Redelivery queued" });
-    const { items } = await jobs.listJobLogs(c.env, id, { limit: 100, page: 1 });
-    return c.html(<JobLive job={job} logs={items} now={new Date()} />);
+  .post("/runs/:runId/redeliver", zValidator("param", runIdParam), async (c) => {
+    const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
+    if (!wantsFragment(c)) return c.redirect(`/jobs/${run.jobId}`, 303);
+    trigger(c, { toast: `Redelivery of run ${run.number} queued` });
+    return c.html(<JobLive {...await loadDetail(c, run.jobId)} />);
   })
 
   .get("/jobs/:id/delete", zValidator("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.getJob(c.env, id);
-    const { pagination } = await jobs.listJobLogs(c.env, id, { limit: 1, page: 1 });
-    const form = <DeleteConfirm job={job} logCount={pagination.total} />;
+    const [logs, runList] = await Promise.all([jobs.listJobLogs(c.env, id, { limit: 1, page: 1 }), runs.listJobRuns(c.env, id, { limit: 1, page: 1 })]);
+    const form = <DeleteConfirm job={job} runCount={runList.pagination.total} logCount={logs.pagination.total} />;
     if (wantsFragment(c)) return c.html(<Modal title="Delete job?">{form}</Modal>);
     return renderPage(c, "jobs", "Delete job?", <article class="standalone-form"><h1>Delete job?</h1>{form}</article>);
   })

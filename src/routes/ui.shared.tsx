@@ -22,9 +22,18 @@ export const wantsFragment = (c: Ctx, target?: string) =>
   !c.req.header("HX-History-Restore-Request") &&
   (target === undefined || c.req.header("HX-Target") === target);
 
+/** The inbox link shows when it is on; an error page under a bad configuration still renders. */
+function inboxEnabled(c: Ctx) {
+  try {
+    return getConfig(c.env).inboxEnabled;
+  } catch {
+    return false;
+  }
+}
+
 export function renderPage(c: Ctx, section: Section, title: string, body: Child, status: ContentfulStatusCode = 200, { signedIn = true } = {}) {
   const page = (
-    <Layout title={title} section={section} inboxEnabled={getConfig(c.env).inboxEnabled} signedIn={signedIn}>
+    <Layout title={title} section={section} inboxEnabled={inboxEnabled(c)} signedIn={signedIn}>
       {body}
     </Layout>
   );
@@ -42,7 +51,7 @@ export function trigger(c: Ctx, events: { closeModal?: boolean; toast?: string; 
   c.header("HX-Trigger-After-Swap", ascii);
 }
 
-function errorResponse(c: Ctx, status: ContentfulStatusCode, message: string) {
+function errorResponse(c: Ctx, status: ContentfulStatusCode, message: string, signedIn = true) {
   if (c.req.header("HX-Request") === "true") return c.text(message, status);
   const title = status === 404 ? "Not found" : status >= 500 ? "Something went wrong" : "Request problem";
   return renderPage(
@@ -57,8 +66,12 @@ function errorResponse(c: Ctx, status: ContentfulStatusCode, message: string) {
       </p>
     </div>,
     status,
+    { signedIn },
   );
 }
+
+/** A path no route serves, asked for by a browser: a page that says so (whoever is signed in or not). */
+export const notFoundPage = (c: Ctx) => errorResponse(c, 404, `There is no page at ${new URL(c.req.url).pathname}.`, false);
 
 export function uiErrorHandler(err: Error, c: Ctx) {
   if (err instanceof DomainError) {

@@ -52,11 +52,27 @@ async function hasSession(c: Ctx): Promise<boolean> {
   return current.includes(fingerprint ?? "");
 }
 
+/**
+ * Where to return after signing in: the page asked for; for anything but a GET (a form post, an htmx
+ * action), the page the person was on (same site only), since a POST-only path is no page to land on.
+ */
+function returnPath(c: Ctx): string {
+  const url = new URL(c.req.url);
+  if (c.req.method === "GET" && c.req.header("HX-Request") !== "true") return url.pathname + url.search;
+  const from = c.req.header("HX-Current-URL") ?? c.req.header("Referer");
+  if (!from) return "/";
+  try {
+    const page = new URL(from);
+    return page.origin === url.origin ? page.pathname + page.search : "/";
+  } catch {
+    return "/";
+  }
+}
+
 /** Dashboard pages and fragments need a session: pages redirect to sign-in, htmx gets 401 + HX-Redirect. */
 export const requireSession: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (await hasSession(c)) return next();
-  const url = new URL(c.req.url);
-  const signIn = `/login?next=${encodeURIComponent(url.pathname + url.search)}`;
+  const signIn = `/login?next=${encodeURIComponent(returnPath(c))}`;
   if (c.req.header("HX-Request") === "true") {
     c.header("HX-Redirect", signIn);
     return c.text("Your session has ended; sign in again", 401);

@@ -1,6 +1,7 @@
 /** Small pure components: badges, times, copyable ids, pagination, empty states, flash messages. */
 import type { Child } from "hono/jsx";
-import type { DeliveryStatus, JobStatus, Priority } from "../db/schema";
+import type { DeliveryState, JobStatus, Priority } from "../db/schema";
+import type { DeliveryView } from "../runs/views";
 import type { PageInfo } from "../lib/pagination";
 import { exactTime, relativeTime } from "./format";
 
@@ -21,8 +22,7 @@ export const PriorityBadge = ({ priority }: { priority: Priority }) => (
   <span class={`badge priority-${priority.toLowerCase()}`}>{priority.charAt(0) + priority.slice(1).toLowerCase()}</span>
 );
 
-const deliveryLabel: Record<DeliveryStatus, string | null> = {
-  NONE: null,
+const deliveryLabel: Record<DeliveryState, string> = {
   PENDING: "Webhook pending",
   SENDING: "Sending webhook",
   RETRYING: "Webhook retrying",
@@ -30,16 +30,23 @@ const deliveryLabel: Record<DeliveryStatus, string | null> = {
   FAILED: "Webhook failed",
 };
 
-export const DeliveryBadge = ({ status, attempts }: { status: DeliveryStatus; attempts: number }) => {
-  const label = deliveryLabel[status];
-  if (!label) return null;
+/** A run's webhook: its state, and how many attempts the current series took when more than one. */
+export const DeliveryBadge = ({ delivery }: { delivery: Pick<DeliveryView, "state" | "attempts"> | null | undefined }) => {
+  if (!delivery) return null;
   return (
-    <span class={`badge delivery-${status.toLowerCase()}`} data-delivery={status}>
-      {label}
-      {attempts > 1 ? ` (${attempts} attempts)` : ""}
+    <span class={`badge delivery-${delivery.state.toLowerCase()}`} data-delivery={delivery.state}>
+      {deliveryLabel[delivery.state]}
+      {delivery.attempts > 1 ? ` (${delivery.attempts} attempts)` : ""}
     </span>
   );
 };
+
+/** Attributes of a live part: app.js re-requests `url` every `everyMs` and morphs in only what changed (see app.js). */
+export const poll = (url: string, everyMs: number, announce?: string) => ({
+  "data-poll": url,
+  "data-poll-every": String(everyMs),
+  ...(announce ? { "data-announce": announce } : {}),
+});
 
 export const Time = ({ at, now }: { at: Date | null; now: Date }) =>
   at ? (
@@ -63,7 +70,7 @@ export const CopyId = ({ id, label = "id" }: { id: string; label?: string }) => 
 export type { PageInfo };
 
 /** Page links that work as plain links; with htmx they swap `target` and push the URL. */
-export function Pagination({ info, hrefFor, target }: { info: PageInfo; hrefFor: (page: number) => string; target: string }) {
+export function Pagination({ info, hrefFor, target, swap = "innerHTML" }: { info: PageInfo; hrefFor: (page: number) => string; target: string; swap?: string }) {
   if (info.totalPages <= 1) return null;
   const pages = pageWindow(info.page, info.totalPages);
   const link = (page: number, label: Child, rel?: string, current = false) => (
@@ -71,7 +78,7 @@ export function Pagination({ info, hrefFor, target }: { info: PageInfo; hrefFor:
       href={hrefFor(page)}
       hx-get={hrefFor(page)}
       hx-target={target}
-      hx-swap="innerHTML"
+      hx-swap={swap}
       hx-push-url="true"
       rel={rel}
       aria-current={current ? "page" : undefined}

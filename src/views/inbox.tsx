@@ -1,6 +1,6 @@
 /** What the built-in webhook inbox received. */
 import type { InboxEntry } from "../db/schema";
-import { EmptyState, Pagination, Time, type PageInfo } from "./components";
+import { EmptyState, Pagination, poll, Time, type PageInfo } from "./components";
 import { prettyJson } from "./format";
 
 export function InboxPage({ entries, info, now }: { entries: InboxEntry[]; info: PageInfo; now: Date }) {
@@ -9,7 +9,7 @@ export function InboxPage({ entries, info, now }: { entries: InboxEntry[]; info:
       <div class="page-head">
         <h1>Webhook inbox</h1>
         {info.total > 0 ? (
-          <form method="post" action="/inbox/clear" hx-post="/inbox/clear" hx-target="#inbox-list" hx-swap="innerHTML">
+          <form method="post" action="/inbox/clear" hx-post="/inbox/clear" hx-target="#inbox-list" hx-swap="morph">
             <button type="submit" class="secondary outline">
               Clear inbox
             </button>
@@ -20,15 +20,26 @@ export function InboxPage({ entries, info, now }: { entries: InboxEntry[]; info:
         The app's own webhook receiver at <code>/webhooks/inbox</code>. Locally, <code>WEBHOOK_URL</code> points here, so every completed job lands
         below.
       </p>
-      {/* New deliveries appear by themselves while the first page is shown. */}
-      <div id="inbox-list" {...(info.page === 1 ? { "hx-get": "/inbox", "hx-trigger": "every 3s", "hx-swap": "innerHTML" } : {})}>
-        <InboxList entries={entries} info={info} now={now} />
-      </div>
+      <InboxList entries={entries} info={info} now={now} />
     </>
   );
 }
 
+export const inboxUrl = (page: number) => (page === 1 ? "/inbox" : `/inbox?page=${page}`);
+
+/**
+ * The entries of one page. New deliveries appear by themselves on the first page (it polls every 3 s);
+ * an older page stays as it was asked for. Entries keep their ids, so an opened one stays open.
+ */
 export function InboxList({ entries, info, now }: { entries: InboxEntry[]; info: PageInfo; now: Date }) {
+  return (
+    <div id="inbox-list" {...(info.page === 1 ? poll(inboxUrl(1), 3000) : {})}>
+      <InboxEntries entries={entries} info={info} now={now} />
+    </div>
+  );
+}
+
+function InboxEntries({ entries, info, now }: { entries: InboxEntry[]; info: PageInfo; now: Date }) {
   if (info.total === 0) {
     return (
       <EmptyState title="Nothing received yet.">
@@ -44,8 +55,8 @@ export function InboxList({ entries, info, now }: { entries: InboxEntry[]; info:
         {entries.map((entry) => {
           const body = entry.body as Record<string, unknown> | null;
           return (
-            <li data-entry-id={entry.id}>
-              <details>
+            <li id={`inbox-${entry.id}`} data-entry-id={entry.id}>
+              <details id={`inbox-${entry.id}-details`}>
                 <summary>
                   <Time at={entry.receivedAt} now={now} /> <code>{entry.headers["webhook-id"] ?? "(no webhook-id)"}</code>{" "}
                   {typeof body?.event === "string" ? <span class="badge">{body.event}</span> : null}{" "}
@@ -60,7 +71,7 @@ export function InboxList({ entries, info, now }: { entries: InboxEntry[]; info:
           );
         })}
       </ol>
-      <Pagination info={info} hrefFor={(page) => (page === 1 ? "/inbox" : `/inbox?page=${page}`)} target="#inbox-list" />
+      <Pagination info={info} hrefFor={inboxUrl} target="#inbox-list" swap="morph" />
     </>
   );
 }

@@ -1,11 +1,29 @@
-/** A job's page: fields, payload, timeline and every delivery attempt; the live part polls while active. */
-import type { Job, WebhookLog } from "../db/schema";
-import { CopyId, DeliveryBadge, PriorityBadge, StatusBadge, Time } from "./components";
+/**
+ * A job's page: its definition, and its runs newest first, each with its webhook delivery and every
+ * attempt. The live part polls while the job is active and is morphed in place (see app.js), so what a
+ * person opened, focused or scrolled stays as it was.
+ */
+import type { RunView } from "../runs/views";
+import type { LogView } from "../webhooks/repository";
+import { CopyId, DeliveryBadge, Pagination, poll, PriorityBadge, StatusBadge, Time, type PageInfo } from "./components";
 import { prettyJson } from "./format";
-import { JobActions, isActive, pollDelay } from "./jobs";
+import { announcement, isActive, JobActions, pollEveryMs } from "./jobs";
 import { AttemptList } from "./logs";
+import type { JobView } from "../runs/views";
 
-export function JobDetailPage({ job, logs, now }: { job: Job; logs: WebhookLog[]; now: Date }) {
+export interface JobDetail {
+  job: JobView;
+  runs: RunView[];
+  runsInfo: PageInfo;
+  /** The attempts of each listed run, newest first. */
+  attempts: Map<number, LogView[]>;
+  now: Date;
+}
+
+export const jobPageUrl = (id: string, page = 1) => (page > 1 ? `/jobs/${id}?page=${page}` : `/jobs/${id}`);
+
+export function JobDetailPage(props: JobDetail) {
+  const { job } = props;
   return (
     <>
       <nav aria-label="Breadcrumb" class="breadcrumb">
@@ -17,66 +35,121 @@ export function JobDetailPage({ job, logs, now }: { job: Job; logs: WebhookLog[]
       <p>
         <CopyId id={job.id} label="job id" />
       </p>
-      <JobLive job={job} logs={logs} now={now} />
-      <section>
-        <h2>Payload</h2>
+      <JobLive {...props} />
+      <section aria-labelledby="definition-heading">
+        <h2 id="definition-heading">Payload</h2>
         <pre class="mono payload">{prettyJson(job.payload)}</pre>
+        <p class="muted">An edit applies from the next run on: each run keeps the task name, priority and payload it ran with.</p>
       </section>
     </>
   );
 }
 
-export function JobLive({ job, logs, now }: { job: Job; logs: WebhookLog[]; now: Date }) {
-  const poll = isActive(job) ? { "hx-get": `/jobs/${job.id}/live`, "hx-trigger": `load delay:${pollDelay(job)}`, "hx-swap": "outerHTML" } : {};
+export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
+  const url = `/jobs/${job.id}/live${runsInfo.page > 1 ? `?page=${runsInfo.page}` : ""}`;
+  const live = isActive(job) ? poll(url, pollEveryMs(job)) : {};
+  return (
+    <div id="job-live" data-announce={announcement(job)} {...live}>
+      <section class="job-summary" aria-label="Status and actions">
+        <p class="status-cell">
+          <StatusBadge status={job.status} /> <PriorityBadge priority={job.priority} /> <DeliveryBadge delivery={job.latestRun?.delivery} />{" "}
+          <span class="muted">
+            created <Time at={job.createdAt} now={now} />, updated <Time at={job.updatedAt} now={now} />
+          </span>
+        </p>
+        <JobActions job={job} target="detail" />
+      </section>
+      <section aria-labelledby="runs-heading">
+        <h2 id="runs-heading">
+          Runs <span class="muted">({runsInfo.total})</span>
+        </h2>
+        {runs.length === 0 ? (
+          <p class="muted">{runsInfo.total === 0 ? "Not run yet. Run it: each run and its webhook appear here." : "No runs on this page."}</p>
+        ) : (
+          <ol class="runs">
+            {runs.map((run, i) => (
+              <RunItem run={run} attempts={attempts.get(run.id) ?? []} open={i === 0 && runsInfo.page === 1} now={now} />
+            ))}
+          </ol>
+        )}
+        <Pagination info={runsInfo} hrefFor={(page) => jobPageUrl(job.id, page)} target="#job-live" swap="morph" />
+      </section>
+    </div>
+  );
+}
+
+function RunItem({ run, attempts, open, now }: { run: RunView; attempts: LogView[]; open: boolean; now: Date }) {
+  const delivery = run.delivery;
   const step = (label: string, at: Date | null) => (
     <li class={at ? "done" : "todo"}>
       <span>{label}</span> <Time at={at} now={now} />
     </li>
   );
-  const delivered = logs.find((l) => l.runId === job.runId && l.responseStatus !== null && l.responseStatus >= 200 && l.responseStatus < 300);
   return (
-    <div id="job-live" {...poll}>
-      <div class="detail-grid">
-        <section>
-          <h2>Status</h2>
-          <p class="status-cell">
-            <StatusBadge status={job.status} /> <PriorityBadge priority={job.priority} />{" "}
-            <DeliveryBadge status={job.deliveryStatus} attempts={job.deliveryAttempts} />
-          </p>
-          {job.failureReason ? <p class="attempt-error">Failed: {job.failureReason}</p> : null}
-          {job.deliveryStatus === "RETRYING" && job.nextDeliveryAt ? (
-            <p>
-              Next webhook attempt <Time at={job.nextDeliveryAt} now={now} />. Last error: {job.lastDeliveryError}
-            </p>
-          ) : null}
-          {job.deliveryStatus === "FAILED" ? <p class="attempt-error">Webhook gave up: {job.lastDeliveryError}</p> : null}
-          <JobActions job={job} target="detail" />
-          {job.deliveryStatus === "DELIVERED" || job.deliveryStatus === "FAILED" ? (
-            <form method="post" action={`/jobs/${job.id}/redeliver`} hx-post={`/jobs/${job.id}/redeliver`} hx-target="#job-live" hx-swap="outerHTML" class="redeliver">
-              <button type="submit" class="secondary">
+    <li id={`run-${run.id}`} class="run" data-run-id={run.id} data-status={run.status}>
+      <details id={`run-${run.id}-details`} open={open}>
+        <summary>
+          <strong>Run {run.number}</strong> <StatusBadge status={run.status} /> <DeliveryBadge delivery={delivery} />{" "}
+          <span class="muted">
+            started <Time at={run.startedAt} now={now} />
+          </span>
+        </summary>
+        <div class="run-body">
+          <ol class="timeline" aria-label={`Timeline of run ${run.number}`}>
+            {step("Started", run.startedAt)}
+            {step(run.status === "FAILED" ? "Failed" : "Completed", run.completedAt)}
+            {step("Webhook delivered", delivery?.deliveredAt ?? null)}
+          </ol>
+          {run.failureReason ? <p class="attempt-error">Failed: {run.failureReason}</p> : null}
+          {delivery ? (
+            <dl class="delivery">
+              <dt>Webhook id</dt>
+              <dd>
+                <CopyId id={delivery.id} label="webhook id" />
+              </dd>
+              <dt>Target</dt>
+              <dd>
+                <code>{delivery.url ?? "WEBHOOK_URL (at the first attempt)"}</code>
+              </dd>
+              <dt>Event</dt>
+              <dd>{delivery.event}</dd>
+              {delivery.state === "RETRYING" && delivery.nextAttemptAt ? (
+                <>
+                  <dt>Next attempt</dt>
+                  <dd>
+                    <Time at={delivery.nextAttemptAt} now={now} /> (last error: {delivery.lastError})
+                  </dd>
+                </>
+              ) : null}
+              {delivery.state === "FAILED" ? (
+                <>
+                  <dt>Gave up</dt>
+                  <dd class="attempt-error">{delivery.lastError}</dd>
+                </>
+              ) : null}
+            </dl>
+          ) : (
+            <p class="muted">Its webhook is sent when the run finishes.</p>
+          )}
+          {delivery && (delivery.state === "DELIVERED" || delivery.state === "FAILED") ? (
+            <form method="post" action={`/runs/${run.id}/redeliver`} hx-post={`/runs/${run.id}/redeliver`} hx-target="#job-live" hx-swap="morph" class="redeliver">
+              <button type="submit" class="secondary" aria-label={`Redeliver the webhook of run ${run.number}`}>
                 Redeliver webhook
               </button>
-              <small class="muted"> New series of attempts, same webhook-id.</small>
+              <small class="muted"> A new series of attempts: same webhook-id, same body.</small>
             </form>
           ) : null}
-        </section>
-        <section>
-          <h2>Timeline</h2>
-          <ol class="timeline">
-            {step("Created", job.createdAt)}
-            {step(job.runId > 1 ? `Started (run ${job.runId})` : "Started", job.startedAt)}
-            {step(job.status === "FAILED" ? "Failed" : "Completed", job.completedAt)}
-            {step("Webhook delivered", delivered?.sentAt ?? null)}
-          </ol>
-          <p class="muted">
-            Updated <Time at={job.updatedAt} now={now} />
-          </p>
-        </section>
-      </div>
-      <section>
-        <h2>Webhook attempts</h2>
-        <AttemptList logs={logs} now={now} />
-      </section>
-    </div>
+          <details id={`run-${run.id}-ran`} class="ran">
+            <summary>What ran</summary>
+            <p>
+              <span class="task-name">{run.taskName}</span> <PriorityBadge priority={run.priority} />
+            </p>
+            <pre class="mono">{prettyJson(run.payload)}</pre>
+          </details>
+          <h3>Webhook attempts</h3>
+          <AttemptList logs={attempts} now={now} />
+        </div>
+      </details>
+    </li>
   );
 }

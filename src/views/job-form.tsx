@@ -1,6 +1,6 @@
 /** The job forms: create/edit (the API's rules, errors beside their fields) and the delete confirmation. */
-import type { Job } from "../db/schema";
 import { PRIORITIES } from "../db/schema";
+import type { JobView } from "../runs/views";
 import { Spinner } from "./components";
 
 export interface JobFormValues {
@@ -12,7 +12,7 @@ export interface JobFormValues {
 export type FieldErrors = Partial<Record<keyof JobFormValues | "form", string>>;
 
 /** Create or edit. The same rules as the API; errors are shown beside their fields. */
-export function JobForm({ job, values, errors = {} }: { job?: Job; values: JobFormValues; errors?: FieldErrors }) {
+export function JobForm({ job, values, errors = {} }: { job?: JobView; values: JobFormValues; errors?: FieldErrors }) {
   const action = job ? `/jobs/${job.id}/edit` : "/jobs";
   const described = (field: keyof JobFormValues) =>
     errors[field] ? { "aria-invalid": "true", "aria-describedby": `${field}-error` } : {};
@@ -53,13 +53,17 @@ export function JobForm({ job, values, errors = {} }: { job?: Job; values: JobFo
   );
 }
 
-export function DeleteConfirm({ job, logCount }: { job: Job; logCount: number }) {
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+export function DeleteConfirm({ job, runCount, logCount }: { job: JobView; runCount: number; logCount: number }) {
   return (
     <form method="post" action={`/jobs/${job.id}/delete`} hx-post={`/jobs/${job.id}/delete`} hx-swap="none">
       <p>
         Delete <strong>{job.taskName}</strong> (<code>{job.id}</code>)?{" "}
-        {logCount > 0 ? `Its ${logCount} webhook log ${logCount === 1 ? "entry goes" : "entries go"} too.` : "It has no webhook logs."} This cannot be
-        undone.
+        {runCount + logCount > 0
+          ? `Its ${plural(runCount, "run", "runs")} and ${plural(logCount, "webhook log entry", "webhook log entries")} go too.`
+          : "It has never run."}{" "}
+        This cannot be undone.
       </p>
       <footer class="form-actions">
         <button type="button" class="secondary" data-close-modal>

@@ -1,8 +1,8 @@
 /** The jobs page: filters, the table fragment with its rows and pagination, and the row actions. */
-import type { Job } from "../db/schema";
 import { JOB_STATUSES, PRIORITIES } from "../db/schema";
 import type { ListJobsQuery } from "../jobs/schemas";
-import { DeliveryBadge, EmptyState, liveFilter, Pagination, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
+import type { DeliveryView, JobView } from "../runs/views";
+import { DeliveryBadge, EmptyState, liveFilter, Pagination, poll, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
 
 export const PAGE_SIZES = [10, 20, 50, 100] as const;
 
@@ -19,11 +19,20 @@ export function jobsUrl(q: Partial<ListJobsQuery>): string {
   return query ? `/?${query}` : "/";
 }
 
-/** A job still worth watching: its row and detail re-request themselves until this is false. */
-export const isActive = (job: Job) =>
-  job.status === "IN_PROGRESS" || job.deliveryStatus === "PENDING" || job.deliveryStatus === "SENDING" || job.deliveryStatus === "RETRYING";
+const deliveryActive = (delivery: DeliveryView | null | undefined) =>
+  delivery?.state === "PENDING" || delivery?.state === "SENDING" || delivery?.state === "RETRYING";
 
-export const pollDelay = (job: Job) => (job.deliveryStatus === "RETRYING" ? "5s" : "1s");
+/** A job still worth watching (its latest run, or that run's webhook, is under way): its row and page poll until it is not. */
+export const isActive = (job: JobView) => job.status === "IN_PROGRESS" || deliveryActive(job.latestRun?.delivery);
+
+/** Every second while it runs; every 5 s while its webhook waits to be retried. */
+export const pollEveryMs = (job: JobView) => (job.latestRun?.delivery?.state === "RETRYING" ? 5000 : 1000);
+
+/** What a screen reader is told when a job stops being live: "Send Email: completed, webhook delivered". */
+export function announcement(job: JobView): string {
+  const delivery = job.latestRun?.delivery?.state;
+  return `${job.taskName}: ${job.status.replace("_", " ").toLowerCase()}${delivery ? `, webhook ${delivery.toLowerCase()}` : ""}`;
+}
 
 const labels = { status: "Status", priority: "Priority" } as const;
 
@@ -87,7 +96,7 @@ export function JobFilters({ query }: { query: ListJobsQuery }) {
   );
 }
 
-export function JobsTable({ jobs, info, query, now }: { jobs: Job[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
+export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
   const filtered = Boolean(query.search || query.status || query.priority);
   if (info.total === 0) {
     return filtered ? (
@@ -135,10 +144,10 @@ export function JobsTable({ jobs, info, query, now }: { jobs: Job[]; info: PageI
   );
 }
 
-export function JobRow({ job, now }: { job: Job; now: Date }) {
-  const poll = isActive(job) ? { "hx-get": `/jobs/${job.id}/row`, "hx-trigger": `load delay:${pollDelay(job)}`, "hx-swap": "outerHTML" } : {};
+export function JobRow({ job, now }: { job: JobView; now: Date }) {
+  const live = isActive(job) ? poll(`/jobs/${job.id}/row`, pollEveryMs(job)) : {};
   return (
-    <tr id={`job-${job.id}`} data-job-id={job.id} {...poll}>
+    <tr id={`job-${job.id}`} data-job-id={job.id} data-announce={announcement(job)} {...live}>
       <td>
         <a href={`/jobs/${job.id}`} class="task-name">
           {job.taskName}
@@ -150,7 +159,7 @@ export function JobRow({ job, now }: { job: Job; now: Date }) {
         <PriorityBadge priority={job.priority} />
       </td>
       <td class="status-cell">
-        <StatusBadge status={job.status} /> <DeliveryBadge status={job.deliveryStatus} attempts={job.deliveryAttempts} />
+        <StatusBadge status={job.status} /> <DeliveryBadge delivery={job.latestRun?.delivery} />
       </td>
       <td>
         <Time at={job.createdAt} now={now} />
@@ -165,10 +174,13 @@ export function JobRow({ job, now }: { job: Job; now: Date }) {
   );
 }
 
-/** Run / Edit / Delete. In a row, Run swaps the row; on the detail page it swaps the live section. */
-export function JobActions({ job, target }: { job: Job; target: "row" | "detail" }) {
+/**
+ * Run / Edit / Delete. In a row, Run morphs the row; on the detail page it morphs the live section.
+ * Edits apply from the next run on, so a running job can be edited.
+ */
+export function JobActions({ job, target }: { job: JobView; target: "row" | "detail" }) {
   const running = job.status === "IN_PROGRESS";
-  const runTarget = target === "row" ? { "hx-target": "closest tr", "hx-swap": "outerHTML" } : { "hx-target": "#job-live", "hx-swap": "outerHTML" };
+  const runTarget = target === "row" ? { "hx-target": "closest tr", "hx-swap": "morph" } : { "hx-target": "#job-live", "hx-swap": "morph" };
   return (
     <div class="action-group">
       <form method="post" action={`/jobs/${job.id}/run`} hx-post={`/jobs/${job.id}/run?view=${target}`} {...runTarget}>
@@ -182,8 +194,7 @@ export function JobActions({ job, target }: { job: Job; target: "row" | "detail"
         hx-target="#modal"
         hx-swap="innerHTML"
         role="button"
-        class={`secondary outline${running ? " disabled" : ""}`}
-        aria-disabled={running ? "true" : undefined}
+        class="secondary outline"
         aria-label={`Edit ${job.taskName}`}
       >
         Edit
@@ -209,7 +220,7 @@ export const NewJobButton = () => (
   </a>
 );
 
-export function JobsPage({ jobs, info, query, now }: { jobs: Job[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
+export function JobsPage({ jobs, info, query, now }: { jobs: JobView[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
   return (
     <>
       <div class="page-head">
@@ -218,7 +229,8 @@ export function JobsPage({ jobs, info, query, now }: { jobs: Job[]; info: PageIn
       </div>
       <JobFilters query={query} />
       <Spinner id="table-loading" />
-      <div id="jobs-table" aria-live="polite">
+      {/* Not a live region: rows refresh every second while they run. app.js announces what matters. */}
+      <div id="jobs-table">
         <JobsTable jobs={jobs} info={info} query={query} now={now} />
       </div>
     </>

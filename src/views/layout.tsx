@@ -45,9 +45,11 @@ export function Layout({ title, section, inboxEnabled, signedIn, children }: Lay
         <link rel="stylesheet" href="/vendor/pico.min.css" />
         <link rel="stylesheet" href="/app.css" />
         <script src="/vendor/htmx.min.js" defer></script>
+        <script src="/vendor/idiomorph-ext.min.js" defer></script>
         <script src="/app.js" defer></script>
       </head>
-      <body>
+      {/* morph: live parts are patched in place, keeping what a person opened or focused. */}
+      <body hx-ext="morph">
         <a class="skip-link" href="#main">
           Skip to content
         </a>
@@ -79,6 +81,9 @@ export function Layout({ title, section, inboxEnabled, signedIn, children }: Lay
         </div>
         <div id="modal"></div>
         <div id="toasts" class="toasts" role="status" aria-live="polite"></div>
+        {/* What changed that matters (a run finished), said once; never the polls themselves. */}
+        <div id="announcer" class="visually-hidden" role="status" aria-live="polite"></div>
+        <p id="live-status" class="live-status" role="status" hidden></p>
       </body>
     </html>
   );

@@ -1,26 +1,26 @@
 /** Delivery attempts, as a list of expandable entries (job detail) and as the all-logs page. */
-import type { WebhookLog } from "../db/schema";
-import type { ListedLog } from "../webhooks/repository";
+import type { ListedLog, LogView } from "../webhooks/repository";
 import { EmptyState, liveFilter, Pagination, Spinner, Time, type PageInfo } from "./components";
 import { formatMs, prettyJson } from "./format";
 
-const ok = (log: WebhookLog) => log.responseStatus !== null && log.responseStatus >= 200 && log.responseStatus < 300;
+const ok = (log: LogView) => log.responseStatus !== null && log.responseStatus >= 200 && log.responseStatus < 300;
 
 /** "200 OK", "500 after 34 ms", or the error in plain words when there was no response. */
-export const AttemptOutcome = ({ log }: { log: WebhookLog }) =>
+export const AttemptOutcome = ({ log }: { log: LogView }) =>
   log.responseStatus === null ? (
     <span class="badge delivery-failed">No response</span>
   ) : (
     <span class={`badge ${ok(log) ? "delivery-delivered" : "delivery-failed"}`}>HTTP {log.responseStatus}</span>
   );
 
-export function AttemptList({ logs, now }: { logs: WebhookLog[]; now: Date }) {
+/** Attempts newest first; each opens to its request and response (ids keep it open across refreshes). */
+export function AttemptList({ logs, now }: { logs: LogView[]; now: Date }) {
   if (logs.length === 0) return <p class="muted">No delivery attempts yet.</p>;
   return (
     <ol class="attempts" reversed>
       {logs.map((log) => (
-        <li class={ok(log) ? "attempt ok" : "attempt failed"} data-attempt={log.attempt}>
-          <details>
+        <li id={`attempt-${log.id}`} class={ok(log) ? "attempt ok" : "attempt failed"} data-attempt={log.attempt}>
+          <details id={`attempt-${log.id}-details`}>
             <summary>
               <span>
                 {log.series > 1 ? `Redelivery ${log.series - 1}, attempt ${log.attempt}` : `Attempt ${log.attempt}`}
@@ -93,7 +93,7 @@ export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info:
             <tr>
               <th scope="col">Sent</th>
               <th scope="col">Job</th>
-              <th scope="col">Attempt</th>
+              <th scope="col">Run · attempt</th>
               <th scope="col">Result</th>
               <th scope="col">Duration</th>
               <th scope="col">Details</th>
@@ -112,7 +112,10 @@ export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info:
                   <br />
                   <small class="mono muted">{log.jobId}</small>
                 </td>
-                <td>{log.attempt}</td>
+                <td>
+                  {log.runNumber === null ? "" : `Run ${log.runNumber} · `}
+                  {log.series > 1 ? `redelivery ${log.series - 1}, attempt ${log.attempt}` : `attempt ${log.attempt}`}
+                </td>
                 <td>
                   <AttemptOutcome log={log} />
                   {log.error ? <div class="attempt-error">{log.error}</div> : null}

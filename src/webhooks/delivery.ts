@@ -1,17 +1,16 @@
 /**
- * Delivery of a finished run's webhook: claim the next attempt (a lease), sign and POST, log the
- * attempt and settle the job's delivery state in one D1 batch, then tell the queue when to come back.
+ * Attempts of a delivery: claim the next attempt (a lease), sign and POST the delivery's stored body,
+ * log the attempt and settle the delivery's state in one D1 batch, then tell the queue when to come back.
  */
 import { getDb, type Db } from "../db/client";
-import type { Job } from "../db/schema";
+import type { Delivery } from "../db/schema";
+import { claimAttempt, settleAttempts, type AttemptOutcome, type SettledAttempt } from "../deliveries/transitions";
 import { getConfig, type Config, type Env } from "../env";
-import { claimDeliveryAttempt, settleDeliveryAttempts, type DeliveryOutcome, type SettledAttempt } from "../jobs/transitions";
 import { retryDelaySeconds } from "../queue/backoff";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
-import { deliveryIdOf, webhookBodyOf } from "./body";
+import { unsafeWebhookTarget } from "../security/webhook-target";
 import { insertLogs, type NewWebhookLog } from "./repository";
 import { sendWebhook, type AttemptResult } from "./sender";
-import { unsafeWebhookTarget } from "../security/webhook-target";
 import { signatureHeader } from "./signing";
 
 /** Extra time a lease lasts beyond the attempt's own timeout. */
@@ -19,26 +18,24 @@ const LEASE_MARGIN_MS = 5_000;
 
 const secondsUntil = (when: Date, now: Date) => (when.getTime() - now.getTime()) / 1000;
 
-export async function deliverWebhook(env: Env, job: Job, now = new Date()): Promise<MessageOutcome> {
+/** Works on a delivery as its state says: wait for a retry or a lease, make the next attempt, or nothing. */
+export async function deliverWebhook(env: Env, delivery: Delivery, now = new Date()): Promise<MessageOutcome> {
   const config = getConfig(env);
-  const db = getDb(env.DB);
-
-  switch (job.deliveryStatus) {
+  const due = delivery.nextAttemptAt;
+  switch (delivery.state) {
     case "DELIVERED":
     case "FAILED":
-    case "NONE":
       return ack;
     case "RETRYING":
       // A copy that arrives before the retry is due (or a hop of a wait longer than 12 h) waits again.
-      if (job.nextDeliveryAt && job.nextDeliveryAt > now) return retryIn(secondsUntil(job.nextDeliveryAt, now));
+      if (due && due > now) return retryIn(secondsUntil(due, now));
       break;
     case "SENDING":
       // Another copy holds the lease; look again when it has run out.
-      if (job.deliveryLeaseUntil && job.deliveryLeaseUntil >= now) return retryIn(secondsUntil(job.deliveryLeaseUntil, now) + 1);
+      if (due && due >= now) return retryIn(secondsUntil(due, now) + 1);
       break;
   }
-
-  const claimed = await claimDeliveryAttempt(db, job, now, deliveryLeaseUntil(env, now));
+  const claimed = await claimAttempt(getDb(env.DB), delivery, now, deliveryLeaseUntil(env, now), config.webhookUrl);
   // Lost the race to another copy of this message: check back once its attempt is over.
   if (!claimed) return retryIn((config.webhookTimeoutMs + LEASE_MARGIN_MS) / 1000);
   return sendClaimedAttempt(env, claimed);
@@ -47,8 +44,8 @@ export async function deliverWebhook(env: Env, job: Job, now = new Date()): Prom
 /** How long a claimed attempt holds its lease: its timeout plus a margin. */
 export const deliveryLeaseUntil = (env: Env, now: Date) => new Date(now.getTime() + getConfig(env).webhookTimeoutMs + LEASE_MARGIN_MS);
 
-/** Sends the attempt `claimed` holds the lease for, then logs it and settles the delivery state. */
-export async function sendClaimedAttempt(env: Env, claimed: Job): Promise<MessageOutcome> {
+/** Sends the attempt `claimed` holds the lease for, then logs it and settles the delivery. */
+export async function sendClaimedAttempt(env: Env, claimed: Delivery): Promise<MessageOutcome> {
   const { writes, outcome } = await attemptClaimed(env, claimed);
   await writes();
   return outcome;
@@ -64,34 +61,34 @@ export interface PlannedAttempt {
 
 /** The writes of many attempts as one delivery-state update and one log insert, for one db.batch(). */
 export function attemptWrites(db: Db, attempts: Pick<PlannedAttempt, "log" | "settled">[]) {
-  return [settleDeliveryAttempts(db, attempts.map((a) => a.settled)), ...insertLogs(db, attempts.map((a) => a.log))] as const;
+  return [settleAttempts(db, attempts.map((a) => a.settled)), ...insertLogs(db, attempts.map((a) => a.log))] as const;
 }
 
 /** Sends the claimed attempt and plans its writes without running them (the consumer groups a batch's). */
-export async function attemptClaimed(env: Env, claimed: Job): Promise<PlannedAttempt> {
+export async function attemptClaimed(env: Env, claimed: Delivery): Promise<PlannedAttempt> {
   const config = getConfig(env);
   const db = getDb(env.DB);
-  const attempt = claimed.deliveryAttempts;
-  const requestBody = webhookBodyOf(claimed);
-  const result = await attemptDelivery(config, claimed, JSON.stringify(requestBody), attempt);
+  const attempt = claimed.attempts;
+  const result = await attemptDelivery(config, claimed);
 
   const delaySeconds = nextDelaySeconds(config, result, attempt);
   const finishedAt = Date.now();
   const nextRetryAt = delaySeconds === null ? null : new Date(finishedAt + delaySeconds * 1000);
-  const outcome: DeliveryOutcome = {
-    deliveryStatus: result.ok ? "DELIVERED" : delaySeconds !== null ? "RETRYING" : "FAILED",
-    nextDeliveryAt: nextRetryAt,
-    lastDeliveryError: result.error,
+  const outcome: AttemptOutcome = {
+    state: result.ok ? "DELIVERED" : delaySeconds !== null ? "RETRYING" : "FAILED",
+    nextAttemptAt: nextRetryAt,
+    lastError: result.error,
+    deliveredAt: result.ok ? new Date(finishedAt) : null,
   };
   const planned = {
     log: {
-      jobId: claimed.id,
+      jobId: claimed.jobId,
       runId: claimed.runId,
-      deliveryId: deliveryIdOf(claimed),
-      series: claimed.deliverySeries,
+      deliveryId: claimed.webhookId,
+      series: claimed.series,
       attempt,
-      url: config.webhookUrl ?? "",
-      requestBody,
+      url: claimed.url ?? "",
+      requestBody: claimed.body,
       responseStatus: result.responseStatus,
       responseBody: result.responseBody,
       error: result.error,
@@ -99,31 +96,28 @@ export async function attemptClaimed(env: Env, claimed: Job): Promise<PlannedAtt
       sentAt: new Date(finishedAt - result.durationMs),
       nextRetryAt,
     },
-    settled: { job: claimed, attempt, outcome },
+    settled: { delivery: claimed, outcome },
   };
   return { ...planned, writes: () => db.batch(attemptWrites(db, [planned])), outcome: delaySeconds === null ? ack : retryIn(delaySeconds) };
 }
 
-async function attemptDelivery(config: Config, job: Job, body: string, attempt: number): Promise<AttemptResult> {
-  if (!config.webhookUrl) {
-    return { ok: false, responseStatus: null, responseBody: null, error: "WEBHOOK_URL is not configured", durationMs: 0, stop: true, retryAfterSeconds: null };
-  }
-  // Checked again at send time: the configuration was checked when read, but a target is never trusted blindly.
-  const unsafe = unsafeWebhookTarget(config.webhookUrl, config.allowLocalWebhooks);
-  if (unsafe) {
-    return { ok: false, responseStatus: null, responseBody: null, error: `unsafe webhook target: ${unsafe}`, durationMs: 0, stop: true, retryAfterSeconds: null };
-  }
-  const webhookId = deliveryIdOf(job);
+const refused = (error: string): AttemptResult => ({ ok: false, responseStatus: null, responseBody: null, error, durationMs: 0, stop: true, retryAfterSeconds: null });
+
+async function attemptDelivery(config: Config, delivery: Delivery): Promise<AttemptResult> {
+  if (!delivery.url) return refused("WEBHOOK_URL is not configured");
+  // Checked again at send time: a target is never trusted blindly, even one frozen in the delivery.
+  const unsafe = unsafeWebhookTarget(delivery.url, config.allowLocalWebhooks);
+  if (unsafe) return refused(`unsafe webhook target: ${unsafe}`);
   const timestamp = Math.floor(Date.now() / 1000); // per attempt: receivers reject stale timestamps
   const headers: Record<string, string> = {
-    "webhook-id": webhookId,
+    "webhook-id": delivery.webhookId,
     "webhook-timestamp": String(timestamp),
-    "webhook-attempt": String(attempt),
+    "webhook-attempt": String(delivery.attempts),
   };
   if (config.signingSecrets.length > 0) {
-    headers["webhook-signature"] = await signatureHeader(config.signingSecrets, webhookId, timestamp, body);
+    headers["webhook-signature"] = await signatureHeader(config.signingSecrets, delivery.webhookId, timestamp, delivery.body);
   }
-  return sendWebhook(config.webhookUrl, body, { timeoutMs: config.webhookTimeoutMs, headers });
+  return sendWebhook(delivery.url, delivery.body, { timeoutMs: config.webhookTimeoutMs, headers });
 }
 
 /** null: no more attempts (success, 410 Gone, no URL, or the series is used up). */

@@ -1,15 +1,20 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
-import { and, count, desc, eq, getTableColumns, gte, isNull, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, gte, inArray, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { insertRows } from "../db/json-rows";
-import { jobs, webhookLogs, type WebhookLog } from "../db/schema";
+import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
+import { parseStored } from "../runs/views";
 
-/** A log row as listed: the attempt and its job's task name. */
-export type ListedLog = WebhookLog & { taskName: string };
+/** A log row as shown: the request body parsed (it is stored as the exact bytes sent). */
+export type LogView = Omit<WebhookLog, "requestBody"> & { requestBody: unknown };
+/** A log row as listed: the attempt, its job's task name and its run's number. */
+export type ListedLog = LogView & { taskName: string; runNumber: number | null };
 
 export type NewWebhookLog = typeof webhookLogs.$inferInsert;
 
-/** Statements for db.batch(), so the rows land together with their jobs' delivery states. */
+export const logView = <T extends WebhookLog>(row: T): Omit<T, "requestBody"> & { requestBody: unknown } => ({ ...row, requestBody: parseStored(row.requestBody) });
+
+/** Statements for db.batch(), so the rows land together with their deliveries' states. */
 export const insertLogs = (db: Db, rows: NewWebhookLog[]) => insertRows(db, webhookLogs, rows);
 
 export interface LogFilter {
@@ -30,16 +35,24 @@ export async function listLogs(db: Db, { jobId, outcome }: LogFilter, limit: num
     outcome ? byOutcome[outcome] : undefined,
   );
   const [rows, [total]] = await db.batch([
-    // With the job's task name, so a list of deliveries reads as more than ids.
+    // With the job's task name and the run's number, so a list of deliveries reads as more than ids.
     db
-      .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName })
+      .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName, runNumber: runs.number })
       .from(webhookLogs)
       .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
+      .leftJoin(runs, eq(runs.id, webhookLogs.runId))
       .where(where)
       .orderBy(desc(webhookLogs.id))
       .limit(limit)
       .offset(offset),
     db.select({ n: count() }).from(webhookLogs).where(where),
   ]);
-  return { rows, total: total?.n ?? 0 };
+  return { rows: rows.map(logView), total: total?.n ?? 0 };
+}
+
+/** The attempts of these runs, newest first, at most `limit` per call. */
+export async function listRunLogs(db: Db, runIds: number[], limit: number): Promise<LogView[]> {
+  if (runIds.length === 0) return [];
+  const rows = await db.select().from(webhookLogs).where(inArray(webhookLogs.runId, runIds)).orderBy(desc(webhookLogs.id)).limit(limit);
+  return rows.map(logView);
 }

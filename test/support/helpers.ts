@@ -71,6 +71,11 @@ export async function getJob(id: string) {
   return (await call("GET", `/api/jobs/${id}`)).body.data;
 }
 
+/** The state of the webhook of the job's latest run (undefined before its run finished). */
+export const deliveryOf = (job: any) => job?.latestRun?.delivery;
+export const deliveryState = (job: any): string | undefined => deliveryOf(job)?.state;
+export const delivered = (job: any) => deliveryState(job) === "DELIVERED";
+
 /** Polls until the job matches `predicate` (the real queue delivers after the job's duration). */
 export async function waitForJob(id: string, predicate: (job: any) => boolean, timeout = 15_000) {
   return vi.waitUntil(
@@ -92,7 +97,17 @@ export async function logRows(jobId: string) {
   return results as Record<string, any>[];
 }
 
-export async function countRows(table: "jobs" | "webhook_logs") {
+/** A job's runs with their deliveries, oldest first, straight from D1. */
+export async function runRows(jobId: string) {
+  const { results } = await env.DB.prepare(
+    "SELECT r.*, d.state, d.attempts, d.series, d.webhookId, d.body, d.url, d.lastError FROM runs r LEFT JOIN deliveries d ON d.runId = r.id WHERE r.jobId = ? ORDER BY r.number",
+  )
+    .bind(jobId)
+    .all();
+  return results as Record<string, any>[];
+}
+
+export async function countRows(table: "jobs" | "runs" | "deliveries" | "webhook_logs") {
   const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>();
   return row?.n ?? 0;
 }

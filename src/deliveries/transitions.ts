@@ -1,0 +1,148 @@
+/**
+ * A delivery's state changes as Drizzle statements. Each is conditional on the series and attempt it
+ * expects, so an attempt that outlived its lease, or a duplicated message, changes nothing.
+ */
+import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { field, jsonEach } from "../db/json-rows";
+import { deliveries, runs, type Delivery, type DeliveryState } from "../db/schema";
+import { runIn } from "../runs/transitions";
+import { webhookBodySql, webhookEventSql, webhookIdSql, type RunRef } from "./body";
+
+const ACTIVE: DeliveryState[] = ["PENDING", "SENDING", "RETRYING"];
+
+export interface NewDeliveries {
+  /** The target to freeze (null: none configured; the first attempt takes WEBHOOK_URL). */
+  url: string | null;
+  /** Set when the caller sends attempt 1 at once: the deliveries are created SENDING, holding this lease. */
+  claimedUntil: Date | null;
+}
+
+/**
+ * Creates the delivery of every listed run that has finished and has none yet, its body frozen from the
+ * run's row. Idempotent (one delivery per run): a second call, or a duplicated message, creates nothing.
+ * Returns the deliveries it created.
+ */
+export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claimedUntil }: NewDeliveries) {
+  return db
+    .insert(deliveries)
+    .select(
+      // Every column of `deliveries`, in table order.
+      sql`SELECT
+        ${runs.id},
+        ${runs.jobId},
+        ${webhookIdSql},
+        ${webhookEventSql},
+        ${url},
+        ${webhookBodySql},
+        ${claimedUntil ? "SENDING" : "PENDING"},
+        ${claimedUntil ? 1 : 0},
+        1,
+        ${(claimedUntil ?? now).getTime()},
+        NULL,
+        ${now.getTime()},
+        NULL
+      FROM ${runs}
+      WHERE ${runIn(refs)} AND ${runs.status} IN ('COMPLETED', 'FAILED')`,
+    )
+    .onConflictDoNothing()
+    .returning();
+}
+
+/**
+ * Takes the next attempt: bumps the attempt counter and holds a lease until `leaseUntil`, so a concurrent
+ * copy of the same message cannot send a second request. A delivery without a target takes `url`.
+ */
+export async function claimAttempt(
+  db: Db,
+  delivery: Pick<Delivery, "runId" | "series" | "attempts">,
+  now: Date,
+  leaseUntil: Date,
+  url: string | null,
+): Promise<Delivery | undefined> {
+  const [row] = await db
+    .update(deliveries)
+    .set({ state: "SENDING", attempts: delivery.attempts + 1, nextAttemptAt: leaseUntil, url: sql`coalesce(${deliveries.url}, ${url})` })
+    .where(
+      and(
+        eq(deliveries.runId, delivery.runId),
+        eq(deliveries.series, delivery.series),
+        eq(deliveries.attempts, delivery.attempts),
+        or(inArray(deliveries.state, ["PENDING", "RETRYING"]), and(eq(deliveries.state, "SENDING"), lt(deliveries.nextAttemptAt, now))),
+      ),
+    )
+    .returning();
+  return row;
+}
+
+export interface AttemptOutcome {
+  state: Extract<DeliveryState, "DELIVERED" | "RETRYING" | "FAILED">;
+  nextAttemptAt: Date | null;
+  lastError: string | null;
+  /** When the receiver answered 2xx. */
+  deliveredAt: Date | null;
+}
+
+/** How one attempt of a delivery ended. */
+export interface SettledAttempt {
+  delivery: Pick<Delivery, "runId" | "series" | "attempts">;
+  outcome: AttemptOutcome;
+}
+
+/**
+ * Records how attempts ended, in one statement for db.batch() so it lands together with their log rows.
+ * Conditional on series and attempt: an attempt that outlived its lease settles nothing.
+ */
+export function settleAttempts(db: Db, settled: SettledAttempt[]) {
+  const rows = settled.map(({ delivery, outcome }) => [
+    delivery.runId,
+    delivery.series,
+    delivery.attempts,
+    outcome.state,
+    outcome.nextAttemptAt?.getTime() ?? null,
+    outcome.lastError,
+    outcome.deliveredAt?.getTime() ?? null,
+  ]);
+  const m = (i: number) => field(i, "m.value");
+  return db
+    .update(deliveries)
+    .set({
+      state: sql`${m(3)}`,
+      nextAttemptAt: sql`${m(4)}`,
+      lastError: sql`${m(5)}`,
+      deliveredAt: sql`coalesce(${m(6)}, ${deliveries.deliveredAt})`,
+    })
+    .from(sql`${jsonEach(rows)} as m`)
+    // `+state`: look the rows up by primary key, never by walking every SENDING row.
+    .where(sql`${deliveries.runId} = ${m(0)} and ${deliveries.series} = ${m(1)} and ${deliveries.attempts} = ${m(2)} and +${deliveries.state} = 'SENDING'`);
+}
+
+/** A finished delivery (DELIVERED or FAILED) starts a new series of attempts with the same webhook-id. */
+export async function restartDelivery(db: Db, runId: number, now: Date): Promise<Delivery | undefined> {
+  const [row] = await db
+    .update(deliveries)
+    .set({ state: "PENDING", attempts: 0, series: sql`${deliveries.series} + 1`, nextAttemptAt: now, lastError: null })
+    .where(and(eq(deliveries.runId, runId), inArray(deliveries.state, ["DELIVERED", "FAILED"])))
+    .returning();
+  return row;
+}
+
+/** The queue gave up on this delivery: FAILED with the reason, unless it finished meanwhile. */
+export async function giveUpDelivery(db: Db, runId: number, reason: string) {
+  const [row] = await db
+    .update(deliveries)
+    .set({ state: "FAILED", lastError: reason, nextAttemptAt: null })
+    .where(and(eq(deliveries.runId, runId), inArray(deliveries.state, ACTIVE)))
+    .returning({ runId: deliveries.runId });
+  return row;
+}
+
+/** Deliveries that should have made progress by `before` and did not (their message was lost), without user data. */
+export function findStalledDeliveries(db: Db, before: Date, limit: number) {
+  return db
+    .select({ runId: deliveries.runId, jobId: runs.jobId, number: runs.number })
+    .from(deliveries)
+    .innerJoin(runs, eq(runs.id, deliveries.runId))
+    .where(lt(deliveries.nextAttemptAt, before))
+    .limit(limit);
+}

@@ -1,0 +1,29 @@
+/**
+ * Messages the queue gave up on (after max_retries): nothing disappears silently. A run that never
+ * completed becomes FAILED and its job.failed webhook is queued; a delivery still under way fails.
+ */
+import { getDb } from "../db/client";
+import type { RunRef } from "../deliveries/body";
+import { giveUpDelivery } from "../deliveries/transitions";
+import { getConfig, type Env, type JobMessage } from "../env";
+import { failRuns } from "../runs/finish";
+import * as runsRepo from "../runs/repository";
+
+const DEAD_LETTER_REASON = "the queue gave up on this message after repeated failures";
+
+export async function handleDeadLetter(env: Env, ref: RunRef): Promise<void> {
+  const db = getDb(env.DB);
+  // Read without user data: a row that cannot be parsed must not stop this.
+  const run = await runsRepo.findRunState(db, ref);
+  if (!run) return;
+  if (run.status === "IN_PROGRESS") {
+    const reason = `execution could not be completed: ${DEAD_LETTER_REASON}`;
+    if (await failRuns(db, [ref], reason, new Date(), getConfig(env).webhookUrl)) {
+      await env.JOB_QUEUE.send({ jobId: ref.jobId, run: ref.number } satisfies JobMessage);
+    }
+    return;
+  }
+  if (run.deliveryState === "PENDING" || run.deliveryState === "SENDING" || run.deliveryState === "RETRYING") {
+    await giveUpDelivery(db, run.id, `delivery stopped: ${DEAD_LETTER_REASON}`);
+  }
+}

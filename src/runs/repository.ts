@@ -1,0 +1,55 @@
+/** Drizzle reads of runs, each with its delivery: one run, a job's runs page by page, a run named by a message. */
+import { and, count, desc, eq, getTableColumns } from "drizzle-orm";
+import { aliasedColumns, joined } from "../db/aliased";
+import type { Db } from "../db/client";
+import { deliveries, runs, type Delivery, type Run } from "../db/schema";
+import type { RunRef } from "../deliveries/body";
+
+export interface RunWithDelivery {
+  run: Run;
+  delivery: Delivery | null;
+}
+
+const withDelivery = (db: Db) =>
+  db
+    .select({ run: getTableColumns(runs), delivery: aliasedColumns(deliveries, "d") })
+    .from(runs)
+    .leftJoin(deliveries, eq(deliveries.runId, runs.id));
+
+type Row = Awaited<ReturnType<ReturnType<typeof withDelivery>["get"]>>;
+const toRunWithDelivery = (row: NonNullable<Row>): RunWithDelivery => ({ run: row.run, delivery: joined<Delivery>(row.delivery, "runId") });
+
+export async function findRun(db: Db, id: number): Promise<RunWithDelivery | undefined> {
+  const row = await withDelivery(db).where(eq(runs.id, id)).get();
+  return row && toRunWithDelivery(row);
+}
+
+/** The run a queue message names, with its delivery. */
+export async function findRunByRef(db: Db, ref: RunRef): Promise<RunWithDelivery | undefined> {
+  const row = await withDelivery(db)
+    .where(and(eq(runs.jobId, ref.jobId), eq(runs.number, ref.number)))
+    .get();
+  return row && toRunWithDelivery(row);
+}
+
+/**
+ * Which run a message names and its state, without user data: the dead-letter consumer must never be
+ * stopped by a row it cannot parse.
+ */
+export async function findRunState(db: Db, ref: RunRef) {
+  return db
+    .select({ id: runs.id, status: runs.status, deliveryState: deliveries.state })
+    .from(runs)
+    .leftJoin(deliveries, eq(deliveries.runId, runs.id))
+    .where(and(eq(runs.jobId, ref.jobId), eq(runs.number, ref.number)))
+    .get();
+}
+
+/** A job's runs, newest first, and how many it has (one round trip). */
+export async function listRuns(db: Db, jobId: string, limit: number, offset: number) {
+  const [rows, [total]] = await db.batch([
+    withDelivery(db).where(eq(runs.jobId, jobId)).orderBy(desc(runs.number)).limit(limit).offset(offset),
+    db.select({ n: count() }).from(runs).where(eq(runs.jobId, jobId)),
+  ]);
+  return { rows: rows.map(toRunWithDelivery), total: total?.n ?? 0 };
+}
