@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Env } from "../src/env";
 import worker from "../src/index";
 import { signatureHeader } from "../src/webhooks/signing";
 import { API_TOKEN, call, countRows, uniqueWord } from "./support/helpers";
@@ -40,6 +41,16 @@ describe("/webhooks/inbox", () => {
     const res = await call("POST", "/webhooks/inbox", body, await headers());
     expect(res.status).toBe(401);
     expect(res.body.message).toMatch(/signature missing, invalid or too old/);
+    expect(await inboxTotal()).toBe(before);
+  });
+
+  it("refuses every webhook, even a well-formed one, when no signing secret is configured (401 naming WEBHOOK_SECRET)", async () => {
+    const before = await inboxTotal();
+    const body = "{}";
+    const unsigned: Env = { ...env, WEBHOOK_SECRET: "" };
+    const res = await worker.fetch(new Request("http://scheduler.test/webhooks/inbox", { method: "POST", body, headers: await signed("whd_e", body) }), unsigned);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { message: string }).message).toMatch(/no signing secret is configured: set WEBHOOK_SECRET/);
     expect(await inboxTotal()).toBe(before);
   });
 

@@ -256,28 +256,47 @@ describe("safe webhook targets", () => {
   it.each([
     ["http://hooks.example.com/in", /only https/],
     ["https://user:pass@hooks.example.com/in", /credentials/],
-    ["https://127.0.0.1/in", /private, loopback/],
-    ["https://127.1.2.3/in", /private, loopback/],
-    ["https://2130706433/in", /private, loopback/],
-    ["https://0x7f.0.0.1/in", /private, loopback/],
-    ["https://0177.0.0.1/in", /private, loopback/],
-    ["https://10.1.2.3/in", /private/],
-    ["https://172.16.0.1/in", /private/],
-    ["https://172.31.255.255/in", /private/],
-    ["https://192.168.1.10/in", /private/],
-    ["https://169.254.169.254/latest/meta-data", /link-local/],
-    ["https://0.0.0.0/in", /private/],
-    ["https://100.64.0.1/in", /private/],
-    ["https://[::1]/in", /loopback/],
-    ["https://[fc00::1]/in", /private/],
-    ["https://[fd00:ec2::254]/in", /private/],
-    ["https://[fe80::1]/in", /link-local/],
-    ["https://[::ffff:127.0.0.1]/in", /private/],
-    ["https://[::ffff:10.0.0.1]/in", /private/],
+    ["https://127.0.0.1/in", /not a public address \(loopback\)/],
+    ["https://127.1.2.3/in", /\(loopback\)/],
+    ["https://2130706433/in", /\(loopback\)/],
+    ["https://0x7f.0.0.1/in", /\(loopback\)/],
+    ["https://0177.0.0.1/in", /\(loopback\)/],
+    ["https://10.1.2.3/in", /\(private\)/],
+    ["https://172.16.0.1/in", /\(private\)/],
+    ["https://172.31.255.255/in", /\(private\)/],
+    ["https://192.168.1.10/in", /\(private\)/],
+    ["https://169.254.169.254/latest/meta-data", /\(linkLocal\)/],
+    ["https://0.0.0.0/in", /\(unspecified\)/],
+    ["https://100.64.0.1/in", /\(carrierGradeNat\)/],
+    ["https://198.18.0.1/in", /not a public address/],
+    ["https://224.0.0.1/in", /\(multicast\)/],
+    ["https://255.255.255.255/in", /\(broadcast\)/],
+    ["https://[::1]/in", /\(loopback\)/],
+    ["https://[::]/in", /\(unspecified\)/],
+    ["https://[fc00::1]/in", /\(uniqueLocal\)/],
+    ["https://[fd00:ec2::254]/in", /\(uniqueLocal\)/],
+    ["https://[fe80::1]/in", /\(linkLocal\)/],
+    ["https://[fec0::1]/in", /\(deprecatedSiteLocal\)/],
+    ["https://[ff02::1]/in", /\(multicast\)/],
+    ["https://[::ffff:127.0.0.1]/in", /\(ipv4Mapped\)/],
+    ["https://[::ffff:10.0.0.1]/in", /\(ipv4Mapped\)/],
+    ["https://[::127.0.0.1]/in", /IPv4-compatible/],
+    ["https://[::10.0.0.1]/in", /IPv4-compatible/],
+    ["https://[64:ff9b::127.0.0.1]/in", /\(rfc6052\)/],
+    ["https://[64:ff9b::a9fe:a9fe]/in", /\(rfc6052\)/],
+    ["https://[2002:7f00:1::]/in", /\(6to4\)/],
+    ["https://[2002:a9fe:a9fe::1]/in", /\(6to4\)/],
+    ["https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/in", /\(teredo\)/],
+    ["https://[2001:db8::1]/in", /\(reserved\)/],
     ["https://localhost/in", /local or internal/],
+    ["https://localhost./in", /local or internal/],
+    ["https://LOCALHOST../in", /local or internal/],
     ["https://api.localhost/in", /local or internal/],
+    ["https://api.localhost./in", /local or internal/],
     ["https://metadata.google.internal/computeMetadata/v1", /local or internal/],
+    ["https://metadata.google.internal./computeMetadata/v1", /local or internal/],
     ["https://printer.local/in", /local or internal/],
+    ["https://router.home.arpa/in", /local or internal/],
     ["ftp://hooks.example.com/in", /only https/],
     ["not a url", /not a valid URL/],
   ])("rejects %s", (url, reason) => {
@@ -287,6 +306,8 @@ describe("safe webhook targets", () => {
   it("accepts public https targets, and http to this machine only in local dev", () => {
     expect(unsafeWebhookTarget("https://hooks.example.com/in?x=1", false)).toBeNull();
     expect(unsafeWebhookTarget("https://172.32.0.1/in", false)).toBeNull();
+    expect(unsafeWebhookTarget("https://[2606:4700:4700::1111]/in", false)).toBeNull();
+    expect(unsafeWebhookTarget("https://hooks.example.com./in", false)).toBeNull();
     expect(unsafeWebhookTarget("http://127.0.0.1:8787/webhooks/inbox", true)).toBeNull();
     expect(unsafeWebhookTarget("http://localhost:9000/hook", true)).toBeNull();
     expect(unsafeWebhookTarget("http://127.0.0.1:8787/webhooks/inbox", false)).toMatch(/only https/);
@@ -297,7 +318,7 @@ describe("safe webhook targets", () => {
     const job = await createJob();
     const res = await raw(`/api/jobs/${job.id}/run`, { method: "POST", headers: { authorization: `Bearer ${API_TOKEN}` } }, { ...env, WEBHOOK_URL: "https://169.254.169.254/latest" });
     expect(res.status).toBe(500);
-    expect(((await res.json()) as { message: string }).message).toMatch(/WEBHOOK_URL: 169.254.169.254 is a private, loopback, link-local or reserved address/);
+    expect(((await res.json()) as { message: string }).message).toMatch(/WEBHOOK_URL: 169.254.169.254 is not a public address \(linkLocal\)/);
     expect((await call("GET", `/api/jobs/${job.id}`)).body.data.status).toBe("PENDING");
   });
 });

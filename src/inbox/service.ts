@@ -1,7 +1,8 @@
 /**
  * The built-in webhook inbox: a receiver inside the app that records every request it gets, so the
  * whole job -> webhook loop can be watched offline. Enabled by WEBHOOK_INBOX_ENABLED (local dev only).
- * With a signing secret configured it accepts only correctly signed webhooks, as a real receiver should.
+ * It accepts only correctly signed webhooks, as a real receiver should; with no signing secret
+ * configured it can verify nothing, so it refuses everything and says what to set.
  */
 import { Webhook } from "standardwebhooks";
 import { getDb } from "../db/client";
@@ -33,7 +34,10 @@ function verified(secrets: string[], headers: Headers, rawBody: string): boolean
 export async function receive(env: Env, headers: Headers, rawBody: string) {
   ensureEnabled(env);
   const { signingSecrets } = getConfig(env);
-  if (signingSecrets.length > 0 && !verified(signingSecrets, headers, rawBody)) {
+  if (signingSecrets.length === 0) {
+    throw unauthorized("The inbox accepts only signed webhooks and no signing secret is configured: set WEBHOOK_SECRET");
+  }
+  if (!verified(signingSecrets, headers, rawBody)) {
     throw unauthorized("Webhook signature missing, invalid or too old (Standard Webhooks, WEBHOOK_SECRET)");
   }
   let body: unknown = rawBody;
