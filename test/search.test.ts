@@ -13,6 +13,9 @@ import { call, createJob, sessionCookie, uniqueWord } from "./support/helpers";
 
 const FIXTURE = [
   { taskName: "Send Invoice", payload: { email: "Billing@Example.com", amount: 100 } },
+  { taskName: "ÉCOLE d'été", payload: { ville: "Zürich", mot: "Straße", cyr: "Привет МИР" } },
+  { taskName: "日本語のレポート", payload: { emoji: "🚀 launch day", arabic: "مرحبا بالعالم" } },
+  { taskName: "NEAR(alpha beta) OR gamma", payload: { expr: "a*b^c -d (e)", tags: ["x AND y", "NOT z"] } },
   { taskName: "send invoice reminder", payload: { note: "100% paid", code: "A_B" } },
   { taskName: "Nightly REPORT", payload: { team: "ops", path: "/var/log/app" } },
   { taskName: "Résumé parser", payload: { lang: "fr", text: "café crème" } },
@@ -22,6 +25,19 @@ const FIXTURE = [
 ];
 
 const TERMS = ["invoice", "INVOICE", "Invoice rem", "example.com", "100%", "A_B", "a_b", "report", "/var/log", "café", "crème", "Résumé", '"hello"', "needle", "in-hay", "\"id\",\"name\"", "xyz-none", "ops\"}"];
+
+/** Non-ASCII terms (case folded by the index as Unicode case folding) and terms that are query syntax elsewhere. */
+const TEXT_TERMS = [
+  "école", "ÉTÉ", "zÜRICH", "STRAßE", "Straße", "привет", "мир", "日本語", "レポート", "🚀 launch", "مرحبا",
+  "NEAR(", "NEAR(alpha", "OR gamma", "a*b", "^c", "-d", "(e)", "AND y", "NOT z", '"x', "b^c -d", "alpha beta)",
+];
+
+/**
+ * What a search means, written independently of SQL: the term appears in the task name or in the
+ * payload's stored JSON text, case-insensitively (Unicode lower case: what the trigram index folds).
+ */
+const matches = (term: string, job: { taskName: string; payload: unknown }) =>
+  job.taskName.toLowerCase().includes(term.toLowerCase()) || JSON.stringify(job.payload).toLowerCase().includes(term.toLowerCase());
 
 describe("search index", () => {
   it("lists the same jobs as a plain scan for every term", async () => {
@@ -40,6 +56,28 @@ describe("search index", () => {
     }
     // and the fixture is not trivially empty: most terms find something
     expect((await Promise.all(TERMS.map(listed))).filter((r) => r.length > 0).length).toBeGreaterThan(12);
+  });
+
+  it("treats every term as text: non-ASCII case, quotes, *, ^, -, parentheses, NEAR/AND/OR/NOT find what they spell", async () => {
+    const tag = uniqueWord("tx");
+    const made = [];
+    for (const f of FIXTURE) made.push({ ...(await createJob({ ...f, taskName: `${f.taskName} ${tag}` })), payload: f.payload });
+    for (const term of [...TEXT_TERMS, ...TERMS]) {
+      const res = await call("GET", `/api/jobs?search=${encodeURIComponent(term)}&limit=100`);
+      expect(res.status, term).toBe(200);
+      const found = (res.body.data as { id: string }[]).map((j) => j.id).filter((id) => made.some((m) => m.id === id)).sort();
+      const expected = made.filter((m) => matches(term, m)).map((m) => m.id).sort();
+      expect(found, `term ${term}`).toEqual(expected);
+    }
+    // Every text term matches something: the check compares real matches, not two empty lists.
+    for (const term of TEXT_TERMS) expect(made.some((m) => matches(term, m)), term).toBe(true);
+  });
+
+  it("answers 200 (never 500) for terms that are search syntax or odd text", async () => {
+    for (const term of ['"', '""', "*", "'", "\\", "^", "(", ")", "-", "a OR b", "AND", "NOT", "NEAR(a b, 2)", '"a" "b"', "{}", "%", "_", "🚀", "\u202Ertl", "x".repeat(200)]) {
+      const res = await call("GET", `/api/jobs?search=${encodeURIComponent(term)}`);
+      expect(res.status, term).toBe(200);
+    }
   });
 
   it("follows edits and deletes", async () => {

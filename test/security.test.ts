@@ -351,7 +351,16 @@ const CORPUS: [string, string, string, unknown, Record<string, string | null>?][
   ["null byte in taskName", "POST", "/api/jobs", { taskName: "bad\u0000name" }],
   ["newline in taskName", "POST", "/api/jobs", { taskName: "two\nlines" }],
   ["lone surrogate in taskName", "POST", "/api/jobs", '{"taskName":"\\ud800"}'],
-  ["only zero-width spaces and blanks", "POST", "/api/jobs", { taskName: " \t " }],
+  ["only blanks", "POST", "/api/jobs", { taskName: " \t " }],
+  ["only zero-width spaces and blanks", "POST", "/api/jobs", { taskName: " \u200B\t\u200B " }],
+  ["only a byte-order mark", "POST", "/api/jobs", { taskName: "\uFEFF" }],
+  ["only combining marks", "POST", "/api/jobs", { taskName: "\u0301\u0302" }],
+  ["only Hangul fillers", "POST", "/api/jobs", { taskName: "\u3164\u115F" }],
+  ["only a braille blank", "POST", "/api/jobs", { taskName: "\u2800" }],
+  ["a right-to-left override", "POST", "/api/jobs", { taskName: "invoice\u202Efdp.exe" }],
+  ["a bidi isolate", "POST", "/api/jobs", { taskName: "\u2066report\u2069" }],
+  ["a right-to-left mark", "POST", "/api/jobs", { taskName: "name\u200F" }],
+  ["a C1 control", "POST", "/api/jobs", { taskName: "next\u0085line" }],
   ["unicode taskName too long", "POST", "/api/jobs", { taskName: "日本".repeat(101) }],
   ["deeply nested payload (25)", "POST", "/api/jobs", `{"taskName":"x","payload":${deep(25)}}`],
   ["deeply nested payload (5000)", "POST", "/api/jobs", `{"taskName":"x","payload":${deep(5000)}}`],
@@ -387,29 +396,86 @@ const CORPUS: [string, string, string, unknown, Record<string, string | null>?][
   ["over-long id", "GET", `/api/jobs/${"x".repeat(100)}`, undefined],
   ["run an unknown id with SQL in it", "POST", "/api/jobs/' OR 1=1 --/run", undefined],
   ["logs of an unknown job", "GET", "/api/jobs/%00/logs", undefined],
+  // Query parameters: a control character anywhere is a 400, whatever the route and whether or not it reads the parameter.
+  ["search with NUL", "GET", "/api/jobs?search=abc%00", undefined],
+  ["search with a newline", "GET", "/api/jobs?search=abc%0Adef", undefined],
+  ["search with a tab", "GET", "/api/jobs?search=%09abc", undefined],
+  ["search with DEL", "GET", "/api/jobs?search=abc%7F", undefined],
+  ["search with a C1 control", "GET", "/api/jobs?search=abc%C2%85", undefined],
+  ["search with an escape sequence", "GET", "/api/jobs?search=%1B%5B31mred", undefined],
+  ["status with NUL", "GET", "/api/jobs?status=PENDING%00", undefined],
+  ["priority with a carriage return", "GET", "/api/jobs?priority=HIGH%0D", undefined],
+  ["sort with NUL", "GET", "/api/jobs?sort=newest%00", undefined],
+  ["sort twice, one with NUL", "GET", "/api/jobs?sort=oldest&sort=newest%00", undefined],
+  ["limit with NUL", "GET", "/api/jobs?limit=10%00", undefined],
+  ["page with a newline", "GET", "/api/jobs?page=1%0A", undefined],
+  ["limit zero", "GET", "/api/jobs?limit=0", undefined],
+  ["page past the bound", "GET", "/api/jobs?page=1000001", undefined],
+  ["count with NUL", "GET", "/api/jobs?count=exact%00", undefined],
+  ["count unknown", "GET", "/api/jobs?count=all", undefined],
+  ["unknown parameter with NUL", "GET", "/api/jobs?debug=%00", undefined],
+  ["parameter name with NUL", "GET", "/api/jobs?se%00arch=x", undefined],
+  ["logs jobId with NUL", "GET", "/api/logs?jobId=a%00", undefined],
+  ["logs outcome with a newline", "GET", "/api/logs?outcome=success%0A", undefined],
+  ["logs outcome unknown", "GET", "/api/logs?outcome=maybe", undefined],
+  ["job logs page with NUL", "GET", "/api/jobs/ID/logs?page=1%00", undefined],
+  ["runs limit with NUL", "GET", "/api/jobs/ID/runs?limit=%00", undefined],
+  ["runs page zero", "GET", "/api/jobs/ID/runs?page=0", undefined],
+  ["run with a stray NUL parameter", "GET", "/api/runs/1?x=%00", undefined],
+  ["run id that is not a number", "GET", "/api/runs/1e3", undefined],
+  ["run id too large", "GET", "/api/runs/99999999999999999999", undefined],
+  ["original list with NUL", "GET", "/get-jobs?search=%00", undefined],
+  ["original logs with a newline", "GET", "/get-logs?jobId=%0A", undefined],
+  ["original delete with NUL", "DELETE", "/delete-job?id=ID%00", undefined],
+  ["inbox page with NUL", "GET", "/webhooks/inbox?page=%00", undefined],
+  ["create with NUL in the query", "POST", "/api/jobs?x=%00", { taskName: "never created" }],
+  ["run with a newline in the query", "POST", "/api/jobs/ID/run?y=%0A", undefined],
+  ["edit with NUL in the query", "PATCH", "/api/jobs/ID?z=%00", { taskName: "never renamed" }],
+  ["delete with NUL in the query", "DELETE", "/api/jobs/ID?a=%00", undefined],
+  ["bulk run with NUL in the query", "POST", "/api/jobs/run?b=%00", { ids: ["ID"] }],
+  ["redeliver with NUL in the query", "POST", "/api/runs/1/redeliver?c=%00", undefined],
 ];
 
 describe("hostile input", () => {
-  it("has a corpus of at least 40 malformed requests", () => {
-    expect(CORPUS.length).toBeGreaterThanOrEqual(40);
+  it("has a corpus of at least 70 malformed requests, at least 30 of them in query parameters", () => {
+    expect(CORPUS.length).toBeGreaterThanOrEqual(70);
+    expect(CORPUS.filter(([, , path]) => path.includes("?")).length).toBeGreaterThanOrEqual(30);
   });
+
+  const counts = async () => ({ jobs: await countRows("jobs"), runs: await countRows("runs"), deliveries: await countRows("deliveries"), logs: await countRows("webhook_logs") });
 
   it.each(CORPUS)("%s: 4xx with a message, nothing written", async (_, method, path, body, headers = {}) => {
     const job = await createJob({ taskName: uniqueWord("victim") });
-    const before = { jobs: await countRows("jobs"), logs: await countRows("webhook_logs") };
+    const before = await counts();
     const snapshot = JSON.stringify((await call("GET", `/api/jobs/${job.id}`)).body.data);
-    const res = await call(method, path.replace("/ID", `/${job.id}`), body, headers);
+    const victimized = path.replace("/ID", `/${job.id}`).replace("=ID", `=${job.id}`);
+    const res = await call(method, victimized, typeof body === "object" && body !== null && "ids" in body ? { ids: [job.id] } : body, headers);
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(res.body.success).toBe(false);
     expect(res.body.message).toEqual(expect.any(String));
     expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|SQLITE|D1_ERROR|stack/i);
-    expect({ jobs: await countRows("jobs"), logs: await countRows("webhook_logs") }).toEqual(before);
+    expect(await counts()).toEqual(before);
     expect(JSON.stringify((await call("GET", `/api/jobs/${job.id}`)).body.data)).toBe(snapshot);
   });
 
   it("ignores unknown query parameters", async () => {
     expect((await call("GET", "/api/jobs?limit=5&debug=true&__proto__=x")).status).toBe(200);
+  });
+
+  it("answers a dashboard page with a control character in its query with a 400 page naming the parameter", async () => {
+    const res = await call("GET", "/?search=abc%00", undefined, { accept: "text/html" });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(res.body).toContain("parameter &#39;search&#39; must not contain control characters");
+  });
+
+  it("accepts task names with visible text in any script, emoji included", async () => {
+    for (const taskName of ["日本語のレポート", "🚀 launch", "Ünïcödé", "مرحبا", "e\u0301cole", "a\u200Db"]) {
+      const res = await call("POST", "/api/jobs", { taskName });
+      expect(res.status, taskName).toBe(201);
+      expect(res.body.data.taskName).toBe(taskName);
+    }
   });
 
   it("accepts a payload at the depth limit", async () => {
