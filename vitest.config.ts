@@ -38,7 +38,16 @@ export default defineConfig(async () => {
                   API_RATE_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
                   SIGNIN_RATE_LIMITER: { simple: { limit: 5, period: 60 } },
                 },
-                queueConsumers: { "job-scheduler-runs": { maxBatchTimeout: 0.05 } },
+                queueConsumers: {
+                  "job-scheduler-runs": { maxBatchTimeout: 0.05 },
+                  // Consumed by the same queue() handler, but gives up after 2 retries: a test drives a message
+                  // through the real queue's retries into the real dead-letter queue in seconds, not hours.
+                  "job-scheduler-test-runs": { maxBatchTimeout: 0.05, maxRetries: 2, deadLetterQueue: "job-scheduler-dlq" },
+                  "job-scheduler-dlq": { maxBatchTimeout: 0.05 },
+                },
+                queueProducers: { TEST_QUEUE: { queueName: "job-scheduler-test-runs" } },
+                // An empty database for the migration test (the previous version's schema and rows, then 0004).
+                d1Databases: { MIGRATION_DB: "migration-test" },
               },
             })),
           ],

@@ -10,6 +10,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       RECEIVER_URL: string;
       DEAD_URL: string;
+      TEST_QUEUE: Queue<unknown>;
+      MIGRATION_DB: D1Database;
     }
   }
 }

@@ -107,6 +107,24 @@ describe("POST /jobs (create form)", () => {
     expect(await countRows("jobs")).toBe(before);
   });
 
+  it("applies every rule the API applies: repeated keys, invisible or bidi task names, deep or __proto__ payloads", async () => {
+    const before = await countRows("jobs");
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ taskName: "dup", priority: "LOW", payload: '{"k":1,"k":2}' }, /payload repeats the key &quot;k&quot; within one object/],
+      [{ taskName: "dup", priority: "LOW", payload: '{"a":{"k":1,"\\u006b":2}}' }, /payload repeats the key &quot;k&quot;/],
+      [{ taskName: "\u200B\u200B", priority: "LOW", payload: "" }, /taskName must contain a visible character/],
+      [{ taskName: "abc\u202Eexe.pdf", priority: "LOW", payload: "" }, /taskName must not contain bidirectional control characters/],
+      [{ taskName: "deep", priority: "LOW", payload: `${'{"a":'.repeat(25)}1${"}".repeat(25)}` }, /nested deeper than 20 levels/],
+      [{ taskName: "proto", priority: "LOW", payload: '{"__proto__":{"x":1}}' }, /must not use the key __proto__/],
+    ];
+    for (const [fields, message] of cases) {
+      const res = await call("POST", "/jobs", form(fields), { ...formHeaders, ...htmx("job-form") });
+      expect(res.status, JSON.stringify(fields)).toBe(422);
+      expect(res.body).toMatch(message);
+    }
+    expect(await countRows("jobs")).toBe(before);
+  });
+
   it("rejects a payload that is JSON but not an object", async () => {
     const res = await call("POST", "/jobs", form({ taskName: "x", priority: "LOW", payload: "[1,2]" }), formHeaders);
     expect(res.status).toBe(422);

@@ -1,0 +1,103 @@
+/**
+ * Migration 0004 on a database as the previous version left it (jobs holding their one run and
+ * delivery, logs naming runs by number): every run, delivery and log row is moved, nothing lost, and
+ * the app works on the result, including a queue message that was in flight in the old format.
+ */
+import { applyD1Migrations, createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../src/env";
+import worker from "../src/index";
+import { API_TOKEN, received } from "./support/helpers";
+
+const OLD_MIGRATIONS = env.TEST_MIGRATIONS.filter((m) => m.name < "0004");
+
+/** The body the previous version sent for a run (its webhookBodyOf, field for field). */
+const oldBody = (jobId: string, runId: number, payload: object, startedAt: string, completedAt: string) =>
+  JSON.stringify({ event: "job.completed", deliveryId: `whd_${jobId}_${runId}`, jobId, taskName: "Retrying now", priority: "MEDIUM", payload, status: "COMPLETED", runId, startedAt, completedAt });
+
+const now = Date.now();
+const RUN1_BODY = oldBody("jretry", 1, { c: "original" }, new Date(now - 60_000).toISOString(), new Date(now - 57_000).toISOString());
+const RUN2_BODY = oldBody("jretry", 2, { c: "second" }, new Date(now - 20_000).toISOString(), new Date(now - 17_000).toISOString());
+
+/** Rows in every state the previous version could leave: never run, running, retrying after a re-run, failed before its first attempt. */
+const OLD_ROWS = [
+  `INSERT INTO jobs (id, taskName, payload, priority, status, createdAt, updatedAt, runId, startedAt, dueAt, recoveries, completedAt, failureReason, deliveryStatus, deliveryAttempts, deliverySeries, deliveryLeaseUntil, nextDeliveryAt, lastDeliveryError) VALUES
+   ('jpending', 'Never run', '{"a":1}', 'LOW', 'PENDING', ${now - 90_000}, ${now - 90_000}, 0, NULL, NULL, 0, NULL, NULL, 'NONE', 0, 1, NULL, NULL, NULL),
+   ('jrunning', 'Running', '{"b":2}', 'HIGH', 'IN_PROGRESS', ${now - 80_000}, ${now - 5_000}, 1, ${now - 5_000}, ${now - 2_000}, 0, NULL, NULL, 'NONE', 0, 1, NULL, NULL, NULL),
+   ('jretry', 'Retrying now', '{"c":"edited"}', 'MEDIUM', 'COMPLETED', ${now - 70_000}, ${now - 10_000}, 2, ${now - 20_000}, ${now - 17_000}, 0, ${now - 17_000}, NULL, 'RETRYING', 1, 1, NULL, ${now + 3_600_000}, 'receiver answered HTTP 500'),
+   ('jfailed', 'Failed run', '{"d":4}', 'MEDIUM', 'FAILED', ${now - 60_000}, ${now - 50_000}, 1, ${now - 50_000}, ${now - 47_000}, 0, ${now - 49_000}, 'could not enqueue the run: queue unavailable', 'PENDING', 0, 1, NULL, NULL, NULL)`,
+  `INSERT INTO webhook_logs (jobId, runId, deliveryId, series, attempt, url, requestBody, responseStatus, responseBody, error, durationMs, sentAt, nextRetryAt) VALUES
+   ('jretry', 1, 'whd_jretry_1', 1, 1, 'https://hooks.example.com/in', '${RUN1_BODY}', 500, '"no"', 'receiver answered HTTP 500', 5, ${now - 56_000}, ${now - 51_000}),
+   ('jretry', 1, 'whd_jretry_1', 1, 2, 'https://hooks.example.com/in', '${RUN1_BODY}', 200, '{"ok":true}', NULL, 5, ${now - 50_000}, NULL),
+   ('jretry', 2, 'whd_jretry_2', 1, 1, 'https://hooks.example.com/in', '${RUN2_BODY}', 500, NULL, 'receiver answered HTTP 500', 5, ${now - 16_000}, ${now + 3_600_000})`,
+];
+
+const rows = async (db: D1Database, sql: string) => (await db.prepare(sql).all<Record<string, any>>()).results;
+
+describe("migration 0004 (runs and deliveries as records)", () => {
+  it("moves every run, delivery and log row of a database made by the previous version, and the app runs on it", async () => {
+    const db = env.MIGRATION_DB;
+    await applyD1Migrations(db, OLD_MIGRATIONS);
+    for (const statement of OLD_ROWS) await db.prepare(statement).run();
+    const logsBefore = await rows(db, "SELECT id, requestBody FROM webhook_logs ORDER BY id");
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    // One run per run the old rows knew: the current run of each job that ran, and jretry's earlier run 1 (from its log).
+    const runs = await rows(db, "SELECT * FROM runs ORDER BY jobId, number");
+    expect(runs.map((r) => [r.jobId, r.number, r.status])).toEqual([
+      ["jfailed", 1, "FAILED"],
+      ["jretry", 1, "COMPLETED"],
+      ["jretry", 2, "COMPLETED"],
+      ["jrunning", 1, "IN_PROGRESS"],
+    ]);
+    const run = (jobId: string, number: number) => runs.find((r) => r.jobId === jobId && r.number === number)!;
+    // What ran is what was sent, not the job's current (edited) payload.
+    expect(JSON.parse(run("jretry", 1).payload)).toEqual({ c: "original" });
+    expect(JSON.parse(run("jretry", 2).payload)).toEqual({ c: "second" });
+    expect(run("jfailed", 1)).toMatchObject({ failureReason: "could not enqueue the run: queue unavailable", expectedAt: null });
+    expect(run("jrunning", 1)).toMatchObject({ expectedAt: now - 2_000, startedAt: now - 5_000 });
+
+    const deliveries = await rows(db, "SELECT * FROM deliveries ORDER BY webhookId");
+    expect(deliveries.map((d) => [d.webhookId, d.state, d.attempts, d.event])).toEqual([
+      ["whd_jfailed_1", "PENDING", 0, "job.failed"],
+      ["whd_jretry_1", "DELIVERED", 2, "job.completed"],
+      ["whd_jretry_2", "RETRYING", 1, "job.completed"],
+    ]);
+    const delivery = (id: string) => deliveries.find((d) => d.webhookId === id)!;
+    // Deliveries under way keep the exact bytes already sent; one never attempted gets the body the old code would have built.
+    expect(delivery("whd_jretry_2")).toMatchObject({ body: RUN2_BODY, nextAttemptAt: now + 3_600_000, url: "https://hooks.example.com/in", runId: run("jretry", 2).id });
+    expect(delivery("whd_jretry_1")).toMatchObject({ body: RUN1_BODY, deliveredAt: now - 50_000 });
+    expect(JSON.parse(delivery("whd_jfailed_1").body)).toMatchObject({ event: "job.failed", deliveryId: "whd_jfailed_1", jobId: "jfailed", payload: { d: 4 }, status: "FAILED", runId: 1 });
+    expect(delivery("whd_jfailed_1").url).toBeNull();
+
+    // Every log row is kept, unchanged but for pointing at its run's record.
+    const logsAfter = await rows(db, "SELECT id, runId, deliveryId, requestBody FROM webhook_logs ORDER BY id");
+    expect(logsAfter.map((l) => [l.id, l.requestBody])).toEqual(logsBefore.map((l) => [l.id, l.requestBody]));
+    expect(logsAfter.map((l) => l.runId)).toEqual([run("jretry", 1).id, run("jretry", 1).id, run("jretry", 2).id]);
+
+    const jobs = await rows(db, "SELECT * FROM jobs ORDER BY id");
+    expect(jobs.map((j) => [j.id, j.status, j.latestRunId])).toEqual([
+      ["jfailed", "FAILED", run("jfailed", 1).id],
+      ["jpending", "PENDING", null],
+      ["jretry", "COMPLETED", run("jretry", 2).id],
+      ["jrunning", "IN_PROGRESS", run("jrunning", 1).id],
+    ]);
+    expect(Object.keys(jobs[0]!)).toEqual(["id", "taskName", "payload", "priority", "status", "createdAt", "updatedAt", "latestRunId"]);
+
+    // The app on the migrated database: the search index still points at the right rows, the API reads
+    // runs and deliveries, and a message queued by the old version ({ jobId, runId }) completes its run.
+    const app: Env = { ...env, DB: db };
+    const get = async (path: string) => (await worker.fetch(new Request(`http://scheduler.test${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } }), app)).json<any>();
+    expect((await get("/api/jobs?search=Retrying")).data.map((j: any) => j.id)).toEqual(["jretry"]);
+    expect((await get("/api/jobs/jretry")).data.latestRun).toMatchObject({ number: 2, delivery: { id: "whd_jretry_2", state: "RETRYING" } });
+    expect((await get("/api/jobs/jretry/runs")).data.map((r: any) => [r.number, r.delivery.state])).toEqual([[2, "RETRYING"], [1, "DELIVERED"]]);
+
+    const batch = createMessageBatch<unknown>("job-scheduler-runs", [{ id: "old-format", timestamp: new Date(), attempts: 1, body: { jobId: "jrunning", runId: 1 } }]);
+    await worker.queue(batch, app);
+    expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toEqual(["old-format"]);
+    expect((await get("/api/jobs/jrunning")).data).toMatchObject({ status: "COMPLETED", latestRun: { number: 1, delivery: { id: "whd_jrunning_1", state: "DELIVERED" } } });
+    expect((await received("jrunning"))[0]!.body).toMatchObject({ jobId: "jrunning", taskName: "Running", payload: { b: 2 }, runNumber: 1 });
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * Faults the queue itself carries: a configuration that goes bad while runs are in flight (every
+ * message waits, nothing fails, and all of it completes once the configuration is fixed), and a
+ * message that keeps failing, driven through the real local queue's retries into its dead-letter queue.
+ */
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import type { Env, JobMessage } from "../src/env";
+import worker from "../src/index";
+import { runJob } from "../src/jobs/service";
+import { createJob, received, runRows } from "./support/helpers";
+
+const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
+/** A deployment mistake: a variable with a value the configuration refuses. */
+const badEnv: Env = { ...env, WEBHOOK_TIMEOUT_MS: "fifteen seconds" };
+
+async function startLongRun(fields: Record<string, unknown> = {}): Promise<JobMessage> {
+  const job = await createJob(fields);
+  const started = await runJob(quietEnv, job.id);
+  return { jobId: started.id, run: started.latestRun!.number };
+}
+
+async function deliver(queue: string, bodies: unknown[], withEnv: Env) {
+  const messages = bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body }));
+  const batch = createMessageBatch<unknown>(queue, messages);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, withEnv);
+  return getQueueResult(batch, ctx);
+}
+
+/**
+ * A batch whose messages record how they were settled, with the delay of each retry (which
+ * getQueueResult does not report). `attempts` is how many times the queue has delivered them.
+ */
+async function deliverRecorded(queue: string, bodies: unknown[], withEnv: Env, attempts: number) {
+  const settled: { id: string; how: "ack" | "retry"; delaySeconds?: number }[] = [];
+  const messages = bodies.map((body, i) => {
+    const id = `r${i}-${crypto.randomUUID()}`;
+    return {
+      id,
+      timestamp: new Date(),
+      attempts,
+      body,
+      ack: () => void settled.push({ id, how: "ack" }),
+      retry: (options?: QueueRetryOptions) => void settled.push({ id, how: "retry", delaySeconds: options?.delaySeconds }),
+    };
+  });
+  const batch = { queue, messages, ackAll: () => undefined, retryAll: () => undefined } as unknown as MessageBatch<unknown>;
+  await worker.queue(batch, withEnv);
+  return settled;
+}
+
+describe("a bad configuration", () => {
+  it("makes every message wait with a backoff, fails nothing, and once fixed every run completes and every webhook goes out", async () => {
+    const runs = [await startLongRun(), await startLongRun(), await startLongRun()];
+
+    // The run messages arrive under the bad configuration: each is retried later, nothing is touched.
+    const first = await deliverRecorded("job-scheduler-runs", runs, badEnv, 1);
+    expect(first.map((m) => [m.how, m.delaySeconds])).toEqual([["retry", 30], ["retry", 30], ["retry", 30]]);
+    // Each later retry waits longer, up to 10 minutes.
+    expect((await deliverRecorded("job-scheduler-runs", runs, badEnv, 3)).map((m) => m.delaySeconds)).toEqual([120, 120, 120]);
+    expect((await deliverRecorded("job-scheduler-runs", runs, badEnv, 9)).map((m) => m.delaySeconds)).toEqual([600, 600, 600]);
+    // Even the dead-letter queue and the sweep wait instead of failing the runs.
+    const dead = await deliverRecorded("job-scheduler-dlq", runs, badEnv, 1);
+    expect(dead.map((m) => m.how)).toEqual(["retry", "retry", "retry"]);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 7_200_000, cron: "* * * * *" }), badEnv);
+    for (const run of runs) {
+      expect((await runRows(run.jobId))[0]).toMatchObject({ status: "IN_PROGRESS", recoveries: 0, state: null });
+      expect(await received(run.jobId)).toEqual([]);
+    }
+
+    // Fixed: the same messages complete every run and send every webhook.
+    const fixed = await deliver("job-scheduler-runs", runs, env);
+    expect(fixed.explicitAcks).toHaveLength(3);
+    for (const run of runs) {
+      expect((await runRows(run.jobId))[0]).toMatchObject({ status: "COMPLETED", state: "DELIVERED" });
+      expect(await received(run.jobId)).toHaveLength(1);
+    }
+  });
+});
+
+describe("the real queue's retries and dead-letter queue", () => {
+  it("retries a message that keeps failing, then the dead-letter queue fails its delivery with the reason", async () => {
+    // A run whose webhook waits for a retry, then becomes unreadable: every message for it throws.
+    const run = await startLongRun({ payload: { receiver: { script: [500] } } });
+    await deliver("job-scheduler-runs", [run], { ...env, WEBHOOK_RETRY_SCHEDULE: "1h" });
+    expect((await runRows(run.jobId))[0]).toMatchObject({ state: "RETRYING", attempts: 1 });
+    await env.DB.prepare("UPDATE runs SET payload = '{broken' WHERE jobId = ?").bind(run.jobId).run();
+    await env.DB.prepare("UPDATE deliveries SET nextAttemptAt = 0 WHERE webhookId = ?").bind(`whd_${run.jobId}_${run.run}`).run();
+
+    // Through the real queue (2 retries, 2 s and 4 s apart, then its dead-letter queue).
+    await env.TEST_QUEUE.send(run);
+    const failed = await vi.waitUntil(
+      async () => {
+        const [row] = await runRows(run.jobId);
+        return row?.state === "FAILED" ? row : undefined;
+      },
+      { timeout: 20_000, interval: 200 },
+    );
+    expect(failed).toMatchObject({ status: "COMPLETED", lastError: "delivery stopped: the queue gave up on this message after repeated failures" });
+    // The three tries of the message made no attempt (each threw before sending).
+    expect(await received(run.jobId)).toHaveLength(1);
+    await env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(run.jobId).run();
+  });
+});
