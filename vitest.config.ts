@@ -61,6 +61,16 @@ export default defineConfig(async () => {
           },
         },
         {
+          // What exists only outside vitest's workerd: `npm start` itself, killed and restarted.
+          test: {
+            name: "e2e",
+            include: ["test/e2e/**/*.test.ts"],
+            environment: "node",
+            testTimeout: 240_000,
+            fileParallelism: false,
+          },
+        },
+        {
           // The dashboard in headless Chromium against the app started as a user starts it.
           test: {
             name: "browser",

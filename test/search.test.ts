@@ -60,7 +60,7 @@ describe("search index", () => {
 
   it("treats every term as text: non-ASCII case, quotes, *, ^, -, parentheses, NEAR/AND/OR/NOT find what they spell", async () => {
     const tag = uniqueWord("tx");
-    const made = [];
+    const made: { id: string; taskName: string; payload: unknown }[] = [];
     for (const f of FIXTURE) made.push({ ...(await createJob({ ...f, taskName: `${f.taskName} ${tag}` })), payload: f.payload });
     for (const term of [...TEXT_TERMS, ...TERMS]) {
       const res = await call("GET", `/api/jobs?search=${encodeURIComponent(term)}&limit=100`);

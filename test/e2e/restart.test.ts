@@ -1,0 +1,139 @@
+/**
+ * Nothing lost where users run it: the app started exactly as the README says (`npm start`, here on a
+ * free port with its own state folder), jobs run, the whole process group killed with SIGKILL while
+ * their queue messages are in flight (local Queues keep them in memory: they are gone), started again
+ * on the same state. Every run must complete and every webhook arrive exactly once per run, within
+ * the documented bound, with nothing but `npm start` running.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { closedPort } from "../node/receiver";
+
+const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
+const JOBS = 40;
+/** README: a run whose message was lost completes within this long after the app is back. */
+const RECOVERY_BOUND_MS = 45_000;
+
+interface App {
+  child: ChildProcess;
+  output: string[];
+}
+
+function start(port: number, state: string, webhookUrl: string): App {
+  const output: string[] = [];
+  const child = spawn("npm", ["start"], {
+    env: { ...process.env, PORT: String(port), PERSIST_TO: state, WEBHOOK_URL: webhookUrl },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group: npm, node, wrangler and workerd
+  });
+  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
+  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+  return { child, output };
+}
+
+const killGroup = (app: App, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-app.child.pid!, signal);
+  } catch {
+    // already gone
+  }
+};
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, app?: App): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch {
+      // not there yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${app ? `\n${app.output.join("").slice(-3000)}` : ""}`);
+}
+
+describe("npm start: a restart loses nothing", () => {
+  const apps: App[] = [];
+  const state = mkdtempSync(join(tmpdir(), "scheduler-restart-"));
+  let receiver: Server | undefined;
+  afterAll(() => {
+    for (const app of apps) killGroup(app, "SIGKILL");
+    receiver?.close();
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it(`recovers ${JOBS} runs killed in flight (SIGKILL of the process group): each completes and its webhook arrives once`, async () => {
+    // A real receiver, counting what arrives by webhook-id.
+    const arrivals = new Map<string, number>();
+    receiver = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const id = String(req.headers["webhook-id"]);
+        arrivals.set(id, (arrivals.get(id) ?? 0) + 1);
+        res.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((r) => receiver!.listen(0, "127.0.0.1", () => r()));
+    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+
+    const port = await closedPort();
+    const base = `http://127.0.0.1:${port}`;
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const health = async () => ((await fetch(`${base}/health`)).ok ? true : undefined);
+
+    const first = start(port, state, webhookUrl);
+    apps.push(first);
+    await waitFor("the app to answer /health", health, 90_000, first);
+
+    const ids: string[] = [];
+    for (let i = 0; i < JOBS; i++) ids.push((await api("POST", "/api/jobs", { taskName: `Restart ${i}`, payload: { i } })).body.data.id);
+    const run = await api("POST", "/api/jobs/run", { ids });
+    expect(run.status).toBe(202);
+    expect(run.body.data.started).toHaveLength(JOBS);
+
+    // One second later (the runs take 3 s): kill everything, as a crash or a closed laptop would.
+    await new Promise((r) => setTimeout(r, 1000));
+    killGroup(first, "SIGKILL");
+    await waitFor("the first app to stop", async () => (first.child.exitCode !== null || first.child.signalCode !== null ? true : undefined), 10_000);
+    expect(arrivals.size).toBe(0);
+
+    const second = start(port, state, webhookUrl);
+    apps.push(second);
+    await waitFor("the app to answer /health again", health, 90_000, second);
+    const backAt = Date.now();
+
+    await waitFor(
+      `all ${JOBS} runs to complete with their webhooks delivered`,
+      async () => {
+        const page = await api("GET", "/api/jobs?limit=100&status=COMPLETED");
+        const done = (page.body.data as any[]).filter((j) => ids.includes(j.id) && j.latestRun?.delivery?.state === "DELIVERED");
+        return done.length === JOBS ? true : undefined;
+      },
+      RECOVERY_BOUND_MS,
+      second,
+    );
+    const recoveredInMs = Date.now() - backAt;
+
+    // Each run's webhook arrived exactly once; the runs are the ones started before the kill.
+    expect([...arrivals.keys()].sort()).toEqual(ids.map((id) => `whd_${id}_1`).sort());
+    expect([...arrivals.values()].every((n) => n === 1)).toBe(true);
+    for (const id of ids.slice(0, 5)) {
+      const job = (await api("GET", `/api/jobs/${id}`)).body.data;
+      expect(job.latestRun).toMatchObject({ number: 1, status: "COMPLETED", recoveries: 1 });
+    }
+    console.log(`restart: ${JOBS} runs recovered ${(recoveredInMs / 1000).toFixed(1)} s after the app was back`);
+  });
+});
