@@ -59,6 +59,8 @@
   const timers = new Map();
   const inFlight = new Set();
   const failures = new Map();
+  /** Elements that poll: their failed requests are retried quietly, never toasted. */
+  const pollers = new WeakSet();
 
   function schedule(elt, ms) {
     clearTimeout(timers.get(elt));
@@ -77,7 +79,9 @@
     if (!elt.isConnected || !elt.dataset.poll) return;
     if (document.hidden) return schedule(elt, Number(elt.dataset.pollEvery) || 1000);
     inFlight.add(elt);
-    htmx.ajax("GET", elt.dataset.poll, { source: elt, target: elt, swap: "morph" });
+    pollers.add(elt);
+    // The promise rejects when the request fails; htmx:afterRequest below already handles that.
+    htmx.ajax("GET", elt.dataset.poll, { source: elt, target: elt, swap: "morph" }).catch(() => undefined);
   }
 
   const liveStatus = () => document.getElementById("live-status");
@@ -129,13 +133,13 @@
 
   // Failed requests: the server answers htmx with a plain-text message. A failed poll says so once, above.
   document.addEventListener("htmx:responseError", (event) => {
-    if (inFlight.has(event.detail.elt)) return;
+    if (pollers.has(event.detail.elt)) return;
     const xhr = event.detail.xhr;
     const text = (xhr.responseText || "").trim();
     toast(text && text.length < 300 && !text.startsWith("<") ? text : `Request failed (HTTP ${xhr.status})`, "error");
   });
   document.addEventListener("htmx:sendError", (event) => {
-    if (!inFlight.has(event.detail.elt)) toast("Could not reach the server. Is it running?", "error");
+    if (!pollers.has(event.detail.elt)) toast("Could not reach the server. Is it running?", "error");
   });
 
   // Relative times: re-render "3 s ago" every 10 s from the datetime attribute.

@@ -133,7 +133,7 @@ function RunItem({ run, attempts, open, now }: { run: RunView; attempts: LogView
           )}
           {delivery && (delivery.state === "DELIVERED" || delivery.state === "FAILED") ? (
             <form method="post" action={`/runs/${run.id}/redeliver`} hx-post={`/runs/${run.id}/redeliver`} hx-target="#job-live" hx-swap="morph" class="redeliver">
-              <button type="submit" class="secondary" aria-label={`Redeliver the webhook of run ${run.number}`}>
+              <button type="submit" class="secondary" aria-label={`Redeliver webhook of run ${run.number}`}>
                 Redeliver webhook
               </button>
               <small class="muted"> A new series of attempts: same webhook-id, same body.</small>

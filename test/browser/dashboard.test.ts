@@ -179,7 +179,6 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await attempt.locator("summary").click();
     expect(await attempt.locator("pre").first().textContent()).toContain(body.data.id);
     await expect.poll(() => page.locator(".timeline li.done").count()).toBe(3);
-    await page.screenshot({ path: `${shots}/job-detail.png`, fullPage: true });
   });
 
   it("deletes a job through the confirmation modal; the row and its logs are gone", async () => {
@@ -235,6 +234,141 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: `${shots}/jobs-phone.png` });
+  });
+
+  /** A job run once to the end (its webhook delivered), then its page opened. */
+  async function jobPageAfterOneRun(name: string) {
+    const { body } = await api("POST", "/api/jobs", { taskName: name, payload: { step: 1 } });
+    const id = body.data.id as string;
+    await api("POST", `/api/jobs/${id}/run`);
+    await expect.poll(async () => (await api("GET", `/api/jobs/${id}`)).body.data.latestRun?.delivery?.state, { timeout: 15_000 }).toBe("DELIVERED");
+    await open(`/jobs/${id}`);
+    return id;
+  }
+
+  it("keeps what a person opened and focused while the page refreshes itself, and says once that the run finished", async () => {
+    const name = `Reader ${word()}`;
+    const id = await jobPageAfterOneRun(name);
+    // Count what is said to screen readers from here on.
+    await page.evaluate(() => {
+      (window as any).__announced = [];
+      new MutationObserver(() => (window as any).__announced.push(document.getElementById("announcer")!.textContent)).observe(document.getElementById("announcer")!, { childList: true, characterData: true, subtree: true });
+    });
+    await page.getByRole("button", { name: `Run ${name}` }).click();
+    const run2 = page.locator("li.run", { hasText: "Run 2" });
+    await run2.waitFor();
+    await expect.poll(() => page.locator("#job-live").getAttribute("data-poll")).toBe(`/jobs/${id}/live`);
+
+    // While run 2 runs (and the section refreshes every second), the reader opens run 1 and its attempt, and focuses a button.
+    const run1 = page.locator("li.run", { hasText: "Run 1" });
+    await run1.locator("summary").first().click();
+    await run1.locator(".attempts summary").first().click();
+    await run1.getByRole("button", { name: "Redeliver webhook of run 1" }).focus();
+    const polls = page.waitForRequest((req) => req.url().endsWith(`/jobs/${id}/live`));
+    await polls;
+    await expect.poll(() => run2.locator("[data-status]").first().getAttribute("data-status"), { timeout: 15_000 }).toBe("COMPLETED");
+    await expect.poll(() => page.locator("#job-live").getAttribute("data-poll"), { timeout: 15_000 }).toBeNull();
+
+    expect(await run1.locator("details").first().evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    expect(await run1.locator(".attempts details").first().evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-label"))).toBe("Redeliver webhook of run 1");
+    // Said once, when it finished; the refreshing section is not a live region.
+    expect(await page.evaluate(() => (window as any).__announced)).toEqual([`${name}: completed, webhook delivered`]);
+    expect(await page.locator("#job-live[aria-live], #job-live [aria-live]").count()).toBe(0);
+    await page.screenshot({ path: `${shots}/job-detail.png`, fullPage: true });
+  });
+
+  it("tries a failed refresh again with a growing wait, says so, and carries on when the server answers again", async () => {
+    const { body } = await api("POST", "/api/jobs", { taskName: `Flaky network ${word()}` });
+    const id = body.data.id as string;
+    await open(`/jobs/${id}`);
+    const tried: number[] = [];
+    await page.route(`**/jobs/${id}/live`, (route) => {
+      tried.push(Date.now());
+      return route.abort("connectionreset");
+    });
+    await page.getByRole("button", { name: /^Run / }).click();
+    await page.locator("#live-status").waitFor({ state: "visible" });
+    expect(await page.locator("#live-status").textContent()).toMatch(/Live updates paused/);
+    await new Promise((r) => setTimeout(r, 6500));
+    // Every second it would be 6 or 7 tries; with waits of 2 s then 4 s it is at most 3, and it did not give up.
+    expect(tried.length).toBeGreaterThanOrEqual(2);
+    expect(tried.length).toBeLessThanOrEqual(3);
+    expect(tried[1]! - tried[0]!).toBeGreaterThanOrEqual(1800);
+    expect(await page.locator(".toast-error").count()).toBe(0);
+
+    await page.unroute(`**/jobs/${id}/live`);
+    await expect.poll(() => page.locator("#job-live .status-cell [data-status]").getAttribute("data-status"), { timeout: 20_000 }).toBe("COMPLETED");
+    await page.locator("#live-status").waitFor({ state: "hidden" });
+  });
+
+  it("keeps the inbox on the page that was asked for while new webhooks arrive", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 22; i++) ids.push((await api("POST", "/api/jobs", { taskName: `Inbox filler ${i}` })).body.data.id);
+    await api("POST", "/api/jobs/run", { ids });
+    await expect.poll(async () => (await api("GET", "/webhooks/inbox?limit=1")).body.pagination.total, { timeout: 20_000 }).toBeGreaterThanOrEqual(22);
+    await open("/inbox");
+    expect(await page.locator("#inbox-list").getAttribute("data-poll")).toBe("/inbox");
+    await page.getByRole("link", { name: "Next ›" }).click();
+    await expect.poll(() => page.url()).toContain("/inbox?page=2");
+    const firstOnPage2 = await page.locator(".inbox li").first().getAttribute("data-entry-id");
+    expect(await page.locator("#inbox-list").getAttribute("data-poll")).toBeNull();
+    // More webhooks arrive; page 2 stays page 2 (the first page alone refreshes itself).
+    const more = (await api("POST", "/api/jobs", { taskName: "Inbox latecomer" })).body.data.id;
+    await api("POST", `/api/jobs/${more}/run`);
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(page.url()).toContain("/inbox?page=2");
+    expect(await page.locator(".inbox li").first().getAttribute("data-entry-id")).toBe(firstOnPage2);
+  });
+
+  it("answers an unknown dashboard path with an HTML page", async () => {
+    const res = await page.goto(`${appUrl}/no/such/page`);
+    expect(res!.status()).toBe(404);
+    expect(res!.headers()["content-type"]).toMatch(/^text\/html/);
+    expect(await page.locator("h1").textContent()).toBe("Not found");
+    expect(await page.getByRole("link", { name: "Back to the jobs" }).count()).toBe(1);
+  });
+
+  it("after a session ends, signing in again returns to the page, never to a POST-only path", async () => {
+    const name = `Session ${word()}`;
+    const { body } = await api("POST", "/api/jobs", { taskName: name });
+    await open(`/jobs/${body.data.id}`);
+    await context.clearCookies();
+    await page.getByRole("button", { name: `Run ${name}` }).click();
+    await page.waitForURL(`**/login?next=${encodeURIComponent(`/jobs/${body.data.id}`)}`);
+    await page.getByLabel("API token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${appUrl}/jobs/${body.data.id}`);
+    expect(await page.locator("h1").textContent()).toBe(name);
+    expect((await api("GET", `/api/jobs/${body.data.id}`)).body.data.status).toBe("PENDING");
+  });
+
+  it("has no serious or critical accessibility violations on any page (axe-core)", async () => {
+    const axeSource = readFileSync("node_modules/axe-core/axe.min.js", "utf8");
+    const { body } = await api("POST", "/api/jobs", { taskName: `Accessible ${word()}`, payload: { a: 1 } });
+    await api("POST", `/api/jobs/${body.data.id}/run`);
+    await expect.poll(async () => (await api("GET", `/api/jobs/${body.data.id}`)).body.data.latestRun?.delivery?.state, { timeout: 15_000 }).toBe("DELIVERED");
+    const check = async (label: string) => {
+      await page.evaluate(axeSource);
+      const results = await page.evaluate(() => (window as any).axe.run(document, { resultTypes: ["violations"] }));
+      const bad = (results.violations as any[]).filter((v) => v.impact === "serious" || v.impact === "critical");
+      expect(bad.map((v) => `${label}: ${v.id} (${v.impact}) ${v.nodes.map((n: any) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+    };
+    for (const path of ["/", `/jobs/${body.data.id}`, "/logs", "/inbox", "/jobs/new", `/jobs/${body.data.id}/delete`, "/no/such/page", "/?search=zzzz-nothing"]) {
+      await open(path);
+      await check(path);
+    }
+    await open("/");
+    await page.locator(".page-head").getByRole("button", { name: "New job" }).click();
+    await page.getByRole("dialog").waitFor();
+    await check("new job dialog");
+    const signedOut = await browser.newContext();
+    const anonymous = await signedOut.newPage();
+    await anonymous.goto(`${appUrl}/login`);
+    await anonymous.evaluate(axeSource);
+    const results = await anonymous.evaluate(() => (window as any).axe.run(document, { resultTypes: ["violations"] }));
+    expect((results.violations as any[]).filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id)).toEqual([]);
+    await signedOut.close();
   });
 
   it("raised no script errors and no Content-Security-Policy violations on any page", () => {
