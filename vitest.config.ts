@@ -54,7 +54,7 @@ export default defineConfig(async () => {
           test: {
             name: "workers",
             include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
-            exclude: ["test/browser/**"],
+            exclude: ["test/browser/**", "test/e2e/**"],
             globalSetup: ["./test/node/global-setup.ts"],
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 20_000,

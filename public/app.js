@@ -74,9 +74,14 @@
     }
   }
 
+  function stopWatching(elt) {
+    failures.delete(elt);
+    showPaused(failures.size > 0);
+  }
+
   function poll(elt) {
     timers.delete(elt);
-    if (!elt.isConnected || !elt.dataset.poll) return;
+    if (!elt.isConnected || !elt.dataset.poll) return stopWatching(elt);
     if (document.hidden) return schedule(elt, Number(elt.dataset.pollEvery) || 1000);
     inFlight.add(elt);
     pollers.add(elt);
@@ -97,17 +102,26 @@
     if (region && text) region.textContent = text;
   }
 
+  // A poll answered after the element moved on (another page of the inbox or of a job's runs was
+  // asked for meanwhile) must not put the old page back.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const config = event.detail.requestConfig;
+    const source = config?.elt;
+    if (source && inFlight.has(source) && config.path !== source.dataset.poll) event.detail.shouldSwap = false;
+  });
+
   document.addEventListener("htmx:afterRequest", (event) => {
     const elt = event.detail.elt;
     if (!inFlight.delete(elt)) return;
+    // Gone (the job was deleted meanwhile): nothing more to watch.
+    if (event.detail.xhr?.status === 404) return stopWatching(elt);
     if (!event.detail.successful) {
       const n = (failures.get(elt) ?? 0) + 1;
       failures.set(elt, n);
       showPaused(true);
       return schedule(elt, Math.min(60_000, 2000 * 2 ** (n - 1)));
     }
-    failures.delete(elt);
-    if (failures.size === 0) showPaused(false);
+    stopWatching(elt);
     if (elt.dataset.poll) schedule(elt, Number(elt.dataset.pollEvery) || 1000);
     else announce(elt.dataset.announce);
   });

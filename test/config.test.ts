@@ -64,7 +64,7 @@ describe("getConfig", () => {
     [{ API_TOKENS: "short" }, /API_TOKENS.0: each token must be at least 24 characters/],
     [{ SESSION_SECRET: "tiny" }, /SESSION_SECRET must be at least 32 characters/],
     [{ WEBHOOK_URL: "http://hooks.example.com/in" }, /WEBHOOK_URL: only https: URLs are allowed/],
-    [{ WEBHOOK_URL: "https://10.0.0.5/hook" }, /WEBHOOK_URL: 10.0.0.5 is a private/],
+    [{ WEBHOOK_URL: "https://10.0.0.5/hook" }, /WEBHOOK_URL: 10.0.0.5 is not a public address \(private\)/],
   ])("names the variable that is wrong: %j", (vars, pattern) => {
     expect(() => getConfig({ ...base, ...vars })).toThrow(pattern);
   });

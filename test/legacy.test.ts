@@ -33,6 +33,22 @@ describe("original routes", () => {
     expect((await call("GET", `/get-logs/${id}`)).status).toBe(404);
   });
 
+  it("GET /get-jobs answers exact totals, so clients looping over totalPages see every job; /api/jobs does with count=exact", async () => {
+    const tag = uniqueWord("exact");
+    for (let i = 0; i < 12; i++) await call("POST", "/create-job", { taskName: `Counted ${i} ${tag}`, payload: {}, priority: "LOW" });
+    const legacy = await call("GET", `/get-jobs?search=${tag}&limit=1`);
+    expect(legacy.body.pagination).toEqual({ page: 1, limit: 1, total: 12, totalPages: 12, totalExact: true });
+    // The resource API counts a search through ten pages by default, and exactly when asked.
+    expect((await call("GET", `/api/jobs?search=${tag}&limit=1`)).body.pagination).toMatchObject({ total: 10, totalExact: false });
+    expect((await call("GET", `/api/jobs?search=${tag}&limit=1&count=exact`)).body.pagination).toMatchObject({ total: 12, totalPages: 12, totalExact: true });
+    // Looping over totalPages as the original clients do reaches every job.
+    const seen = new Set<string>();
+    for (let page = 1; page <= legacy.body.pagination.totalPages; page++) {
+      for (const job of (await call("GET", `/get-jobs?search=${tag}&limit=1&page=${page}`)).body.data) seen.add(job.id);
+    }
+    expect(seen.size).toBe(12);
+  });
+
   it("DELETE /delete-job/:jobId deletes the job", async () => {
     const created = await call("POST", "/create-job", { taskName: "x", payload: {}, priority: "LOW" });
     const res = await call("DELETE", `/delete-job/${created.body.data.id}`);

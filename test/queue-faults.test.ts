@@ -78,6 +78,43 @@ describe("a bad configuration", () => {
       expect(await received(run.jobId)).toHaveLength(1);
     }
   });
+
+  it("outlasting the queue's retries, drops its messages before the dead-letter queue could fail them; the sweep brings the runs back once fixed", async () => {
+    const run = await startLongRun();
+    // The 90th delivery of its message under the bad configuration: acknowledged, not retried into the dead letters.
+    expect((await deliverRecorded("job-scheduler-runs", [run], badEnv, 90)).map((m) => m.how)).toEqual(["ack"]);
+    expect((await deliverRecorded("job-scheduler-dlq", [run], badEnv, 90)).map((m) => m.how)).toEqual(["ack"]);
+    expect((await runRows(run.jobId))[0]).toMatchObject({ status: "IN_PROGRESS", state: null });
+
+    // Once fixed, the sweep finds the run in D1 and queues it again; the real queue completes it.
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 3_600_000 + 120_000, cron: "* * * * *" }), env);
+    const done = await vi.waitUntil(
+      async () => {
+        const [row] = await runRows(run.jobId);
+        return row?.state === "DELIVERED" ? row : undefined;
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect(done).toMatchObject({ status: "COMPLETED", recoveries: 1 });
+    expect(await received(run.jobId)).toHaveLength(1);
+  });
+});
+
+describe("dead letters", () => {
+  it("never give up a delivery that was not attempted in its series (a failed run's, a redelivery's): the sweep keeps it moving", async () => {
+    const run = await startLongRun({ payload: { receiver: { script: [200] } } });
+    // The queue gave up on the run's message: the run fails, its job.failed delivery is created (0 attempts).
+    const noQueue: Env = { ...env, JOB_QUEUE: { send: () => Promise.reject(new Error("queue unavailable")) } as unknown as Env["JOB_QUEUE"] };
+    expect((await deliver("job-scheduler-dlq", [run], noQueue)).explicitAcks).toHaveLength(1);
+    expect((await runRows(run.jobId))[0]).toMatchObject({ status: "FAILED", state: "PENDING", attempts: 0 });
+    // Another copy reaching the dead letters must not give that delivery up before its first attempt.
+    await deliver("job-scheduler-dlq", [run], env);
+    expect((await runRows(run.jobId))[0]).toMatchObject({ status: "FAILED", state: "PENDING", attempts: 0 });
+    // The sweep sends it.
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 120_000, cron: "* * * * *" }), env);
+    await vi.waitUntil(async () => (await runRows(run.jobId))[0]?.state === "DELIVERED", { timeout: 10_000, interval: 100 });
+    expect((await received(run.jobId))[0]!.body).toMatchObject({ event: "job.failed" });
+  });
 });
 
 describe("the real queue's retries and dead-letter queue", () => {

@@ -2,7 +2,7 @@
  * A delivery's state changes as Drizzle statements. Each is conditional on the series and attempt it
  * expects, so an attempt that outlived its lease, or a duplicated message, changes nothing.
  */
-import { and, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
 import { deliveries, runs, type Delivery, type DeliveryState } from "../db/schema";
@@ -127,12 +127,12 @@ export async function restartDelivery(db: Db, runId: number, now: Date): Promise
   return row;
 }
 
-/** The queue gave up on this delivery: FAILED with the reason, unless it finished meanwhile. */
+/** The queue gave up on this delivery: FAILED with the reason, unless it finished (or started a new series) meanwhile. */
 export async function giveUpDelivery(db: Db, runId: number, reason: string) {
   const [row] = await db
     .update(deliveries)
     .set({ state: "FAILED", lastError: reason, nextAttemptAt: null })
-    .where(and(eq(deliveries.runId, runId), inArray(deliveries.state, ACTIVE)))
+    .where(and(eq(deliveries.runId, runId), inArray(deliveries.state, ACTIVE), gt(deliveries.attempts, 0)))
     .returning({ runId: deliveries.runId });
   return row;
 }

@@ -19,11 +19,17 @@ export async function handleDeadLetter(env: Env, ref: RunRef): Promise<void> {
   if (run.status === "IN_PROGRESS") {
     const reason = `execution could not be completed: ${DEAD_LETTER_REASON}`;
     if (await failRuns(db, [ref], reason, new Date(), getConfig(env).webhookUrl)) {
-      await env.JOB_QUEUE.send({ jobId: ref.jobId, run: ref.number } satisfies JobMessage);
+      // The run is failed and its job.failed delivery is PENDING in D1. If this message cannot be queued,
+      // the sweep sends it; throwing would bring this dead letter back to give that new delivery up.
+      await env.JOB_QUEUE.send({ jobId: ref.jobId, run: ref.number } satisfies JobMessage).catch((err: unknown) => {
+        console.error("could not queue the job.failed webhook; the sweep will", ref, err);
+      });
     }
     return;
   }
-  if (run.deliveryState === "PENDING" || run.deliveryState === "SENDING" || run.deliveryState === "RETRYING") {
+  // Only a delivery that was attempted in its current series: a new one (a run just failed, a
+  // redelivery by hand) was never this message's to give up, and the sweep keeps it moving.
+  if ((run.deliveryState === "PENDING" || run.deliveryState === "SENDING" || run.deliveryState === "RETRYING") && (run.deliveryAttempts ?? 0) > 0) {
     await giveUpDelivery(db, run.id, `delivery stopped: ${DEAD_LETTER_REASON}`);
   }
 }

@@ -60,8 +60,16 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
     claimed = await completeRuns(env, refs, now, lease);
   } catch {
     // The batch commits or not as a whole; a failure after it committed (the answer was lost) is
-    // recognised by the lease this batch took. Each message looks at its own run again.
-    return Promise.all(refs.map((ref) => settled(resumeClaim(env, ref, lease))));
+    // recognised by the lease this batch took. Each message looks at its own run again; a second copy
+    // of the same run only looks (it finds the lease of the first, and waits).
+    const resumed = new Set<string>();
+    return Promise.all(
+      refs.map((ref) => {
+        const first = !resumed.has(webhookIdOf(ref));
+        resumed.add(webhookIdOf(ref));
+        return settled(first ? resumeClaim(env, ref, lease) : continueRun(env, ref));
+      }),
+    );
   }
   // A run named twice (two copies of its message in one batch) is sent for its first copy only.
   const byWebhookId = new Map(claimed.map((delivery) => [delivery.webhookId, delivery]));

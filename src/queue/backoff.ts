@@ -20,9 +20,13 @@ export function crashBackoffSeconds(attempts: number): number {
 
 /**
  * Backoff for a message that waits for a bad configuration to be fixed: 30 s, 1 min, 2 min ... at most
- * 10 min, so the queue's 100 retries last about 16 hours before the dead-letter queue (which waits the
- * same way) and the sweep take over.
+ * 10 min. Past CONFIG_WAIT_MAX_ATTEMPTS (about 15 hours) the message is dropped instead, before the
+ * queue would hand it to the dead-letter queue: D1 still holds the run, and the sweep (which waits
+ * too while the configuration is bad) queues it again once the configuration is fixed.
  */
 export function configBackoffSeconds(attempts: number): number {
   return Math.min(30 * 2 ** Math.max(0, attempts - 1), 600);
 }
+
+/** Below the queue's max_retries (100): a message waiting out a bad configuration never reaches the dead letters. */
+export const CONFIG_WAIT_MAX_ATTEMPTS = 90;

@@ -10,7 +10,7 @@ import { ConfigError, DEAD_LETTER_QUEUE, getConfig, type Env } from "../env";
 import { handleDeadLetter } from "../execution/dead-letter";
 import { processRunBatch, type BatchResult } from "../execution/run-batch";
 import { ack } from "./outcome";
-import { configBackoffSeconds, crashBackoffSeconds } from "./backoff";
+import { CONFIG_WAIT_MAX_ATTEMPTS, configBackoffSeconds, crashBackoffSeconds } from "./backoff";
 
 const jobId = z.string().min(1).max(64);
 const runNumber = z.number().int().min(1);
@@ -36,7 +36,11 @@ export async function handleJobBatch(batch: MessageBatch<unknown>, env: Env): Pr
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(`queue batch waits for the configuration to be fixed: ${err.message}`);
-    for (const { message } of valid) message.retry({ delaySeconds: configBackoffSeconds(message.attempts) });
+    for (const { message } of valid) {
+      // Near the queue's retry limit: drop it rather than let the dead-letter queue fail its run; the sweep re-queues the run.
+      if (message.attempts >= CONFIG_WAIT_MAX_ATTEMPTS) message.ack();
+      else message.retry({ delaySeconds: configBackoffSeconds(message.attempts) });
+    }
     return;
   }
   const results: BatchResult[] =

@@ -38,7 +38,7 @@ export async function findRunByRef(db: Db, ref: RunRef): Promise<RunWithDelivery
  */
 export async function findRunState(db: Db, ref: RunRef) {
   return db
-    .select({ id: runs.id, status: runs.status, deliveryState: deliveries.state })
+    .select({ id: runs.id, status: runs.status, deliveryState: deliveries.state, deliveryAttempts: deliveries.attempts })
     .from(runs)
     .leftJoin(deliveries, eq(deliveries.runId, runs.id))
     .where(and(eq(runs.jobId, ref.jobId), eq(runs.number, ref.number)))

@@ -7,7 +7,7 @@ import type { RunView } from "../runs/views";
 import type { LogView } from "../webhooks/repository";
 import { CopyId, DeliveryBadge, Pagination, poll, PriorityBadge, StatusBadge, Time, type PageInfo } from "./components";
 import { prettyJson } from "./format";
-import { announcement, isActive, JobActions, pollEveryMs } from "./jobs";
+import { announcement, deliveryActive, isActive, JobActions, pollEveryMs } from "./jobs";
 import { AttemptList } from "./logs";
 import type { JobView } from "../runs/views";
 
@@ -47,7 +47,10 @@ export function JobDetailPage(props: JobDetail) {
 
 export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
   const url = `/jobs/${job.id}/live${runsInfo.page > 1 ? `?page=${runsInfo.page}` : ""}`;
-  const live = isActive(job) ? poll(url, pollEveryMs(job)) : {};
+  // Live while the job runs or any run shown has a webhook under way (an older run's may still retry).
+  const active = isActive(job) || runs.some((run) => deliveryActive(run.delivery));
+  const everyMs = runs.some((run) => run.delivery?.state === "RETRYING") && !isActive(job) ? 5000 : pollEveryMs(job);
+  const live = active ? poll(url, everyMs) : {};
   return (
     <div id="job-live" data-announce={announcement(job)} {...live}>
       <section class="job-summary" aria-label="Status and actions">

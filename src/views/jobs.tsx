@@ -19,7 +19,7 @@ export function jobsUrl(q: Partial<ListJobsQuery>): string {
   return query ? `/?${query}` : "/";
 }
 
-const deliveryActive = (delivery: DeliveryView | null | undefined) =>
+export const deliveryActive = (delivery: DeliveryView | null | undefined) =>
   delivery?.state === "PENDING" || delivery?.state === "SENDING" || delivery?.state === "RETRYING";
 
 /** A job still worth watching (its latest run, or that run's webhook, is under way): its row and page poll until it is not. */

@@ -302,6 +302,21 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.locator("#live-status").waitFor({ state: "hidden" });
   });
 
+  it("stops watching a job deleted elsewhere, without a lasting 'paused' note", async () => {
+    const name = `Deleted elsewhere ${word()}`;
+    const { body } = await api("POST", "/api/jobs", { taskName: name });
+    await api("POST", `/api/jobs/${body.data.id}/run`);
+    await open(`/jobs/${body.data.id}`);
+    await expect.poll(() => page.locator("#job-live").getAttribute("data-poll")).not.toBeNull();
+    await api("DELETE", `/api/jobs/${body.data.id}`);
+    const polls: string[] = [];
+    page.on("request", (req) => req.url().includes(`/jobs/${body.data.id}/live`) && polls.push(req.url()));
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(polls.length).toBeLessThanOrEqual(1);
+    expect(await page.locator("#live-status").isHidden()).toBe(true);
+    expect(await page.locator(".toast-error").count()).toBe(0);
+  });
+
   it("keeps the inbox on the page that was asked for while new webhooks arrive", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 22; i++) ids.push((await api("POST", "/api/jobs", { taskName: `Inbox filler ${i}` })).body.data.id);
