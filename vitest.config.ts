@@ -32,6 +32,8 @@ export default defineConfig(async () => {
                   WEBHOOK_INBOX_ENABLED: "true",
                   API_TOKENS: TEST_API_TOKENS,
                   ALLOW_LOCAL_WEBHOOKS: "true",
+                  // No limit on runs in progress: tests start many long runs; the limit has tests of its own.
+                  MAX_CONCURRENT_RUNS: "0",
                 },
                 // The suite makes thousands of API calls a minute with one token; sign-in keeps its real limit.
                 ratelimits: {

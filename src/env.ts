@@ -33,6 +33,8 @@ export interface Env {
   WEBHOOK_INBOX_ENABLED?: string;
   /** How long a run or delivery may stay past its expected time before the sweep re-queues it. */
   SWEEP_GRACE_SECONDS?: string;
+  /** Most runs in progress at once (0: no limit); due runs beyond it wait, in priority order. */
+  MAX_CONCURRENT_RUNS?: string;
 }
 
 /** The dead-letter queue's name, as in wrangler.toml: its batches go to the dead-letter handler. */
@@ -104,6 +106,7 @@ const configSchema = z.object({
   WEBHOOK_SECRET: signingSecrets.default([]),
   WEBHOOK_INBOX_ENABLED: flag,
   SWEEP_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  MAX_CONCURRENT_RUNS: z.coerce.number().int().min(0).max(100_000).default(50),
   API_TOKENS: apiTokens.default([]),
   SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
   ALLOW_LOCAL_WEBHOOKS: flag,
@@ -122,6 +125,8 @@ export type Config = {
   signingSecrets: string[];
   inboxEnabled: boolean;
   sweepGraceSeconds: number;
+  /** 0: no limit. */
+  maxConcurrentRuns: number;
   apiTokens: string[];
   sessionSecret: string | null;
   allowLocalWebhooks: boolean;
@@ -156,6 +161,7 @@ export function getConfig(env: Env): Config {
     signingSecrets: c.WEBHOOK_SECRET,
     inboxEnabled: c.WEBHOOK_INBOX_ENABLED,
     sweepGraceSeconds: c.SWEEP_GRACE_SECONDS,
+    maxConcurrentRuns: c.MAX_CONCURRENT_RUNS,
     apiTokens: c.API_TOKENS,
     sessionSecret: c.SESSION_SECRET ?? (c.API_TOKENS.length > 0 ? `session:${c.API_TOKENS.join(" ")}` : null),
     allowLocalWebhooks: c.ALLOW_LOCAL_WEBHOOKS,

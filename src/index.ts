@@ -15,7 +15,7 @@ export default {
   scheduled: async (controller, env) => {
     try {
       const report = await sweep(env, new Date(controller.scheduledTime));
-      if (report.requeuedRuns + report.failedRuns + report.requeuedDeliveries > 0) console.log("sweep", JSON.stringify(report));
+      if (Object.values(report).some((n) => n > 0)) console.log("sweep", JSON.stringify(report));
     } catch (err) {
       // Under a bad configuration the sweep changes nothing (no run is counted as lost) until it is fixed.
       if (!(err instanceof ConfigError)) throw err;

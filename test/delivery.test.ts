@@ -171,7 +171,8 @@ describe("nothing stuck, nothing lost", () => {
   it("answers 503 when Queue.send fails after the row was written, fails the run with the reason, and the sweep sends its job.failed webhook", async () => {
     const job = await createJob();
     // Fault injection: the real queue binding, with send() failing as in an outage.
-    const outage: Env = { ...env, JOB_QUEUE: { send: () => Promise.reject(new Error("queue unavailable")), sendBatch: env.JOB_QUEUE.sendBatch.bind(env.JOB_QUEUE) } as unknown as Env["JOB_QUEUE"] };
+    const down = () => Promise.reject(new Error("queue unavailable"));
+    const outage: Env = { ...env, JOB_QUEUE: { send: down, sendBatch: down } as unknown as Env["JOB_QUEUE"] };
     const res = await worker.fetch(new Request(`http://scheduler.test/api/jobs/${job.id}/run`, { method: "POST", headers: { authorization: `Bearer ${API_TOKEN}` } }), outage);
     expect(res.status).toBe(503);
     expect(((await res.json()) as { message: string }).message).toMatch(/could not be started \(could not enqueue the run: queue unavailable\)/);

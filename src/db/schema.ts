@@ -7,15 +7,35 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const PRIORITIES = ["HIGH", "MEDIUM", "LOW"] as const;
-/** A job's status is the status of its latest run (PENDING before any run). */
-export const JOB_STATUSES = ["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED"] as const;
-export const RUN_STATUSES = ["IN_PROGRESS", "COMPLETED", "FAILED"] as const;
+/**
+ * A job's status: IN_PROGRESS while its latest started run runs, else SCHEDULED while it has a run to
+ * come, else the status of its latest run (PENDING before any run).
+ */
+export const JOB_STATUSES = ["PENDING", "SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"] as const;
+/** SCHEDULED: waiting for its time (or, once due, for a free slot); then IN_PROGRESS, then finished or CANCELLED. */
+export const RUN_STATUSES = ["SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"] as const;
 /**
  * A finished run's webhook. PENDING: first attempt not made yet; SENDING: an attempt holds the lease;
  * RETRYING: the last attempt failed, another is queued; DELIVERED: a 2xx was received; FAILED: attempts ran out.
  */
 export const DELIVERY_STATES = ["PENDING", "SENDING", "RETRYING", "DELIVERED", "FAILED"] as const;
-export const WEBHOOK_EVENTS = ["job.completed", "job.failed"] as const;
+export const WEBHOOK_EVENTS = ["job.completed", "job.failed", "job.cancelled"] as const;
+export const MISSED_POLICIES = ["skip", "once"] as const;
+export const OVERLAP_POLICIES = ["skip", "allow"] as const;
+
+/** A recurring schedule, as stored on its job (validated on the way in: see schedules/schemas.ts). */
+export interface Schedule {
+  /** Standard five-field cron. */
+  cron: string;
+  /** IANA time zone the cron is read in. */
+  timezone: string;
+  startAt?: string;
+  endAt?: string;
+  /** Most occurrences it will ever start. */
+  limit?: number;
+  missed: (typeof MISSED_POLICIES)[number];
+  overlap: (typeof OVERLAP_POLICIES)[number];
+}
 
 export type Priority = (typeof PRIORITIES)[number];
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -35,8 +55,20 @@ export const jobs = sqliteTable(
     status: text("status", { enum: JOB_STATUSES }).notNull().default("PENDING"),
     createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
     updatedAt: integer("updatedAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
-    /** The newest run (runs.id); null before the first run. */
+    /** The newest run that started or was cancelled (runs.id); null before the first. */
     latestRunId: integer("latestRunId"),
+    /** When its next run is due (the earliest of its SCHEDULED runs); null when none is. */
+    nextRunAt: integer("nextRunAt", { mode: "timestamp_ms" }),
+    /** Where its runs' webhooks go; null: WEBHOOK_URL. Frozen into each delivery. */
+    webhookUrl: text("webhookUrl"),
+    /** Send a job.cancelled webhook when one of its runs is cancelled. */
+    notifyOnCancel: integer("notifyOnCancel", { mode: "boolean" }).notNull().default(false),
+    schedule: text("schedule", { mode: "json" }).$type<Schedule>(),
+    paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+    /** The latest occurrence of the schedule that was made a run: the next one comes after it. */
+    scheduleCursor: integer("scheduleCursor", { mode: "timestamp_ms" }),
+    /** Occurrences of the schedule made runs so far (for its limit). */
+    occurrences: integer("occurrences").notNull().default(0),
   },
   (t) => [
     // Lists are in creation (rowid) order, and each index ends in the implicit rowid: a list reads its
@@ -62,12 +94,20 @@ export const runs = sqliteTable(
     taskName: text("taskName").notNull(),
     payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
     priority: text("priority", { enum: PRIORITIES }).notNull(),
-    /** When the run was due to start. */
+    /** When the run is due to start. */
     dueAt: integer("dueAt", { mode: "timestamp_ms" }).notNull(),
+    /** For a recurring job: the occurrence of its schedule this run is (one run per occurrence). */
+    occurrenceAt: integer("occurrenceAt", { mode: "timestamp_ms" }),
+    /**
+     * Its place in line for a free slot: due time plus its priority's offset (ms), so HIGH goes before
+     * MEDIUM before LOW, and a LOW run is never passed by runs due more than its offset after it.
+     */
+    rank: integer("rank").notNull().default(0),
     startedAt: integer("startedAt", { mode: "timestamp_ms" }),
     /**
-     * When the queue message that moves this run on is expected (the end of its work while in progress);
-     * null once it is finished. The sweep looks for runs long past it: their message was lost.
+     * When the queue message that moves this run on is expected: the start of a SCHEDULED run whose
+     * message is queued (null while none is), the end of the work of one IN_PROGRESS; null once finished.
+     * The sweep looks for runs long past it: their message was lost.
      */
     expectedAt: integer("expectedAt", { mode: "timestamp_ms" }),
     completedAt: integer("completedAt", { mode: "timestamp_ms" }),
@@ -77,10 +117,22 @@ export const runs = sqliteTable(
   },
   (t) => [
     uniqueIndex("runs_job_number_idx").on(t.jobId, t.number),
-    // Only unfinished runs are in it: the sweep reads a few entries, however many runs the table holds.
-    index("runs_expected_idx")
+    // Each occurrence of a schedule is one run: a sweep running twice, a restart or a concurrent edit
+    // cannot make it twice. (An occurrence cancelled by an edit of the schedule may be made again.)
+    uniqueIndex("runs_occurrence_idx")
+      .on(t.jobId, t.occurrenceAt)
+      .where(sql`${t.occurrenceAt} IS NOT NULL AND ${t.status} != 'CANCELLED'`),
+    // Partial indexes hold only unfinished runs: the sweep, the dispatcher and the concurrency count read
+    // a few entries, however many runs the table holds.
+    index("runs_in_progress_idx")
       .on(t.expectedAt)
-      .where(sql`${t.expectedAt} IS NOT NULL`),
+      .where(sql`${t.status} = 'IN_PROGRESS'`),
+    index("runs_dispatch_idx")
+      .on(t.rank)
+      .where(sql`${t.status} = 'SCHEDULED'`),
+    index("runs_job_scheduled_idx")
+      .on(t.jobId, t.dueAt)
+      .where(sql`${t.status} = 'SCHEDULED'`),
   ],
 );
 
@@ -114,7 +166,7 @@ export const deliveries = sqliteTable(
     deliveredAt: integer("deliveredAt", { mode: "timestamp_ms" }),
   },
   (t) => [
-    // Only deliveries under way are in it (see runs_expected_idx).
+    // Only deliveries under way are in it (see runs_in_progress_idx).
     index("deliveries_next_attempt_idx")
       .on(t.nextAttemptAt)
       .where(sql`${t.nextAttemptAt} IS NOT NULL`),
@@ -149,6 +201,20 @@ export const webhookLogs = sqliteTable(
 );
 
 /** What the built-in webhook inbox received: lets the whole loop run offline. */
+/**
+ * Idempotency-Key of a create: the same key and body within 24 h return the job first created, the same
+ * key with another body is refused.
+ */
+export const idempotencyKeys = sqliteTable("idempotency_keys", {
+  key: text("key").primaryKey(),
+  /** SHA-256 of the request body, hex. */
+  requestHash: text("requestHash").notNull(),
+  jobId: text("jobId")
+    .notNull()
+    .references(() => jobs.id, { onDelete: "cascade" }),
+  createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull(),
+});
+
 export const inboxEntries = sqliteTable("inbox_entries", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   receivedAt: integer("receivedAt", { mode: "timestamp_ms" }).notNull(),

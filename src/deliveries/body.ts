@@ -18,13 +18,13 @@ export const webhookIdOf = (run: RunRef) => `whd_${run.jobId}_${run.number}`;
 
 export const webhookIdSql = sql`'whd_' || ${runs.jobId} || '_' || ${runs.number}`;
 
-export const webhookEventSql = sql`CASE ${runs.status} WHEN 'FAILED' THEN 'job.failed' ELSE 'job.completed' END`;
+export const webhookEventSql = sql`CASE ${runs.status} WHEN 'FAILED' THEN 'job.failed' WHEN 'CANCELLED' THEN 'job.cancelled' ELSE 'job.completed' END`;
 
 const isoTime = (column: AnySQLiteColumn) => sql`strftime('%Y-%m-%dT%H:%M:%fZ', ${column} / 1000.0, 'unixepoch')`;
 
 /**
  * The body: the original contract's fields (jobId, taskName, priority, payload, completedAt) plus the
- * event, the delivery's id, the run, its status and why it failed. A payload that is not valid JSON (it
+ * event, the delivery's id, the run, its status, when it was due and why it failed or was cancelled. A payload that is not valid JSON (it
  * cannot come through the API) is sent as a string rather than stopping the delivery.
  */
 export const webhookBodySql = sql`json_object(
@@ -37,6 +37,7 @@ export const webhookBodySql = sql`json_object(
   'priority', ${runs.priority},
   'payload', CASE WHEN json_valid(${runs.payload}) THEN json(${runs.payload}) ELSE ${runs.payload} END,
   'status', ${runs.status},
+  'dueAt', ${isoTime(runs.dueAt)},
   'startedAt', ${isoTime(runs.startedAt)},
   'completedAt', ${isoTime(runs.completedAt)},
   'failureReason', ${runs.failureReason}
@@ -44,7 +45,7 @@ export const webhookBodySql = sql`json_object(
 
 /** What a receiver gets (for readers of the code and the tests; the bytes come from webhookBodySql). */
 export interface WebhookBody {
-  event: "job.completed" | "job.failed";
+  event: "job.completed" | "job.failed" | "job.cancelled";
   deliveryId: string;
   jobId: string;
   runId: number;
@@ -52,7 +53,8 @@ export interface WebhookBody {
   taskName: string;
   priority: string;
   payload: Record<string, unknown>;
-  status: "COMPLETED" | "FAILED";
+  status: "COMPLETED" | "FAILED" | "CANCELLED";
+  dueAt: string;
   startedAt: string | null;
   completedAt: string | null;
   failureReason: string | null;

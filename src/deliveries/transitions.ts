@@ -5,14 +5,14 @@
 import { and, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
-import { deliveries, runs, type Delivery, type DeliveryState } from "../db/schema";
+import { deliveries, jobs, runs, type Delivery, type DeliveryState } from "../db/schema";
 import { runIn } from "../runs/transitions";
 import { webhookBodySql, webhookEventSql, webhookIdSql, type RunRef } from "./body";
 
 const ACTIVE: DeliveryState[] = ["PENDING", "SENDING", "RETRYING"];
 
 export interface NewDeliveries {
-  /** The target to freeze (null: none configured; the first attempt takes WEBHOOK_URL). */
+  /** WEBHOOK_URL, frozen unless the job has a webhookUrl of its own (null: none configured yet; the first attempt takes it). */
   url: string | null;
   /** Set when the caller sends attempt 1 at once: the deliveries are created SENDING, holding this lease. */
   claimedUntil: Date | null;
@@ -20,8 +20,8 @@ export interface NewDeliveries {
 
 /**
  * Creates the delivery of every listed run that has finished and has none yet, its body frozen from the
- * run's row. Idempotent (one delivery per run): a second call, or a duplicated message, creates nothing.
- * Returns the deliveries it created.
+ * run's row (a cancelled run's only when its job asks for job.cancelled webhooks). Idempotent (one
+ * delivery per run): a second call, or a duplicated message, creates nothing. Returns the deliveries created.
  */
 export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claimedUntil }: NewDeliveries) {
   return db
@@ -33,7 +33,7 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
         ${runs.jobId},
         ${webhookIdSql},
         ${webhookEventSql},
-        ${url},
+        coalesce(${jobs.webhookUrl}, ${url}),
         ${webhookBodySql},
         ${claimedUntil ? "SENDING" : "PENDING"},
         ${claimedUntil ? 1 : 0},
@@ -43,7 +43,8 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
         ${now.getTime()},
         NULL
       FROM ${runs}
-      WHERE ${runIn(refs)} AND ${runs.status} IN ('COMPLETED', 'FAILED')`,
+      JOIN ${jobs} ON ${jobs.id} = ${runs.jobId}
+      WHERE ${runIn(refs)} AND (${runs.status} IN ('COMPLETED', 'FAILED') OR (${runs.status} = 'CANCELLED' AND ${jobs.notifyOnCancel}))`,
     )
     .onConflictDoNothing()
     .returning();

@@ -1,13 +1,15 @@
 /**
- * A batch of run messages, each "work on run n of job j": the run is completed if it is still in
- * progress, then its webhook is sent (job.completed or job.failed). Messages for deleted jobs, unknown
- * runs or finished deliveries are acknowledged. Every step is conditional, so repeating one changes nothing.
+ * A batch of run messages, each "work on run n of job j": a SCHEDULED run due now is started by the
+ * dispatcher; a run in progress is completed, then its webhook is sent (job.completed, job.failed or
+ * job.cancelled). Messages for deleted jobs, unknown runs or finished deliveries are acknowledged.
+ * Every step is conditional, so repeating one changes nothing.
  */
 import { getDb } from "../db/client";
 import type { Delivery } from "../db/schema";
 import { webhookIdOf, type RunRef } from "../deliveries/body";
 import { getConfig, type Env } from "../env";
-import { ack, type MessageOutcome } from "../queue/outcome";
+import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
+import { dispatch } from "../runs/dispatch";
 import { finishStatements } from "../runs/finish";
 import * as runsRepo from "../runs/repository";
 import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
@@ -24,25 +26,46 @@ async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): P
   return created;
 }
 
-/** One message on its own: complete its run if due and send attempt 1, or carry on with its delivery. */
-export async function processRunMessage(env: Env, ref: RunRef): Promise<MessageOutcome> {
+/** One dispatch per batch, however many of its messages ask for one. */
+type DispatchOnce = () => Promise<unknown>;
+
+const dispatcherFor = (env: Env): DispatchOnce => {
+  let pending: Promise<unknown> | undefined;
+  return () => (pending ??= dispatch(env, new Date()));
+};
+
+/** One message on its own: complete its run if due and send attempt 1, or carry on with it. */
+export async function processRunMessage(env: Env, ref: RunRef, dispatchOnce = dispatcherFor(env)): Promise<MessageOutcome> {
   const now = new Date();
   const [claimed] = await completeRuns(env, [ref], now, deliveryLeaseUntil(env, now));
-  return claimed ? sendClaimedAttempt(env, claimed) : continueRun(env, ref);
+  return claimed ? sendClaimedAttempt(env, claimed) : continueRun(env, ref, dispatchOnce);
 }
 
-/** A message whose run was not completed by it: a retry, a duplicate, a redelivery, a failed run, or a stale one. */
-async function continueRun(env: Env, ref: RunRef): Promise<MessageOutcome> {
+/** A message whose run was not completed by it: a start, a retry, a duplicate, a redelivery, a failed run, or a stale one. */
+async function continueRun(env: Env, ref: RunRef, dispatchOnce: DispatchOnce): Promise<MessageOutcome> {
   const found = await runsRepo.findRunByRef(getDb(env.DB), ref);
+  if (found?.run.status === "SCHEDULED") return startScheduled(found.run.dueAt, dispatchOnce);
   if (!found?.delivery) return ack;
   return deliverWebhook(env, found.delivery);
 }
 
+/**
+ * A start message: the dispatcher starts the due runs, best place in line first (this run among them,
+ * unless every slot is busy: then it waits its turn, and a finishing run or the sweep starts it). A
+ * message that came early (a hop of a wait longer than a message allows) waits again.
+ */
+async function startScheduled(dueAt: Date, dispatchOnce: DispatchOnce): Promise<MessageOutcome> {
+  const now = Date.now();
+  if (dueAt.getTime() > now + 1000) return retryIn((dueAt.getTime() - now) / 1000);
+  await dispatchOnce();
+  return ack;
+}
+
 /** Sends the attempt this batch claimed for the run (same lease), or handles the message afresh. */
-async function resumeClaim(env: Env, ref: RunRef, lease: Date): Promise<MessageOutcome> {
+async function resumeClaim(env: Env, ref: RunRef, lease: Date, dispatchOnce: DispatchOnce): Promise<MessageOutcome> {
   const delivery = (await runsRepo.findRunByRef(getDb(env.DB), ref))?.delivery;
   const ours = delivery?.state === "SENDING" && delivery.series === 1 && delivery.attempts === 1 && delivery.nextAttemptAt?.getTime() === lease.getTime();
-  return ours ? sendClaimedAttempt(env, delivery) : processRunMessage(env, ref);
+  return ours ? sendClaimedAttempt(env, delivery) : processRunMessage(env, ref, dispatchOnce);
 }
 
 /**
@@ -55,6 +78,7 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
   const db = getDb(env.DB);
   const now = new Date();
   const lease = deliveryLeaseUntil(env, now);
+  const dispatchOnce = dispatcherFor(env);
   let claimed: Delivery[];
   try {
     claimed = await completeRuns(env, refs, now, lease);
@@ -67,7 +91,7 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
       refs.map((ref) => {
         const first = !resumed.has(webhookIdOf(ref));
         resumed.add(webhookIdOf(ref));
-        return settled(first ? resumeClaim(env, ref, lease) : continueRun(env, ref));
+        return settled(first ? resumeClaim(env, ref, lease, dispatchOnce) : continueRun(env, ref, dispatchOnce));
       }),
     );
   }
@@ -77,7 +101,7 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
     refs.map(async (ref) => {
       const delivery = byWebhookId.get(webhookIdOf(ref));
       byWebhookId.delete(webhookIdOf(ref));
-      if (!delivery) return { result: settled(continueRun(env, ref)) };
+      if (!delivery) return { result: settled(continueRun(env, ref, dispatchOnce)) };
       try {
         return { plan: await attemptClaimed(env, delivery) };
       } catch (err) {
@@ -86,6 +110,10 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
     }),
   );
   const plans = planned.flatMap((p) => (p.plan ? [p.plan] : []));
+  // Runs just finished freed their slots: runs waiting for one start now.
+  if (claimed.length > 0 && getConfig(env).maxConcurrentRuns > 0) {
+    await dispatchOnce().catch((err: unknown) => console.error("dispatch after completions failed; the sweep will start the waiting runs", err));
+  }
   let grouped = plans.length === 0;
   if (!grouped) {
     try {

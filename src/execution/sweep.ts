@@ -1,13 +1,16 @@
 /**
- * The sweep (the Cron Trigger every minute; `npm start` fires it locally): runs and deliveries whose
- * queue message was lost are queued again, and a run that keeps losing its message is failed with the
- * reason. It reads no user data and a bounded number of rows (partial indexes of unfinished work).
+ * The sweep (the Cron Trigger every minute; `npm start` fires it locally): starts due runs that no
+ * message started (a lost message, a restart, a run that waited for a slot), queues the start message of
+ * runs scheduled further ahead than a message can wait once they come near, queues again the runs in
+ * progress and the deliveries whose message was lost, and fails a run that keeps losing its message.
+ * It reads no user data and a bounded number of rows (partial indexes of unfinished work).
  */
 import { getDb } from "../db/client";
 import { findStalledDeliveries } from "../deliveries/transitions";
 import { getConfig, type Env, type JobMessage } from "../env";
+import { dispatch, DISPATCH_BATCH, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
 import { failRuns } from "../runs/finish";
-import { findOverdueRuns, markRecovered } from "../runs/transitions";
+import { findOverdueRuns, findUnqueuedRuns, markQueued, markRecovered } from "../runs/transitions";
 
 /** How long past its expected time a run (or a delivery past its next attempt) may go quiet before the sweep acts. */
 export const DEFAULT_SWEEP_GRACE_SECONDS = 60;
@@ -15,8 +18,14 @@ export const DEFAULT_SWEEP_GRACE_SECONDS = 60;
 export const MAX_RECOVERIES = 3;
 /** Most rows one sweep handles of each kind; the next sweep takes the rest. */
 const SWEEP_BATCH = 100;
+/** Dispatch turns per sweep (each up to DISPATCH_BATCH runs): a backlog drains over several sweeps. */
+const DISPATCH_TURNS = 10;
+/** Runs due within this long get their start message from the sweep (the next sweeps come well before). */
+const LOOKAHEAD_MS = 10 * 60 * 1000;
 
 export interface SweepReport {
+  startedRuns: number;
+  queuedStarts: number;
   requeuedRuns: number;
   failedRuns: number;
   requeuedDeliveries: number;
@@ -26,11 +35,25 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
   const db = getDb(env.DB);
   const { jobDurationSeconds, sweepGraceSeconds, webhookUrl } = getConfig(env);
   const before = new Date(now.getTime() - sweepGraceSeconds * 1000);
-  const report: SweepReport = { requeuedRuns: 0, failedRuns: 0, requeuedDeliveries: 0 };
+  const report: SweepReport = { startedRuns: 0, queuedStarts: 0, requeuedRuns: 0, failedRuns: 0, requeuedDeliveries: 0 };
   const messages: JobMessage[] = [];
 
+  // Due runs: started in their place in line, as far as the slots allow.
+  for (let turn = 0; turn < DISPATCH_TURNS; turn++) {
+    const { started, cancelled } = await dispatch(env, now);
+    report.startedRuns += started.length;
+    if (started.length + cancelled.length < DISPATCH_BATCH) break;
+  }
+
+  // Runs scheduled beyond a message's reach, now coming near: their start message.
+  const soon = await findUnqueuedRuns(db, now, Math.min(LOOKAHEAD_MS, MESSAGE_REACH_MS), SWEEP_BATCH);
+  if (soon.length > 0) {
+    await markQueued(db, soon.map((run) => run.id));
+    await sendStartMessages(env, soon.map((run) => ({ ...run, expectedAt: run.dueAt })), now);
+    report.queuedStarts += soon.length;
+  }
+
   for (const run of await findOverdueRuns(db, before, SWEEP_BATCH)) {
-    if (run.status !== "IN_PROGRESS") continue;
     const message = { jobId: run.jobId, run: run.number };
     if (run.recoveries >= MAX_RECOVERIES) {
       const reason = `execution could not be completed: no progress after ${MAX_RECOVERIES} recoveries`;

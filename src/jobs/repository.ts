@@ -5,7 +5,7 @@
 import { and, count, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { aliasedColumns, joined } from "../db/aliased";
-import { deliveries, jobs, runs, type Delivery, type Job, type JobStatus, type Priority, type Run } from "../db/schema";
+import { deliveries, idempotencyKeys, jobs, runs, type Delivery, type Job, type JobStatus, type Priority, type Run, type Schedule } from "../db/schema";
 import { jobView, type JobView } from "../runs/views";
 
 export interface JobFilter {
@@ -19,6 +19,11 @@ export interface NewJob {
   taskName: string;
   payload: Record<string, unknown>;
   priority: Priority;
+  webhookUrl: string | null;
+  notifyOnCancel: boolean;
+  schedule: Schedule | null;
+  /** The first occurrence of the schedule, made a run with the job. */
+  scheduleCursor: Date | null;
 }
 
 /** `%` and `_` in user text match themselves, not any character. */
@@ -78,13 +83,38 @@ export interface JobList {
  */
 const createdAtOf = (now: Date) => sql`max(${now.getTime()}, coalesce((select max(${jobs.createdAt}) from ${jobs}), 0))`;
 
-export async function insertJob(db: Db, job: NewJob, now: Date): Promise<Job> {
+/**
+ * Inserts the job. With an idempotency key, only if no live record of that key exists (checked in the
+ * same statement, so two creates with one key at once make one job).
+ */
+export function insertJob(db: Db, job: NewJob, now: Date, { unlessKey }: { unlessKey?: { key: string; since: Date } } = {}) {
   const createdAt = createdAtOf(now);
-  const [row] = await db
+  const guard = unlessKey
+    ? sql`NOT EXISTS (SELECT 1 FROM ${idempotencyKeys} WHERE ${idempotencyKeys.key} = ${unlessKey.key} AND ${idempotencyKeys.createdAt} > ${unlessKey.since.getTime()})`
+    : sql`1`;
+  return db
     .insert(jobs)
-    .values({ ...job, createdAt, updatedAt: createdAt })
+    .select(
+      // Every column of `jobs`, in table order.
+      sql`SELECT
+        ${job.id},
+        ${job.taskName},
+        ${JSON.stringify(job.payload)},
+        ${job.priority},
+        'PENDING',
+        ${createdAt},
+        ${createdAt},
+        NULL,
+        NULL,
+        ${job.webhookUrl},
+        ${job.notifyOnCancel ? 1 : 0},
+        ${job.schedule ? JSON.stringify(job.schedule) : null},
+        0,
+        ${job.scheduleCursor?.getTime() ?? null},
+        ${job.scheduleCursor ? 1 : 0}
+      WHERE ${guard}`,
+    )
     .returning();
-  return row!;
 }
 
 /** Jobs with their latest run and its delivery (left joins by primary key). */
@@ -101,6 +131,27 @@ const toView = ({ job, run, delivery }: Row) => jobView(job, joined<Run>(run, "i
 export async function findJob(db: Db, id: string): Promise<JobView | undefined> {
   const row = await withLatestRun(db).where(eq(jobs.id, id)).get();
   return row && toView(row);
+}
+
+/**
+ * Records an Idempotency-Key for the job just created (only if it was: the job must exist), or renews
+ * a record older than `since` (an expired key may be used again).
+ */
+export function rememberKey(db: Db, record: { key: string; requestHash: string; jobId: string }, now: Date, since: Date) {
+  return db
+    .insert(idempotencyKeys)
+    .select(sql`SELECT ${record.key}, ${record.requestHash}, ${record.jobId}, ${now.getTime()} WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE ${jobs.id} = ${record.jobId})`)
+    .onConflictDoUpdate({
+      target: idempotencyKeys.key,
+      set: { requestHash: record.requestHash, jobId: record.jobId, createdAt: now },
+      setWhere: sql`${idempotencyKeys.createdAt} <= ${since.getTime()}`,
+    });
+}
+
+/** These runs as they are now. */
+export async function findRuns(db: Db, ids: number[]): Promise<Run[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(runs).where(inArray(runs.id, ids));
 }
 
 /** Which of these ids exist. */
@@ -156,18 +207,18 @@ async function listSearched(db: Db, term: string, where: SQL | undefined, dir: S
   return { rows: rows.map(toView), total: Math.min(n, countLimit), totalExact: n <= countLimit };
 }
 
+export type JobFields = Partial<Pick<Job, "taskName" | "payload" | "priority" | "webhookUrl" | "notifyOnCancel" | "schedule" | "paused" | "scheduleCursor" | "occurrences">>;
+
 /**
- * Edits a job's definition; false when there is no such job. Runs keep the copy they started with, so
- * an edit applies to the next run and never to one under way or its webhook.
+ * Edits a job's definition (for db.batch()). Runs keep the copy they started with, so an edit applies to
+ * the next run and never to one under way or its webhook.
  */
-export async function updateJobFields(db: Db, id: string, fields: Partial<Pick<Job, "taskName" | "payload" | "priority">>, now: Date): Promise<boolean> {
-  const rows = await db
+export const updateJobFields = (db: Db, id: string, fields: JobFields, now: Date) =>
+  db
     .update(jobs)
     .set({ ...fields, updatedAt: now })
     .where(eq(jobs.id, id))
     .returning({ id: jobs.id });
-  return rows.length > 0;
-}
 
 /** Deletes the job; its runs, deliveries and webhook logs go with it (foreign keys ON DELETE CASCADE). */
 export async function deleteJob(db: Db, id: string): Promise<boolean> {

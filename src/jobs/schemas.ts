@@ -6,6 +6,7 @@ import { createInsertSchema } from "drizzle-zod";
 import { z } from "zod";
 import { JOB_STATUSES, PRIORITIES, jobs } from "../db/schema";
 import { parseJsonText } from "../lib/json";
+import { oneTimingAtMost, timingFields } from "../schedules/schemas";
 
 export const TASK_NAME_MAX = 200;
 export const SEARCH_MAX = 200;
@@ -67,16 +68,36 @@ const insertJob = createInsertSchema(jobs, {
   priority: () => upperEnum("priority", PRIORITIES),
 });
 
-export const createJobSchema = insertJob
+/** Where the job's webhooks go (checked again against the target rules when it is used); null: WEBHOOK_URL. */
+const webhookUrl = z
+  .url({ protocol: /^https?$/, error: "webhookUrl must be an http(s) URL" })
+  .max(2000, "webhookUrl must be at most 2000 characters");
+
+/** The fields a job has beside its definition: where its webhooks go, and when it runs. */
+const extraFields = {
+  webhookUrl: webhookUrl.nullable().optional(),
+  notifyOnCancel: z.boolean({ error: "notifyOnCancel must be true or false" }).optional(),
+  ...timingFields,
+};
+
+const createJobObject = insertJob
   .pick({ taskName: true, payload: true, priority: true })
-  .extend({ payload: payload.default({}), priority: upperEnum("priority", PRIORITIES).default("MEDIUM") })
+  .extend({ payload: payload.default({}), priority: upperEnum("priority", PRIORITIES).default("MEDIUM"), ...extraFields })
   .strict();
+
+export const createJobSchema = createJobObject.superRefine(oneTimingAtMost);
+
+export { payload as payloadSchema };
+
+const EDITABLE = ["taskName", "payload", "priority", "webhookUrl", "notifyOnCancel", "runAt", "delaySeconds", "schedule"];
 
 export const updateJobSchema = insertJob
   .pick({ taskName: true, payload: true, priority: true })
   .partial()
+  .extend(extraFields)
   .strict()
-  .refine((v) => Object.keys(v).length > 0, "Provide at least one of taskName, payload, priority");
+  .refine((v) => Object.keys(v).length > 0, `Provide at least one of ${EDITABLE.join(", ")}`)
+  .superRefine(oneTimingAtMost);
 
 export type CreateJobInput = z.infer<typeof createJobSchema>;
 export type UpdateJobInput = z.infer<typeof updateJobSchema>;
@@ -138,15 +159,29 @@ export type ListJobsQuery = z.infer<typeof listJobsQuery>;
 
 export const BULK_RUN_MAX = 100;
 
-export const bulkRunSchema = z
+const bulkIds = z
+  .array(z.string().min(1).max(64), { error: "ids must be an array of job ids" })
+  .min(1, "ids must name at least one job")
+  .max(BULK_RUN_MAX, `ids may name at most ${BULK_RUN_MAX} jobs per call`)
+  .refine((ids) => new Set(ids).size === ids.length, "ids must not repeat a job");
+
+export const bulkRunSchema = z.object({ ids: bulkIds }).strict();
+
+export const BULK_ACTIONS = ["run", "cancel", "pause", "resume", "delete"] as const;
+export type BulkAction = (typeof BULK_ACTIONS)[number];
+
+export const bulkActionSchema = z
   .object({
-    ids: z
-      .array(z.string().min(1).max(64), { error: "ids must be an array of job ids" })
-      .min(1, "ids must name at least one job")
-      .max(BULK_RUN_MAX, `ids may name at most ${BULK_RUN_MAX} jobs per call`)
-      .refine((ids) => new Set(ids).size === ids.length, "ids must not repeat a job"),
+    action: z.enum(BULK_ACTIONS, { error: `action must be one of ${BULK_ACTIONS.join(", ")}` }),
+    ids: bulkIds,
   })
   .strict();
+
+/** `Idempotency-Key`: 1-255 visible ASCII characters. */
+export const idempotencyKey = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+  .optional();
 
 export const jobIdParam = z.object({
   id: z.string().min(1).max(64, "job id must be at most 64 characters"),
@@ -157,24 +192,4 @@ export const runIdParam = z.object({
     .string()
     .regex(/^[1-9]\d{0,14}$/, "run id must be a positive whole number")
     .transform(Number),
-});
-
-/**
- * The dashboard's job form: the same fields and rules as the API, with the payload typed as JSON
- * text in a textarea (empty means {}).
- */
-export const jobFormSchema = createJobSchema.extend({
-  payload: z
-    .string()
-    .trim()
-    .transform((text, ctx) => {
-      if (text === "") return {};
-      const parsed = parseJsonText(text);
-      if ("error" in parsed) {
-        ctx.addIssue({ code: "custom", message: `payload ${parsed.error}` });
-        return z.NEVER;
-      }
-      return parsed.value;
-    })
-    .pipe(payload),
 });

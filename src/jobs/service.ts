@@ -1,24 +1,88 @@
 /**
  * The job lifecycle, shared by the JSON API, the dashboard and the queue consumer. A job is a
- * definition; running it creates a run (runs/), whose queue message completes it after the job's
- * duration; the finished run's delivery carries its webhook (webhooks/).
+ * definition; running it (now, at a time, after a delay or on a schedule) makes a run (runs/), which
+ * the dispatcher starts when it is due and a slot is free; the finished run's delivery carries its
+ * webhook (webhooks/).
  */
 import { getDb } from "../db/client";
-import type { Run } from "../db/schema";
-import { getConfig, type Env, type JobMessage } from "../env";
-import { conflict, notFound, unavailable } from "../lib/errors";
+import { idempotencyKeys, type Run } from "../db/schema";
+import { getConfig, type Env } from "../env";
+import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
-import { failRuns } from "../runs/finish";
-import { startRuns } from "../runs/transitions";
+import { dispatch, sendStartMessages } from "../runs/dispatch";
+import { insertRuns, refreshJobs } from "../runs/transitions";
 import { jobView, type JobView } from "../runs/views";
+import { upcomingOccurrences } from "../schedules/occurrences";
+import { cancelScheduledOf, insertTimingRun, timingOf } from "../schedules/timing";
+import { unsafeWebhookTarget } from "../security/webhook-target";
 import * as logsRepo from "../webhooks/repository";
 import * as repo from "./repository";
 import type { CreateJobInput, ListJobsQuery, UpdateJobInput } from "./schemas";
+import { and, eq, gt } from "drizzle-orm";
 
-export async function createJob(env: Env, input: CreateJobInput): Promise<JobView> {
-  const job = await repo.insertJob(getDb(env.DB), { id: newJobId(), ...input }, new Date());
-  return jobView(job, null, null);
+/** How long an Idempotency-Key is remembered. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+
+export interface Idempotency {
+  key: string;
+  /** SHA-256 of the request body, hex. */
+  requestHash: string;
+}
+
+/** A job's own webhook target must pass the rules WEBHOOK_URL passes (checked again at each send). */
+function checkWebhookUrl(env: Env, url: string | null | undefined) {
+  if (!url) return;
+  const problem = unsafeWebhookTarget(url, getConfig(env).allowLocalWebhooks);
+  if (problem) throw invalid(`Invalid request body: webhookUrl: ${problem}`);
+}
+
+export interface Created {
+  job: JobView;
+  /** False when an Idempotency-Key named a job created before (the same request, repeated). */
+  created: boolean;
+}
+
+export async function createJob(env: Env, input: CreateJobInput, idempotency?: Idempotency): Promise<Created> {
+  checkWebhookUrl(env, input.webhookUrl);
+  const db = getDb(env.DB);
+  const now = new Date();
+  const id = newJobId();
+  const timing = timingOf(id, input, now);
+  const job = {
+    id,
+    taskName: input.taskName,
+    payload: input.payload,
+    priority: input.priority,
+    webhookUrl: input.webhookUrl ?? null,
+    notifyOnCancel: input.notifyOnCancel ?? false,
+    schedule: timing.schedule?.schedule ?? null,
+    scheduleCursor: timing.schedule?.scheduleCursor ?? null,
+  };
+  const since = new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS);
+  const [, made] = await db.batch([
+    repo.insertJob(db, job, now, idempotency ? { unlessKey: { key: idempotency.key, since } } : {}),
+    // The run joins the job row: when the job was not inserted, neither is the run.
+    insertTimingRun(db, timing),
+    refreshJobs(db, [id], now),
+    ...(idempotency ? [repo.rememberKey(db, { ...idempotency, jobId: id }, now, since)] : []),
+  ]);
+  if (idempotency) {
+    const record = await db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.key, idempotency.key), gt(idempotencyKeys.createdAt, since))).get();
+    if (record && record.jobId !== id) {
+      if (record.requestHash !== idempotency.requestHash) throw conflict(`Idempotency-Key '${idempotency.key}' was used within 24 h for a different request body`);
+      return { job: await getJob(env, record.jobId), created: false };
+    }
+  }
+  await startTiming(env, made, now);
+  return { job: await getJob(env, id), created: true };
+}
+
+/** Queues the start message of a run just made, or starts it at once when it is already due. */
+async function startTiming(env: Env, made: Run[], now: Date) {
+  if (made.length === 0) return;
+  if (made.some((run) => run.dueAt.getTime() <= now.getTime())) await dispatch(env, now);
+  else await sendStartMessages(env, made, now).catch((err: unknown) => console.error("could not queue a start message; the sweep starts the run when due", err));
 }
 
 export async function getJob(env: Env, id: string): Promise<JobView> {
@@ -27,15 +91,44 @@ export async function getJob(env: Env, id: string): Promise<JobView> {
   return job;
 }
 
-/** A page of jobs. A search counts its matches through ten pages unless `exactCount` asks for all of them. */
+/** How many upcoming run times a job shows. */
+export const NEXT_RUNS_SHOWN = 5;
+
+/** The job with its next run times: the next 5 occurrences of its schedule, or its one run to come. */
+export async function getJobWithNextRuns(env: Env, id: string) {
+  const job = await getJob(env, id);
+  return { ...job, nextRuns: nextRunsOf(job) };
+}
+
+export function nextRunsOf(job: JobView): Date[] {
+  if (!job.nextRunAt) return [];
+  if (!job.schedule || job.paused) return [job.nextRunAt];
+  return [job.nextRunAt, ...upcomingOccurrences(job.schedule, job.nextRunAt, NEXT_RUNS_SHOWN - 1, job.occurrences)];
+}
+
+/** A page of jobs. A search counts its matches through ten pages unless `count=exact` asks for all of them. */
 export async function listJobs(env: Env, { limit, page, sort, count, ...filter }: ListJobsQuery) {
   const { rows, total, totalExact } = await repo.listJobs(getDb(env.DB), filter, sort, limit, offsetOf({ limit, page }), count === "exact");
   return toPage(rows, total, { limit, page }, totalExact);
 }
 
-/** Edits the definition. Runs keep what they started with: an edit applies from the next run on. */
+/**
+ * Edits the definition, its webhook target and its timing. Runs keep what they started with: an edit
+ * applies from the next run on. A new timing (runAt, delaySeconds or schedule) replaces the runs still
+ * to come.
+ */
 export async function updateJob(env: Env, id: string, input: UpdateJobInput): Promise<JobView> {
-  if (!(await repo.updateJobFields(getDb(env.DB), id, input, new Date()))) throw notFound("Job", id);
+  checkWebhookUrl(env, input.webhookUrl);
+  const db = getDb(env.DB);
+  const now = new Date();
+  const { runAt, delaySeconds, schedule, ...fields } = input;
+  const timing = timingOf(id, { runAt, delaySeconds, schedule }, now);
+  // The runs still to come are cancelled only when the timing changes, before the new run is made.
+  const replaced = timing.replaces ? [cancelScheduledOf(db, id, timing.replaces, now)] : [];
+  const results = await db.batch([repo.updateJobFields(db, id, { ...fields, ...timing.schedule }, now), ...replaced, insertTimingRun(db, timing), refreshJobs(db, [id], now)]);
+  const updated = results[0] as { id: string }[];
+  const made = results[1 + replaced.length] as Run[];
+  await startTiming(env, made, now);
   return getJob(env, id);
 }
 
@@ -43,64 +136,57 @@ export async function deleteJob(env: Env, id: string): Promise<void> {
   if (!(await repo.deleteJob(getDb(env.DB), id))) throw notFound("Job", id);
 }
 
-const messageOf = (run: Run): JobMessage => ({ jobId: run.jobId, run: run.number });
-
 /**
- * Starts a run: a new run record and the job IN_PROGRESS, then a message is queued to arrive after the
- * job's duration. If the message cannot be queued the run is failed with the reason, so the job is
- * never left IN_PROGRESS with nothing coming to finish it.
+ * Runs the job now: a run due at once, started by the dispatcher when a slot is free (at once, unless
+ * MAX_CONCURRENT_RUNS runs are in progress: then it waits its turn, SCHEDULED). 409 while the job runs
+ * or already waits to. If its message cannot be queued the run fails with the reason (503).
  */
 export async function runJob(env: Env, id: string): Promise<JobView> {
-  const { jobDurationSeconds, webhookUrl } = getConfig(env); // before any write: a bad config must change nothing
-  const db = getDb(env.DB);
-  const now = new Date();
-  const [started] = await startRuns(db, [id], now, new Date(now.getTime() + jobDurationSeconds * 1000));
-  if (!started) {
-    await getJob(env, id);
-    throw conflict(`Job '${id}' is already IN_PROGRESS`);
+  const { started, notFound: missing } = await runJobs(env, [id], (reason) => `Job '${id}' could not be started (${reason}); try again`);
+  if (missing.length > 0) throw notFound("Job", id);
+  if (started.length === 0) {
+    const job = await getJob(env, id);
+    throw conflict(job.status === "IN_PROGRESS" ? `Job '${id}' is already IN_PROGRESS` : `Job '${id}' is already waiting to run (due ${job.nextRunAt?.toISOString()})`);
   }
-  try {
-    await env.JOB_QUEUE.send(messageOf(started.run), { delaySeconds: jobDurationSeconds });
-  } catch (err) {
-    // The run is failed with the reason (its job.failed webhook goes out via the sweep once the
-    // queue is back). Should this write fail too, the sweep finds the run overdue and recovers it.
-    const reason = `could not enqueue the run: ${errorText(err)}`;
-    await failRuns(db, [{ jobId: id, number: started.run.number }], reason, new Date(), webhookUrl);
-    throw unavailable(`Job '${id}' could not be started (${reason}); try again`);
-  }
-  return jobView(started.job, started.run, null);
+  return getJob(env, id);
 }
 
 export interface BulkRunResult {
+  /** The runs made: IN_PROGRESS when a slot was free, else SCHEDULED (waiting their turn). */
   started: Run[];
-  /** Already IN_PROGRESS: left as they are. */
+  /** Already IN_PROGRESS (or waiting to run): left as they are. */
   inProgress: string[];
   notFound: string[];
 }
 
 /**
- * Starts many runs at once: one D1 round trip for the rows, one `sendBatch` for the messages. Jobs
- * already running are reported, not restarted. If the messages cannot be queued, every run started
- * here is failed with the reason and the call answers 503.
+ * Runs many jobs now: one D1 round trip makes the runs, then the dispatcher starts them (one
+ * `sendBatch`). Jobs already running are reported, not run again.
  */
-export async function runJobs(env: Env, ids: string[]): Promise<BulkRunResult> {
-  const { jobDurationSeconds, webhookUrl } = getConfig(env);
+export async function runJobs(env: Env, ids: string[], unstarted = (reason: string) => `${ids.length} jobs could not be started (${reason}); try again`): Promise<BulkRunResult> {
+  getConfig(env); // before any write: a bad configuration must change nothing
   const db = getDb(env.DB);
   const now = new Date();
-  const started = (await startRuns(db, ids, now, new Date(now.getTime() + jobDurationSeconds * 1000))).map((s) => s.run);
-  const startedIds = new Set(started.map((run) => run.jobId));
-  const missed = ids.filter((id) => !startedIds.has(id));
+  const [made] = await db.batch([
+    insertRuns(
+      db,
+      ids.map((jobId) => ({ jobId, dueAt: now, occurrenceAt: null, expectedAt: null })),
+      { unlessBusyAt: now },
+    ),
+    refreshJobs(db, ids, now),
+  ]);
+  const madeIds = new Set(made.map((run) => run.jobId));
+  const missed = ids.filter((id) => !madeIds.has(id));
   const existing = new Set(missed.length > 0 ? await repo.findExisting(db, missed) : []);
-  if (started.length > 0) {
+  if (made.length > 0) {
     try {
-      await env.JOB_QUEUE.sendBatch(started.map((run) => ({ body: messageOf(run), delaySeconds: jobDurationSeconds })));
+      await dispatch(env, now);
     } catch (err) {
-      const reason = `could not enqueue the run: ${errorText(err)}`;
-      await failRuns(db, started.map((run) => ({ jobId: run.jobId, number: run.number })), reason, new Date(), webhookUrl);
-      throw unavailable(`${started.length} jobs could not be started (${reason}); try again`);
+      throw unavailable(unstarted(`could not enqueue the run: ${errorText(err)}`));
     }
   }
-  return { started, inProgress: missed.filter((id) => existing.has(id)), notFound: missed.filter((id) => !existing.has(id)) };
+  const current = await repo.findRuns(db, made.map((run) => run.id));
+  return { started: current, inProgress: missed.filter((id) => existing.has(id)), notFound: missed.filter((id) => !existing.has(id)) };
 }
 
 export const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -114,3 +200,5 @@ export async function listJobLogs(env: Env, jobId: string, page: PageRequest) {
   await getJob(env, jobId);
   return listLogs(env, { jobId, ...page });
 }
+
+export { jobView };

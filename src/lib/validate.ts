@@ -9,9 +9,9 @@ import { parseJsonText } from "./json";
 import { HTTPException } from "hono/http-exception";
 import type { z } from "zod";
 
-type Target = "json" | "query" | "param";
+type Target = "json" | "query" | "param" | "header";
 
-const targetNames: Record<Target, string> = { json: "request body", query: "query string", param: "path" };
+const targetNames: Record<Target, string> = { json: "request body", query: "query string", param: "path", header: "headers" };
 
 export function formatIssues(issues: z.core.$ZodIssue[]) {
   return issues.map((issue) => ({

@@ -5,17 +5,31 @@
 import { createFactory } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { bulkRunSchema, createJobSchema, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQuery, runIdParam, updateJobSchema } from "../jobs/schemas";
+import { bulkActionSchema, bulkRunSchema, createJobSchema, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQuery, runIdParam, updateJobSchema } from "../jobs/schemas";
+import { bulkAction } from "../jobs/bulk";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
+import * as schedules from "../schedules/service";
 import { jsonBody, validate } from "../lib/validate";
 
 const factory = createFactory<AppEnv>();
 
-export const createJob = factory.createHandlers(jsonBody(), validate("json", createJobSchema), async (c) => {
-  const job = await jobs.createJob(c.env, c.req.valid("json"));
-  return c.json({ success: true, message: "Job created", data: job }, 201);
-});
+const sha256Hex = async (text: string) =>
+  [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** Create. With an Idempotency-Key, the same request repeated within 24 h answers the first job (200). */
+export const createJob = factory.createHandlers(
+  validate("header", z.object({ "idempotency-key": idempotencyKey })),
+  jsonBody(),
+  validate("json", createJobSchema),
+  async (c) => {
+    const key = c.req.valid("header")["idempotency-key"];
+    const idempotency = key ? { key, requestHash: await sha256Hex(await c.req.text()) } : undefined;
+    const { job, created } = await jobs.createJob(c.env, c.req.valid("json"), idempotency);
+    if (!created) return c.json({ success: true, message: "Job already created with this Idempotency-Key", data: job }, 200);
+    return c.json({ success: true, message: "Job created", data: job }, 201);
+  },
+);
 
 export const listJobs = factory.createHandlers(validate("query", listJobsQuery), async (c) => {
   const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
@@ -29,7 +43,24 @@ export const legacyListJobs = factory.createHandlers(validate("query", legacyLis
 });
 
 export const getJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
-  return c.json({ success: true, data: await jobs.getJob(c.env, c.req.valid("param").id) });
+  return c.json({ success: true, data: await jobs.getJobWithNextRuns(c.env, c.req.valid("param").id) });
+});
+
+/** Cancel, pause, resume: one job, its current run or its schedule. */
+const jobAction = (name: string, act: (env: AppEnv["Bindings"], id: string) => Promise<unknown>) =>
+  factory.createHandlers(validate("param", jobIdParam), async (c) => {
+    const job = await act(c.env, c.req.valid("param").id);
+    return c.json({ success: true, message: name, data: job });
+  });
+
+export const cancelJob = jobAction("Run cancelled", schedules.cancelJob);
+export const pauseJob = jobAction("Schedule paused", schedules.pauseJob);
+export const resumeJob = jobAction("Schedule resumed", schedules.resumeJob);
+
+export const bulkJobs = factory.createHandlers(jsonBody(), validate("json", bulkActionSchema), async (c) => {
+  const { action, ids } = c.req.valid("json");
+  const result = await bulkAction(c.env, action, ids);
+  return c.json({ success: true, message: `${action}: ${result.done.length} of ${ids.length} jobs`, data: result }, action === "run" ? 202 : 200);
 });
 
 export const updateJob = factory.createHandlers(

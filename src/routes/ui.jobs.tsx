@@ -7,18 +7,17 @@ import { Hono, type Context } from "hono";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { jobFormSchema, jobIdParam, listJobsQuery, pageQuery, runIdParam, type ListJobsQuery } from "../jobs/schemas";
+import { jobCreateForm, jobEditForm, jobFormFields } from "../jobs/form";
+import { jobIdParam, listJobsQuery, pageQuery, runIdParam, type ListJobsQuery } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
 import { JobDetailPage, JobLive, type JobDetail } from "../views/job-detail";
-import { DeleteConfirm, JobForm, type FieldErrors, type JobFormValues } from "../views/job-form";
+import { DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
 import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
 import { backTo, renderPage, trigger, validPageQuery, wantsFragment } from "./ui.shared";
 
 type Ctx = Context<AppEnv>;
-
-const emptyForm: JobFormValues = { taskName: "", priority: "MEDIUM", payload: "{\n  \n}" };
 
 /** The list view the browser is showing (from HX-Current-URL), so a change can refresh it in place. */
 function currentListQuery(c: Ctx): ListJobsQuery | null {
@@ -73,23 +72,20 @@ async function loadDetail(c: Ctx, id: string, page = 1): Promise<JobDetail> {
   return { job, runs: items, runsInfo: pagination, attempts, now: new Date() };
 }
 
-const formErrors = (issues: { path: PropertyKey[]; message: string }[]): FieldErrors =>
-  Object.fromEntries(issues.map((i) => [String(i.path[0] ?? "form"), i.message]).reverse());
+/** Each issue beside its field: a schedule's issues beside the schedule field they name (cron, timezone, ...). */
+const fieldOf = (path: PropertyKey[]) => String((path[0] === "schedule" ? (path[1] ?? "cron") : path[0]) ?? "form");
 
-const valuesOf = (body: Record<string, unknown>): JobFormValues => ({
-  taskName: String(body.taskName ?? ""),
-  priority: String(body.priority ?? "MEDIUM"),
-  payload: String(body.payload ?? ""),
-});
+const formErrors = (issues: { path: PropertyKey[]; message: string }[]): FieldErrors => Object.fromEntries(issues.map((i) => [fieldOf(i.path), i.message]).reverse());
 
 /** Form validation with the API's rules; a failure re-renders the form with each message beside its field. */
-const validForm = (title: (c: Ctx) => Promise<string>) =>
-  zValidator("form", jobFormSchema, async (result, c) => {
+const validForm = <S extends typeof jobCreateForm | typeof jobEditForm>(schema: S, title: (c: Ctx) => Promise<string>) =>
+  zValidator("form", schema, async (result, c) => {
     if (result.success) return;
     const ctx = c as unknown as Ctx;
     const id = ctx.req.param("id");
     const job = id ? await jobs.getJob(ctx.env, id) : undefined;
-    const form = <JobForm job={job} values={valuesOf(result.data as Record<string, unknown>)} errors={formErrors(result.error.issues)} />;
+    const values = jobFormFields.parse(result.data);
+    const form = <JobForm job={job} values={values} errors={formErrors(result.error.issues)} />;
     return formView(ctx, await title(ctx), form, 422);
   });
 
@@ -106,8 +102,8 @@ export const uiJobs = new Hono<AppEnv>()
 
   .get("/jobs/new", (c) => formView(c, "New job", <JobForm values={emptyForm} />))
 
-  .post("/jobs", validForm(async () => "New job"), async (c) => {
-    const job = await jobs.createJob(c.env, c.req.valid("form"));
+  .post("/jobs", validForm(jobCreateForm, async () => "New job"), async (c) => {
+    const { job } = await jobs.createJob(c.env, c.req.valid("form"));
     if (!wantsFragment(c)) return c.redirect("/", 303);
     return afterChange(c, `Job “${job.taskName}” created`, `/jobs/${job.id}`);
   })
@@ -129,14 +125,13 @@ export const uiJobs = new Hono<AppEnv>()
 
   .get("/jobs/:id/edit", zValidator("param", jobIdParam), async (c) => {
     const job = await jobs.getJob(c.env, c.req.valid("param").id);
-    const values = { taskName: job.taskName, priority: job.priority, payload: JSON.stringify(job.payload, null, 2) };
-    return formView(c, `Edit “${job.taskName}”`, <JobForm job={job} values={values} />);
+    return formView(c, `Edit “${job.taskName}”`, <JobForm job={job} values={valuesOfJob(job)} />);
   })
 
   .post(
     "/jobs/:id/edit",
     zValidator("param", jobIdParam),
-    validForm(async (c) => `Edit “${(await jobs.getJob(c.env, c.req.param("id")!)).taskName}”`),
+    validForm(jobEditForm, async (c) => `Edit “${(await jobs.getJob(c.env, c.req.param("id")!)).taskName}”`),
     async (c) => {
       const job = await jobs.updateJob(c.env, c.req.valid("param").id, c.req.valid("form"));
       if (!wantsFragment(c)) return c.redirect(`/jobs/${job.id}`, 303);

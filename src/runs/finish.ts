@@ -5,11 +5,11 @@
 import type { Db } from "../db/client";
 import type { RunRef } from "../deliveries/body";
 import { createDeliveries, type NewDeliveries } from "../deliveries/transitions";
-import { finishRuns, syncJobStatus, type RunEnd } from "./transitions";
+import { finishRuns, refreshJobs, type RunEnd } from "./transitions";
 
 /** The statements, for one db.batch(); the second returns the deliveries it created. */
 export function finishStatements(db: Db, refs: RunRef[], end: RunEnd, now: Date, delivery: NewDeliveries) {
-  return [finishRuns(db, refs, end, now), createDeliveries(db, refs, now, delivery), syncJobStatus(db, refs, now)] as const;
+  return [finishRuns(db, refs, end, now), createDeliveries(db, refs, now, delivery), refreshJobs(db, refs.map((r) => r.jobId), now)] as const;
 }
 
 /**

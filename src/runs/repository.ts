@@ -1,8 +1,8 @@
 /** Drizzle reads of runs, each with its delivery: one run, a job's runs page by page, a run named by a message. */
-import { and, count, desc, eq, getTableColumns } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, sql } from "drizzle-orm";
 import { aliasedColumns, joined } from "../db/aliased";
 import type { Db } from "../db/client";
-import { deliveries, runs, type Delivery, type Run } from "../db/schema";
+import { deliveries, jobs, runs, type Delivery, type Run } from "../db/schema";
 import type { RunRef } from "../deliveries/body";
 
 export interface RunWithDelivery {
@@ -44,6 +44,37 @@ export async function findRunState(db: Db, ref: RunRef) {
     .where(and(eq(runs.jobId, ref.jobId), eq(runs.number, ref.number)))
     .get();
 }
+
+/**
+ * What the dispatcher weighs, in their place in line: SCHEDULED runs due by `now` (from the dispatch
+ * index: rank is at most the due time plus the largest priority offset), each with its job's schedule,
+ * whether the job is running, and how many occurrences its schedule has made.
+ */
+export function findDueRuns(db: Db, now: Date, maxOffsetMs: number, limit: number) {
+  return db
+    .select({
+      id: runs.id,
+      jobId: runs.jobId,
+      number: runs.number,
+      dueAt: runs.dueAt,
+      occurrenceAt: runs.occurrenceAt,
+      schedule: jobs.schedule,
+      paused: jobs.paused,
+      jobStatus: jobs.status,
+      scheduleCursor: jobs.scheduleCursor,
+      occurrences: jobs.occurrences,
+    })
+    .from(runs)
+    .innerJoin(jobs, eq(jobs.id, runs.jobId))
+    .where(sql`${runs.status} = 'SCHEDULED' AND ${runs.rank} <= ${now.getTime() + maxOffsetMs} AND ${runs.dueAt} <= ${now.getTime()}`)
+    .orderBy(runs.rank)
+    .limit(limit);
+}
+
+export type DueRun = Awaited<ReturnType<typeof findDueRuns>>[number];
+
+/** How many runs are in progress (the partial index of them: at most the limit, or a backlog's worth). */
+export const countInProgress = (db: Db) => db.select({ n: count() }).from(runs).where(sql`${runs.status} = 'IN_PROGRESS'`);
 
 /** A job's runs, newest first, and how many it has (one round trip). */
 export async function listRuns(db: Db, jobId: string, limit: number, offset: number) {

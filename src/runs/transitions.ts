@@ -1,32 +1,58 @@
 /**
  * A run's state changes as Drizzle statements, each conditional on the state it expects, so a stale
- * or duplicated queue message finds nothing to change. Starting and finishing a run also keep its job
- * pointing at its latest run and showing that run's status; the statements go together in one
- * db.batch() (one transaction).
+ * or duplicated queue message finds nothing to change. Each batch that changes runs ends with
+ * refreshJobs, so a job always shows its runs as they are; a db.batch() is one transaction.
+ *
+ * SCHEDULED -> IN_PROGRESS (the dispatcher, when due and a slot is free) -> COMPLETED | FAILED;
+ * SCHEDULED or IN_PROGRESS -> CANCELLED.
  */
-import { and, eq, inArray, lt, ne, sql, type SQL } from "drizzle-orm";
-import { alias, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { and, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
-import { jobs, runs, type Job, type Run } from "../db/schema";
+import { jobs, runs, type Priority } from "../db/schema";
 import type { RunRef } from "../deliveries/body";
 
 /** `(jobId, number) IN refs`, looked up through the (jobId, number) index (of `table`: runs or an alias of it). */
 export const runIn = (refs: RunRef[], table: { jobId: AnySQLiteColumn; number: AnySQLiteColumn } = runs): SQL =>
   sql`(${table.jobId}, ${table.number}) IN (SELECT ${field(0)}, ${field(1)} FROM ${jsonEach(refs.map((r) => [r.jobId, r.number]))})`;
 
-const inProgress = () => sql`${runs.status} = 'IN_PROGRESS'`;
+// Literal statuses (not bound parameters), so SQLite can use the partial indexes on them.
+const inProgress = sql`${runs.status} = 'IN_PROGRESS'`;
+const scheduled = sql`${runs.status} = 'SCHEDULED'`;
 
 /**
- * Starts a run of each job that is not IN_PROGRESS: a new run row (the job's next number, a frozen copy
- * of its task name, payload and priority), then the job points at it and shows IN_PROGRESS. Both
- * statements test the same job status, so a job already running gets neither. One round trip; returns
- * each started job with its run.
+ * Priority as a time offset: a run's place in line for a free slot is its due time plus this. HIGH goes
+ * first among runs due together; a LOW run is passed only by runs due less than 2 min after it, so it
+ * is never starved.
  */
-export async function startRuns(db: Db, jobIds: string[], now: Date, expectedAt: Date): Promise<{ job: Job; run: Run }[]> {
-  if (jobIds.length === 0) return [];
-  const which = and(inArray(jobs.id, jsonValues(jobIds)), ne(jobs.status, "IN_PROGRESS"));
-  const insert = db
+export const PRIORITY_OFFSET_MS: Record<Priority, number> = { HIGH: 0, MEDIUM: 30_000, LOW: 120_000 };
+export const MAX_PRIORITY_OFFSET_MS = Math.max(...Object.values(PRIORITY_OFFSET_MS));
+
+const offsetSql = (priority: AnySQLiteColumn) =>
+  sql`CASE ${priority} WHEN 'HIGH' THEN ${PRIORITY_OFFSET_MS.HIGH} WHEN 'MEDIUM' THEN ${PRIORITY_OFFSET_MS.MEDIUM} ELSE ${PRIORITY_OFFSET_MS.LOW} END`;
+
+export interface NewRun {
+  jobId: string;
+  dueAt: Date;
+  /** The occurrence of the job's schedule this run is; null for a one-off run. */
+  occurrenceAt: Date | null;
+  /** Set when a start message is queued for dueAt (it is, for runs due within a message's reach). */
+  expectedAt: Date | null;
+  /** Made only once this run is no longer SCHEDULED (the occurrence before it started or was cancelled). */
+  afterRunId?: number | null;
+}
+
+/**
+ * SCHEDULED runs for these jobs: the job's next number, a frozen copy of its task name, payload and
+ * priority. An occurrence already made is not made again (runs_occurrence_idx). With `unlessBusyAt`,
+ * a job that is IN_PROGRESS or already has a run due by then gets none (a second "run now" while one
+ * runs or waits to is refused). Returns the runs made.
+ */
+export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt }: { unlessBusyAt?: Date } = {}) {
+  const m = (i: number) => field(i, "m.value");
+  const json = rows.map((r) => [r.jobId, r.dueAt.getTime(), r.occurrenceAt?.getTime() ?? null, r.expectedAt?.getTime() ?? null, r.afterRunId ?? null]);
+  return db
     .insert(runs)
     .select(
       // Every column of `runs`, in table order.
@@ -34,32 +60,39 @@ export async function startRuns(db: Db, jobIds: string[], now: Date, expectedAt:
         NULL,
         ${jobs.id},
         coalesce((SELECT max(${runs.number}) FROM ${runs} WHERE ${runs.jobId} = ${jobs.id}), 0) + 1,
-        'IN_PROGRESS',
+        'SCHEDULED',
         ${jobs.taskName},
         ${jobs.payload},
         ${jobs.priority},
-        ${now.getTime()},
-        ${now.getTime()},
-        ${expectedAt.getTime()},
+        ${m(1)},
+        ${m(2)},
+        ${m(1)} + ${offsetSql(jobs.priority)},
+        NULL,
+        ${m(3)},
         NULL,
         NULL,
         0
-      FROM ${jobs}
-      WHERE ${which}`,
+      FROM ${jsonEach(json)} AS m
+      JOIN ${jobs} ON ${jobs.id} = ${m(0)}
+      WHERE (${m(4)} IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(4)} AND ${scheduled}))
+        AND ${unlessBusyAt ? sql`${jobs.status} != 'IN_PROGRESS' AND (${jobs.nextRunAt} IS NULL OR ${jobs.nextRunAt} > ${unlessBusyAt.getTime()})` : sql`1`}`,
     )
+    .onConflictDoNothing()
     .returning();
-  const point = db
-    .update(jobs)
-    .set({
-      status: "IN_PROGRESS",
-      updatedAt: now,
-      latestRunId: sql`(SELECT ${runs.id} FROM ${runs} WHERE ${runs.jobId} = ${jobs.id} ORDER BY ${runs.number} DESC LIMIT 1)`,
-    })
-    .where(which)
+}
+
+/**
+ * SCHEDULED -> IN_PROGRESS for the listed runs, best place in line first, as many as there are free
+ * slots (`limit` runs in progress at once; 0: no limit). The count and the update are one statement,
+ * so two dispatchers at once never start more than the limit. Returns the runs started.
+ */
+export function startRuns(db: Db, ids: number[], now: Date, durationMs: number, limit: number) {
+  const slots = limit > 0 ? sql`LIMIT max(0, ${limit} - (SELECT count(*) FROM ${runs} WHERE ${inProgress}))` : sql``;
+  return db
+    .update(runs)
+    .set({ status: "IN_PROGRESS", startedAt: now, expectedAt: new Date(now.getTime() + durationMs) })
+    .where(sql`${runs.id} IN (SELECT ${runs.id} FROM ${runs} WHERE ${runs.id} IN ${jsonValues(ids)} AND ${scheduled} ORDER BY ${runs.rank} ${slots})`)
     .returning();
-  const [started, pointed] = await db.batch([insert, point]);
-  const runOf = new Map(started.map((run) => [run.jobId, run]));
-  return pointed.map((job) => ({ job, run: runOf.get(job.id)! }));
 }
 
 export type RunEnd = { status: "COMPLETED" } | { status: "FAILED"; reason: string };
@@ -69,37 +102,85 @@ export function finishRuns(db: Db, refs: RunRef[], end: RunEnd, now: Date) {
   return db
     .update(runs)
     .set({ status: end.status, completedAt: now, expectedAt: null, failureReason: end.status === "FAILED" ? end.reason : null })
-    .where(and(runIn(refs), inProgress()));
+    .where(and(runIn(refs), inProgress));
+}
+
+/** SCHEDULED (or IN_PROGRESS, when `running` allows it) -> CANCELLED, each with its reason. Returns the runs cancelled. */
+export function cancelRuns(db: Db, cancels: { id: number; reason: string }[], now: Date, { running = false } = {}) {
+  const m = (i: number) => field(i, "m.value");
+  return db
+    .update(runs)
+    .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: sql`${m(1)}` })
+    .from(sql`${jsonEach(cancels.map((c) => [c.id, c.reason]))} AS m`)
+    .where(sql`${runs.id} = ${m(0)} AND ${runs.status} IN ${running ? sql`('SCHEDULED', 'IN_PROGRESS')` : sql`('SCHEDULED')`}`)
+    .returning();
 }
 
 /**
- * Each listed job whose latest run is listed takes that run's status (a job shows its latest run).
- * Driven by the runs: each job is found by its primary key, never by scanning.
+ * What each listed job shows, from its runs: the latest run that started or was cancelled, when its
+ * next run is due, and its status (IN_PROGRESS while that run runs, else SCHEDULED while a run is to
+ * come, else that run's status, else PENDING). Index lookups only (runs_job_number_idx, runs_job_scheduled_idx).
  */
-export function syncJobStatus(db: Db, refs: RunRef[], now: Date) {
-  const latest = alias(runs, "latest");
+export function refreshJobs(db: Db, jobIds: string[], now: Date) {
+  const status = sql`CASE
+    WHEN s.latestStatus = 'IN_PROGRESS' THEN 'IN_PROGRESS'
+    WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
+    ELSE coalesce(s.latestStatus, 'PENDING')
+  END`;
+  const latest = sql`SELECT r.id FROM ${runs} r WHERE r."jobId" = j.id AND r.status != 'SCHEDULED' ORDER BY r.number DESC LIMIT 1`;
   return db
     .update(jobs)
-    .set({ status: sql`${latest.status}`, updatedAt: now })
-    .from(latest)
-    .where(sql`${runIn(refs, latest)} AND ${jobs.id} = ${latest.jobId} AND ${jobs.latestRunId} = ${latest.id} AND ${jobs.status} != ${latest.status}`);
+    .set({ latestRunId: sql`s.latestId`, nextRunAt: sql`s.nextAt`, status: sql`${status}`, updatedAt: now })
+    .from(
+      sql`(
+        SELECT j.id,
+               latest.id AS latestId,
+               latest.status AS latestStatus,
+               (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt
+        FROM ${jobs} j
+        LEFT JOIN ${runs} latest ON latest.id = (${latest})
+        WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
+      ) AS s`,
+    )
+    .where(sql`${jobs.id} = s.id AND (${jobs.latestRunId} IS NOT s.latestId OR ${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status})`);
 }
 
 /** Counts a recovery of a run whose message never came (conditional, so two sweeps count once). */
-export async function markRecovered(db: Db, run: Pick<Run, "id" | "recoveries">, expectedAt: Date) {
+export async function markRecovered(db: Db, run: { id: number; recoveries: number }, expectedAt: Date) {
   const [row] = await db
     .update(runs)
     .set({ recoveries: run.recoveries + 1, expectedAt })
-    .where(and(eq(runs.id, run.id), inProgress(), eq(runs.recoveries, run.recoveries)))
+    .where(and(eq(runs.id, run.id), inProgress, eq(runs.recoveries, run.recoveries)))
     .returning({ id: runs.id });
   return row;
 }
 
-/** Runs whose message is overdue (their expected time is before `before`), without user data. */
+/** Runs in progress whose message is overdue (expected before `before`), without user data. */
 export function findOverdueRuns(db: Db, before: Date, limit: number) {
   return db
-    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, status: runs.status, recoveries: runs.recoveries })
+    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, recoveries: runs.recoveries })
     .from(runs)
-    .where(lt(runs.expectedAt, before))
+    .where(and(inProgress, lt(runs.expectedAt, before)))
+    .limit(limit);
+}
+
+/** Marks SCHEDULED runs whose start message was just queued (the sweep then leaves them to it). */
+export function markQueued(db: Db, ids: number[]) {
+  return db
+    .update(runs)
+    .set({ expectedAt: sql`${runs.dueAt}` })
+    .where(and(inArray(runs.id, jsonValues(ids)), scheduled));
+}
+
+/**
+ * SCHEDULED runs due within `aheadMs` with no start message queued yet (scheduled further ahead than a
+ * message could wait), from the dispatch index.
+ */
+export function findUnqueuedRuns(db: Db, now: Date, aheadMs: number, limit: number) {
+  return db
+    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, dueAt: runs.dueAt })
+    .from(runs)
+    .where(sql`${scheduled} AND ${runs.rank} <= ${now.getTime() + aheadMs + MAX_PRIORITY_OFFSET_MS} AND ${runs.expectedAt} IS NULL AND ${runs.dueAt} > ${now.getTime()}`)
+    .orderBy(runs.rank)
     .limit(limit);
 }

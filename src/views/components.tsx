@@ -7,9 +7,11 @@ import { exactTime, relativeTime } from "./format";
 
 const statusLabel: Record<JobStatus, string> = {
   PENDING: "Pending",
+  SCHEDULED: "Scheduled",
   IN_PROGRESS: "In progress",
   COMPLETED: "Completed",
   FAILED: "Failed",
+  CANCELLED: "Cancelled",
 };
 
 export const StatusBadge = ({ status }: { status: JobStatus }) => (

@@ -1,33 +1,99 @@
 /** The job forms: create/edit (the API's rules, errors beside their fields) and the delete confirmation. */
-import { PRIORITIES } from "../db/schema";
+import { MISSED_POLICIES, OVERLAP_POLICIES, PRIORITIES } from "../db/schema";
+import type { JobFormFields, When } from "../jobs/form";
 import type { JobView } from "../runs/views";
 import { Spinner } from "./components";
 
-export interface JobFormValues {
-  taskName: string;
-  priority: string;
-  payload: string;
-}
+export type JobFormValues = JobFormFields;
 
 export type FieldErrors = Partial<Record<keyof JobFormValues | "form", string>>;
+
+export const emptyForm: JobFormValues = {
+  taskName: "",
+  priority: "MEDIUM",
+  payload: "{\n  \n}",
+  when: "none",
+  runAt: "",
+  delaySeconds: "",
+  cron: "",
+  timezone: "UTC",
+  startAt: "",
+  endAt: "",
+  limit: "",
+  missed: "skip",
+  overlap: "skip",
+  webhookUrl: "",
+  notifyOnCancel: undefined,
+};
+
+/** The form's values for editing a job (its timing is kept unless another is chosen). */
+export function valuesOfJob(job: JobView): JobFormValues {
+  const s = job.schedule;
+  return {
+    ...emptyForm,
+    taskName: job.taskName,
+    priority: job.priority,
+    payload: JSON.stringify(job.payload, null, 2),
+    when: "keep",
+    cron: s?.cron ?? "",
+    timezone: s?.timezone ?? "UTC",
+    limit: s?.limit === undefined ? "" : String(s.limit),
+    missed: s?.missed ?? "skip",
+    overlap: s?.overlap ?? "skip",
+    webhookUrl: job.webhookUrl ?? "",
+    notifyOnCancel: job.notifyOnCancel ? "on" : undefined,
+  };
+}
+
+const whenLabels: Record<When, string> = {
+  keep: "Keep as it is",
+  none: "When I run it",
+  at: "At a time",
+  delay: "After a delay",
+  schedule: "On a schedule",
+  unschedule: "No schedule any more",
+};
 
 /** Create or edit. The same rules as the API; errors are shown beside their fields. */
 export function JobForm({ job, values, errors = {} }: { job?: JobView; values: JobFormValues; errors?: FieldErrors }) {
   const action = job ? `/jobs/${job.id}/edit` : "/jobs";
-  const described = (field: keyof JobFormValues) =>
-    errors[field] ? { "aria-invalid": "true", "aria-describedby": `${field}-error` } : {};
+  const described = (field: keyof JobFormValues) => (errors[field] ? { "aria-invalid": "true", "aria-describedby": `${field}-error` } : {});
   const error = (field: keyof JobFormValues) =>
     errors[field] ? (
       <small id={`${field}-error`} class="field-error">
         {errors[field]}
       </small>
     ) : null;
+  const input = (field: keyof JobFormValues, label: string, attrs: Record<string, string | number | boolean | undefined> = {}) => (
+    <>
+      <label for={field}>{label}</label>
+      <input id={field} name={field} value={String(values[field] ?? "")} {...attrs} {...described(field)} />
+      {error(field)}
+    </>
+  );
+  const select = (field: "missed" | "overlap", label: string, options: readonly string[], words: Record<string, string>) => (
+    <>
+      <label for={field}>{label}</label>
+      <select id={field} name={field} {...described(field)}>
+        {options.map((o) => (
+          <option value={o} selected={values[field] === o}>
+            {words[o]}
+          </option>
+        ))}
+      </select>
+      {error(field)}
+    </>
+  );
+  const whens: When[] = job ? ["keep", "at", "delay", "schedule", ...(job.schedule ? (["unschedule"] as const) : [])] : ["none", "at", "delay", "schedule"];
+  const when = whens.includes(values.when) ? values.when : whens[0];
   return (
     <form id="job-form" method="post" action={action} hx-post={action} hx-target="this" hx-swap="outerHTML" hx-indicator="#form-saving" novalidate>
-      {errors.form ? <p class="form-error" role="alert">{errors.form}</p> : null}
-      <label for="taskName">Task name</label>
-      <input id="taskName" name="taskName" value={values.taskName} required maxlength={200} autofocus {...described("taskName")} />
-      {error("taskName")}
+      {errors.form ? (
+        <p class="form-error" role="alert">
+          {errors.form}
+        </p>
+      ) : null}
+      {input("taskName", "Task name", { required: true, maxlength: 200, autofocus: true })}
       <label for="priority">Priority</label>
       <select id="priority" name="priority" {...described("priority")}>
         {PRIORITIES.map((p) => (
@@ -38,10 +104,37 @@ export function JobForm({ job, values, errors = {} }: { job?: JobView; values: J
       </select>
       {error("priority")}
       <label for="payload">Payload (a JSON object)</label>
-      <textarea id="payload" name="payload" rows={8} class="mono" spellcheck={false} {...described("payload")}>
+      <textarea id="payload" name="payload" rows={6} class="mono" spellcheck={false} {...described("payload")}>
         {values.payload}
       </textarea>
       {error("payload")}
+      <fieldset class="timing">
+        <legend>When it runs</legend>
+        {whens.map((w) => (
+          <label class="inline">
+            <input type="radio" name="when" value={w} checked={when === w} /> {whenLabels[w]}
+          </label>
+        ))}
+        <div class="when-fields when-at">{input("runAt", "Run at (in the time zone below)", { type: "datetime-local" })}</div>
+        <div class="when-fields when-delay">{input("delaySeconds", "Delay in seconds", { type: "number", min: 0, inputmode: "numeric" })}</div>
+        <div class="when-fields when-schedule">
+          {input("cron", "Cron (minute hour day month weekday)", { placeholder: "0 9 * * 1-5", class: "mono", autocomplete: "off" })}
+          <div class="grid">
+            <div>{input("startAt", "Starts (optional)", { type: "datetime-local" })}</div>
+            <div>{input("endAt", "Ends (optional)", { type: "datetime-local" })}</div>
+            <div>{input("limit", "At most (runs, optional)", { type: "number", min: 1, inputmode: "numeric" })}</div>
+          </div>
+          <div class="grid">
+            <div>{select("missed", "Missed while nothing ran", MISSED_POLICIES, { skip: "Skip them", once: "Run once to catch up" })}</div>
+            <div>{select("overlap", "Previous run still going", OVERLAP_POLICIES, { skip: "Skip this one", allow: "Run anyway" })}</div>
+          </div>
+        </div>
+        <div class="when-fields when-at when-schedule">{input("timezone", "Time zone (IANA)", { placeholder: "Europe/London", autocomplete: "off" })}</div>
+      </fieldset>
+      {input("webhookUrl", "Webhook URL (optional; otherwise WEBHOOK_URL)", { type: "url", placeholder: "https://example.com/hooks/jobs" })}
+      <label class="inline">
+        <input type="checkbox" name="notifyOnCancel" checked={values.notifyOnCancel === "on"} /> Send a job.cancelled webhook when a run is cancelled
+      </label>
       <footer class="form-actions">
         <button type="button" class="secondary" data-close-modal>
           Cancel

@@ -1,0 +1,100 @@
+/**
+ * The dashboard's job form: its fields (all text, as a form sends them) turned into the API's request
+ * shape, then checked by the API's own schemas, so the form applies every rule the API applies. The
+ * payload is JSON text (empty means {}); times are the form's local date-times in its time zone.
+ */
+import { z } from "zod";
+import { parseJsonText } from "../lib/json";
+import { createJobSchema, updateJobSchema } from "./schemas";
+
+export const WHEN = ["keep", "none", "at", "delay", "schedule", "unschedule"] as const;
+export type When = (typeof WHEN)[number];
+
+const text = z.string().default("");
+
+export const jobFormFields = z.object({
+  taskName: text,
+  priority: text,
+  payload: text,
+  when: z.enum(WHEN).catch("keep"),
+  runAt: text,
+  delaySeconds: text,
+  cron: text,
+  timezone: text,
+  startAt: text,
+  endAt: text,
+  limit: text,
+  missed: text,
+  overlap: text,
+  webhookUrl: text,
+  notifyOnCancel: z.string().optional(),
+});
+
+export type JobFormFields = z.infer<typeof jobFormFields>;
+
+/** Milliseconds `timezone` is ahead of UTC at `at`. */
+function zoneOffsetMs(at: number, timezone: string): number {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", { timeZone: timezone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" })
+      .formatToParts(at)
+      .map((p) => [p.type, Number(p.value)]),
+  );
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) - Math.floor(at / 1000) * 1000;
+}
+
+/** "2026-12-01T09:00" in `timezone` as an ISO instant; the text itself when it is not such a date-time. */
+export function localToIso(local: string, timezone: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local.trim());
+  if (!m) return local.trim();
+  const wall = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0));
+  try {
+    let at = wall - zoneOffsetMs(wall, timezone);
+    at = wall - zoneOffsetMs(at, timezone); // again at the instant itself: the offset may differ across a DST change
+    return new Date(at).toISOString();
+  } catch {
+    return local.trim(); // an unknown time zone: the schema names it
+  }
+}
+
+/** The API's request body for what the form says (a payload that does not parse is reported with the rest). */
+function toRequest(f: JobFormFields, creating: boolean): { body: Record<string, unknown>; payloadError: string | null } {
+  const body: Record<string, unknown> = {};
+  if (f.taskName !== "" || creating) body.taskName = f.taskName;
+  body.priority = f.priority || "MEDIUM";
+  const parsed = f.payload.trim() === "" ? { value: {} } : parseJsonText(f.payload);
+  body.payload = "error" in parsed ? {} : parsed.value;
+  const url = f.webhookUrl.trim();
+  body.webhookUrl = url === "" ? (creating ? undefined : null) : url;
+  body.notifyOnCancel = f.notifyOnCancel === "on" || f.notifyOnCancel === "true";
+  const timezone = f.timezone.trim() || "UTC";
+  if (f.when === "at") body.runAt = localToIso(f.runAt, timezone);
+  if (f.when === "delay") body.delaySeconds = /^\d+$/.test(f.delaySeconds.trim()) ? Number(f.delaySeconds) : f.delaySeconds;
+  if (f.when === "unschedule") body.schedule = null;
+  if (f.when === "schedule") {
+    body.schedule = {
+      cron: f.cron,
+      timezone,
+      ...(f.startAt.trim() ? { startAt: localToIso(f.startAt, timezone) } : {}),
+      ...(f.endAt.trim() ? { endAt: localToIso(f.endAt, timezone) } : {}),
+      ...(f.limit.trim() ? { limit: /^\d+$/.test(f.limit.trim()) ? Number(f.limit) : f.limit } : {}),
+      missed: f.missed || "skip",
+      overlap: f.overlap || "skip",
+    };
+  }
+  return { body, payloadError: "error" in parsed ? `payload ${parsed.error}` : null };
+}
+
+/** The form checked by the API's schema; every problem is reported at once, each under its API field. */
+const formOf = <S extends typeof createJobSchema | typeof updateJobSchema>(schema: S, creating: boolean) =>
+  jobFormFields.transform((f, ctx): z.output<S> => {
+    const { body, payloadError } = toRequest(f, creating);
+    const checked = schema.safeParse(body);
+    if (payloadError) ctx.addIssue({ code: "custom", path: ["payload"], message: payloadError });
+    for (const issue of checked.error?.issues ?? []) {
+      if (!(payloadError && issue.path[0] === "payload")) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    }
+    return payloadError || !checked.success ? z.NEVER : (checked.data as z.output<S>);
+  });
+
+export const jobCreateForm = formOf(createJobSchema, true);
+export const jobEditForm = formOf(updateJobSchema, false);

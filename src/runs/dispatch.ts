@@ -1,0 +1,126 @@
+/**
+ * The dispatcher: starts due SCHEDULED runs, best place in line first (due time plus priority offset),
+ * as many as there are free slots (MAX_CONCURRENT_RUNS), and queues the message that completes each
+ * after the job's duration. For a recurring job it applies the schedule's policies (a missed occurrence,
+ * an occurrence while the previous run still runs) and makes the next occurrence, in the same batch.
+ * It runs when a run is asked for, when a start message arrives, when a slot frees, and on every sweep;
+ * every statement is conditional, so two at once start nothing twice.
+ */
+import { and, sql } from "drizzle-orm";
+import { getDb } from "../db/client";
+import { field, jsonEach } from "../db/json-rows";
+import { jobs, runs, type Run } from "../db/schema";
+import { getConfig, type Env, type JobMessage } from "../env";
+import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
+import { nextOccurrence } from "../schedules/occurrences";
+import { failRuns } from "./finish";
+import { countInProgress, findDueRuns, type DueRun } from "./repository";
+import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, refreshJobs, startRuns, type NewRun } from "./transitions";
+
+/** Most runs one dispatch weighs; a backlog is taken in turns. */
+export const DISPATCH_BATCH = 100;
+/** An occurrence not started within this long of its time counts as missed (see the schedule's `missed` policy). */
+export const MISSED_AFTER_SECONDS = 300;
+/** A start message can wait at most this long (Queues' limit); runs due later are messaged by the sweep. */
+export const MESSAGE_REACH_MS = MAX_QUEUE_DELAY_SECONDS * 1000;
+
+export interface Dispatched {
+  started: Run[];
+  cancelled: Run[];
+  /** Next occurrences made. */
+  scheduled: Run[];
+}
+
+const none: Dispatched = { started: [], cancelled: [], scheduled: [] };
+
+const messageOf = (run: Pick<Run, "jobId" | "number">): JobMessage => ({ jobId: run.jobId, run: run.number });
+
+/** A run due within a message's reach is sent its start message now (expectedAt marks it queued). */
+export const expectedStart = (dueAt: Date, now: Date) => (dueAt.getTime() - now.getTime() <= MESSAGE_REACH_MS ? dueAt : null);
+
+/** Queues the start message of each SCHEDULED run that is marked queued; a lost one is found by the sweep. */
+export async function sendStartMessages(env: Env, made: Pick<Run, "jobId" | "number" | "dueAt" | "expectedAt">[], now: Date) {
+  const queued = made.filter((run) => run.expectedAt !== null);
+  for (let i = 0; i < queued.length; i += 100) {
+    await env.JOB_QUEUE.sendBatch(
+      queued.slice(i, i + 100).map((run) => ({ body: messageOf(run), delaySeconds: Math.max(0, Math.ceil((run.dueAt.getTime() - now.getTime()) / 1000)) })),
+    );
+  }
+}
+
+/** What to do with one due run of a recurring job, and the occurrence after it. */
+function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next: Date | null } {
+  const schedule = run.schedule!;
+  const missed = run.dueAt.getTime() < now.getTime() - MISSED_AFTER_SECONDS * 1000;
+  let cancel: string | null = null;
+  if (run.paused) cancel = "the schedule is paused";
+  else if (missed && schedule.missed === "skip")
+    cancel = `missed: not started within ${MISSED_AFTER_SECONDS / 60} min of its time (nothing was running, or every slot was busy); skipped by the schedule's missed policy`;
+  else if (run.jobStatus === "IN_PROGRESS" && schedule.overlap === "skip") cancel = "skipped: the job's previous run was still in progress (the schedule's overlap policy)";
+  // After a miss the schedule resumes from now: the occurrences in between are not made (skip), or this run catches them up once.
+  const after = new Date(Math.max(missed ? now.getTime() : run.occurrenceAt!.getTime(), run.scheduleCursor?.getTime() ?? 0));
+  const underLimit = schedule.limit === undefined || run.occurrences < schedule.limit;
+  return { cancel, next: run.paused || !underLimit ? null : nextOccurrence(schedule, after) };
+}
+
+/** The jobs' schedule cursors and occurrence counts follow the occurrences made (once each, whoever made them). */
+function advanceCursors(env: Env, nexts: NewRun[]) {
+  const db = getDb(env.DB);
+  const m = (i: number) => field(i, "m.value");
+  return db
+    .update(jobs)
+    .set({ scheduleCursor: sql`${m(1)}`, occurrences: sql`${jobs.occurrences} + 1` })
+    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId]))} AS m`)
+    .where(
+      and(
+        sql`${jobs.id} = ${m(0)}`,
+        sql`NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(2)} AND ${runs.status} = 'SCHEDULED')`,
+        sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
+      ),
+    );
+}
+
+/** One turn: weighs up to DISPATCH_BATCH due runs and starts what the free slots allow. */
+export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> {
+  const { maxConcurrentRuns: limit, jobDurationSeconds, webhookUrl } = getConfig(env);
+  const db = getDb(env.DB);
+  const [due, [counted]] = await db.batch([findDueRuns(db, now, MAX_PRIORITY_OFFSET_MS, DISPATCH_BATCH), countInProgress(db)]);
+  if (due.length === 0) return none;
+
+  let slots = limit > 0 ? limit - (counted?.n ?? 0) : Infinity;
+  const cancels: { id: number; reason: string }[] = [];
+  const starts: number[] = [];
+  const nexts: NewRun[] = [];
+  for (const run of due) {
+    const weighed = run.occurrenceAt && run.schedule ? weighOccurrence(run, now) : { cancel: null, next: null };
+    if (weighed.cancel) cancels.push({ id: run.id, reason: weighed.cancel });
+    else if (slots > 0) {
+      starts.push(run.id);
+      slots -= 1;
+    } else continue; // waits for a slot; its next occurrence is made when it leaves SCHEDULED
+    if (weighed.next) nexts.push({ jobId: run.jobId, dueAt: weighed.next, occurrenceAt: weighed.next, expectedAt: expectedStart(weighed.next, now), afterRunId: run.id });
+  }
+  if (cancels.length + starts.length === 0) return none;
+
+  const jobIds = due.map((run) => run.jobId);
+  const [cancelled, started, scheduled] = await db.batch([
+    cancelRuns(db, cancels.length > 0 ? cancels : [{ id: -1, reason: "" }], now),
+    startRuns(db, starts.length > 0 ? starts : [-1], now, jobDurationSeconds * 1000, limit),
+    insertRuns(db, nexts.length > 0 ? nexts : []),
+    ...(nexts.length > 0 ? [advanceCursors(env, nexts)] : []),
+    refreshJobs(db, jobIds, now),
+  ] as const);
+
+  if (started.length > 0) {
+    try {
+      await env.JOB_QUEUE.sendBatch(started.map((run) => ({ body: messageOf(run), delaySeconds: jobDurationSeconds })));
+    } catch (err) {
+      // Nothing is left IN_PROGRESS with no message coming: the runs fail with the reason (their job.failed webhooks go out via the sweep).
+      const reason = `could not enqueue the run: ${err instanceof Error ? err.message : String(err)}`;
+      await failRuns(db, started.map((run) => ({ jobId: run.jobId, number: run.number })), reason, new Date(), webhookUrl);
+      throw err;
+    }
+  }
+  await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
+  return { started, cancelled, scheduled };
+}

@@ -1,0 +1,86 @@
+/**
+ * When a recurring schedule fires. Cron expressions are evaluated by croner (never with its own
+ * timers) in the schedule's IANA time zone, within its start, end and limit.
+ *
+ * Daylight saving time: an occurrence that falls in the spring-forward gap (02:30 on a day that skips
+ * from 02:00 to 03:00) runs at the first valid instant after it (croner moves it there); a wall-clock
+ * time that happens twice when clocks fall back runs once, at its first pass (the second is skipped here).
+ */
+import { Cron } from "croner";
+import type { Schedule } from "../db/schema";
+
+/** DST shifts are an hour almost everywhere (30 minutes on Lord Howe Island). */
+const DST_SHIFTS_MS = [3_600_000, 1_800_000];
+
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+
+/** The local date and time of `at` in `timezone`, to the minute ("2026-10-25 01:30"). */
+function wallClock(at: Date, timezone: string): string {
+  let format = wallClocks.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-CA", { timeZone: timezone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    wallClocks.set(timezone, format);
+  }
+  return format.format(at);
+}
+
+/** True when `at` is the second pass of a wall-clock time repeated as clocks fall back. */
+const repeatsEarlierWallClock = (at: Date, timezone: string) =>
+  DST_SHIFTS_MS.some((shift) => wallClock(new Date(at.getTime() - shift), timezone) === wallClock(at, timezone));
+
+const crons = new Map<string, Cron>();
+
+function cronOf(schedule: Pick<Schedule, "cron" | "timezone">): Cron {
+  const key = `${schedule.timezone} ${schedule.cron}`;
+  let cron = crons.get(key);
+  if (!cron) {
+    // Evaluated only (nextRun); `paused` so croner never starts a timer of its own.
+    cron = new Cron(schedule.cron, { timezone: schedule.timezone, paused: true });
+    if (crons.size > 1000) crons.clear();
+    crons.set(key, cron);
+  }
+  return cron;
+}
+
+/**
+ * The first occurrence strictly after `after`, within the schedule's start and end (the limit is the
+ * caller's: it counts occurrences already made). Null when there is none.
+ */
+export function nextOccurrence(schedule: Schedule, after: Date): Date | null {
+  const cron = cronOf(schedule);
+  const startAt = schedule.startAt ? new Date(schedule.startAt) : null;
+  let from = startAt && startAt.getTime() - 1 > after.getTime() ? new Date(startAt.getTime() - 1) : after;
+  for (let guard = 0; guard < 100; guard++) {
+    const next = cron.nextRun(from);
+    if (!next) return null;
+    if (schedule.endAt && next.getTime() > new Date(schedule.endAt).getTime()) return null;
+    if (!repeatsEarlierWallClock(next, schedule.timezone)) return next;
+    from = next;
+  }
+  return null;
+}
+
+/** The next `count` occurrences after `after`, given `made` occurrences already made (for the limit). */
+export function upcomingOccurrences(schedule: Schedule, after: Date, count: number, made: number): Date[] {
+  const out: Date[] = [];
+  let cursor = after;
+  const left = schedule.limit === undefined ? count : Math.min(count, schedule.limit - made);
+  while (out.length < left) {
+    const next = nextOccurrence(schedule, cursor);
+    if (!next) break;
+    out.push(next);
+    cursor = next;
+  }
+  return out;
+}
+
+/** Why a cron expression or time zone cannot be used, or null. */
+export function invalidSchedule(cron: string, timezone: string): string | null {
+  try {
+    cronOf({ cron, timezone }).nextRun();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return /timezone/i.test(message) ? `timezone '${timezone}' is not an IANA time zone (such as Europe/London)` : `cron is not valid: ${message.replace(/^CronPattern: /, "")}`;
+  }
+  return null;
+}
