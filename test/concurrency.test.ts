@@ -1,0 +1,89 @@
+/**
+ * MAX_CONCURRENT_RUNS and priority: runs beyond the limit wait (SCHEDULED) and start as slots free, in
+ * their place in line (due time plus their priority's offset): HIGH before MEDIUM before LOW among runs
+ * due together, and a LOW run before a HIGH one due more than its offset later.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../src/env";
+import worker from "../src/index";
+import { runJob } from "../src/jobs/service";
+import { dispatch } from "../src/runs/dispatch";
+import { call, createJob, runRows } from "./support/helpers";
+
+/** Two slots; runs take an hour, so they hold their slot until a test completes them by hand. */
+const limited: Env = { ...env, MAX_CONCURRENT_RUNS: "2", JOB_DURATION_SECONDS: "3600" };
+
+/** The completion message of a job's run, delivered as the queue would. */
+async function complete(jobId: string, run = 1) {
+  const batch = createMessageBatch<unknown>("job-scheduler-runs", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { jobId, run } }]);
+  await worker.queue(batch, limited);
+  await getQueueResult(batch, createExecutionContext());
+}
+
+const statusOf = async (jobId: string) => (await runRows(jobId))[0]?.status;
+
+describe("MAX_CONCURRENT_RUNS and priority", () => {
+  it("holds runs beyond the limit SCHEDULED and starts them as slots free: HIGH, then MEDIUM, then LOW", async () => {
+    const fillers = [await createJob(), await createJob()];
+    for (const f of fillers) expect((await runJob(limited, f.id)).status).toBe("IN_PROGRESS");
+    const low = await createJob({ priority: "LOW" });
+    const medium = await createJob({ priority: "MEDIUM" });
+    const high = await createJob({ priority: "HIGH" });
+    for (const j of [low, medium, high]) {
+      const waiting = await runJob(limited, j.id);
+      expect(waiting).toMatchObject({ status: "SCHEDULED", latestRun: null });
+      expect(new Date(waiting.nextRunAt!).getTime()).toBeLessThanOrEqual(Date.now());
+    }
+    // A second "run now" while one waits is refused, as while one runs.
+    expect((await call("POST", `/api/jobs/${low.id}/run`)).status).toBe(409);
+
+    await complete(fillers[0]!.id);
+    expect([await statusOf(high.id), await statusOf(medium.id), await statusOf(low.id)]).toEqual(["IN_PROGRESS", "SCHEDULED", "SCHEDULED"]);
+    await complete(fillers[1]!.id);
+    expect([await statusOf(medium.id), await statusOf(low.id)]).toEqual(["IN_PROGRESS", "SCHEDULED"]);
+    await complete(high.id);
+    expect(await statusOf(low.id)).toBe("IN_PROGRESS");
+    for (const j of [medium, low]) await complete(j.id);
+  });
+
+  it("ages: a LOW run due now goes before a HIGH run due 3 minutes later, but not before one due 1 minute later", async () => {
+    const now = Date.now();
+    for (const [highDelayMs, first] of [
+      [180_000, "LOW"],
+      [60_000, "HIGH"],
+    ] as const) {
+      const fillers = [await createJob(), await createJob()];
+      for (const f of fillers) await runJob(limited, f.id);
+      const low = await createJob({ priority: "LOW" });
+      await runJob(limited, low.id);
+      const high = (await call("POST", "/api/jobs", { taskName: "High later", priority: "HIGH", runAt: new Date(now + highDelayMs).toISOString() })).body.data;
+      // One slot frees (without a dispatch of its own), then the dispatcher looks when both are due.
+      await env.DB.prepare("UPDATE runs SET status = 'COMPLETED', expectedAt = NULL WHERE jobId = ?").bind(fillers[0]!.id).run();
+      await dispatch(limited, new Date(now + highDelayMs + 1000));
+      const started = [(await statusOf(low.id)) === "IN_PROGRESS" ? "LOW" : null, (await statusOf(high.id)) === "IN_PROGRESS" ? "HIGH" : null].filter(Boolean);
+      expect(started, `HIGH due ${highDelayMs / 1000} s later`).toEqual([first]);
+      for (const id of [fillers[1]!.id, low.id, high.id]) await call("DELETE", `/api/jobs/${id}`);
+      await call("DELETE", `/api/jobs/${fillers[0]!.id}`);
+    }
+  });
+
+  it("never starts more than the limit, even with many runs asked for at once", async () => {
+    const jobs = await Promise.all(Array.from({ length: 8 }, () => createJob()));
+    const res = await worker.fetch(
+      new Request("http://scheduler.test/api/jobs/run", {
+        method: "POST",
+        headers: { authorization: `Bearer ${(await import("./support/helpers")).API_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ ids: jobs.map((j) => j.id) }),
+      }),
+      limited,
+    );
+    expect(res.status).toBe(202);
+    const inProgress = await env.DB.prepare("SELECT count(*) AS n FROM runs WHERE status = 'IN_PROGRESS'").first<{ n: number }>();
+    expect(inProgress?.n).toBe(2);
+    const statuses = (await Promise.all(jobs.map((j) => statusOf(j.id)))).sort();
+    expect(statuses).toEqual(["IN_PROGRESS", "IN_PROGRESS", "SCHEDULED", "SCHEDULED", "SCHEDULED", "SCHEDULED", "SCHEDULED", "SCHEDULED"]);
+    for (const j of jobs) await call("DELETE", `/api/jobs/${j.id}`);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * When recurring schedules fire, with a controlled clock: both DST transitions of two zones (the gap
+ * runs at the first valid instant after it; a repeated wall-clock time runs once), start, end and limit.
+ */
+import { describe, expect, it } from "vitest";
+import type { Schedule } from "../src/db/schema";
+import { nextOccurrence, upcomingOccurrences } from "../src/schedules/occurrences";
+
+const schedule = (cron: string, timezone: string, extra: Partial<Schedule> = {}): Schedule => ({ cron, timezone, missed: "skip", overlap: "skip", ...extra });
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+const next = (s: Schedule, after: string, count = 4) => upcomingOccurrences(s, new Date(after), count, 0).map(iso);
+
+describe("daylight saving time", () => {
+  it("Europe/London, spring forward (29 Mar 2026, 01:00 → 02:00): 01:30 runs at 02:00 BST, once", () => {
+    expect(next(schedule("30 1 * * *", "Europe/London"), "2026-03-28T12:00:00Z", 3)).toEqual([
+      "2026-03-29T01:00:00.000Z", // 02:00 BST: the first valid instant after the missing 01:30
+      "2026-03-30T00:30:00.000Z", // 01:30 BST
+      "2026-03-31T00:30:00.000Z",
+    ]);
+  });
+
+  it("Europe/London, fall back (25 Oct 2026, 02:00 → 01:00): 01:30 happens twice and runs once", () => {
+    expect(next(schedule("30 1 * * *", "Europe/London"), "2026-10-24T12:00:00Z", 3)).toEqual([
+      "2026-10-25T00:30:00.000Z", // 01:30 BST, the first pass
+      "2026-10-26T01:30:00.000Z", // 01:30 GMT the next day
+      "2026-10-27T01:30:00.000Z",
+    ]);
+    // Every 30 minutes through the repeated hour: each wall-clock time once.
+    expect(next(schedule("*/30 * * * *", "Europe/London"), "2026-10-24T23:45:00Z", 5)).toEqual([
+      "2026-10-25T00:00:00.000Z", // 01:00 BST
+      "2026-10-25T00:30:00.000Z", // 01:30 BST
+      "2026-10-25T02:00:00.000Z", // 02:00 GMT (01:00 and 01:30 GMT repeat wall times already run)
+      "2026-10-25T02:30:00.000Z",
+      "2026-10-25T03:00:00.000Z",
+    ]);
+  });
+
+  it("America/New_York, spring forward (8 Mar 2026, 02:00 → 03:00): 02:30 runs at 03:00 EDT, once", () => {
+    expect(next(schedule("30 2 * * *", "America/New_York"), "2026-03-07T12:00:00Z", 2)).toEqual(["2026-03-08T07:00:00.000Z", "2026-03-09T06:30:00.000Z"]);
+  });
+
+  it("America/New_York, fall back (1 Nov 2026, 02:00 → 01:00): 01:30 runs once", () => {
+    expect(next(schedule("30 1 * * *", "America/New_York"), "2026-10-31T12:00:00Z", 2)).toEqual(["2026-11-01T05:30:00.000Z", "2026-11-02T06:30:00.000Z"]);
+  });
+
+  it("weekdays at 09:00 London keep 09:00 local across the change (08:00 UTC in summer, 09:00 in winter)", () => {
+    expect(next(schedule("0 9 * * 1-5", "Europe/London"), "2026-10-23T00:00:00Z", 2)).toEqual(["2026-10-23T08:00:00.000Z", "2026-10-26T09:00:00.000Z"]);
+  });
+});
+
+describe("bounds", () => {
+  it("starts at startAt, stops after endAt, and counts its limit", () => {
+    const bounded = schedule("0 * * * *", "UTC", { startAt: "2026-12-01T10:00:00Z", endAt: "2026-12-01T12:00:00Z" });
+    expect(next(bounded, "2026-11-28T00:00:00Z", 10)).toEqual(["2026-12-01T10:00:00.000Z", "2026-12-01T11:00:00.000Z", "2026-12-01T12:00:00.000Z"]);
+    expect(upcomingOccurrences(schedule("0 * * * *", "UTC", { limit: 3 }), new Date("2026-12-01T00:00:00Z"), 5, 1).map(iso)).toEqual(["2026-12-01T01:00:00.000Z", "2026-12-01T02:00:00.000Z"]);
+    expect(nextOccurrence(schedule("0 0 31 2 *", "UTC"), new Date())).toBeNull();
+  });
+});
