@@ -140,9 +140,13 @@
       event.target.parentElement.dataset.userToggled = "true";
     }
   });
+  // A row's selection box is the reader's too: a refresh of the row never unticks it.
   if (window.Idiomorph) {
     window.Idiomorph.defaults.callbacks.beforeAttributeUpdated = (name, node) =>
-      !((name === "open" || name === "data-user-toggled") && node instanceof HTMLDetailsElement && node.dataset.userToggled === "true");
+      !(
+        ((name === "open" || name === "data-user-toggled") && node instanceof HTMLDetailsElement && node.dataset.userToggled === "true") ||
+        (name === "checked" && node instanceof HTMLInputElement && node.hasAttribute("data-keep-checked"))
+      );
   }
 
   // Failed requests: the server answers htmx with a plain-text message. A failed poll says so once, above.

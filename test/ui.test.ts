@@ -265,3 +265,58 @@ describe("logs and inbox pages", () => {
     expect(await page.text()).not.toContain('href="/inbox"');
   });
 });
+
+describe("scheduling from the dashboard", () => {
+  it("creates a recurring job from the form and shows it scheduled, in words, with its next runs", async () => {
+    const name = uniqueWord("cronform");
+    const res = await call("POST", "/jobs", form({ taskName: name, priority: "LOW", payload: "", when: "schedule", cron: "0 9 * * 1-5", timezone: "Europe/London", missed: "once", overlap: "allow", limit: "" }), formHeaders);
+    expect(res.status).toBe(303);
+    const job = (await call("GET", `/api/jobs?search=${name}`)).body.data[0];
+    expect(job).toMatchObject({ status: "SCHEDULED", schedule: { cron: "0 9 * * 1-5", timezone: "Europe/London", missed: "once", overlap: "allow" } });
+    const list = await call("GET", `/?search=${name}`);
+    expect(list.body).toContain('data-status="SCHEDULED"');
+    expect(list.body).toContain("At 09:00, Monday through Friday (Europe/London)");
+    const page = await call("GET", `/jobs/${job.id}`);
+    expect(page.body.match(/<ol class="next-runs"[^>]*>(.*?)<\/ol>/s)![1]!.match(/<li>/g)).toHaveLength(5);
+    expect(page.body).toContain(`hx-post="/jobs/${job.id}/pause"`);
+    const paused = await call("POST", `/jobs/${job.id}/pause`, "", htmx(undefined, `http://scheduler.test/jobs/${job.id}`));
+    expect(paused.body).toContain(`hx-post="/jobs/${job.id}/resume"`);
+    expect(paused.body).toContain("<strong>Paused. </strong>");
+  });
+
+  it("puts each scheduling error beside its field and creates nothing", async () => {
+    const before = await countRows("jobs");
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [{ when: "schedule", cron: "61 * * * *", timezone: "UTC" }, "cron", /cron is not valid/],
+      [{ when: "schedule", cron: "0 9 * * *", timezone: "Mars/Olympus" }, "timezone", /not an IANA time zone/],
+      [{ when: "at", runAt: "2001-01-01T09:00", timezone: "UTC" }, "runAt", /runAt is in the past/],
+      [{ when: "delay", delaySeconds: "soon" }, "delaySeconds", /delaySeconds must be a whole number/],
+      [{ when: "none", webhookUrl: "https://169.254.169.254/x" }, "form", /webhookUrl: 169.254.169.254 is not a public address/],
+    ];
+    for (const [fields, field, message] of cases) {
+      const res = await call("POST", "/jobs", form({ taskName: "x", priority: "LOW", payload: "", ...fields }), { ...formHeaders, ...htmx("job-form") });
+      if (field === "form") {
+        expect(res.status).toBe(400);
+        expect(res.body).toMatch(message);
+      } else {
+        expect(res.status, JSON.stringify(fields)).toBe(422);
+        expect(res.body).toMatch(new RegExp(`<small id="${field}-error" class="field-error">[^<]*${message.source}`));
+      }
+    }
+    expect(await countRows("jobs")).toBe(before);
+  });
+
+  it("asks how many before a bulk action, then does it and says what happened", async () => {
+    const ids = [(await createJob({ runAt: new Date(Date.now() + 3_600_000).toISOString() })).id, (await createJob({ runAt: new Date(Date.now() + 3_600_000).toISOString() })).id];
+    const body = new URLSearchParams([["action", "cancel"], ...ids.map((id): [string, string] => ["ids", id])]).toString();
+    const confirm = await call("POST", "/jobs/bulk/confirm", body, { ...formHeaders, ...htmx("modal") });
+    expect(confirm.body).toContain("Cancel the current run of 2 jobs?");
+    const done = await call("POST", "/jobs/bulk", body, { ...formHeaders, ...htmx(undefined, "http://scheduler.test/") });
+    expect(done.status).toBe(200);
+    expect(JSON.parse(done.headers.get("HX-Trigger-After-Swap")!).toast.message).toBe("Cancelled the current run of 2 of 2 jobs");
+    for (const id of ids) expect((await call("GET", `/api/jobs/${id}`)).body.data.status).toBe("CANCELLED");
+    const none = await call("POST", "/jobs/bulk/confirm", "action=run", { ...formHeaders, ...htmx("modal") });
+    expect(none.status).toBe(400);
+    expect(none.body).toBe("Select at least one job first (the boxes at the start of the rows)");
+  });
+});

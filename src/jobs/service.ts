@@ -13,7 +13,7 @@ import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
 import { dispatch, sendStartMessages } from "../runs/dispatch";
 import { insertRuns, refreshJobs } from "../runs/transitions";
 import { jobView, type JobView } from "../runs/views";
-import { upcomingOccurrences } from "../schedules/occurrences";
+import { nextRunsOf } from "../schedules/occurrences";
 import { cancelScheduledOf, insertTimingRun, timingOf } from "../schedules/timing";
 import { unsafeWebhookTarget } from "../security/webhook-target";
 import * as logsRepo from "../webhooks/repository";
@@ -97,13 +97,7 @@ export const NEXT_RUNS_SHOWN = 5;
 /** The job with its next run times: the next 5 occurrences of its schedule, or its one run to come. */
 export async function getJobWithNextRuns(env: Env, id: string) {
   const job = await getJob(env, id);
-  return { ...job, nextRuns: nextRunsOf(job) };
-}
-
-export function nextRunsOf(job: JobView): Date[] {
-  if (!job.nextRunAt) return [];
-  if (!job.schedule || job.paused) return [job.nextRunAt];
-  return [job.nextRunAt, ...upcomingOccurrences(job.schedule, job.nextRunAt, NEXT_RUNS_SHOWN - 1, job.occurrences)];
+  return { ...job, nextRuns: nextRunsOf(job, NEXT_RUNS_SHOWN) };
 }
 
 /** A page of jobs. A search counts its matches through ten pages unless `count=exact` asks for all of them. */

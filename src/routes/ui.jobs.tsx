@@ -8,11 +8,14 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import { z } from "zod";
 import type { AppEnv } from "../env";
 import { jobCreateForm, jobEditForm, jobFormFields } from "../jobs/form";
-import { jobIdParam, listJobsQuery, pageQuery, runIdParam, type ListJobsQuery } from "../jobs/schemas";
+import { bulkAction } from "../jobs/bulk";
+import { BULK_ACTIONS, BULK_RUN_MAX, jobIdParam, listJobsQuery, pageQuery, runIdParam, type BulkAction, type ListJobsQuery } from "../jobs/schemas";
+import { invalid } from "../lib/errors";
+import * as schedules from "../schedules/service";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
 import { JobDetailPage, JobLive, type JobDetail } from "../views/job-detail";
-import { DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
+import { BulkConfirm, DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
 import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
 import { backTo, renderPage, trigger, validPageQuery, wantsFragment } from "./ui.shared";
@@ -56,6 +59,26 @@ function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlE
   if (wantsFragment(c)) return c.html(<Modal title={title}>{form}</Modal>, status);
   return renderPage(c, "jobs", title, <article class="standalone-form"><h1>{title}</h1>{form}</article>, status);
 }
+
+/** Cancel, pause, resume from the job's page: the live section again, with a toast. */
+async function timingAction(c: Ctx, act: (env: Ctx["env"], id: string) => Promise<unknown>, toast: string) {
+  const id = c.req.param("id")!;
+  await act(c.env, id);
+  if (!wantsFragment(c)) return c.redirect(`/jobs/${id}`, 303);
+  trigger(c, { toast });
+  return c.html(<JobLive {...await loadDetail(c, id)} />);
+}
+
+const bulkForm = z.object({
+  action: z.enum(BULK_ACTIONS, { error: `action must be one of ${BULK_ACTIONS.join(", ")}` }),
+  ids: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
+    .pipe(z.array(z.string().min(1).max(64)).max(BULK_RUN_MAX, `at most ${BULK_RUN_MAX} jobs at once`)),
+});
+
+const bulkDone: Record<BulkAction, string> = { run: "Started", cancel: "Cancelled the current run of", pause: "Paused", resume: "Resumed", delete: "Deleted" };
 
 /** Runs shown per page of a job's page. */
 const RUNS_PER_PAGE = 10;
@@ -145,6 +168,27 @@ export const uiJobs = new Hono<AppEnv>()
     if (!wantsFragment(c)) return c.redirect(backTo(c, `/jobs/${id}`), 303);
     if (c.req.query("view") === "detail") return c.html(<JobLive {...await loadDetail(c, id)} />);
     return c.html(<JobRow job={job} now={new Date()} />);
+  })
+
+  .post("/jobs/:id/cancel", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.cancelJob, "Run cancelled"))
+  .post("/jobs/:id/pause", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.pauseJob, "Schedule paused"))
+  .post("/jobs/:id/resume", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.resumeJob, "Schedule resumed"))
+
+  .post("/jobs/bulk/confirm", zValidator("form", bulkForm), async (c) => {
+    const { action, ids } = c.req.valid("form");
+    if (ids.length === 0) throw invalid("Select at least one job first (the boxes at the start of the rows)");
+    const form = <BulkConfirm action={action} ids={ids} />;
+    if (wantsFragment(c)) return c.html(<Modal title="Are you sure?">{form}</Modal>);
+    return renderPage(c, "jobs", "Are you sure?", <article class="standalone-form"><h1>Are you sure?</h1>{form}</article>);
+  })
+
+  .post("/jobs/bulk", zValidator("form", bulkForm), async (c) => {
+    const { action, ids } = c.req.valid("form");
+    if (ids.length === 0) throw invalid("Select at least one job first");
+    const result = await bulkAction(c.env, action, ids.slice(0, BULK_RUN_MAX));
+    if (!wantsFragment(c)) return c.redirect(backTo(c, "/"), 303);
+    const refused = result.refused.length + result.notFound.length;
+    return afterChange(c, `${bulkDone[action]} ${result.done.length} of ${ids.length} jobs${refused > 0 ? ` (${refused} could not be: ${[...result.refused.map((r) => r.message), ...result.notFound.map((id) => `'${id}' not found`)].slice(0, 2).join("; ")})` : ""}`, "/");
   })
 
   .post("/runs/:runId/redeliver", zValidator("param", runIdParam), async (c) => {

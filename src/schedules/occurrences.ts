@@ -84,3 +84,10 @@ export function invalidSchedule(cron: string, timezone: string): string | null {
   }
   return null;
 }
+
+/** A job's next `count` run times: its run to come, then (for a schedule that runs) the occurrences after it. */
+export function nextRunsOf(job: { nextRunAt: Date | null; schedule: Schedule | null; paused: boolean; occurrences: number }, count: number): Date[] {
+  if (!job.nextRunAt) return [];
+  if (!job.schedule || job.paused) return [job.nextRunAt];
+  return [job.nextRunAt, ...upcomingOccurrences(job.schedule, job.nextRunAt, count - 1, job.occurrences)];
+}

@@ -6,7 +6,9 @@
 import type { RunView } from "../runs/views";
 import type { LogView } from "../webhooks/repository";
 import { CopyId, DeliveryBadge, Pagination, poll, PriorityBadge, StatusBadge, Time, type PageInfo } from "./components";
-import { prettyJson } from "./format";
+import { exactTime, prettyJson } from "./format";
+import { describeSchedule } from "../schedules/describe";
+import { nextRunsOf } from "../schedules/occurrences";
 import { announcement, deliveryActive, isActive, JobActions, pollEveryMs } from "./jobs";
 import { AttemptList } from "./logs";
 import type { JobView } from "../runs/views";
@@ -45,7 +47,27 @@ export function JobDetailPage(props: JobDetail) {
   );
 }
 
+/** Cancel the current run; pause or resume the schedule. Each a form that morphs the live section. */
+function TimingActions({ job }: { job: JobView }) {
+  const action = (verb: "cancel" | "pause" | "resume", label: string, danger = false) => (
+    <form method="post" action={`/jobs/${job.id}/${verb}`} hx-post={`/jobs/${job.id}/${verb}`} hx-target="#job-live" hx-swap="morph">
+      <button type="submit" class={`secondary outline${danger ? " danger" : ""}`} aria-label={`${label} ${job.taskName}`}>
+        {label}
+      </button>
+    </form>
+  );
+  const hasCurrent = job.status === "IN_PROGRESS" || job.nextRunAt !== null;
+  return (
+    <div class="action-group">
+      {hasCurrent ? action("cancel", job.status === "IN_PROGRESS" ? "Cancel run" : "Cancel next run", true) : null}
+      {job.schedule && !job.paused ? action("pause", "Pause") : null}
+      {job.schedule && job.paused ? action("resume", "Resume") : null}
+    </div>
+  );
+}
+
 export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
+  const nextRuns = nextRunsOf(job, 5);
   const url = `/jobs/${job.id}/live${runsInfo.page > 1 ? `?page=${runsInfo.page}` : ""}`;
   // Live while the job runs or any run shown has a webhook under way (an older run's may still retry).
   const active = isActive(job) || runs.some((run) => deliveryActive(run.delivery));
@@ -61,7 +83,32 @@ export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
           </span>
         </p>
         <JobActions job={job} target="detail" />
+        <TimingActions job={job} />
       </section>
+      {job.nextRunAt || job.schedule ? (
+        <section aria-labelledby="upcoming-heading" class="upcoming">
+          <h2 id="upcoming-heading">Upcoming</h2>
+          {job.schedule ? (
+            <p>
+              {job.paused ? <strong>Paused. </strong> : null}
+              {describeSchedule(job.schedule)} · <code>{job.schedule.cron}</code> · missed occurrences: {job.schedule.missed === "skip" ? "skipped" : "caught up once"} · while a run
+              still runs: {job.schedule.overlap === "skip" ? "skip" : "run anyway"}
+              {job.schedule.limit ? ` · at most ${job.schedule.limit} runs (${job.occurrences} so far)` : ""}
+            </p>
+          ) : null}
+          {nextRuns.length > 0 ? (
+            <ol class="next-runs" aria-label="Next run times">
+              {nextRuns.map((at) => (
+                <li>
+                  <Time at={at} now={now} /> <small class="muted">{exactTime(at)}</small>
+                </li>
+              ))}
+            </ol>
+          ) : (
+            <p class="muted">No run to come.</p>
+          )}
+        </section>
+      ) : null}
       <section aria-labelledby="runs-heading">
         <h2 id="runs-heading">
           Runs <span class="muted">({runsInfo.total})</span>
@@ -94,7 +141,7 @@ function RunItem({ run, attempts, open, now }: { run: RunView; attempts: LogView
         <summary>
           <strong>Run {run.number}</strong> <StatusBadge status={run.status} /> <DeliveryBadge delivery={delivery} />{" "}
           <span class="muted">
-            started <Time at={run.startedAt} now={now} />
+            {run.status === "SCHEDULED" || (run.status === "CANCELLED" && !run.startedAt) ? "due" : "started"} <Time at={run.startedAt ?? run.dueAt} now={now} />
           </span>
         </summary>
         <div class="run-body">

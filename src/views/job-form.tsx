@@ -169,3 +169,33 @@ export function DeleteConfirm({ job, runCount, logCount }: { job: JobView; runCo
     </form>
   );
 }
+
+const bulkQuestion: Record<string, (n: string) => string> = {
+  run: (n) => `Run ${n} now?`,
+  cancel: (n) => `Cancel the current run of ${n}?`,
+  pause: (n) => `Pause the schedules of ${n}?`,
+  resume: (n) => `Resume the schedules of ${n}?`,
+  delete: (n) => `Delete ${n}, with their runs and webhook logs? This cannot be undone.`,
+};
+
+/** The confirmation of a bulk action: says how many jobs it is, and posts them on. */
+export function BulkConfirm({ action, ids }: { action: string; ids: string[] }) {
+  const count = plural(ids.length, "job", "jobs");
+  return (
+    <form method="post" action="/jobs/bulk" hx-post="/jobs/bulk" hx-swap="none">
+      <p>{bulkQuestion[action]!(count)}</p>
+      <input type="hidden" name="action" value={action} />
+      {ids.map((id) => (
+        <input type="hidden" name="ids" value={id} />
+      ))}
+      <footer class="form-actions">
+        <button type="button" class="secondary" data-close-modal>
+          Keep them
+        </button>
+        <button type="submit" class={action === "delete" ? "danger" : ""}>
+          {action.charAt(0).toUpperCase() + action.slice(1)} {count}
+        </button>
+      </footer>
+    </form>
+  );
+}

@@ -2,6 +2,7 @@
 import { JOB_STATUSES, PRIORITIES } from "../db/schema";
 import type { ListJobsQuery } from "../jobs/schemas";
 import type { DeliveryView, JobView } from "../runs/views";
+import { describeSchedule } from "../schedules/describe";
 import { DeliveryBadge, EmptyState, liveFilter, Pagination, poll, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
 
 export const PAGE_SIZES = [10, 20, 50, 100] as const;
@@ -22,11 +23,19 @@ export function jobsUrl(q: Partial<ListJobsQuery>): string {
 export const deliveryActive = (delivery: DeliveryView | null | undefined) =>
   delivery?.state === "PENDING" || delivery?.state === "SENDING" || delivery?.state === "RETRYING";
 
-/** A job still worth watching (its latest run, or that run's webhook, is under way): its row and page poll until it is not. */
-export const isActive = (job: JobView) => job.status === "IN_PROGRESS" || deliveryActive(job.latestRun?.delivery);
+/** How soon a scheduled run must be for its row to start watching it. */
+const SOON_MS = 60_000;
 
-/** Every second while it runs; every 5 s while its webhook waits to be retried. */
-export const pollEveryMs = (job: JobView) => (job.latestRun?.delivery?.state === "RETRYING" ? 5000 : 1000);
+/**
+ * A job still worth watching (a run under way or due within a minute, or its webhook under way): its
+ * row and page poll until it is not.
+ */
+export const isActive = (job: JobView, now = Date.now()) =>
+  job.status === "IN_PROGRESS" || deliveryActive(job.latestRun?.delivery) || (job.nextRunAt !== null && job.nextRunAt.getTime() <= now + SOON_MS);
+
+/** Every second while it runs or is about to; every 5 s while its webhook waits to retry or its run waits for a slot. */
+export const pollEveryMs = (job: JobView, now = Date.now()) =>
+  job.latestRun?.delivery?.state === "RETRYING" || (job.status === "SCHEDULED" && job.nextRunAt !== null && job.nextRunAt.getTime() < now) ? 5000 : 1000;
 
 /** What a screen reader is told when a job stops being live: "Send Email: completed, webhook delivered". */
 export function announcement(job: JobView): string {
@@ -122,6 +131,9 @@ export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: P
         <table class="striped jobs">
           <thead>
             <tr>
+              <th scope="col" class="select">
+                <span class="visually-hidden">Select</span>
+              </th>
               <th scope="col">Task</th>
               <th scope="col">Priority</th>
               <th scope="col">Status</th>
@@ -144,10 +156,33 @@ export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: P
   );
 }
 
+/** "next in 3 h", the cron in words, or "paused": when the job runs next. */
+export function NextRun({ job, now }: { job: JobView; now: Date }) {
+  return (
+    <>
+      {job.nextRunAt ? (
+        <small class="next-run">
+          {job.nextRunAt <= now ? "due, waiting for a slot" : "next"} <Time at={job.nextRunAt} now={now} />
+        </small>
+      ) : null}
+      {job.schedule ? (
+        <small class="schedule-words muted">
+          {" "}
+          {job.paused ? "Paused: " : ""}
+          {describeSchedule(job.schedule)}
+        </small>
+      ) : null}
+    </>
+  );
+}
+
 export function JobRow({ job, now }: { job: JobView; now: Date }) {
-  const live = isActive(job) ? poll(`/jobs/${job.id}/row`, pollEveryMs(job)) : {};
+  const live = isActive(job, now.getTime()) ? poll(`/jobs/${job.id}/row`, pollEveryMs(job, now.getTime())) : {};
   return (
     <tr id={`job-${job.id}`} data-job-id={job.id} data-announce={announcement(job)} {...live}>
+      <td class="select">
+        <input type="checkbox" name="ids" value={job.id} form="bulk-form" data-keep-checked aria-label={`Select ${job.taskName}`} />
+      </td>
       <td>
         <a href={`/jobs/${job.id}`} class="task-name">
           {job.taskName}
@@ -160,6 +195,8 @@ export function JobRow({ job, now }: { job: JobView; now: Date }) {
       </td>
       <td class="status-cell">
         <StatusBadge status={job.status} /> <DeliveryBadge delivery={job.latestRun?.delivery} />
+        <br />
+        <NextRun job={job} now={now} />
       </td>
       <td>
         <Time at={job.createdAt} now={now} />
@@ -228,11 +265,36 @@ export function JobsPage({ jobs, info, query, now }: { jobs: JobView[]; info: Pa
         <NewJobButton />
       </div>
       <JobFilters query={query} />
+      <BulkBar />
       <Spinner id="table-loading" />
       {/* Not a live region: rows refresh every second while they run. app.js announces what matters. */}
       <div id="jobs-table">
         <JobsTable jobs={jobs} info={info} query={query} now={now} />
       </div>
     </>
+  );
+}
+
+/**
+ * Actions on the selected rows. The buttons ask for a confirmation that says how many jobs it is (a
+ * dialog with htmx; a page of its own without JavaScript); the rows' checkboxes belong to this form.
+ */
+export function BulkBar() {
+  const actions = [
+    ["run", "Run"],
+    ["cancel", "Cancel"],
+    ["pause", "Pause"],
+    ["resume", "Resume"],
+    ["delete", "Delete"],
+  ] as const;
+  return (
+    <form id="bulk-form" class="bulk-bar" method="post" action="/jobs/bulk/confirm" hx-post="/jobs/bulk/confirm" hx-target="#modal" hx-swap="innerHTML">
+      <span class="muted">Selected jobs:</span>
+      {actions.map(([action, label]) => (
+        <button type="submit" name="action" value={action} class={`secondary outline${action === "delete" ? " danger" : ""}`}>
+          {label}
+        </button>
+      ))}
+    </form>
   );
 }

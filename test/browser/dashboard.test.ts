@@ -358,6 +358,58 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     expect((await api("GET", `/api/jobs/${body.data.id}`)).body.data.status).toBe("PENDING");
   });
 
+  it("schedules a recurring job from the dialog: errors beside the fields, then the cron in words and the next runs", async () => {
+    const name = `Weekday digest ${word()}`;
+    await open("/");
+    await page.locator(".page-head").getByRole("button", { name: "New job" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    await dialog.getByLabel("Task name").fill(name);
+    await dialog.getByLabel("On a schedule").check();
+    await dialog.getByLabel("Cron (minute hour day month weekday)").fill("61 9 * * 1-5");
+    await dialog.getByLabel("Time zone (IANA)").fill("Europe/London");
+    await page.getByRole("button", { name: "Create job" }).click();
+    await expect.poll(() => page.locator("#cron-error").textContent()).toMatch(/cron is not valid/);
+    await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
+    await page.getByLabel("Cron (minute hour day month weekday)").fill("0 9 * * 1-5");
+    await page.screenshot({ path: `${shots}/schedule-form.png` });
+    await page.getByRole("button", { name: "Create job" }).click();
+    const row = page.locator("tr", { hasText: name });
+    await row.waitFor();
+    expect(await row.locator("[data-status]").first().getAttribute("data-status")).toBe("SCHEDULED");
+    expect(await row.textContent()).toContain("At 09:00, Monday through Friday (Europe/London)");
+    await row.getByRole("link", { name }).click();
+    await page.locator("ol.next-runs li").first().waitFor();
+    expect(await page.locator("ol.next-runs li").count()).toBe(5);
+    await page.getByRole("button", { name: `Pause ${name}` }).click();
+    await page.getByRole("button", { name: `Resume ${name}` }).waitFor();
+    await page.getByRole("button", { name: `Resume ${name}` }).click();
+    await page.getByRole("button", { name: `Pause ${name}` }).waitFor();
+    await page.screenshot({ path: `${shots}/job-scheduled.png`, fullPage: true });
+  });
+
+  it("cancels selected jobs after a confirmation that says how many, and filters by Scheduled and Cancelled", async () => {
+    const tag = word();
+    const runAt = new Date(Date.now() + 3_600_000).toISOString();
+    for (let i = 0; i < 3; i++) await api("POST", "/api/jobs", { taskName: `Later ${i} ${tag}`, runAt });
+    await open(`/?search=${tag}&status=SCHEDULED`);
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(3);
+    await page.getByLabel(`Select Later 0 ${tag}`).check();
+    await page.getByLabel(`Select Later 2 ${tag}`).check();
+    await page.locator(".bulk-bar").getByRole("button", { name: "Cancel" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain("Cancel the current run of 2 jobs?");
+    await page.screenshot({ path: `${shots}/bulk-confirm.png` });
+    await dialog.getByRole("button", { name: "Cancel 2 jobs" }).click();
+    await expect.poll(() => page.locator(".toast").first().textContent()).toContain("Cancelled the current run of 2 of 2 jobs");
+    await page.getByLabel("Status").selectOption("CANCELLED");
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(2);
+    await page.getByLabel("Status").selectOption("SCHEDULED");
+    await expect.poll(() => page.locator("tbody tr").count()).toBe(1);
+    expect(await page.locator("tbody tr").textContent()).toContain(`Later 1 ${tag}`);
+  });
+
   it("has no serious or critical accessibility violations on any page (axe-core)", async () => {
     const axeSource = readFileSync("node_modules/axe-core/axe.min.js", "utf8");
     const { body } = await api("POST", "/api/jobs", { taskName: `Accessible ${word()}`, payload: { a: 1 } });
@@ -369,7 +421,8 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
       const bad = (results.violations as any[]).filter((v) => v.impact === "serious" || v.impact === "critical");
       expect(bad.map((v) => `${label}: ${v.id} (${v.impact}) ${v.nodes.map((n: any) => n.target.join(" ")).join(", ")}`)).toEqual([]);
     };
-    for (const path of ["/", `/jobs/${body.data.id}`, "/logs", "/inbox", "/jobs/new", `/jobs/${body.data.id}/delete`, "/no/such/page", "/?search=zzzz-nothing"]) {
+    const scheduled = (await api("POST", "/api/jobs", { taskName: `Accessible schedule ${word()}`, schedule: { cron: "0 9 * * 1-5", timezone: "Europe/London" } })).body.data.id;
+    for (const path of ["/", `/jobs/${body.data.id}`, `/jobs/${scheduled}`, "/logs", "/inbox", "/jobs/new", `/jobs/${body.data.id}/delete`, "/no/such/page", "/?search=zzzz-nothing"]) {
       await open(path);
       await check(path);
     }
