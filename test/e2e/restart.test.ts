@@ -100,6 +100,10 @@ describe("npm start: a restart loses nothing", () => {
 
     const ids: string[] = [];
     for (let i = 0; i < JOBS; i++) ids.push((await api("POST", "/api/jobs", { taskName: `Restart ${i}`, payload: { i } })).body.data.id);
+    // Due while the app is down: a run at a time, and a schedule's first occurrence (at the next minute).
+    const oneOff = (await api("POST", "/api/jobs", { taskName: "Due while down", runAt: new Date(Date.now() + 4000).toISOString() })).body.data;
+    const recurring = (await api("POST", "/api/jobs", { taskName: "Every minute", schedule: { cron: "* * * * *" } })).body.data;
+    expect([oneOff.status, recurring.status]).toEqual(["SCHEDULED", "SCHEDULED"]);
     const run = await api("POST", "/api/jobs/run", { ids });
     expect(run.status).toBe(202);
     expect(run.body.data.started).toHaveLength(JOBS);
@@ -127,13 +131,36 @@ describe("npm start: a restart loses nothing", () => {
     );
     const recoveredInMs = Date.now() - backAt;
 
+    // The run that fell due while the app was down starts once the app is back, once.
+    await waitFor("the run due while down to complete", async () => ((await api("GET", `/api/jobs/${oneOff.id}`)).body.data.latestRun?.delivery?.state === "DELIVERED" ? true : undefined), RECOVERY_BOUND_MS, second);
+    // A run scheduled now starts on time with nothing but npm start running.
+    const dueAt = Date.now() + 3000;
+    const onTime = (await api("POST", "/api/jobs", { taskName: "On time", runAt: new Date(dueAt).toISOString() })).body.data;
+    const started = await waitFor("the scheduled run to start", async () => (await api("GET", `/api/jobs/${onTime.id}`)).body.data.latestRun?.startedAt ?? undefined, 20_000, second);
+    const lateMs = new Date(started).getTime() - dueAt;
+    expect(lateMs).toBeGreaterThanOrEqual(0);
+    expect(lateMs).toBeLessThan(2000);
+    // The schedule's first occurrence runs once, whether it fell while the app was down or after.
+    const occurrenceAt = new Date(recurring.nextRunAt).getTime();
+    await waitFor(
+      "the first occurrence to complete",
+      async () => {
+        const runs = (await api("GET", `/api/jobs/${recurring.id}/runs?limit=100`)).body.data as any[];
+        return runs.some((r) => new Date(r.occurrenceAt).getTime() === occurrenceAt && r.delivery?.state === "DELIVERED") ? true : undefined;
+      },
+      Math.max(0, occurrenceAt - Date.now()) + RECOVERY_BOUND_MS,
+      second,
+    );
+
     // Each run's webhook arrived exactly once; the runs are the ones started before the kill.
-    expect([...arrivals.keys()].sort()).toEqual(ids.map((id) => `whd_${id}_1`).sort());
+    const expected = [...ids, oneOff.id, onTime.id].map((id) => `whd_${id}_1`);
+    expect([...arrivals.keys()].filter((k) => !k.startsWith(`whd_${recurring.id}_`)).sort()).toEqual(expected.sort());
     expect([...arrivals.values()].every((n) => n === 1)).toBe(true);
+    expect([...arrivals.keys()].filter((k) => k.startsWith(`whd_${recurring.id}_`)).length).toBeGreaterThanOrEqual(1);
     for (const id of ids.slice(0, 5)) {
       const job = (await api("GET", `/api/jobs/${id}`)).body.data;
       expect(job.latestRun).toMatchObject({ number: 1, status: "COMPLETED", recoveries: 1 });
     }
-    console.log(`restart: ${JOBS} runs recovered ${(recoveredInMs / 1000).toFixed(1)} s after the app was back`);
+    console.log(`restart: ${JOBS} runs recovered ${(recoveredInMs / 1000).toFixed(1)} s after the app was back; a run scheduled after it started ${lateMs} ms after its time`);
   });
 });
