@@ -7,11 +7,12 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { percentile, runLoad } from "./lib/load.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
+import { measureAccuracy, measurePriority } from "./lib/scheduling.mjs";
 import { COMMON_WORD, SEARCH_WORD, seedJobs } from "./lib/seed.mjs";
 import { migrate, startWorkerd, startWranglerDev, workerdRssMiB, writeBenchConfig } from "./lib/servers.mjs";
 
 const QUICK = process.argv.includes("--quick");
-const SIZES = { ingest: QUICK ? 500 : 5000, pipeline: QUICK ? 200 : 2000, large: QUICK ? 10_000 : 100_000, small: 1000 };
+const SIZES = { ingest: QUICK ? 500 : 5000, pipeline: QUICK ? 200 : 2000, large: QUICK ? 10_000 : 100_000, small: 1000, accuracy: QUICK ? 200 : 1000, priority: QUICK ? 600 : 5000 };
 const MODES = process.argv.includes("--only-workerd") ? ["workerd"] : process.argv.includes("--only-wrangler") ? ["wrangler dev"] : ["wrangler dev", "workerd"];
 const CONCURRENCY = 32;
 const TOKEN = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))[1];
@@ -113,7 +114,8 @@ async function measureMode(mode, receiver) {
   try {
     migrate(state);
     seedJobs(state, 0, SIZES.small);
-    let app = await start(mode, "app", { state, vars: { WEBHOOK_URL: receiver.url, JOB_DURATION_SECONDS: "3" } });
+    // No limit on runs in progress for these phases: they measure the pipeline, not the queueing.
+    let app = await start(mode, "app", { state, vars: { WEBHOOK_URL: receiver.url, JOB_DURATION_SECONDS: "3", MAX_CONCURRENT_RUNS: "0" } });
     log(`${mode}: queries at ${SIZES.small} jobs`);
     const querySmall = await measureQueries(app.url, SIZES.small);
     log(`${mode}: ingest ${SIZES.ingest}`);
@@ -130,12 +132,24 @@ async function measureMode(mode, receiver) {
     const have = SIZES.small + 200 + SIZES.ingest + SIZES.pipeline;
     log(`${mode}: seeding to ${SIZES.large} jobs`);
     seedJobs(state, SIZES.small, SIZES.large - have);
-    app = await start(mode, "app", { state, vars: { WEBHOOK_URL: receiver.url, JOB_DURATION_SECONDS: "0" } });
+    app = await start(mode, "app", { state, vars: { WEBHOOK_URL: receiver.url, JOB_DURATION_SECONDS: "0", MAX_CONCURRENT_RUNS: "0" } });
     log(`${mode}: queries at ${SIZES.large} jobs`);
     const queryLarge = await measureQueries(app.url, SIZES.large);
     log(`${mode}: pipeline ${SIZES.pipeline} jobs, duration 0`);
     const pipelineZero = await measurePipeline(app.url, receiver, 0);
     await app.stop();
+    let scheduling = null;
+    if (mode === "workerd") {
+      log(`${mode}: ${SIZES.accuracy} runs due across one minute (no limit)`);
+      app = await start(mode, "app", { state, vars: { WEBHOOK_URL: receiver.url, JOB_DURATION_SECONDS: "3", MAX_CONCURRENT_RUNS: "0" } });
+      const accuracy = await measureAccuracy(app.url, json, SIZES.accuracy);
+      await app.stop();
+      log(`${mode}: ${SIZES.priority} runs due at once, limit 50, three priorities`);
+      app = await start(mode, "app", { state, vars: { WEBHOOK_URL: receiver.url, JOB_DURATION_SECONDS: "0", MAX_CONCURRENT_RUNS: "50" } });
+      const priority = await measurePriority(app.url, json, SIZES.priority);
+      await app.stop();
+      scheduling = { accuracy, priority };
+    }
     return {
       baseline,
       baselineD1,
@@ -145,6 +159,7 @@ async function measureMode(mode, receiver) {
       pipeline,
       pipelineDuration0: pipelineZero,
       workerdMemoryMiB: memoryMiB,
+      scheduling,
     };
   } finally {
     rmSync(state, { recursive: true, force: true });
@@ -173,6 +188,13 @@ function printTable(results) {
       lines.push(`${name}: ${p.jobs} jobs, first run -> last webhook ${p.firstRunToLastWebhookS} s, lag beyond duration p50 ${p.lagP50Ms} ms p95 ${p.lagP95Ms} ms, ${p.jobsPerSecond} jobs/s, missing ${p.missing}, duplicates ${p.duplicates}`);
     }
     lines.push(`workerd memory (RSS): ${r.workerdMemoryMiB ?? "n/a"} MiB`);
+    if (r.scheduling) {
+      const a = r.scheduling.accuracy;
+      lines.push(`scheduled runs due across one minute: ${a.started}/${a.scheduled} started; start minus due p50 ${a.startMinusDue.p50Ms} ms, p95 ${a.startMinusDue.p95Ms} ms, max ${a.startMinusDue.maxMs} ms`);
+      const p = r.scheduling.priority;
+      const w = (k) => `${k} p50 ${p.waitByPriority[k].p50Ms} ms, p95 ${p.waitByPriority[k].p95Ms} ms, last ${p.waitByPriority[k].maxMs} ms`;
+      lines.push(`${p.scheduled} runs due at once, limit 50 (${p.started} started): wait to start ${w("HIGH")} | ${w("MEDIUM")} | ${w("LOW")}`);
+    }
   }
   console.log(lines.join("\n"));
 }

@@ -11,6 +11,7 @@ ALTER TABLE `runs` ADD `occurrenceAt` integer;--> statement-breakpoint
 ALTER TABLE `runs` ADD `rank` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 CREATE UNIQUE INDEX `runs_occurrence_idx` ON `runs` (`jobId`,`occurrenceAt`) WHERE "runs"."occurrenceAt" IS NOT NULL AND "runs"."status" != 'CANCELLED';--> statement-breakpoint
 CREATE INDEX `runs_in_progress_idx` ON `runs` (`expectedAt`) WHERE "runs"."status" = 'IN_PROGRESS';--> statement-breakpoint
+CREATE INDEX `runs_job_running_idx` ON `runs` (`jobId`) WHERE "runs"."status" = 'IN_PROGRESS';--> statement-breakpoint
 CREATE INDEX `runs_dispatch_idx` ON `runs` (`rank`) WHERE "runs"."status" = 'SCHEDULED';--> statement-breakpoint
 CREATE INDEX `runs_job_scheduled_idx` ON `runs` (`jobId`,`dueAt`) WHERE "runs"."status" = 'SCHEDULED';--> statement-breakpoint
 ALTER TABLE `jobs` ADD `nextRunAt` integer;--> statement-breakpoint

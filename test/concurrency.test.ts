@@ -69,6 +69,20 @@ describe("MAX_CONCURRENT_RUNS and priority", () => {
     }
   });
 
+  it("never starts more than the limit, even with several dispatchers at once (the count and the start are one statement)", async () => {
+    const jobs = await Promise.all(Array.from({ length: 8 }, () => createJob()));
+    // Runs due now, not yet dispatched; then three dispatchers at once, each reading two free slots.
+    await env.DB.batch(
+      jobs.map((j, i) =>
+        env.DB.prepare("INSERT INTO runs (jobId, number, status, taskName, payload, priority, dueAt, rank) VALUES (?, 1, 'SCHEDULED', 'x', '{}', 'MEDIUM', ?, ?)").bind(j.id, Date.now() - 1000 + i, Date.now() - 1000 + i),
+      ),
+    );
+    await Promise.all([dispatch(limited), dispatch(limited), dispatch(limited)]);
+    const inProgress = await env.DB.prepare("SELECT count(*) AS n FROM runs WHERE status = 'IN_PROGRESS'").first<{ n: number }>();
+    expect(inProgress?.n).toBe(2);
+    for (const j of jobs) await call("DELETE", `/api/jobs/${j.id}`);
+  });
+
   it("never starts more than the limit, even with many runs asked for at once", async () => {
     const jobs = await Promise.all(Array.from({ length: 8 }, () => createJob()));
     const res = await worker.fetch(

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Schedule } from "../src/db/schema";
+import { localToIso } from "../src/jobs/form";
 import { nextOccurrence, upcomingOccurrences } from "../src/schedules/occurrences";
 
 const schedule = (cron: string, timezone: string, extra: Partial<Schedule> = {}): Schedule => ({ cron, timezone, missed: "skip", overlap: "skip", ...extra });
@@ -54,5 +55,20 @@ describe("bounds", () => {
     expect(next(bounded, "2026-11-28T00:00:00Z", 10)).toEqual(["2026-12-01T10:00:00.000Z", "2026-12-01T11:00:00.000Z", "2026-12-01T12:00:00.000Z"]);
     expect(upcomingOccurrences(schedule("0 * * * *", "UTC", { limit: 3 }), new Date("2026-12-01T00:00:00Z"), 5, 1).map(iso)).toEqual(["2026-12-01T01:00:00.000Z", "2026-12-01T02:00:00.000Z"]);
     expect(nextOccurrence(schedule("0 0 31 2 *", "UTC"), new Date())).toBeNull();
+  });
+});
+
+describe("the form's local times (localToIso)", () => {
+  it.each([
+    ["2026-12-01T09:00", "Europe/London", "2026-12-01T09:00:00.000Z"],
+    ["2026-07-01T09:00", "Europe/London", "2026-07-01T08:00:00.000Z"],
+    ["2026-03-29T01:30", "Europe/London", "2026-03-29T01:00:00.000Z"], // in the gap: 02:00 BST
+    ["2026-10-25T01:30", "Europe/London", "2026-10-25T00:30:00.000Z"], // twice: the first pass (BST)
+    ["2026-03-08T02:30", "America/New_York", "2026-03-08T07:00:00.000Z"], // in the gap: 03:00 EDT
+    ["2026-11-01T01:30", "America/New_York", "2026-11-01T05:30:00.000Z"], // twice: the first pass (EDT)
+    ["2026-10-04T02:15", "Australia/Lord_Howe", "2026-10-03T15:30:00.000Z"], // a 30-minute gap: 02:30
+    ["not a time", "UTC", "not a time"],
+  ])("%s in %s is %s, as schedules read it", (local, timezone, expected) => {
+    expect(localToIso(local, timezone)).toBe(expected);
   });
 });

@@ -55,7 +55,7 @@ export const jobs = sqliteTable(
     status: text("status", { enum: JOB_STATUSES }).notNull().default("PENDING"),
     createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
     updatedAt: integer("updatedAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
-    /** The newest run that started or was cancelled (runs.id); null before the first. */
+    /** The run the job shows: the one that started last, or that a person cancelled (runs.id); null before the first. */
     latestRunId: integer("latestRunId"),
     /** When its next run is due (the earliest of its SCHEDULED runs); null when none is. */
     nextRunAt: integer("nextRunAt", { mode: "timestamp_ms" }),
@@ -126,6 +126,9 @@ export const runs = sqliteTable(
     // a few entries, however many runs the table holds.
     index("runs_in_progress_idx")
       .on(t.expectedAt)
+      .where(sql`${t.status} = 'IN_PROGRESS'`),
+    index("runs_job_running_idx")
+      .on(t.jobId)
       .where(sql`${t.status} = 'IN_PROGRESS'`),
     index("runs_dispatch_idx")
       .on(t.rank)

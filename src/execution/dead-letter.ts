@@ -6,6 +6,7 @@ import { getDb } from "../db/client";
 import type { RunRef } from "../deliveries/body";
 import { giveUpDelivery } from "../deliveries/transitions";
 import { getConfig, type Env, type JobMessage } from "../env";
+import { dispatch } from "../runs/dispatch";
 import { failRuns } from "../runs/finish";
 import * as runsRepo from "../runs/repository";
 
@@ -24,6 +25,8 @@ export async function handleDeadLetter(env: Env, ref: RunRef): Promise<void> {
       await env.JOB_QUEUE.send({ jobId: ref.jobId, run: ref.number } satisfies JobMessage).catch((err: unknown) => {
         console.error("could not queue the job.failed webhook; the sweep will", ref, err);
       });
+      // Its slot is free: a run waiting for one starts now (else the next sweep starts it).
+      if (getConfig(env).maxConcurrentRuns > 0) await dispatch(env).catch(() => undefined);
     }
     return;
   }

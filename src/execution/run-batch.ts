@@ -56,7 +56,7 @@ async function continueRun(env: Env, ref: RunRef, dispatchOnce: DispatchOnce): P
  */
 async function startScheduled(dueAt: Date, dispatchOnce: DispatchOnce): Promise<MessageOutcome> {
   const now = Date.now();
-  if (dueAt.getTime() > now + 1000) return retryIn((dueAt.getTime() - now) / 1000);
+  if (dueAt.getTime() > now) return retryIn((dueAt.getTime() - now) / 1000);
   await dispatchOnce();
   return ack;
 }
@@ -87,13 +87,15 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
     // recognised by the lease this batch took. Each message looks at its own run again; a second copy
     // of the same run only looks (it finds the lease of the first, and waits).
     const resumed = new Set<string>();
-    return Promise.all(
+    const results = await Promise.all(
       refs.map((ref) => {
         const first = !resumed.has(webhookIdOf(ref));
         resumed.add(webhookIdOf(ref));
         return settled(first ? resumeClaim(env, ref, lease, dispatchOnce) : continueRun(env, ref, dispatchOnce));
       }),
     );
+    if (getConfig(env).maxConcurrentRuns > 0) await dispatchOnce().catch(() => undefined);
+    return results;
   }
   // A run named twice (two copies of its message in one batch) is sent for its first copy only.
   const byWebhookId = new Map(claimed.map((delivery) => [delivery.webhookId, delivery]));

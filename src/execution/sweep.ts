@@ -8,7 +8,7 @@
 import { getDb } from "../db/client";
 import { findStalledDeliveries } from "../deliveries/transitions";
 import { getConfig, type Env, type JobMessage } from "../env";
-import { dispatch, DISPATCH_BATCH, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
+import { dispatch, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
 import { failRuns } from "../runs/finish";
 import { findOverdueRuns, findUnqueuedRuns, markQueued, markRecovered } from "../runs/transitions";
 
@@ -18,8 +18,6 @@ export const DEFAULT_SWEEP_GRACE_SECONDS = 60;
 export const MAX_RECOVERIES = 3;
 /** Most rows one sweep handles of each kind; the next sweep takes the rest. */
 const SWEEP_BATCH = 100;
-/** Dispatch turns per sweep (each up to DISPATCH_BATCH runs): a backlog drains over several sweeps. */
-const DISPATCH_TURNS = 10;
 /** Runs due within this long get their start message from the sweep (the next sweeps come well before). */
 const LOOKAHEAD_MS = 10 * 60 * 1000;
 
@@ -37,13 +35,6 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
   const before = new Date(now.getTime() - sweepGraceSeconds * 1000);
   const report: SweepReport = { startedRuns: 0, queuedStarts: 0, requeuedRuns: 0, failedRuns: 0, requeuedDeliveries: 0 };
   const messages: JobMessage[] = [];
-
-  // Due runs: started in their place in line, as far as the slots allow.
-  for (let turn = 0; turn < DISPATCH_TURNS; turn++) {
-    const { started, cancelled } = await dispatch(env, now);
-    report.startedRuns += started.length;
-    if (started.length + cancelled.length < DISPATCH_BATCH) break;
-  }
 
   // Runs scheduled beyond a message's reach, now coming near: their start message.
   const soon = await findUnqueuedRuns(db, now, Math.min(LOOKAHEAD_MS, MESSAGE_REACH_MS), SWEEP_BATCH);
@@ -66,6 +57,9 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
       messages.push(message);
     }
   }
+  // Due runs (after the overdue ones were failed: their slots are free), in their place in line.
+  report.startedRuns += (await dispatch(env, now)).started.length;
+
   for (const stalled of await findStalledDeliveries(db, before, SWEEP_BATCH)) {
     report.requeuedDeliveries += 1;
     messages.push({ jobId: stalled.jobId, run: stalled.number });

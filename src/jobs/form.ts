@@ -42,15 +42,29 @@ function zoneOffsetMs(at: number, timezone: string): number {
   return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) - Math.floor(at / 1000) * 1000;
 }
 
-/** "2026-12-01T09:00" in `timezone` as an ISO instant; the text itself when it is not such a date-time. */
+/**
+ * "2026-12-01T09:00" in `timezone` as an ISO instant; the text itself when it is not such a date-time.
+ * As schedules do across daylight saving time: a time that happens twice is its first pass; a time in
+ * the spring-forward gap is the first valid instant after it (the moment the clocks jump).
+ */
 export function localToIso(local: string, timezone: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local.trim());
   if (!m) return local.trim();
   const wall = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0));
   try {
-    let at = wall - zoneOffsetMs(wall, timezone);
-    at = wall - zoneOffsetMs(at, timezone); // again at the instant itself: the offset may differ across a DST change
-    return new Date(at).toISOString();
+    // The offsets in force around that day; each gives a candidate instant that shows this wall time, or not.
+    const offsets = [zoneOffsetMs(wall - 86_400_000, timezone), zoneOffsetMs(wall + 86_400_000, timezone)];
+    const fits = offsets.map((offset) => wall - offset).filter((at) => wall - zoneOffsetMs(at, timezone) === at);
+    if (fits.length > 0) return new Date(Math.min(...fits)).toISOString();
+    // In the gap: the first instant after it, found between the two candidates (to the second).
+    let [lo, hi] = [Math.min(wall - offsets[0]!, wall - offsets[1]!), Math.max(wall - offsets[0]!, wall - offsets[1]!)];
+    const before = zoneOffsetMs(lo, timezone);
+    while (hi - lo > 1000) {
+      const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+      if (zoneOffsetMs(mid, timezone) === before) lo = mid;
+      else hi = mid;
+    }
+    return new Date(hi).toISOString();
   } catch {
     return local.trim(); // an unknown time zone: the schema names it
   }

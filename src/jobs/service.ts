@@ -128,6 +128,8 @@ export async function updateJob(env: Env, id: string, input: UpdateJobInput): Pr
 
 export async function deleteJob(env: Env, id: string): Promise<void> {
   if (!(await repo.deleteJob(getDb(env.DB), id))) throw notFound("Job", id);
+  // A run of it may have held a slot: a run waiting for one starts now (else the next sweep starts it).
+  if (getConfig(env).maxConcurrentRuns > 0) await dispatch(env).catch(() => undefined);
 }
 
 /**

@@ -7,7 +7,7 @@
  * every statement is conditional, so two at once start nothing twice.
  */
 import { and, sql } from "drizzle-orm";
-import { getDb } from "../db/client";
+import { getDb, type Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
 import { jobs, runs, type Run } from "../db/schema";
 import { getConfig, type Env, type JobMessage } from "../env";
@@ -15,7 +15,7 @@ import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
 import { nextOccurrence } from "../schedules/occurrences";
 import { failRuns } from "./finish";
 import { countInProgress, findDueRuns, type DueRun } from "./repository";
-import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, refreshJobs, startRuns, type NewRun } from "./transitions";
+import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, pointLatest, refreshJobs, startRuns, type NewRun } from "./transitions";
 
 /** Most runs one dispatch weighs; a backlog is taken in turns. */
 export const DISPATCH_BATCH = 100;
@@ -60,32 +60,59 @@ function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next:
   // After a miss the schedule resumes from now: the occurrences in between are not made (skip), or this run catches them up once.
   const after = new Date(Math.max(missed ? now.getTime() : run.occurrenceAt!.getTime(), run.scheduleCursor?.getTime() ?? 0));
   const underLimit = schedule.limit === undefined || run.occurrences < schedule.limit;
-  return { cancel, next: run.paused || !underLimit ? null : nextOccurrence(schedule, after) };
+  try {
+    return { cancel, next: run.paused || !underLimit ? null : nextOccurrence(schedule, after) };
+  } catch (err) {
+    // A stored schedule that can no longer be read must not hold back every other due run.
+    return { cancel: `the schedule cannot be evaluated: ${err instanceof Error ? err.message : String(err)}`, next: null };
+  }
 }
 
-/** The jobs' schedule cursors and occurrence counts follow the occurrences made (once each, whoever made them). */
-function advanceCursors(env: Env, nexts: NewRun[]) {
-  const db = getDb(env.DB);
+/**
+ * The jobs' schedule cursors and occurrence counts follow the occurrences made: once each, whoever made
+ * them, and only for the schedule they were made from (see insertRuns' `schedule`).
+ */
+export function advanceCursors(db: Db, nexts: NewRun[]) {
   const m = (i: number) => field(i, "m.value");
   return db
     .update(jobs)
     .set({ scheduleCursor: sql`${m(1)}`, occurrences: sql`${jobs.occurrences} + 1` })
-    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId]))} AS m`)
+    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null]))} AS m`)
     .where(
       and(
         sql`${jobs.id} = ${m(0)}`,
-        sql`NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(2)} AND ${runs.status} = 'SCHEDULED')`,
+        sql`(${m(2)} IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(2)} AND ${runs.status} = 'SCHEDULED'))`,
+        sql`(${m(3)} IS NULL OR (${jobs.schedule} = ${m(3)} AND ${jobs.paused} = 0))`,
         sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
       ),
     );
 }
 
-/** One turn: weighs up to DISPATCH_BATCH due runs and starts what the free slots allow. */
+/** Most turns one dispatch takes (each up to DISPATCH_BATCH runs) before leaving the rest to the next. */
+const DISPATCH_TURNS = 20;
+
+/**
+ * Starts what the free slots allow, turn after turn, until no due run is left that could start (a run
+ * another dispatcher took meanwhile is looked at again next turn, so none is left behind).
+ */
 export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> {
+  const total: Dispatched = { started: [], cancelled: [], scheduled: [] };
+  for (let turn = 0; turn < DISPATCH_TURNS; turn++) {
+    const { result, more } = await dispatchTurn(env, now);
+    total.started.push(...result.started);
+    total.cancelled.push(...result.cancelled);
+    total.scheduled.push(...result.scheduled);
+    if (!more) break;
+  }
+  return total;
+}
+
+/** One turn: weighs up to DISPATCH_BATCH due runs and starts what the free slots allow; `more` when another turn may start more. */
+async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; more: boolean }> {
   const { maxConcurrentRuns: limit, jobDurationSeconds, webhookUrl } = getConfig(env);
   const db = getDb(env.DB);
   const [due, [counted]] = await db.batch([findDueRuns(db, now, MAX_PRIORITY_OFFSET_MS, DISPATCH_BATCH), countInProgress(db)]);
-  if (due.length === 0) return none;
+  if (due.length === 0) return { result: none, more: false };
 
   let slots = limit > 0 ? limit - (counted?.n ?? 0) : Infinity;
   const cancels: { id: number; reason: string }[] = [];
@@ -98,16 +125,19 @@ export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> 
       starts.push(run.id);
       slots -= 1;
     } else continue; // waits for a slot; its next occurrence is made when it leaves SCHEDULED
-    if (weighed.next) nexts.push({ jobId: run.jobId, dueAt: weighed.next, occurrenceAt: weighed.next, expectedAt: expectedStart(weighed.next, now), afterRunId: run.id });
+    if (weighed.next) {
+      nexts.push({ jobId: run.jobId, dueAt: weighed.next, occurrenceAt: weighed.next, expectedAt: expectedStart(weighed.next, now), afterRunId: run.id, schedule: JSON.stringify(run.schedule) });
+    }
   }
-  if (cancels.length + starts.length === 0) return none;
+  if (cancels.length + starts.length === 0) return { result: none, more: false };
 
   const jobIds = due.map((run) => run.jobId);
   const [cancelled, started, scheduled] = await db.batch([
     cancelRuns(db, cancels.length > 0 ? cancels : [{ id: -1, reason: "" }], now),
     startRuns(db, starts.length > 0 ? starts : [-1], now, jobDurationSeconds * 1000, limit),
-    insertRuns(db, nexts.length > 0 ? nexts : []),
-    ...(nexts.length > 0 ? [advanceCursors(env, nexts)] : []),
+    insertRuns(db, nexts),
+    advanceCursors(db, nexts),
+    pointLatest(db, starts, now),
     refreshJobs(db, jobIds, now),
   ] as const);
 
@@ -122,5 +152,9 @@ export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> 
     }
   }
   await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
-  return { started, cancelled, scheduled };
+  // Another turn when this one did all it meant to and more may be due, or when another dispatcher took
+  // some of its runs (the slots they would have used may still be free).
+  const raced = started.length < starts.length && (limit === 0 || (counted?.n ?? 0) + starts.length < limit);
+  const more = (due.length === DISPATCH_BATCH && started.length + cancelled.length > 0) || (raced && started.length + cancelled.length > 0);
+  return { result: { started, cancelled, scheduled }, more };
 }

@@ -7,7 +7,7 @@
  * SCHEDULED or IN_PROGRESS -> CANCELLED.
  */
 import { and, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
-import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { alias, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
 import { jobs, runs, type Priority } from "../db/schema";
@@ -41,6 +41,8 @@ export interface NewRun {
   expectedAt: Date | null;
   /** Made only once this run is no longer SCHEDULED (the occurrence before it started or was cancelled). */
   afterRunId?: number | null;
+  /** Made only while the job still has this schedule (its stored JSON) and is not paused: an edit or a pause in between wins. */
+  schedule?: string | null;
 }
 
 /**
@@ -51,7 +53,7 @@ export interface NewRun {
  */
 export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt }: { unlessBusyAt?: Date } = {}) {
   const m = (i: number) => field(i, "m.value");
-  const json = rows.map((r) => [r.jobId, r.dueAt.getTime(), r.occurrenceAt?.getTime() ?? null, r.expectedAt?.getTime() ?? null, r.afterRunId ?? null]);
+  const json = rows.map((r) => [r.jobId, r.dueAt.getTime(), r.occurrenceAt?.getTime() ?? null, r.expectedAt?.getTime() ?? null, r.afterRunId ?? null, r.schedule ?? null]);
   return db
     .insert(runs)
     .select(
@@ -75,6 +77,7 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt }: { unlessBus
       FROM ${jsonEach(json)} AS m
       JOIN ${jobs} ON ${jobs.id} = ${m(0)}
       WHERE (${m(4)} IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(4)} AND ${scheduled}))
+        AND (${m(5)} IS NULL OR (${jobs.schedule} = ${m(5)} AND ${jobs.paused} = 0))
         AND ${unlessBusyAt ? sql`${jobs.status} != 'IN_PROGRESS' AND (${jobs.nextRunAt} IS NULL OR ${jobs.nextRunAt} > ${unlessBusyAt.getTime()})` : sql`1`}`,
     )
     .onConflictDoNothing()
@@ -117,32 +120,45 @@ export function cancelRuns(db: Db, cancels: { id: number; reason: string }[], no
 }
 
 /**
- * What each listed job shows, from its runs: the latest run that started or was cancelled, when its
- * next run is due, and its status (IN_PROGRESS while that run runs, else SCHEDULED while a run is to
- * come, else that run's status, else PENDING). Index lookups only (runs_job_number_idx, runs_job_scheduled_idx).
+ * The job's latest run becomes each of these runs that started at `now` (a run that starts, or one a
+ * person cancels, is what the job shows; an occurrence skipped by a policy or an edit is not).
+ */
+export function pointLatest(db: Db, runIds: number[], now: Date | null) {
+  const latest = alias(runs, "latest");
+  return db
+    .update(jobs)
+    .set({ latestRunId: sql`${latest.id}` })
+    .from(latest)
+    .where(
+      sql`${latest.id} IN ${jsonValues(runIds.length > 0 ? runIds : [-1])} AND ${jobs.id} = ${latest.jobId} ${now ? sql`AND ${latest.startedAt} = ${now.getTime()}` : sql``}`,
+    );
+}
+
+/**
+ * What each listed job shows from its runs: IN_PROGRESS while any of its runs is in progress, else
+ * SCHEDULED while a run is to come (nextRunAt: the earliest), else the status of its latest run, else
+ * PENDING. Index lookups only (runs_job_running_idx, runs_job_scheduled_idx, the primary key).
  */
 export function refreshJobs(db: Db, jobIds: string[], now: Date) {
   const status = sql`CASE
-    WHEN s.latestStatus = 'IN_PROGRESS' THEN 'IN_PROGRESS'
+    WHEN s.running THEN 'IN_PROGRESS'
     WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
     ELSE coalesce(s.latestStatus, 'PENDING')
   END`;
-  const latest = sql`SELECT r.id FROM ${runs} r WHERE r."jobId" = j.id AND r.status != 'SCHEDULED' ORDER BY r.number DESC LIMIT 1`;
   return db
     .update(jobs)
-    .set({ latestRunId: sql`s.latestId`, nextRunAt: sql`s.nextAt`, status: sql`${status}`, updatedAt: now })
+    .set({ nextRunAt: sql`s.nextAt`, status: sql`${status}`, updatedAt: now })
     .from(
       sql`(
         SELECT j.id,
-               latest.id AS latestId,
-               latest.status AS latestStatus,
-               (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt
+               EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS') AS running,
+               (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt,
+               (SELECT r.status FROM ${runs} r WHERE r.id = j."latestRunId") AS latestStatus
         FROM ${jobs} j
-        LEFT JOIN ${runs} latest ON latest.id = (${latest})
         WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
       ) AS s`,
     )
-    .where(sql`${jobs.id} = s.id AND (${jobs.latestRunId} IS NOT s.latestId OR ${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status})`);
+    .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status})`);
 }
 
 /** Counts a recovery of a run whose message never came (conditional, so two sweeps count once). */
@@ -180,7 +196,8 @@ export function findUnqueuedRuns(db: Db, now: Date, aheadMs: number, limit: numb
   return db
     .select({ id: runs.id, jobId: runs.jobId, number: runs.number, dueAt: runs.dueAt })
     .from(runs)
-    .where(sql`${scheduled} AND ${runs.rank} <= ${now.getTime() + aheadMs + MAX_PRIORITY_OFFSET_MS} AND ${runs.expectedAt} IS NULL AND ${runs.dueAt} > ${now.getTime()}`)
+    // rank >= dueAt > now: the scan starts after the runs already due (those waiting for a slot).
+    .where(sql`${scheduled} AND ${runs.rank} > ${now.getTime()} AND ${runs.rank} <= ${now.getTime() + aheadMs + MAX_PRIORITY_OFFSET_MS} AND ${runs.expectedAt} IS NULL AND ${runs.dueAt} > ${now.getTime()}`)
     .orderBy(runs.rank)
     .limit(limit);
 }

@@ -11,8 +11,8 @@ import { getConfig, type Env, type JobMessage } from "../env";
 import { getJob } from "../jobs/service";
 import * as jobsRepo from "../jobs/repository";
 import { conflict } from "../lib/errors";
-import { dispatch, expectedStart, sendStartMessages } from "../runs/dispatch";
-import { cancelRuns, insertRuns, refreshJobs } from "../runs/transitions";
+import { advanceCursors, dispatch, expectedStart, sendStartMessages } from "../runs/dispatch";
+import { cancelRuns, insertRuns, pointLatest, refreshJobs } from "../runs/transitions";
 import type { JobView } from "../runs/views";
 import { nextOccurrence } from "./occurrences";
 import { cancelScheduledOf } from "./timing";
@@ -43,13 +43,14 @@ export async function cancelJob(env: Env, id: string): Promise<JobView> {
   // An occurrence cancelled before it started is followed by the next (one in progress already was).
   const next = run.status === "SCHEDULED" && run.occurrenceAt && job.schedule && !job.paused ? nextOccurrence(job.schedule, new Date(Math.max(run.occurrenceAt.getTime(), now.getTime()))) : null;
   const underLimit = !job.schedule?.limit || job.occurrences < job.schedule.limit;
-  const follow = next && underLimit ? [{ jobId: id, dueAt: next, occurrenceAt: next, expectedAt: expectedStart(next, now), afterRunId: run.id }] : [];
+  const follow = next && underLimit ? [{ jobId: id, dueAt: next, occurrenceAt: next, expectedAt: expectedStart(next, now), afterRunId: run.id, schedule: JSON.stringify(job.schedule) }] : [];
   const ref = { jobId: id, number: run.number };
   const [cancelled, delivered, made] = await db.batch([
     cancelRuns(db, [{ id: run.id, reason: "cancelled by request" }], now, { running: true }),
     createDeliveries(db, [ref], now, { url: getConfig(env).webhookUrl, claimedUntil: null }),
     insertRuns(db, follow),
-    ...(follow.length > 0 ? [jobsRepo.updateJobFields(db, id, { scheduleCursor: next!, occurrences: job.occurrences + 1 }, now)] : []),
+    advanceCursors(db, follow),
+    pointLatest(db, [run.id], null),
     refreshJobs(db, [id], now),
   ]);
   if (cancelled.length === 0) throw conflict(`Run ${run.number} of job '${id}' finished before it could be cancelled`);
@@ -67,7 +68,7 @@ export async function pauseJob(env: Env, id: string): Promise<JobView> {
   if (job.paused) throw conflict(`Job '${id}' is already paused`);
   const db = getDb(env.DB);
   const now = new Date();
-  await db.batch([jobsRepo.updateJobFields(db, id, { paused: true }, now), cancelScheduledOf(db, id, "the schedule was paused", now), refreshJobs(db, [id], now)]);
+  await db.batch([jobsRepo.updateJobFields(db, id, { paused: true }, now), cancelScheduledOf(db, id, "the schedule was paused", now, { occurrencesOnly: true }), refreshJobs(db, [id], now)]);
   return getJob(env, id);
 }
 
@@ -79,11 +80,8 @@ export async function resumeJob(env: Env, id: string): Promise<JobView> {
   const db = getDb(env.DB);
   const now = new Date();
   const next = !job.schedule.limit || job.occurrences < job.schedule.limit ? nextOccurrence(job.schedule, now) : null;
-  const [, made] = await db.batch([
-    jobsRepo.updateJobFields(db, id, { paused: false, ...(next ? { scheduleCursor: next, occurrences: job.occurrences + 1 } : {}) }, now),
-    insertRuns(db, next ? [{ jobId: id, dueAt: next, occurrenceAt: next, expectedAt: expectedStart(next, now) }] : []),
-    refreshJobs(db, [id], now),
-  ]);
+  const rows = next ? [{ jobId: id, dueAt: next, occurrenceAt: next, expectedAt: expectedStart(next, now), schedule: JSON.stringify(job.schedule) }] : [];
+  const [, made] = await db.batch([jobsRepo.updateJobFields(db, id, { paused: false }, now), insertRuns(db, rows), advanceCursors(db, rows), refreshJobs(db, [id], now)]);
   await sendStartMessages(env, made, now).catch(() => undefined);
   return getJob(env, id);
 }

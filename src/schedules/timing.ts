@@ -48,12 +48,17 @@ export function timingOf(jobId: string, input: TimingInput, now: Date): Timing {
   return { run: null, replaces: null };
 }
 
-/** Cancels a job's runs still to come (SCHEDULED), through runs_job_scheduled_idx. */
-export function cancelScheduledOf(db: Db, jobId: string, reason: string, now: Date) {
+/**
+ * Cancels a job's runs still to come (SCHEDULED, through runs_job_scheduled_idx): its schedule's
+ * occurrences, and its one-off runs set for later unless `occurrencesOnly` (a "run now" waiting for a
+ * slot is a request to run, not a plan, and stays).
+ */
+export function cancelScheduledOf(db: Db, jobId: string, reason: string, now: Date, { occurrencesOnly = false } = {}) {
+  const which = occurrencesOnly ? sql`${runs.occurrenceAt} IS NOT NULL` : sql`(${runs.occurrenceAt} IS NOT NULL OR ${runs.dueAt} > ${now.getTime()})`;
   return db
     .update(runs)
     .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: reason })
-    .where(and(eq(runs.jobId, jobId), sql`${runs.status} = 'SCHEDULED'`));
+    .where(and(eq(runs.jobId, jobId), sql`${runs.status} = 'SCHEDULED'`, which));
 }
 
 /** The run a timing asks for, as a statement (it makes nothing for an empty list). */
