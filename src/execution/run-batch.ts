@@ -26,12 +26,21 @@ async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): P
   return created;
 }
 
-/** One dispatch per batch, however many of its messages ask for one. */
-type DispatchOnce = () => Promise<unknown>;
+/**
+ * One dispatch per batch, however many of its messages ask for one: a message is served by a dispatch
+ * that started at or after its run's due time (`dueBy`), else it starts one.
+ */
+type DispatchOnce = (dueBy?: Date) => Promise<unknown>;
 
 const dispatcherFor = (env: Env): DispatchOnce => {
-  let pending: Promise<unknown> | undefined;
-  return () => (pending ??= dispatch(env, new Date()));
+  let latest: { at: number; done: Promise<unknown> } | undefined;
+  return (dueBy = new Date(0)) => {
+    if (!latest || latest.at < dueBy.getTime()) {
+      const now = new Date();
+      latest = { at: now.getTime(), done: dispatch(env, now) };
+    }
+    return latest.done;
+  };
 };
 
 /** One message on its own: complete its run if due and send attempt 1, or carry on with it. */
@@ -49,15 +58,20 @@ async function continueRun(env: Env, ref: RunRef, dispatchOnce: DispatchOnce): P
   return deliverWebhook(env, found.delivery);
 }
 
+/** A start message that comes at most this early waits here; an earlier one goes back to the queue. */
+const EARLY_WAIT_MS = 1500;
+
 /**
  * A start message: the dispatcher starts the due runs, best place in line first (this run among them,
  * unless every slot is busy: then it waits its turn, and a finishing run or the sweep starts it). A
- * message that came early (a hop of a wait longer than a message allows) waits again.
+ * message that came early (delays are whole seconds; a hop of a wait longer than a message allows)
+ * waits: here for a moment, else in the queue again.
  */
 async function startScheduled(dueAt: Date, dispatchOnce: DispatchOnce): Promise<MessageOutcome> {
-  const now = Date.now();
-  if (dueAt.getTime() > now) return retryIn((dueAt.getTime() - now) / 1000);
-  await dispatchOnce();
+  const earlyMs = dueAt.getTime() - Date.now();
+  if (earlyMs > EARLY_WAIT_MS) return retryIn(earlyMs / 1000);
+  if (earlyMs > 0) await new Promise((resolve) => setTimeout(resolve, earlyMs));
+  await dispatchOnce(dueAt);
   return ack;
 }
 

@@ -5,7 +5,7 @@
  * webhook (webhooks/).
  */
 import { getDb } from "../db/client";
-import { idempotencyKeys, type Run } from "../db/schema";
+import { idempotencyKeys, type Job, type Run } from "../db/schema";
 import { getConfig, type Env } from "../env";
 import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
@@ -60,11 +60,11 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
     scheduleCursor: timing.schedule?.scheduleCursor ?? null,
   };
   const since = new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS);
-  const [, made] = await db.batch([
+  // A plain create is one statement; a run to make, or a key to remember, go in the same batch.
+  const [inserted, ...rest] = await db.batch([
     repo.insertJob(db, job, now, idempotency ? { unlessKey: { key: idempotency.key, since } } : {}),
     // The run joins the job row: when the job was not inserted, neither is the run.
-    insertTimingRun(db, timing),
-    refreshJobs(db, [id], now),
+    ...(timing.run ? [insertTimingRun(db, timing), refreshJobs(db, [id], now)] : []),
     ...(idempotency ? [repo.rememberKey(db, { ...idempotency, jobId: id }, now, since)] : []),
   ]);
   if (idempotency) {
@@ -74,7 +74,8 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
       return { job: await getJob(env, record.jobId), created: false };
     }
   }
-  await startTiming(env, made, now);
+  if (!timing.run) return { job: jobView((inserted as Job[])[0]!, null, null), created: true };
+  await startTiming(env, rest[0] as Run[], now);
   return { job: await getJob(env, id), created: true };
 }
 

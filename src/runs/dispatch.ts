@@ -38,12 +38,16 @@ const messageOf = (run: Pick<Run, "jobId" | "number">): JobMessage => ({ jobId: 
 /** A run due within a message's reach is sent its start message now (expectedAt marks it queued). */
 export const expectedStart = (dueAt: Date, now: Date) => (dueAt.getTime() - now.getTime() <= MESSAGE_REACH_MS ? dueAt : null);
 
-/** Queues the start message of each SCHEDULED run that is marked queued; a lost one is found by the sweep. */
+/**
+ * Queues the start message of each SCHEDULED run that is marked queued; a lost one is found by the
+ * sweep. Delays are whole seconds: the message comes up to a second early, and its consumer waits out
+ * the rest (so a run starts on its time, not up to a second after it).
+ */
 export async function sendStartMessages(env: Env, made: Pick<Run, "jobId" | "number" | "dueAt" | "expectedAt">[], now: Date) {
   const queued = made.filter((run) => run.expectedAt !== null);
   for (let i = 0; i < queued.length; i += 100) {
     await env.JOB_QUEUE.sendBatch(
-      queued.slice(i, i + 100).map((run) => ({ body: messageOf(run), delaySeconds: Math.max(0, Math.ceil((run.dueAt.getTime() - now.getTime()) / 1000)) })),
+      queued.slice(i, i + 100).map((run) => ({ body: messageOf(run), delaySeconds: Math.max(0, Math.floor((run.dueAt.getTime() - now.getTime()) / 1000)) })),
     );
   }
 }
@@ -152,9 +156,9 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
     }
   }
   await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
-  // Another turn when this one did all it meant to and more may be due, or when another dispatcher took
-  // some of its runs (the slots they would have used may still be free).
-  const raced = started.length < starts.length && (limit === 0 || (counted?.n ?? 0) + starts.length < limit);
-  const more = (due.length === DISPATCH_BATCH && started.length + cancelled.length > 0) || (raced && started.length + cancelled.length > 0);
+  // Another turn when another dispatcher took some of this turn's runs (more due runs may be beyond
+  // them, and a dispatcher that read earlier may not see them), or when more may be due than one turn reads.
+  const raced = started.length + cancelled.length < starts.length + cancels.length;
+  const more = raced || due.length === DISPATCH_BATCH;
   return { result: { started, cancelled, scheduled }, more };
 }
