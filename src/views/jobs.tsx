@@ -1,11 +1,10 @@
 /** The jobs page: filters, the table fragment with its rows and pagination, and the row actions. */
-import { JOB_STATUSES, PRIORITIES } from "../db/schema";
 import type { ListJobsQuery } from "../jobs/schemas";
 import type { DeliveryView, JobView } from "../runs/views";
 import { describeSchedule } from "../schedules/describe";
-import { DeliveryBadge, EmptyState, liveFilter, Pagination, poll, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
+import { DeliveryBadge, EmptyState, Pagination, poll, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
+import { BulkBar, JobFilters } from "./job-filters";
 
-export const PAGE_SIZES = [10, 20, 50, 100] as const;
 
 /** The canonical URL of a list view: only the parameters that differ from the defaults. */
 export function jobsUrl(q: Partial<ListJobsQuery>): string {
@@ -41,68 +40,6 @@ export const pollEveryMs = (job: JobView, now = Date.now()) =>
 export function announcement(job: JobView): string {
   const delivery = job.latestRun?.delivery?.state;
   return `${job.taskName}: ${job.status.replace("_", " ").toLowerCase()}${delivery ? `, webhook ${delivery.toLowerCase()}` : ""}`;
-}
-
-const labels = { status: "Status", priority: "Priority" } as const;
-
-export function JobFilters({ query }: { query: ListJobsQuery }) {
-  // Each control refreshes the table (and the URL) on its own; the form still works without JavaScript.
-  const live = liveFilter("/", "#jobs-table", "#job-filters", "#table-loading");
-  const select = (name: "status" | "priority", values: readonly string[]) => (
-    <label>
-      {labels[name]}
-      <select name={name} {...live} hx-trigger="change">
-        <option value="">All</option>
-        {values.map((v) => (
-          <option value={v} selected={query[name] === v}>
-            {v.replace("_", " ").toLowerCase()}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-  return (
-    <form id="job-filters" class="filters" method="get" action="/" role="search" {...live} hx-trigger="submit">
-      <label class="grow">
-        Search
-        <input
-          type="search"
-          name="search"
-          value={query.search ?? ""}
-          placeholder="Task name or payload text"
-          autocomplete="off"
-          {...live}
-          hx-trigger="input changed delay:300ms, search"
-        />
-      </label>
-      {select("status", JOB_STATUSES)}
-      {select("priority", PRIORITIES)}
-      <label>
-        Sort
-        <select name="sort" {...live} hx-trigger="change">
-          <option value="newest" selected={query.sort === "newest"}>
-            Newest first
-          </option>
-          <option value="oldest" selected={query.sort === "oldest"}>
-            Oldest first
-          </option>
-        </select>
-      </label>
-      <label>
-        Per page
-        <select name="limit" {...live} hx-trigger="change">
-          {PAGE_SIZES.map((n) => (
-            <option value={String(n)} selected={query.limit === n}>
-              {n}
-            </option>
-          ))}
-        </select>
-      </label>
-      <button type="submit" class="secondary apply">
-        Apply
-      </button>
-    </form>
-  );
 }
 
 export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
@@ -272,29 +209,5 @@ export function JobsPage({ jobs, info, query, now }: { jobs: JobView[]; info: Pa
         <JobsTable jobs={jobs} info={info} query={query} now={now} />
       </div>
     </>
-  );
-}
-
-/**
- * Actions on the selected rows. The buttons ask for a confirmation that says how many jobs it is (a
- * dialog with htmx; a page of its own without JavaScript); the rows' checkboxes belong to this form.
- */
-export function BulkBar() {
-  const actions = [
-    ["run", "Run"],
-    ["cancel", "Cancel"],
-    ["pause", "Pause"],
-    ["resume", "Resume"],
-    ["delete", "Delete"],
-  ] as const;
-  return (
-    <form id="bulk-form" class="bulk-bar" method="post" action="/jobs/bulk/confirm" hx-post="/jobs/bulk/confirm" hx-target="#modal" hx-swap="innerHTML">
-      <span class="muted">Selected jobs:</span>
-      {actions.map(([action, label]) => (
-        <button type="submit" name="action" value={action} class={`secondary outline${action === "delete" ? " danger" : ""}`}>
-          {label}
-        </button>
-      ))}
-    </form>
   );
 }
