@@ -38,6 +38,14 @@ describe("MAX_CONCURRENT_RUNS and priority", () => {
     }
     // A second "run now" while one waits is refused, as while one runs.
     expect((await call("POST", `/api/jobs/${low.id}/run`)).status).toBe(409);
+    // The original route says it is queued, not started.
+    const extra = await createJob({ priority: "LOW" });
+    const queued = await worker.fetch(
+      new Request(`http://scheduler.test/run-job/${extra.id}`, { method: "POST", headers: { authorization: `Bearer ${(await import("./support/helpers")).API_TOKEN}` } }),
+      limited,
+    );
+    expect(await queued.json()).toMatchObject({ success: true, status: "SCHEDULED", message: expect.stringMatching(/^Job queued: every slot is busy/) });
+    await call("DELETE", `/api/jobs/${extra.id}`);
 
     await complete(fillers[0]!.id);
     expect([await statusOf(high.id), await statusOf(medium.id), await statusOf(low.id)]).toEqual(["IN_PROGRESS", "SCHEDULED", "SCHEDULED"]);

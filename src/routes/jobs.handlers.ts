@@ -90,7 +90,9 @@ export const deleteJobByQuery = factory.createHandlers(validate("query", jobIdPa
 
 export const runJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
   const job = await jobs.runJob(c.env, c.req.valid("param").id);
-  return c.json({ success: true, message: "Job started", status: job.status, data: job }, 202);
+  // Waiting (SCHEDULED) only when MAX_CONCURRENT_RUNS runs are in progress: it starts when a slot frees.
+  const message = job.status === "IN_PROGRESS" ? "Job started" : "Job queued: every slot is busy (MAX_CONCURRENT_RUNS); it starts when one frees";
+  return c.json({ success: true, message, status: job.status, data: job }, 202);
 });
 
 export const runJobs = factory.createHandlers(jsonBody(), validate("json", bulkRunSchema), async (c) => {
