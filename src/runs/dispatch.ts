@@ -9,10 +9,10 @@
 import { and, sql } from "drizzle-orm";
 import { getDb, type Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
-import { jobs, runs, type Run } from "../db/schema";
+import { jobs, runs, type Run, type Schedule } from "../db/schema";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
-import { nextOccurrence } from "../schedules/occurrences";
+import { nextOccurrence, underLimit } from "../schedules/occurrences";
 import { failRuns } from "./finish";
 import { countInProgress, findDueRuns, type DueRun } from "./repository";
 import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, pointLatest, refreshJobs, startRuns, type NewRun } from "./transitions";
@@ -39,6 +39,19 @@ const messageOf = (run: Pick<Run, "jobId" | "number">): JobMessage => ({ jobId: 
 export const expectedStart = (dueAt: Date, now: Date) => (dueAt.getTime() - now.getTime() <= MESSAGE_REACH_MS ? dueAt : null);
 
 /**
+ * The run of a recurring job's occurrence at `at`: made only while the job keeps `schedule` (and, with
+ * `afterRunId`, once that run has left SCHEDULED; see insertRuns).
+ */
+export const occurrenceRun = (jobId: string, at: Date, schedule: Schedule, now: Date, afterRunId?: number): NewRun => ({
+  jobId,
+  dueAt: at,
+  occurrenceAt: at,
+  expectedAt: expectedStart(at, now),
+  afterRunId,
+  schedule: JSON.stringify(schedule),
+});
+
+/**
  * Queues the start message of each SCHEDULED run that is marked queued; a lost one is found by the
  * sweep. Delays are whole seconds: the message comes up to a second early, and its consumer waits out
  * the rest (so a run starts on its time, not up to a second after it).
@@ -63,9 +76,8 @@ function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next:
   else if (run.jobStatus === "IN_PROGRESS" && schedule.overlap === "skip") cancel = "skipped: the job's previous run was still in progress (the schedule's overlap policy)";
   // After a miss the schedule resumes from now: the occurrences in between are not made (skip), or this run catches them up once.
   const after = new Date(Math.max(missed ? now.getTime() : run.occurrenceAt!.getTime(), run.scheduleCursor?.getTime() ?? 0));
-  const underLimit = schedule.limit === undefined || run.occurrences < schedule.limit;
   try {
-    return { cancel, next: run.paused || !underLimit ? null : nextOccurrence(schedule, after) };
+    return { cancel, next: run.paused || !underLimit(schedule, run.occurrences) ? null : nextOccurrence(schedule, after) };
   } catch (err) {
     // A stored schedule that can no longer be read must not hold back every other due run.
     return { cancel: `the schedule cannot be evaluated: ${err instanceof Error ? err.message : String(err)}`, next: null };
@@ -129,9 +141,7 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
       starts.push(run.id);
       slots -= 1;
     } else continue; // waits for a slot; its next occurrence is made when it leaves SCHEDULED
-    if (weighed.next) {
-      nexts.push({ jobId: run.jobId, dueAt: weighed.next, occurrenceAt: weighed.next, expectedAt: expectedStart(weighed.next, now), afterRunId: run.id, schedule: JSON.stringify(run.schedule) });
-    }
+    if (weighed.next) nexts.push(occurrenceRun(run.jobId, weighed.next, run.schedule!, now, run.id));
   }
   if (cancels.length + starts.length === 0) return { result: none, more: false };
 

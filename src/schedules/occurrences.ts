@@ -60,6 +60,9 @@ export function nextOccurrence(schedule: Schedule, after: Date): Date | null {
   return null;
 }
 
+/** True while the schedule may make another occurrence, `made` being those made so far. */
+export const underLimit = (schedule: Schedule, made: number) => schedule.limit === undefined || made < schedule.limit;
+
 /** The next `count` occurrences after `after`, given `made` occurrences already made (for the limit). */
 export function upcomingOccurrences(schedule: Schedule, after: Date, count: number, made: number): Date[] {
   const out: Date[] = [];

@@ -11,10 +11,10 @@ import { getConfig, type Env, type JobMessage } from "../env";
 import { getJob } from "../jobs/service";
 import * as jobsRepo from "../jobs/repository";
 import { conflict } from "../lib/errors";
-import { advanceCursors, dispatch, expectedStart, sendStartMessages } from "../runs/dispatch";
+import { advanceCursors, dispatch, occurrenceRun, sendStartMessages } from "../runs/dispatch";
 import { cancelRuns, insertRuns, pointLatest, refreshJobs } from "../runs/transitions";
 import type { JobView } from "../runs/views";
-import { nextOccurrence } from "./occurrences";
+import { nextOccurrence, underLimit } from "./occurrences";
 import { cancelScheduledOf } from "./timing";
 
 /** The run a cancel stops: the one in progress, else the next to come. */
@@ -41,9 +41,9 @@ export async function cancelJob(env: Env, id: string): Promise<JobView> {
   const db = getDb(env.DB);
   const now = new Date();
   // An occurrence cancelled before it started is followed by the next (one in progress already was).
-  const next = run.status === "SCHEDULED" && run.occurrenceAt && job.schedule && !job.paused ? nextOccurrence(job.schedule, new Date(Math.max(run.occurrenceAt.getTime(), now.getTime()))) : null;
-  const underLimit = !job.schedule?.limit || job.occurrences < job.schedule.limit;
-  const follow = next && underLimit ? [{ jobId: id, dueAt: next, occurrenceAt: next, expectedAt: expectedStart(next, now), afterRunId: run.id, schedule: JSON.stringify(job.schedule) }] : [];
+  const schedule = run.status === "SCHEDULED" && run.occurrenceAt && job.schedule && !job.paused && underLimit(job.schedule, job.occurrences) ? job.schedule : null;
+  const next = schedule ? nextOccurrence(schedule, new Date(Math.max(run.occurrenceAt!.getTime(), now.getTime()))) : null;
+  const follow = schedule && next ? [occurrenceRun(id, next, schedule, now, run.id)] : [];
   const ref = { jobId: id, number: run.number };
   const [cancelled, delivered, made] = await db.batch([
     cancelRuns(db, [{ id: run.id, reason: "cancelled by request" }], now, { running: true }),
@@ -79,8 +79,8 @@ export async function resumeJob(env: Env, id: string): Promise<JobView> {
   if (!job.paused) throw conflict(`Job '${id}' is not paused`);
   const db = getDb(env.DB);
   const now = new Date();
-  const next = !job.schedule.limit || job.occurrences < job.schedule.limit ? nextOccurrence(job.schedule, now) : null;
-  const rows = next ? [{ jobId: id, dueAt: next, occurrenceAt: next, expectedAt: expectedStart(next, now), schedule: JSON.stringify(job.schedule) }] : [];
+  const next = underLimit(job.schedule, job.occurrences) ? nextOccurrence(job.schedule, now) : null;
+  const rows = next ? [occurrenceRun(id, next, job.schedule, now)] : [];
   const [, made] = await db.batch([jobsRepo.updateJobFields(db, id, { paused: false }, now), insertRuns(db, rows), advanceCursors(db, rows), refreshJobs(db, [id], now)]);
   await sendStartMessages(env, made, now).catch(() => undefined);
   return getJob(env, id);
