@@ -4,6 +4,7 @@
  * the dispatcher starts when it is due and a slot is free; the finished run's delivery carries its
  * webhook (webhooks/).
  */
+import { and, eq, gt } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { idempotencyKeys, type Job, type Run } from "../db/schema";
 import { getConfig, type Env } from "../env";
@@ -19,7 +20,6 @@ import { unsafeWebhookTarget } from "../security/webhook-target";
 import * as logsRepo from "../webhooks/repository";
 import * as repo from "./repository";
 import type { CreateJobInput, ListJobsQuery, UpdateJobInput } from "./schemas";
-import { and, eq, gt } from "drizzle-orm";
 
 /** How long an Idempotency-Key is remembered. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -121,7 +121,6 @@ export async function updateJob(env: Env, id: string, input: UpdateJobInput): Pr
   // The runs still to come are cancelled only when the timing changes, before the new run is made.
   const replaced = timing.replaces ? [cancelScheduledOf(db, id, timing.replaces, now)] : [];
   const results = await db.batch([repo.updateJobFields(db, id, { ...fields, ...timing.schedule }, now), ...replaced, insertTimingRun(db, timing), refreshJobs(db, [id], now)]);
-  const updated = results[0] as { id: string }[];
   const made = results[1 + replaced.length] as Run[];
   await startTiming(env, made, now);
   return getJob(env, id);
@@ -197,5 +196,3 @@ export async function listJobLogs(env: Env, jobId: string, page: PageRequest) {
   await getJob(env, jobId);
   return listLogs(env, { jobId, ...page });
 }
-
-export { jobView };
