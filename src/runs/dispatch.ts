@@ -15,7 +15,7 @@ import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
 import { nextOccurrence, underLimit } from "../schedules/occurrences";
 import { failRuns } from "./finish";
 import { countInProgress, findDueRuns, type DueRun } from "./repository";
-import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, pointLatest, refreshJobs, startRuns, type NewRun } from "./transitions";
+import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, pointLatest, refreshJobs, scheduled, startRuns, type NewRun } from "./transitions";
 
 /** Most runs one dispatch weighs; a backlog is taken in turns. */
 export const DISPATCH_BATCH = 100;
@@ -97,7 +97,7 @@ export function advanceCursors(db: Db, nexts: NewRun[]) {
     .where(
       and(
         sql`${jobs.id} = ${m(0)}`,
-        sql`(${m(2)} IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(2)} AND ${runs.status} = 'SCHEDULED'))`,
+        sql`(${m(2)} IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(2)} AND ${scheduled}))`,
         sql`(${m(3)} IS NULL OR (${jobs.schedule} = ${m(3)} AND ${jobs.paused} = 0))`,
         sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
       ),

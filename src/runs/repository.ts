@@ -4,6 +4,7 @@ import { aliasedColumns, joined } from "../db/aliased";
 import type { Db } from "../db/client";
 import { deliveries, jobs, runs, type Delivery, type Run } from "../db/schema";
 import type { RunRef } from "../deliveries/body";
+import { inProgress, scheduled } from "./transitions";
 
 export interface RunWithDelivery {
   run: Run;
@@ -66,7 +67,7 @@ export function findDueRuns(db: Db, now: Date, maxOffsetMs: number, limit: numbe
     })
     .from(runs)
     .innerJoin(jobs, eq(jobs.id, runs.jobId))
-    .where(sql`${runs.status} = 'SCHEDULED' AND ${runs.rank} <= ${now.getTime() + maxOffsetMs} AND ${runs.dueAt} <= ${now.getTime()}`)
+    .where(sql`${scheduled} AND ${runs.rank} <= ${now.getTime() + maxOffsetMs} AND ${runs.dueAt} <= ${now.getTime()}`)
     .orderBy(runs.rank)
     .limit(limit);
 }
@@ -74,7 +75,7 @@ export function findDueRuns(db: Db, now: Date, maxOffsetMs: number, limit: numbe
 export type DueRun = Awaited<ReturnType<typeof findDueRuns>>[number];
 
 /** How many runs are in progress (the partial index of them: at most the limit, or a backlog's worth). */
-export const countInProgress = (db: Db) => db.select({ n: count() }).from(runs).where(sql`${runs.status} = 'IN_PROGRESS'`);
+export const countInProgress = (db: Db) => db.select({ n: count() }).from(runs).where(inProgress);
 
 /** A job's runs, newest first, and how many it has (one round trip). */
 export async function listRuns(db: Db, jobId: string, limit: number, offset: number) {

@@ -18,8 +18,8 @@ export const runIn = (refs: RunRef[], table: { jobId: AnySQLiteColumn; number: A
   sql`(${table.jobId}, ${table.number}) IN (SELECT ${field(0)}, ${field(1)} FROM ${jsonEach(refs.map((r) => [r.jobId, r.number]))})`;
 
 // Literal statuses (not bound parameters), so SQLite can use the partial indexes on them.
-const inProgress = sql`${runs.status} = 'IN_PROGRESS'`;
-const scheduled = sql`${runs.status} = 'SCHEDULED'`;
+export const inProgress = sql`${runs.status} = 'IN_PROGRESS'`;
+export const scheduled = sql`${runs.status} = 'SCHEDULED'`;
 
 /**
  * Priority as a time offset: a run's place in line for a free slot is its due time plus this. HIGH goes

@@ -3,7 +3,7 @@
  * to come (for a recurring job, that occurrence only: the schedule carries on). Pause stops a schedule
  * (its next occurrence is cancelled and no other is made); resume makes the next occurrence after now.
  */
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { runs, type Run } from "../db/schema";
 import { createDeliveries } from "../deliveries/transitions";
@@ -12,7 +12,7 @@ import { getJob } from "../jobs/service";
 import * as jobsRepo from "../jobs/repository";
 import { conflict } from "../lib/errors";
 import { advanceCursors, dispatch, occurrenceRun, sendStartMessages } from "../runs/dispatch";
-import { cancelRuns, insertRuns, pointLatest, refreshJobs } from "../runs/transitions";
+import { cancelRuns, insertRuns, pointLatest, refreshJobs, scheduled } from "../runs/transitions";
 import type { JobView } from "../runs/views";
 import { nextOccurrence, underLimit } from "./occurrences";
 import { cancelScheduledOf } from "./timing";
@@ -23,7 +23,7 @@ async function currentRun(env: Env, job: JobView): Promise<Pick<Run, "id" | "num
   return getDb(env.DB)
     .select({ id: runs.id, number: runs.number, status: runs.status, occurrenceAt: runs.occurrenceAt })
     .from(runs)
-    .where(and(eq(runs.jobId, job.id), sql`${runs.status} = 'SCHEDULED'`))
+    .where(and(eq(runs.jobId, job.id), scheduled))
     .orderBy(asc(runs.dueAt))
     .limit(1)
     .get();

@@ -7,7 +7,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { runs, type Schedule } from "../db/schema";
 import { expectedStart } from "../runs/dispatch";
-import { insertRuns, type NewRun } from "../runs/transitions";
+import { insertRuns, scheduled, type NewRun } from "../runs/transitions";
 import { nextOccurrence } from "./occurrences";
 import { dueAtOf } from "./schemas";
 
@@ -58,7 +58,7 @@ export function cancelScheduledOf(db: Db, jobId: string, reason: string, now: Da
   return db
     .update(runs)
     .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: reason })
-    .where(and(eq(runs.jobId, jobId), sql`${runs.status} = 'SCHEDULED'`, which));
+    .where(and(eq(runs.jobId, jobId), scheduled, which));
 }
 
 /** The run a timing asks for, as a statement (it makes nothing for an empty list). */
