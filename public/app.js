@@ -43,9 +43,12 @@
         () => toast("Could not copy", "error"),
       );
     }
-    // A click on the backdrop (outside the dialog's article) closes it.
-    if (target instanceof HTMLDialogElement) closeModal();
+    // A click on the backdrop (outside the dialog's article) closes it: only when the press began there
+    // too, so a click that starts on a field or a button and ends beside it never discards the form.
+    if (target instanceof HTMLDialogElement && pressedOn === target) closeModal();
   });
+  let pressedOn = null;
+  document.addEventListener("pointerdown", (event) => (pressedOn = event.target), true);
 
   // Deferred: htmx fires the other events of the same response on the (dialog's) element after this one.
   document.addEventListener("closeModal", () => setTimeout(closeModal, 0));

@@ -360,8 +360,9 @@ describe("runs that fell due while nothing ran", () => {
     const oneOff = (await create({ runAt: inSeconds(1) }, lostMessages)).body.data.id;
     const recurring = (await create({ schedule: { cron: "* * * * *" } }, lostMessages)).body.data.id;
     const catchUp = (await create({ schedule: { cron: "* * * * *", missed: "once" } }, lostMessages)).body.data.id;
-    // Back ten minutes later: the first sweep.
-    const back = new Date(Date.now() + 10 * 60_000);
+    // Back ten minutes later, 5 s into a minute: the first sweep (the second, 1 s on, stays inside that
+    // minute, so the next every-minute occurrence is not yet due).
+    const back = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 10 * 60_000 + 5_000);
     await sweepAt(back);
     await waitForJob(oneOff, delivered, 15_000);
     await waitForJob(catchUp, delivered, 15_000);

@@ -105,8 +105,12 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await open("/");
     const before = (await api("GET", "/api/jobs?limit=1")).body.pagination.total;
     await page.locator(".page-head").getByRole("button", { name: "New job" }).click();
+    await page.locator("#modal dialog[open]").waitFor();
     await page.getByLabel("Payload (a JSON object)").fill("{ not json");
+    // The answer is awaited with a long timeout: on a loaded CI machine the dev server can be slow.
+    const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/jobs", { timeout: 45_000 });
     await page.getByRole("button", { name: "Create job" }).click();
+    expect((await answered).status()).toBe(422);
     await expect.poll(() => page.locator("#taskName-error").textContent()).toBe("taskName must not be empty");
     expect(await page.locator("#payload-error").textContent()).toMatch(/payload is not valid JSON/);
     expect(await page.getByLabel("Task name").getAttribute("aria-invalid")).toBe("true");
