@@ -11,6 +11,7 @@ import { getConfig, type Env } from "../env";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
 import { dispatch } from "../runs/dispatch";
 import { finishStatements } from "../runs/finish";
+import { MAX_PRIORITY_OFFSET_MS } from "../runs/transitions";
 import * as runsRepo from "../runs/repository";
 import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
 
@@ -19,11 +20,17 @@ export type BatchResult = MessageOutcome | Error;
 
 const settled = (work: Promise<MessageOutcome>): Promise<BatchResult> => work.catch((err) => (err instanceof Error ? err : new Error(String(err))));
 
-/** Completes the runs (those still in progress) and claims attempt 1 of each new delivery; returns the claimed deliveries. */
-async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): Promise<Delivery[]> {
+/**
+ * Completes the runs (those still in progress) and claims attempt 1 of each new delivery; returns the
+ * claimed deliveries, and whether a due run waits (for a slot these completions may have freed).
+ */
+async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): Promise<{ claimed: Delivery[]; runsWaiting: boolean }> {
   const db = getDb(env.DB);
-  const [, created] = await db.batch(finishStatements(db, refs, { status: "COMPLETED" }, now, { url: getConfig(env).webhookUrl, claimedUntil: lease }));
-  return created;
+  const [, created, , waiting] = await db.batch([
+    ...finishStatements(db, refs, { status: "COMPLETED" }, now, { url: getConfig(env).webhookUrl, claimedUntil: lease }),
+    runsRepo.anyDueRun(db, now, MAX_PRIORITY_OFFSET_MS),
+  ]);
+  return { claimed: created, runsWaiting: waiting.length > 0 };
 }
 
 /**
@@ -46,7 +53,9 @@ const dispatcherFor = (env: Env): DispatchOnce => {
 /** One message on its own: complete its run if due and send attempt 1, or carry on with it. */
 export async function processRunMessage(env: Env, ref: RunRef, dispatchOnce = dispatcherFor(env)): Promise<MessageOutcome> {
   const now = new Date();
-  const [claimed] = await completeRuns(env, [ref], now, deliveryLeaseUntil(env, now));
+  const {
+    claimed: [claimed],
+  } = await completeRuns(env, [ref], now, deliveryLeaseUntil(env, now));
   return claimed ? sendClaimedAttempt(env, claimed) : continueRun(env, ref, dispatchOnce);
 }
 
@@ -94,8 +103,9 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
   const lease = deliveryLeaseUntil(env, now);
   const dispatchOnce = dispatcherFor(env);
   let claimed: Delivery[];
+  let runsWaiting: boolean;
   try {
-    claimed = await completeRuns(env, refs, now, lease);
+    ({ claimed, runsWaiting } = await completeRuns(env, refs, now, lease));
   } catch {
     // The batch commits or not as a whole; a failure after it committed (the answer was lost) is
     // recognised by the lease this batch took. Each message looks at its own run again; a second copy
@@ -127,7 +137,7 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
   );
   const plans = planned.flatMap((p) => (p.plan ? [p.plan] : []));
   // Runs just finished freed their slots: runs waiting for one start now.
-  if (claimed.length > 0 && getConfig(env).maxConcurrentRuns > 0) {
+  if (claimed.length > 0 && runsWaiting && getConfig(env).maxConcurrentRuns > 0) {
     await dispatchOnce().catch((err: unknown) => console.error("dispatch after completions failed; the sweep will start the waiting runs", err));
   }
   let grouped = plans.length === 0;

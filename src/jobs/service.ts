@@ -11,7 +11,7 @@ import { getConfig, type Env } from "../env";
 import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
-import { dispatch, sendStartMessages } from "../runs/dispatch";
+import { dispatch, queueCompletions, sendStartMessages } from "../runs/dispatch";
 import { insertRuns, refreshJobs } from "../runs/transitions";
 import { jobView, type JobView } from "../runs/views";
 import { nextRunsOf } from "../schedules/occurrences";
@@ -156,32 +156,38 @@ export interface BulkRunResult {
 }
 
 /**
- * Runs many jobs now: one D1 round trip makes the runs, then the dispatcher starts them (one
- * `sendBatch`). Jobs already running are reported, not run again.
+ * Runs many jobs now in one D1 round trip: each run is made IN_PROGRESS at once where the dispatcher
+ * would start it (a free slot, nobody waiting ahead), and its completion queued (one sendBatch); runs
+ * that must wait are made SCHEDULED and left to the dispatcher. Jobs already running are reported, not
+ * run again.
  */
 export async function runJobs(env: Env, ids: string[], unstarted = (reason: string) => `${ids.length} jobs could not be started (${reason}); try again`): Promise<BulkRunResult> {
-  getConfig(env); // before any write: a bad configuration must change nothing
+  const { maxConcurrentRuns, jobDurationSeconds } = getConfig(env); // before any write: a bad configuration must change nothing
   const db = getDb(env.DB);
   const now = new Date();
+  const start = { now, durationMs: jobDurationSeconds * 1000, limit: maxConcurrentRuns };
   const [made] = await db.batch([
     insertRuns(
       db,
       ids.map((jobId) => ({ jobId, dueAt: now, occurrenceAt: null, expectedAt: null })),
-      { unlessBusyAt: now },
+      { unlessBusyAt: now, start },
     ),
-    refreshJobs(db, ids, now),
+    refreshJobs(db, ids, now, { started: true }),
   ]);
   const madeIds = new Set(made.map((run) => run.jobId));
   const missed = ids.filter((id) => !madeIds.has(id));
   const existing = new Set(missed.length > 0 ? await repo.findExisting(db, missed) : []);
-  if (made.length > 0) {
-    try {
-      await dispatch(env, now);
-    } catch (err) {
-      throw unavailable(unstarted(`could not enqueue the run: ${errorText(err)}`));
-    }
+  const waiting = made.filter((run) => run.status === "SCHEDULED");
+  try {
+    await queueCompletions(
+      env,
+      made.filter((run) => run.status === "IN_PROGRESS"),
+    );
+    if (waiting.length > 0) await dispatch(env, now);
+  } catch (err) {
+    throw unavailable(unstarted(`could not enqueue the run: ${errorText(err)}`));
   }
-  const current = await repo.findRuns(db, made.map((run) => run.id));
+  const current = waiting.length > 0 ? await repo.findRuns(db, made.map((run) => run.id)) : made;
   return { started: current, inProgress: missed.filter((id) => existing.has(id)), notFound: missed.filter((id) => !existing.has(id)) };
 }
 

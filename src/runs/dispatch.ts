@@ -15,7 +15,7 @@ import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
 import { nextOccurrence, underLimit } from "../schedules/occurrences";
 import { failRuns } from "./finish";
 import { countInProgress, findDueRuns, type DueRun } from "./repository";
-import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, pointLatest, refreshJobs, scheduled, startRuns, type NewRun } from "./transitions";
+import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, refreshJobs, scheduled, startRuns, type NewRun } from "./transitions";
 
 /** Most runs one dispatch weighs; a backlog is taken in turns. */
 export const DISPATCH_BATCH = 100;
@@ -62,6 +62,23 @@ export async function sendStartMessages(env: Env, made: Pick<Run, "jobId" | "num
     await env.JOB_QUEUE.sendBatch(
       queued.slice(i, i + 100).map((run) => ({ body: messageOf(run), delaySeconds: Math.max(0, Math.floor((run.dueAt.getTime() - now.getTime()) / 1000)) })),
     );
+  }
+}
+
+/**
+ * Queues the message that completes each run just started, after the job's duration (at most 100
+ * runs: one sendBatch). If it cannot be queued, nothing is left IN_PROGRESS with no message coming:
+ * the runs fail with the reason (their job.failed webhooks go out via the sweep), and the error is thrown.
+ */
+export async function queueCompletions(env: Env, started: Run[]) {
+  if (started.length === 0) return;
+  const { jobDurationSeconds, webhookUrl } = getConfig(env);
+  try {
+    await env.JOB_QUEUE.sendBatch(started.map((run) => ({ body: messageOf(run), delaySeconds: jobDurationSeconds })));
+  } catch (err) {
+    const reason = `could not enqueue the run: ${err instanceof Error ? err.message : String(err)}`;
+    await failRuns(getDb(env.DB), started.map((run) => ({ jobId: run.jobId, number: run.number })), reason, new Date(), webhookUrl);
+    throw err;
   }
 }
 
@@ -125,7 +142,7 @@ export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> 
 
 /** One turn: weighs up to DISPATCH_BATCH due runs and starts what the free slots allow; `more` when another turn may start more. */
 async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; more: boolean }> {
-  const { maxConcurrentRuns: limit, jobDurationSeconds, webhookUrl } = getConfig(env);
+  const { maxConcurrentRuns: limit, jobDurationSeconds } = getConfig(env);
   const db = getDb(env.DB);
   const [due, [counted]] = await db.batch([findDueRuns(db, now, MAX_PRIORITY_OFFSET_MS, DISPATCH_BATCH), countInProgress(db)]);
   if (due.length === 0) return { result: none, more: false };
@@ -151,20 +168,10 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
     startRuns(db, starts.length > 0 ? starts : [-1], now, jobDurationSeconds * 1000, limit),
     insertRuns(db, nexts),
     advanceCursors(db, nexts),
-    pointLatest(db, starts, now),
-    refreshJobs(db, jobIds, now),
+    refreshJobs(db, jobIds, now, { started: true }),
   ] as const);
 
-  if (started.length > 0) {
-    try {
-      await env.JOB_QUEUE.sendBatch(started.map((run) => ({ body: messageOf(run), delaySeconds: jobDurationSeconds })));
-    } catch (err) {
-      // Nothing is left IN_PROGRESS with no message coming: the runs fail with the reason (their job.failed webhooks go out via the sweep).
-      const reason = `could not enqueue the run: ${err instanceof Error ? err.message : String(err)}`;
-      await failRuns(db, started.map((run) => ({ jobId: run.jobId, number: run.number })), reason, new Date(), webhookUrl);
-      throw err;
-    }
-  }
+  await queueCompletions(env, started);
   await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
   // Another turn when another dispatcher took some of this turn's runs (more due runs may be beyond
   // them, and a dispatcher that read earlier may not see them), or when more may be due than one turn reads.

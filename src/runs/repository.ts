@@ -74,6 +74,14 @@ export function findDueRuns(db: Db, now: Date, maxOffsetMs: number, limit: numbe
 
 export type DueRun = Awaited<ReturnType<typeof findDueRuns>>[number];
 
+/** Whether any SCHEDULED run is due (waiting for a slot, or for its start): one index probe. */
+export const anyDueRun = (db: Db, now: Date, maxOffsetMs: number) =>
+  db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(sql`${scheduled} AND ${runs.rank} <= ${now.getTime() + maxOffsetMs} AND ${runs.dueAt} <= ${now.getTime()}`)
+    .limit(1);
+
 /** How many runs are in progress (the partial index of them: at most the limit, or a backlog's worth). */
 export const countInProgress = (db: Db) => db.select({ n: count() }).from(runs).where(inProgress);
 

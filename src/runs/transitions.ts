@@ -32,6 +32,13 @@ export const MAX_PRIORITY_OFFSET_MS = Math.max(...Object.values(PRIORITY_OFFSET_
 const offsetSql = (priority: AnySQLiteColumn) =>
   sql`CASE ${priority} WHEN 'HIGH' THEN ${PRIORITY_OFFSET_MS.HIGH} WHEN 'MEDIUM' THEN ${PRIORITY_OFFSET_MS.MEDIUM} ELSE ${PRIORITY_OFFSET_MS.LOW} END`;
 
+/** Start runs due now at once, as the dispatcher would (see insertRuns): their duration, and the slots (0: no limit). */
+export interface StartNow {
+  now: Date;
+  durationMs: number;
+  limit: number;
+}
+
 export interface NewRun {
   jobId: string;
   dueAt: Date;
@@ -49,11 +56,22 @@ export interface NewRun {
  * SCHEDULED runs for these jobs: the job's next number, a frozen copy of its task name, payload and
  * priority. An occurrence already made is not made again (runs_occurrence_idx). With `unlessBusyAt`,
  * a job that is IN_PROGRESS or already has a run due by then gets none (a second "run now" while one
- * runs or waits to is refused). Returns the runs made.
+ * runs or waits to is refused). With `start` (runs due now), a run is made IN_PROGRESS at once when the
+ * dispatcher would start it: no other due run waits for a slot, and a slot is free for it, taken in
+ * place-in-line order; the others are made SCHEDULED, for the dispatcher. Returns the runs made.
  */
-export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt }: { unlessBusyAt?: Date } = {}) {
+export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { unlessBusyAt?: Date; start?: StartNow } = {}) {
   const m = (i: number) => field(i, "m.value");
   const json = rows.map((r) => [r.jobId, r.dueAt.getTime(), r.occurrenceAt?.getTime() ?? null, r.expectedAt?.getTime() ?? null, r.afterRunId ?? null, r.schedule ?? null]);
+  const rank = sql`${m(1)} + ${offsetSql(jobs.priority)}`;
+  const now = start?.now.getTime() ?? 0;
+  // SQLite reads the whole SELECT before inserting into the table it reads: the count and the waiting
+  // runs are those from before this statement.
+  const startsNow = start
+    ? sql`(NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${scheduled} AND ${runs.rank} <= ${now + MAX_PRIORITY_OFFSET_MS} AND ${runs.dueAt} <= ${now})
+        AND (${start.limit} = 0 OR (SELECT count(*) FROM ${runs} WHERE ${inProgress}) + row_number() OVER (ORDER BY ${rank}) <= ${start.limit}))`
+    : sql`0`;
+  const expectedEnd = now + (start?.durationMs ?? 0);
   return db
     .insert(runs)
     .select(
@@ -62,15 +80,15 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt }: { unlessBus
         NULL,
         ${jobs.id},
         coalesce((SELECT max(${runs.number}) FROM ${runs} WHERE ${runs.jobId} = ${jobs.id}), 0) + 1,
-        'SCHEDULED',
+        CASE WHEN ${startsNow} THEN 'IN_PROGRESS' ELSE 'SCHEDULED' END,
         ${jobs.taskName},
         ${jobs.payload},
         ${jobs.priority},
         ${m(1)},
         ${m(2)},
-        ${m(1)} + ${offsetSql(jobs.priority)},
-        NULL,
-        ${m(3)},
+        ${rank},
+        CASE WHEN ${startsNow} THEN ${now} END,
+        CASE WHEN ${startsNow} THEN ${expectedEnd} ELSE ${m(3)} END,
         NULL,
         NULL,
         0
@@ -120,18 +138,17 @@ export function cancelRuns(db: Db, cancels: { id: number; reason: string }[], no
 }
 
 /**
- * The job's latest run becomes each of these runs that started at `now` (a run that starts, or one a
- * person cancels, is what the job shows; an occurrence skipped by a policy or an edit is not).
+ * The job's latest run becomes each of these runs (a run a person cancels is what the job shows; an
+ * occurrence skipped by a policy or an edit is not). Runs that start take their place through
+ * refreshJobs' `started`.
  */
-export function pointLatest(db: Db, runIds: number[], now: Date | null) {
+export function pointLatest(db: Db, runIds: number[]) {
   const latest = alias(runs, "latest");
   return db
     .update(jobs)
     .set({ latestRunId: sql`${latest.id}` })
     .from(latest)
-    .where(
-      sql`${latest.id} IN ${jsonValues(runIds.length > 0 ? runIds : [-1])} AND ${jobs.id} = ${latest.jobId} ${now ? sql`AND ${latest.startedAt} = ${now.getTime()}` : sql``}`,
-    );
+    .where(sql`${latest.id} IN ${jsonValues(runIds.length > 0 ? runIds : [-1])} AND ${jobs.id} = ${latest.jobId}`);
 }
 
 /**
@@ -139,26 +156,31 @@ export function pointLatest(db: Db, runIds: number[], now: Date | null) {
  * SCHEDULED while a run is to come (nextRunAt: the earliest), else the status of its latest run, else
  * PENDING. Index lookups only (runs_job_running_idx, runs_job_scheduled_idx, the primary key).
  */
-export function refreshJobs(db: Db, jobIds: string[], now: Date) {
+export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = false }: { started?: boolean } = {}) {
   const status = sql`CASE
     WHEN s.running THEN 'IN_PROGRESS'
     WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
     ELSE coalesce(s.latestStatus, 'PENDING')
   END`;
+  // With `started`, a run of the job that started at `now` becomes its latest run, in the same write.
+  const startedNow = started
+    ? sql`(SELECT r.id FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS' AND r."startedAt" = ${now.getTime()} ORDER BY r.id DESC LIMIT 1)`
+    : sql`NULL`;
   return db
     .update(jobs)
-    .set({ nextRunAt: sql`s.nextAt`, status: sql`${status}`, updatedAt: now })
+    .set({ nextRunAt: sql`s.nextAt`, status: sql`${status}`, latestRunId: sql`coalesce(s.startedNow, ${jobs.latestRunId})`, updatedAt: now })
     .from(
       sql`(
         SELECT j.id,
                EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS') AS running,
                (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt,
-               (SELECT r.status FROM ${runs} r WHERE r.id = j."latestRunId") AS latestStatus
+               (SELECT r.status FROM ${runs} r WHERE r.id = coalesce(${startedNow}, j."latestRunId")) AS latestStatus,
+               ${startedNow} AS startedNow
         FROM ${jobs} j
         WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
       ) AS s`,
     )
-    .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status})`);
+    .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR s.startedNow IS NOT NULL)`);
 }
 
 /** Counts a recovery of a run whose message never came (conditional, so two sweeps count once). */

@@ -50,7 +50,7 @@ export async function cancelJob(env: Env, id: string): Promise<JobView> {
     createDeliveries(db, [ref], now, { url: getConfig(env).webhookUrl, claimedUntil: null }),
     insertRuns(db, follow),
     advanceCursors(db, follow),
-    pointLatest(db, [run.id], null),
+    pointLatest(db, [run.id]),
     refreshJobs(db, [id], now),
   ]);
   if (cancelled.length === 0) throw conflict(`Run ${run.number} of job '${id}' finished before it could be cancelled`);
