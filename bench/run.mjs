@@ -7,13 +7,15 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { percentile, runLoad } from "./lib/load.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
+import { costTable, measureCost } from "./lib/cost.mjs";
 import { measureAccuracy, measurePriority } from "./lib/scheduling.mjs";
 import { COMMON_WORD, SEARCH_WORD, seedJobs } from "./lib/seed.mjs";
 import { migrate, startWorkerd, startWranglerDev, workerdRssMiB, writeBenchConfig } from "./lib/servers.mjs";
 
 const QUICK = process.argv.includes("--quick");
 const SIZES = { ingest: QUICK ? 500 : 5000, pipeline: QUICK ? 200 : 2000, large: QUICK ? 10_000 : 100_000, small: 1000, accuracy: QUICK ? 200 : 1000, priority: QUICK ? 600 : 5000 };
-const MODES = process.argv.includes("--only-workerd") ? ["workerd"] : process.argv.includes("--only-wrangler") ? ["wrangler dev"] : ["wrangler dev", "workerd"];
+const COST_ONLY = process.argv.includes("--cost-only");
+const MODES = COST_ONLY ? [] : process.argv.includes("--only-workerd") ? ["workerd"] : process.argv.includes("--only-wrangler") ? ["wrangler dev"] : ["wrangler dev", "workerd"];
 const CONCURRENCY = 32;
 const TOKEN = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))[1];
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -204,13 +206,22 @@ writeBenchConfig();
 const receiver = await startReceiver();
 const results = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version }, sizes: SIZES, modes: {} };
 try {
+  log("cost meter (workerd)");
+  const costState = mkdtempSync(join(tmpdir(), "bench-cost-"));
+  try {
+    results.cost = await measureCost(costState, receiver, json, { largeJobs: SIZES.large, largeScheduled: SIZES.large });
+  } finally {
+    rmSync(costState, { recursive: true, force: true });
+  }
   for (const mode of MODES) results.modes[mode] = await measureMode(mode, receiver);
 } finally {
   await receiver.close();
 }
 results.totalSeconds = Math.round((Date.now() - t0) / 1000);
 mkdirSync("bench/results", { recursive: true });
-writeFileSync(`bench/results/${QUICK ? "quick" : "latest"}.json`, JSON.stringify(results, null, 2));
+const outFile = `bench/results/${COST_ONLY ? "cost" : QUICK ? "quick" : "latest"}.json`;
+writeFileSync(outFile, JSON.stringify(results, null, 2));
+console.log(costTable(results.cost));
 printTable(results);
-console.log(`\ntotal ${results.totalSeconds} s; JSON in bench/results/${QUICK ? "quick" : "latest"}.json`);
+console.log(`\ntotal ${results.totalSeconds} s; JSON in ${outFile}`);
 process.exit(0);

@@ -35,6 +35,8 @@ export interface Env {
   SWEEP_GRACE_SECONDS?: string;
   /** Most runs in progress at once (0: no limit); due runs beyond it wait, in priority order. */
   MAX_CONCURRENT_RUNS?: string;
+  /** Benchmark and tests only: count D1 rows, queries and queue operations, read at /__meter (src/lib/meter.ts). */
+  COST_METER?: string;
 }
 
 /** The dead-letter queue's name, as in wrangler.toml: its batches go to the dead-letter handler. */

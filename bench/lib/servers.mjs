@@ -111,7 +111,9 @@ export async function startWorkerd(kind, { state, vars = {} } = {}) {
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   await waitFor(`${url}/health`);
-  return { url, stop: () => mf.dispose() };
+  // The Cron Trigger by hand: Miniflare runs the Worker's scheduled() handler.
+  const scheduled = async (at = new Date()) => (await mf.getWorker()).scheduled({ scheduledTime: at, cron: "* * * * *" });
+  return { url, stop: () => mf.dispose(), scheduled };
 }
 
 /** Resident memory of the workerd processes now running, in MiB (what the worker's runtime holds). */

@@ -1,0 +1,122 @@
+/**
+ * The cost meter (COST_METER=true: the benchmark and the cost tests, never production). It counts what
+ * Cloudflare bills, exactly: Worker invocations, D1 round trips and statements with the rows each read
+ * and wrote (from D1's own `meta`, index entries included), and queue operations (a message is written,
+ * read on each delivery to the consumer, and deleted when acknowledged). One tally per isolate, read and
+ * reset at /__meter.
+ */
+import type { Env } from "../env";
+
+export interface Tally {
+  invocations: { fetch: number; queue: number; scheduled: number };
+  d1: { roundTrips: number; statements: number; rowsRead: number; rowsWritten: number };
+  queue: { writes: number; reads: number; deletes: number; retries: number };
+}
+
+const emptyTally = (): Tally => ({
+  invocations: { fetch: 0, queue: 0, scheduled: 0 },
+  d1: { roundTrips: 0, statements: 0, rowsRead: 0, rowsWritten: 0 },
+  queue: { writes: 0, reads: 0, deletes: 0, retries: 0 },
+});
+
+let tally = emptyTally();
+
+export const meterEnabled = (env: Env) => env.COST_METER === "true";
+
+/** The tally so far; `reset` starts a new one. */
+export function readMeter(reset = false): Tally {
+  const current = tally;
+  if (reset) tally = emptyTally();
+  return current;
+}
+
+interface D1Meta {
+  meta?: { rows_read?: number; rows_written?: number };
+}
+
+/**
+ * The binding's own D1Database class over a fetcher that reads each answer's meta on the way: the
+ * statements run exactly as they would (raw(), first() and batches included, whose results drop meta).
+ */
+function meterD1(db: D1Database): D1Database {
+  const binding = db as D1Database & { fetcher?: Fetcher };
+  const fetcher = binding.fetcher;
+  if (!fetcher) throw new Error("COST_METER: this D1 binding has no fetcher to count through");
+  const D1 = Object.getPrototypeOf(db).constructor as new (fetcher: Pick<Fetcher, "fetch">) => D1Database;
+  return new D1({
+    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+      const res = await fetcher.fetch(input, init);
+      const answer = (await res.clone().json()) as D1Meta | D1Meta[];
+      tally.d1.roundTrips += 1;
+      for (const result of Array.isArray(answer) ? answer : [answer]) {
+        tally.d1.statements += 1;
+        tally.d1.rowsRead += result.meta?.rows_read ?? 0;
+        tally.d1.rowsWritten += result.meta?.rows_written ?? 0;
+      }
+      return res;
+    },
+  });
+}
+
+function meterQueue<T>(queue: Queue<T>): Queue<T> {
+  return {
+    send: (body, options) => {
+      tally.queue.writes += 1;
+      return queue.send(body, options);
+    },
+    sendBatch: (messages, options) => {
+      const list = [...messages];
+      tally.queue.writes += list.length;
+      return queue.sendBatch(list, options);
+    },
+  } as Queue<T>;
+}
+
+/** The bindings of one invocation, counted. */
+export function meteredEnv(env: Env, kind: keyof Tally["invocations"]): Env {
+  tally.invocations[kind] += 1;
+  return { ...env, DB: meterD1(env.DB), JOB_QUEUE: meterQueue(env.JOB_QUEUE) };
+}
+
+/** A batch whose messages count their reads and retries; `settle` (once the handler returned) counts the deletes. */
+export function meteredBatch<T>(batch: MessageBatch<T>): { batch: MessageBatch<T>; settle: () => void } {
+  tally.queue.reads += batch.messages.length;
+  const retried = new Set<string>();
+  const messages = batch.messages.map(
+    (message) =>
+      new Proxy(message, {
+        get(target, prop) {
+          if (prop === "retry") {
+            return (options?: QueueRetryOptions) => {
+              retried.add(target.id);
+              target.retry(options);
+            };
+          }
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }),
+  );
+  const metered: MessageBatch<T> = {
+    queue: batch.queue,
+    metadata: batch.metadata,
+    messages,
+    ackAll: () => batch.ackAll(),
+    retryAll: (options) => {
+      for (const m of messages) retried.add(m.id);
+      batch.retryAll(options);
+    },
+  };
+  const settle = () => {
+    // A message neither retried nor failed is acknowledged: deleted from the queue.
+    tally.queue.retries += retried.size;
+    tally.queue.deletes += messages.length - retried.size;
+  };
+  return { batch: metered, settle };
+}
+
+/** GET /__meter: the tally; DELETE /__meter: the tally, then a fresh one. */
+export function meterResponse(request: Request): Response {
+  if (request.method !== "GET" && request.method !== "DELETE") return new Response("GET or DELETE", { status: 405 });
+  return Response.json(readMeter(request.method === "DELETE"));
+}

@@ -1,0 +1,95 @@
+/**
+ * What a job costs on Cloudflare's bill, counted exactly by the cost meter (D1's own rows read and
+ * written, statements, round trips, queue operations) on the real local D1: the main path's counts
+ * are pinned, so a change that writes more rows per job fails here.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env, JobMessage } from "../src/env";
+import worker from "../src/index";
+import { readMeter, type Tally } from "../src/lib/meter";
+import { API_TOKEN, received } from "./support/helpers";
+
+/** Messages the app sent, kept here so the test delivers them itself (counted) instead of the runtime. */
+const sent: { body: JobMessage; delaySeconds?: number }[] = [];
+const capture = {
+  send: async (body: JobMessage, options?: QueueSendOptions) => void sent.push({ body, delaySeconds: options?.delaySeconds }),
+  sendBatch: async (messages: Iterable<MessageSendRequest<JobMessage>>) => {
+    for (const m of messages) sent.push({ body: m.body, delaySeconds: m.delaySeconds });
+  },
+} as unknown as Env["JOB_QUEUE"];
+
+const metered = (overrides: Partial<Env> = {}): Env => ({ ...env, COST_METER: "true", JOB_DURATION_SECONDS: "0", JOB_QUEUE: capture, ...overrides });
+
+async function request(withEnv: Env, method: string, path: string, body?: unknown) {
+  const headers: Record<string, string> = { authorization: `Bearer ${API_TOKEN}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await worker.fetch(new Request(`http://scheduler.test${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }), withEnv);
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+/** Delivers the captured messages as one batch, as the queue would. */
+async function deliverSent(withEnv: Env) {
+  const messages = sent.splice(0).map((m) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: m.body }));
+  const batch = createMessageBatch<unknown>("job-scheduler-runs", messages);
+  await worker.queue(batch, withEnv);
+  return getQueueResult(batch, createExecutionContext());
+}
+
+/** What `work` cost, from a fresh tally. */
+async function cost(work: () => Promise<unknown>): Promise<Tally> {
+  readMeter(true);
+  await work();
+  return readMeter(true);
+}
+
+describe("what a job costs (the cost meter)", () => {
+  it("counts the main path exactly: create, run, then completion with its webhook and log row", async () => {
+    const e = metered();
+    let id = "";
+    const create = await cost(async () => (id = (await request(e, "POST", "/api/jobs", { taskName: "Cost", payload: { a: 1 } })).body.data.id));
+    const run = await cost(() => request(e, "POST", `/api/jobs/${id}/run`));
+    const complete = await cost(() => deliverSent(e));
+    expect(await received(id)).toHaveLength(1);
+
+    // One insert (the row, its three indexes, the search index).
+    expect(create.d1).toMatchObject({ roundTrips: 1, statements: 1, rowsWritten: 6 });
+    // One batch makes the run already in progress (the row, its indexes) and points the job at it in one
+    // write of the job's row; one read answers.
+    expect(run.d1).toMatchObject({ roundTrips: 2, statements: 3, rowsWritten: 7 });
+    expect(run.queue).toEqual({ writes: 1, reads: 0, deletes: 0, retries: 0 });
+    // One batch completes the run and claims its delivery; one writes the attempt's log row and the delivery's state.
+    expect(complete.d1).toMatchObject({ roundTrips: 2, rowsWritten: 10 });
+    expect(complete.queue).toEqual({ writes: 0, reads: 1, deletes: 1, retries: 0 });
+    expect(create.invocations.fetch + run.invocations.fetch + complete.invocations.queue).toBe(3);
+    // Reads are index lookups: a handful of rows each, not a scan.
+    for (const step of [create, run, complete]) expect(step.d1.rowsRead).toBeLessThan(60);
+  });
+
+  it("completes a batch of 100 runs with 2 D1 round trips, under a concurrency limit with nobody waiting too", async () => {
+    for (const limit of ["0", "200"]) {
+      const e = metered({ MAX_CONCURRENT_RUNS: limit });
+      const ids: string[] = [];
+      for (let i = 0; i < 100; i++) ids.push((await request(e, "POST", "/api/jobs", { taskName: `Batch ${i}`, payload: { i } })).body.data.id);
+      const ran = await request(e, "POST", "/api/jobs/run", { ids });
+      expect(ran.body.data.started.every((r: any) => r.status === "IN_PROGRESS")).toBe(true);
+      const complete = await cost(() => deliverSent(e));
+      expect(complete.d1.roundTrips, `MAX_CONCURRENT_RUNS=${limit}`).toBe(2);
+      expect(complete.queue).toMatchObject({ reads: 100, deletes: 100, retries: 0 });
+      expect((await Promise.all(ids.map((id) => received(id)))).every((hooks) => hooks.length === 1)).toBe(true);
+    }
+  });
+
+  it("starts a run directly only when nobody waits: beyond the limit, runs wait SCHEDULED for the dispatcher", async () => {
+    const e = metered({ MAX_CONCURRENT_RUNS: "1" });
+    const first = (await request(e, "POST", "/api/jobs", { taskName: "First" })).body.data.id;
+    const second = (await request(e, "POST", "/api/jobs", { taskName: "Second" })).body.data.id;
+    expect((await request(e, "POST", `/api/jobs/${first}/run`)).body.data.status).toBe("IN_PROGRESS");
+    expect((await request(e, "POST", `/api/jobs/${second}/run`)).body.data.status).toBe("SCHEDULED");
+    await deliverSent(e); // the first completes, which frees the slot: the second starts
+    expect((await request(e, "GET", `/api/jobs/${second}`)).body.data.status).toBe("IN_PROGRESS");
+    await deliverSent(e);
+    expect(await received(second)).toHaveLength(1);
+  });
+});
