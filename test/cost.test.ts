@@ -5,7 +5,7 @@
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { Env, JobMessage } from "../src/env";
 import worker from "../src/index";
 import { readMeter, type Tally } from "../src/lib/meter";
@@ -37,6 +37,8 @@ async function deliverSent(withEnv: Env) {
   return getQueueResult(batch, createExecutionContext());
 }
 
+beforeEach(() => void sent.splice(0));
+
 /** What `work` cost, from a fresh tally. */
 async function cost(work: () => Promise<unknown>): Promise<Tally> {
   readMeter(true);
@@ -55,9 +57,9 @@ describe("what a job costs (the cost meter)", () => {
 
     // One insert (the row, its three indexes, the search index).
     expect(create.d1).toMatchObject({ roundTrips: 1, statements: 1, rowsWritten: 6 });
-    // One batch makes the run already in progress (the row, its indexes) and points the job at it in one
-    // write of the job's row; one read answers.
-    expect(run.d1).toMatchObject({ roundTrips: 2, statements: 3, rowsWritten: 7 });
+    // One batch makes the run already in progress (the row, its indexes), points the job at it in one
+    // write of the job's row, and reads what the call answers.
+    expect(run.d1).toMatchObject({ roundTrips: 1, statements: 4, rowsWritten: 7 });
     expect(run.queue).toEqual({ writes: 1, reads: 0, deletes: 0, retries: 0 });
     // One batch completes the run and claims its delivery; one writes the attempt's log row and the delivery's state.
     expect(complete.d1).toMatchObject({ roundTrips: 2, rowsWritten: 10 });
@@ -87,9 +89,30 @@ describe("what a job costs (the cost meter)", () => {
     const second = (await request(e, "POST", "/api/jobs", { taskName: "Second" })).body.data.id;
     expect((await request(e, "POST", `/api/jobs/${first}/run`)).body.data.status).toBe("IN_PROGRESS");
     expect((await request(e, "POST", `/api/jobs/${second}/run`)).body.data.status).toBe("SCHEDULED");
-    await deliverSent(e); // the first completes, which frees the slot: the second starts
-    expect((await request(e, "GET", `/api/jobs/${second}`)).body.data.status).toBe("IN_PROGRESS");
+    // The first completes, which frees the slot: the second starts, and (of no duration) completes in the same batch.
     await deliverSent(e);
+    expect((await request(e, "GET", `/api/jobs/${second}`)).body.data.status).toBe("COMPLETED");
     expect(await received(second)).toHaveLength(1);
+    await deliverSent(e); // its own message, later: finds it done
+    expect(await received(second)).toHaveLength(1);
+  });
+});
+
+describe("runs of no duration under the concurrency limit", () => {
+  it("completes in the same batch the waiting runs its completions started, wave after wave, instead of a queue hop each", async () => {
+    const e = metered({ MAX_CONCURRENT_RUNS: "2" });
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push((await request(e, "POST", "/api/jobs", { taskName: `Wave ${i}` })).body.data.id);
+    const ran = await request(e, "POST", "/api/jobs/run", { ids });
+    expect(ran.body.data.started.map((r: any) => r.status)).toEqual(["IN_PROGRESS", "IN_PROGRESS", "SCHEDULED", "SCHEDULED", "SCHEDULED", "SCHEDULED", "SCHEDULED"]);
+    expect(sent).toHaveLength(2);
+    await deliverSent(e); // the two completion messages: their batch completes all seven, two at a time
+    for (const id of ids) expect(await received(id), id).toHaveLength(1);
+    // The five started by the batch still had their messages queued: they find the runs done, read in one round trip.
+    expect(sent).toHaveLength(5);
+    const late = await cost(() => deliverSent(e));
+    expect(late.d1.roundTrips).toBe(2);
+    expect(late.queue).toMatchObject({ reads: 5, deletes: 5, retries: 0 });
+    for (const id of ids) expect(await received(id), id).toHaveLength(1);
   });
 });

@@ -5,14 +5,15 @@
  * Every step is conditional, so repeating one changes nothing.
  */
 import { getDb } from "../db/client";
-import type { Delivery } from "../db/schema";
+import type { Delivery, Run } from "../db/schema";
 import { webhookIdOf, type RunRef } from "../deliveries/body";
 import { getConfig, type Env } from "../env";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
-import { dispatch } from "../runs/dispatch";
+import { dispatch, type Dispatched } from "../runs/dispatch";
 import { finishStatements } from "../runs/finish";
 import { MAX_PRIORITY_OFFSET_MS } from "../runs/transitions";
 import * as runsRepo from "../runs/repository";
+import type { RunWithDelivery } from "../runs/repository";
 import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
 
 /** The outcome of each message of a batch, or the error that its handling threw. */
@@ -37,10 +38,10 @@ async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): P
  * One dispatch per batch, however many of its messages ask for one: a message is served by a dispatch
  * that started at or after its run's due time (`dueBy`), else it starts one.
  */
-type DispatchOnce = (dueBy?: Date) => Promise<unknown>;
+type DispatchOnce = (dueBy?: Date) => Promise<Dispatched>;
 
 const dispatcherFor = (env: Env): DispatchOnce => {
-  let latest: { at: number; done: Promise<unknown> } | undefined;
+  let latest: { at: number; done: Promise<Dispatched> } | undefined;
   return (dueBy = new Date(0)) => {
     if (!latest || latest.at < dueBy.getTime()) {
       const now = new Date();
@@ -59,9 +60,12 @@ export async function processRunMessage(env: Env, ref: RunRef, dispatchOnce = di
   return claimed ? sendClaimedAttempt(env, claimed) : continueRun(env, ref, dispatchOnce);
 }
 
-/** A message whose run was not completed by it: a start, a retry, a duplicate, a redelivery, a failed run, or a stale one. */
-async function continueRun(env: Env, ref: RunRef, dispatchOnce: DispatchOnce): Promise<MessageOutcome> {
-  const found = await runsRepo.findRunByRef(getDb(env.DB), ref);
+/**
+ * A message whose run was not completed by it: a start, a retry, a duplicate, a redelivery, a failed
+ * run, or a stale one. `read`: its run as the batch read it (null: none), else it is read here.
+ */
+async function continueRun(env: Env, ref: RunRef, dispatchOnce: DispatchOnce, read?: RunWithDelivery | null): Promise<MessageOutcome> {
+  const found = read === undefined ? await runsRepo.findRunByRef(getDb(env.DB), ref) : read;
   if (found?.run.status === "SCHEDULED") return startScheduled(found.run.dueAt, dispatchOnce);
   if (!found?.delivery) return ack;
   return deliverWebhook(env, found.delivery);
@@ -97,7 +101,7 @@ async function resumeClaim(env: Env, ref: RunRef, lease: Date, dispatchOnce: Dis
  * state. Whatever does not fit the common path, or fails as a group, is handled one message at a time,
  * so one bad message never holds back the others.
  */
-export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchResult[]> {
+export async function processRunBatch(env: Env, refs: RunRef[], wave = 0): Promise<BatchResult[]> {
   const db = getDb(env.DB);
   const now = new Date();
   const lease = deliveryLeaseUntil(env, now);
@@ -123,11 +127,16 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
   }
   // A run named twice (two copies of its message in one batch) is sent for its first copy only.
   const byWebhookId = new Map(claimed.map((delivery) => [delivery.webhookId, delivery]));
+  // The other messages' runs, read together (starts, retries, copies of runs already done); if that
+  // read fails, each message reads its own.
+  const unclaimed = refs.filter((ref) => !byWebhookId.has(webhookIdOf(ref)));
+  const others = await runsRepo.findRunsByRefs(db, unclaimed).catch(() => undefined);
+  const readOf = (ref: RunRef) => (others ? (others.get(webhookIdOf(ref)) ?? null) : undefined);
   const planned = await Promise.all(
     refs.map(async (ref) => {
       const delivery = byWebhookId.get(webhookIdOf(ref));
       byWebhookId.delete(webhookIdOf(ref));
-      if (!delivery) return { result: settled(continueRun(env, ref, dispatchOnce)) };
+      if (!delivery) return { result: settled(continueRun(env, ref, dispatchOnce, claimed.some((d) => d.webhookId === webhookIdOf(ref)) ? undefined : readOf(ref))) };
       try {
         return { plan: await attemptClaimed(env, delivery) };
       } catch (err) {
@@ -137,8 +146,12 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
   );
   const plans = planned.flatMap((p) => (p.plan ? [p.plan] : []));
   // Runs just finished freed their slots: runs waiting for one start now.
+  let freed: Run[] = [];
   if (claimed.length > 0 && runsWaiting && getConfig(env).maxConcurrentRuns > 0) {
-    await dispatchOnce().catch((err: unknown) => console.error("dispatch after completions failed; the sweep will start the waiting runs", err));
+    freed = await dispatchOnce().then(
+      (dispatched) => dispatched.started,
+      (err: unknown) => (console.error("dispatch after completions failed; the sweep will start the waiting runs", err), []),
+    );
   }
   let grouped = plans.length === 0;
   if (!grouped) {
@@ -149,11 +162,27 @@ export async function processRunBatch(env: Env, refs: RunRef[]): Promise<BatchRe
       // fall through: write message by message
     }
   }
-  return Promise.all(
+  const results = await Promise.all(
     planned.map(async ({ plan, result }) => {
       if (!plan) return result!;
       if (grouped) return plan.outcome;
       return settled(plan.writes().then(() => plan.outcome));
     }),
   );
+  await completeZeroLength(env, freed, wave);
+  return results;
+}
+
+/** Most waves of freed slots one batch completes itself (see completeZeroLength). */
+const INLINE_WAVES = 20;
+
+/**
+ * Runs of no duration that the completions' freed slots started are completed here, as the next wave,
+ * instead of each holding its slot for a queue hop (which would cap a burst at MAX_CONCURRENT_RUNS runs
+ * per hop). Their messages, already queued, then find them done; a failed attempt is retried by them.
+ */
+async function completeZeroLength(env: Env, started: Run[], wave: number) {
+  if (started.length === 0 || wave >= INLINE_WAVES || getConfig(env).jobDurationSeconds > 0) return;
+  const refs = started.map((run) => ({ jobId: run.jobId, number: run.number }));
+  await processRunBatch(env, refs, wave + 1).catch((err: unknown) => console.error("completing started runs in this batch failed; their messages complete them", err));
 }

@@ -128,9 +128,12 @@ const withLatestRun = (db: Db) =>
 type Row = NonNullable<Awaited<ReturnType<ReturnType<typeof withLatestRun>["get"]>>>;
 const toView = ({ job, run, delivery }: Row) => jobView(job, joined<Run>(run, "id"), joined<Delivery>(delivery, "runId"));
 
+/** One job with its latest run and delivery: a statement for a db.batch(); `jobViewOf` reads its answer. */
+export const jobQuery = (db: Db, id: string) => withLatestRun(db).where(eq(jobs.id, id));
+export const jobViewOf = (rows: Row[]): JobView | undefined => (rows[0] ? toView(rows[0]) : undefined);
+
 export async function findJob(db: Db, id: string): Promise<JobView | undefined> {
-  const row = await withLatestRun(db).where(eq(jobs.id, id)).get();
-  return row && toView(row);
+  return jobViewOf(await jobQuery(db, id));
 }
 
 /**

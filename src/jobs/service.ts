@@ -12,6 +12,7 @@ import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
 import { dispatch, queueCompletions, sendStartMessages } from "../runs/dispatch";
+import { countInProgress } from "../runs/repository";
 import { insertRuns, refreshJobs } from "../runs/transitions";
 import { jobView, type JobView } from "../runs/views";
 import { nextRunsOf } from "../schedules/occurrences";
@@ -138,13 +139,13 @@ export async function deleteJob(env: Env, id: string): Promise<void> {
  * or already waits to. If its message cannot be queued the run fails with the reason (503).
  */
 export async function runJob(env: Env, id: string): Promise<JobView> {
-  const { started, notFound: missing } = await runJobs(env, [id], (reason) => `Job '${id}' could not be started (${reason}); try again`);
+  const { started, notFound: missing, view } = await makeRuns(env, [id], (reason) => `Job '${id}' could not be started (${reason}); try again`);
   if (missing.length > 0) throw notFound("Job", id);
   if (started.length === 0) {
     const job = await getJob(env, id);
     throw conflict(job.status === "IN_PROGRESS" ? `Job '${id}' is already IN_PROGRESS` : `Job '${id}' is already waiting to run (due ${job.nextRunAt?.toISOString()})`);
   }
-  return getJob(env, id);
+  return view ?? getJob(env, id);
 }
 
 export interface BulkRunResult {
@@ -161,34 +162,49 @@ export interface BulkRunResult {
  * that must wait are made SCHEDULED and left to the dispatcher. Jobs already running are reported, not
  * run again.
  */
-export async function runJobs(env: Env, ids: string[], unstarted = (reason: string) => `${ids.length} jobs could not be started (${reason}); try again`): Promise<BulkRunResult> {
+export async function runJobs(env: Env, ids: string[]): Promise<BulkRunResult> {
+  const { view: _, ...result } = await makeRuns(env, ids, (reason) => `${ids.length} jobs could not be started (${reason}); try again`);
+  return result;
+}
+
+/** runJobs, and the first job as it stands after (read in the same round trip), unless a dispatch changed it since. */
+async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => string): Promise<BulkRunResult & { view?: JobView }> {
   const { maxConcurrentRuns, jobDurationSeconds } = getConfig(env); // before any write: a bad configuration must change nothing
   const db = getDb(env.DB);
   const now = new Date();
   const start = { now, durationMs: jobDurationSeconds * 1000, limit: maxConcurrentRuns };
-  const [made] = await db.batch([
+  const [made, , [running], viewRows] = await db.batch([
     insertRuns(
       db,
       ids.map((jobId) => ({ jobId, dueAt: now, occurrenceAt: null, expectedAt: null })),
       { unlessBusyAt: now, start },
     ),
     refreshJobs(db, ids, now, { started: true }),
+    countInProgress(db),
+    repo.jobQuery(db, ids[0] ?? ""),
   ]);
   const madeIds = new Set(made.map((run) => run.jobId));
   const missed = ids.filter((id) => !madeIds.has(id));
   const existing = new Set(missed.length > 0 ? await repo.findExisting(db, missed) : []);
-  const waiting = made.filter((run) => run.status === "SCHEDULED");
+  // A run made SCHEDULED because every slot was taken waits for a completion, which sees it and starts
+  // it (batches are serial: one of the two sees the other). One made SCHEDULED with a slot free waits
+  // behind another due run: the dispatcher starts them now, best place in line first.
+  const slotFree = maxConcurrentRuns === 0 || (running?.n ?? 0) < maxConcurrentRuns;
+  const dispatchNow = slotFree && made.some((run) => run.status === "SCHEDULED");
+  const startedNow = made.filter((run) => run.status === "IN_PROGRESS");
   try {
-    await queueCompletions(
-      env,
-      made.filter((run) => run.status === "IN_PROGRESS"),
-    );
-    if (waiting.length > 0) await dispatch(env, now);
+    await queueCompletions(env, startedNow);
+    if (dispatchNow) await dispatch(env, now);
   } catch (err) {
     throw unavailable(unstarted(`could not enqueue the run: ${errorText(err)}`));
   }
-  const current = waiting.length > 0 ? await repo.findRuns(db, made.map((run) => run.id)) : made;
-  return { started: current, inProgress: missed.filter((id) => existing.has(id)), notFound: missed.filter((id) => !existing.has(id)) };
+  const current = dispatchNow ? await repo.findRuns(db, made.map((run) => run.id)) : made;
+  return {
+    started: current,
+    inProgress: missed.filter((id) => existing.has(id)),
+    notFound: missed.filter((id) => !existing.has(id)),
+    view: dispatchNow ? undefined : repo.jobViewOf(viewRows),
+  };
 }
 
 export const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));

@@ -3,8 +3,8 @@ import { and, count, desc, eq, getTableColumns, sql } from "drizzle-orm";
 import { aliasedColumns, joined } from "../db/aliased";
 import type { Db } from "../db/client";
 import { deliveries, jobs, runs, type Delivery, type Run } from "../db/schema";
-import type { RunRef } from "../deliveries/body";
-import { inProgress, scheduled } from "./transitions";
+import { webhookIdOf, type RunRef } from "../deliveries/body";
+import { inProgress, runIn, scheduled } from "./transitions";
 
 export interface RunWithDelivery {
   run: Run;
@@ -31,6 +31,12 @@ export async function findRunByRef(db: Db, ref: RunRef): Promise<RunWithDelivery
     .where(and(eq(runs.jobId, ref.jobId), eq(runs.number, ref.number)))
     .get();
   return row && toRunWithDelivery(row);
+}
+
+/** The runs the messages of a batch name, with their deliveries, keyed by webhook-id (one round trip). */
+export async function findRunsByRefs(db: Db, refs: RunRef[]): Promise<Map<string, RunWithDelivery>> {
+  const rows = refs.length > 0 ? await withDelivery(db).where(runIn(refs)) : [];
+  return new Map(rows.map((row) => [webhookIdOf(row.run), toRunWithDelivery(row)]));
 }
 
 /**
