@@ -100,6 +100,25 @@ describe("a bad configuration", () => {
   });
 });
 
+describe("a queue that refuses the completions the dispatcher sends", () => {
+  it("leaves the runs it started IN_PROGRESS (not failed); the sweep queues them and they complete", async () => {
+    const limited: Env = { ...env, MAX_CONCURRENT_RUNS: "1", JOB_DURATION_SECONDS: "0" };
+    const first = await createJob();
+    const waiting = await createJob();
+    await runJob(limited, first.id);
+    expect((await runJob(limited, waiting.id)).status).toBe("SCHEDULED");
+    // The first run's completion frees the slot; the dispatcher starts the waiting run, but its message cannot be queued.
+    const refusing: Env = { ...limited, JOB_QUEUE: { send: () => Promise.reject(new Error("queue unavailable")), sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Env["JOB_QUEUE"] };
+    await deliver("job-scheduler-runs", [{ jobId: first.id, run: 1 }], { ...refusing, JOB_DURATION_SECONDS: "3600" });
+    expect((await runRows(waiting.id))[0]).toMatchObject({ status: "IN_PROGRESS", failureReason: null });
+    // The sweep finds it past its expected time and queues its message again: the real queue completes it.
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 3_600_000 + 120_000, cron: "* * * * *" }), env);
+    await vi.waitUntil(async () => (await runRows(waiting.id))[0]?.state === "DELIVERED", { timeout: 10_000, interval: 100 });
+    expect((await runRows(waiting.id))[0]).toMatchObject({ status: "COMPLETED", recoveries: 1 });
+    expect(await received(waiting.id)).toHaveLength(1);
+  });
+});
+
 describe("dead letters", () => {
   it("never give up a delivery that was not attempted in its series (a failed run's, a redelivery's): the sweep keeps it moving", async () => {
     const run = await startLongRun({ payload: { receiver: { script: [200] } } });

@@ -35,19 +35,30 @@ async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): P
 }
 
 /**
- * One dispatch per batch, however many of its messages ask for one: a message is served by a dispatch
- * that started at or after its run's due time (`dueBy`), else it starts one.
+ * One dispatch at a time per batch, however many of its messages ask for one: a message is served by a
+ * dispatch that started at or after its run's due time (`dueBy`); else it joins the one queued to start
+ * when the running one ends (every message asks only once its run is due, so that one serves them all).
  */
 type DispatchOnce = (dueBy?: Date) => Promise<Dispatched>;
 
 const dispatcherFor = (env: Env): DispatchOnce => {
   let latest: { at: number; done: Promise<Dispatched> } | undefined;
-  return (dueBy = new Date(0)) => {
-    if (!latest || latest.at < dueBy.getTime()) {
-      const now = new Date();
-      latest = { at: now.getTime(), done: dispatch(env, now) };
-    }
+  let queued: Promise<Dispatched> | undefined;
+  const start = () => {
+    const now = new Date();
+    latest = { at: now.getTime(), done: dispatch(env, now) };
     return latest.done;
+  };
+  return (dueBy = new Date(0)) => {
+    if (!latest) return start();
+    if (latest.at >= dueBy.getTime()) return latest.done;
+    queued ??= latest.done
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return start();
+      });
+    return queued;
   };
 };
 

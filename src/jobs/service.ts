@@ -193,7 +193,7 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
   const dispatchNow = slotFree && made.some((run) => run.status === "SCHEDULED");
   const startedNow = made.filter((run) => run.status === "IN_PROGRESS");
   try {
-    await queueCompletions(env, startedNow);
+    await queueCompletions(env, startedNow, "fail");
     if (dispatchNow) await dispatch(env, now);
   } catch (err) {
     throw unavailable(unstarted(`could not enqueue the run: ${errorText(err)}`));

@@ -67,15 +67,21 @@ export async function sendStartMessages(env: Env, made: Pick<Run, "jobId" | "num
 
 /**
  * Queues the message that completes each run just started, after the job's duration (at most 100
- * runs: one sendBatch). If it cannot be queued, nothing is left IN_PROGRESS with no message coming:
- * the runs fail with the reason (their job.failed webhooks go out via the sweep), and the error is thrown.
+ * runs: one sendBatch). If it cannot be queued and `onFailure` is "fail" (a person's run call, told
+ * to try again), the runs fail with the reason (their job.failed webhooks go out via the sweep) and
+ * the error is thrown. With "recover" (the dispatcher in the background), they stay IN_PROGRESS: the
+ * sweep finds them past their expected time and queues their messages again.
  */
-export async function queueCompletions(env: Env, started: Run[]) {
+export async function queueCompletions(env: Env, started: Run[], onFailure: "fail" | "recover") {
   if (started.length === 0) return;
   const { jobDurationSeconds, webhookUrl } = getConfig(env);
   try {
     await env.JOB_QUEUE.sendBatch(started.map((run) => ({ body: messageOf(run), delaySeconds: jobDurationSeconds })));
   } catch (err) {
+    if (onFailure === "recover") {
+      console.error(`could not queue the completion of ${started.length} runs just started; the sweep will queue them`, err);
+      return;
+    }
     const reason = `could not enqueue the run: ${err instanceof Error ? err.message : String(err)}`;
     await failRuns(getDb(env.DB), started.map((run) => ({ jobId: run.jobId, number: run.number })), reason, new Date(), webhookUrl);
     throw err;
@@ -171,7 +177,7 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
     refreshJobs(db, jobIds, now, { started: true }),
   ] as const);
 
-  await queueCompletions(env, started);
+  await queueCompletions(env, started, "recover");
   await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
   // Another turn when another dispatcher took some of this turn's runs (more due runs may be beyond
   // them, and a dispatcher that read earlier may not see them), or when more may be due than one turn reads.
