@@ -91,11 +91,14 @@ function stopGroup(child) {
   });
 }
 
-/** Bundles like `wrangler deploy` (same code, minified) and runs it on workerd via Miniflare. */
-export async function startWorkerd(kind, { state, vars = {} } = {}) {
+/**
+ * Bundles like `wrangler deploy` (same code, minified) and runs it on workerd via Miniflare. For a
+ * profile: `inspectorPort` opens the DevTools protocol, and `minify: false` keeps the function names.
+ */
+export async function startWorkerd(kind, { state, vars = {}, inspectorPort, minify = true } = {}) {
   const config = kind === "app" ? BENCH_CONFIG : "bench/baseline/wrangler.toml";
   const outdir = resolve(`bench/.build/${kind}`);
-  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "-c", config, "--outdir", outdir], quiet);
+  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "-c", config, "--outdir", outdir, ...(minify ? [] : ["--minify=false"])], quiet);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   const bindings = kind === "app" ? { ...workerOptions.bindings, ...localVars(), ...vars } : workerOptions.bindings;
   const mf = new Miniflare({
@@ -107,13 +110,14 @@ export async function startWorkerd(kind, { state, vars = {} } = {}) {
     bindings,
     host: "127.0.0.1",
     port: await freePort(),
+    ...(inspectorPort ? { inspectorPort } : {}),
     ...(state ? { d1Persist: `${state}/v3/d1` } : {}),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   await waitFor(`${url}/health`);
   // The Cron Trigger by hand: Miniflare runs the Worker's scheduled() handler.
   const scheduled = async (at = new Date()) => (await mf.getWorker()).scheduled({ scheduledTime: at, cron: "* * * * *" });
-  return { url, stop: () => mf.dispose(), scheduled };
+  return { url, stop: () => mf.dispose(), scheduled, outdir };
 }
 
 /** Resident memory of the workerd processes now running, in MiB (what the worker's runtime holds). */

@@ -1,0 +1,44 @@
+/**
+ * The benchmark's cost meter as the README runs it (`npm run bench -- --cost-only --quick`): the bundle
+ * on workerd with the real local queue, each operation's D1 rows and queue operations counted by the
+ * app. Its figures must agree with the counts the workers tests pin, and the idle sweep must read the
+ * same rows whatever the table size.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+
+function runBench(): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const chunks: string[] = [];
+    const child = spawn("npm", ["run", "bench", "--", "--cost-only", "--quick"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    child.stdout.on("data", (d: Buffer) => chunks.push(d.toString()));
+    child.stderr.on("data", (d: Buffer) => chunks.push(d.toString()));
+    child.on("exit", (code) => resolve({ code, output: chunks.join("") }));
+  });
+}
+
+describe("npm run bench -- --cost-only", () => {
+  it("prints each operation's cost per job, counted on workerd with the real queue, and the price of a million lifecycles", async () => {
+    const { code, output } = await runBench();
+    expect(code, output.slice(-3000)).toBe(0);
+    expect(output).toMatch(/price of 1 000 000 lifecycles at list prices \(\d{4}-\d{2}-\d{2}\): \$[\d.]+ .*QStash: \$10/);
+    const cost = JSON.parse(readFileSync("bench/results/cost.json", "utf8")).cost;
+    const ops = cost.perJob;
+    // The main path, as test/cost.test.ts pins it: one round trip per create and per run call.
+    expect(ops.create).toMatchObject({ d1RoundTrips: 1, rowsWritten: 6, queueOperations: 0 });
+    expect(ops.run).toMatchObject({ d1RoundTrips: 1, rowsWritten: 7, queueOperations: 1 });
+    // Completion and delivery: batched, so under 2 round trips per job; the message is read and deleted.
+    expect(ops.completeAndDeliver.d1RoundTrips).toBeLessThan(2);
+    expect(ops.completeAndDeliver.rowsWritten).toBeGreaterThanOrEqual(9);
+    expect(ops.completeAndDeliver.rowsWritten).toBeLessThanOrEqual(10);
+    expect(ops.completeAndDeliver.queueOperations).toBe(2);
+    // A retry costs writes of its own (a log row, the delivery's state) and a queue operation or two.
+    expect(ops.retry.rowsWritten).toBeGreaterThan(0);
+    // The sweep with nothing to do reads an index probe's worth of rows, at 1 000 or 20 000 rows alike.
+    expect(ops.idleSweep.rowsWritten).toBe(0);
+    expect(ops.idleSweepLarge.rowsRead).toBe(ops.idleSweep.rowsRead);
+    expect(ops.idleSweepLarge.rowsRead).toBeLessThan(20);
+    expect(cost.lifecyclePricePerMillion.total).toBeGreaterThan(0);
+  });
+});
