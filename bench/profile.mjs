@@ -58,14 +58,20 @@ function modulesOf(bundle) {
   };
 }
 
-/** Self time per module (ms), from the profile's samples. */
-function selfTimeByModule(profile, moduleAt) {
+/** Self time per module (ms), from the profile's samples; with `detail`, per function too (into `functions`). */
+const functions = new Map();
+function selfTimeByModule(profile, moduleAt, detail = true) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const totals = new Map();
   profile.samples.forEach((id, i) => {
     const node = byId.get(id);
     const frame = node.callFrame;
-    const key = frame.url.endsWith("index.js") ? moduleAt(frame.lineNumber) : frame.functionName ? `(${frame.functionName})` : frame.url || "(native)";
+    const inBundle = frame.url.endsWith("index.js");
+    const key = inBundle ? moduleAt(frame.lineNumber) : /^\(.*\)$/.test(frame.functionName) ? frame.functionName : frame.functionName ? `runtime: ${frame.functionName}` : frame.url || "(native)";
+    if (inBundle && detail) {
+      const fn = `${key} ${frame.functionName || `(anonymous, line ${frame.lineNumber + 1})`}`;
+      functions.set(fn, (functions.get(fn) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+    }
     totals.set(key, (totals.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   });
   return [...totals.entries()].sort((a, b) => b[1] - a[1]);
@@ -108,6 +114,7 @@ try {
   results.healthFloor = { rps: floor.rps };
   results.isolate = { wallMs: Math.round(wallMs), jsBusyMs: Math.round(busyMs), jsMsPerCreate: Math.round((busyMs / N) * 1000) / 1000 };
   results.selfTimeByModule = Object.fromEntries(modules.slice(0, 25).map(([k, ms]) => [k, Math.round(ms)]));
+  results.topFunctions = Object.fromEntries([...functions.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, ms]) => [k, Math.round(ms)]));
 } finally {
   rmSync(state, { recursive: true, force: true });
 }
@@ -115,5 +122,7 @@ try {
 console.log(`creates on workerd, c=32: ${results.creates.rps} req/s (p50 ${results.creates.p50} ms); without the rate limiter binding: ${results.createsWithoutRateLimiter.rps} req/s; GET /health: ${results.healthFloor.rps} req/s`);
 console.log(`the app's isolate ran JavaScript for ${results.isolate.jsBusyMs} ms of ${results.isolate.wallMs} ms (${results.isolate.jsMsPerCreate} ms per create); self time by module (ms):`);
 for (const [module, ms] of Object.entries(results.selfTimeByModule)) console.log(`  ${String(ms).padStart(7)}  ${module}`);
+console.log("the bundle's functions with the most self time (ms):");
+for (const [fn, ms] of Object.entries(results.topFunctions)) console.log(`  ${String(ms).padStart(7)}  ${fn}`);
 writeFileSync("bench/results/profile.json", JSON.stringify({ date: new Date().toISOString(), n: N, ...results }, null, 2));
 process.exit(0);
