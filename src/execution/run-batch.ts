@@ -112,7 +112,7 @@ async function resumeClaim(env: Env, ref: RunRef, lease: Date, dispatchOnce: Dis
  * state. Whatever does not fit the common path, or fails as a group, is handled one message at a time,
  * so one bad message never holds back the others.
  */
-export async function processRunBatch(env: Env, refs: RunRef[], wave = 0): Promise<BatchResult[]> {
+export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineBudget()): Promise<BatchResult[]> {
   const db = getDb(env.DB);
   const now = new Date();
   const lease = deliveryLeaseUntil(env, now);
@@ -156,14 +156,6 @@ export async function processRunBatch(env: Env, refs: RunRef[], wave = 0): Promi
     }),
   );
   const plans = planned.flatMap((p) => (p.plan ? [p.plan] : []));
-  // Runs just finished freed their slots: runs waiting for one start now.
-  let freed: Run[] = [];
-  if (claimed.length > 0 && runsWaiting && getConfig(env).maxConcurrentRuns > 0) {
-    freed = await dispatchOnce().then(
-      (dispatched) => dispatched.started,
-      (err: unknown) => (console.error("dispatch after completions failed; the sweep will start the waiting runs", err), []),
-    );
-  }
   let grouped = plans.length === 0;
   if (!grouped) {
     try {
@@ -180,20 +172,39 @@ export async function processRunBatch(env: Env, refs: RunRef[], wave = 0): Promi
       return settled(plan.writes().then(() => plan.outcome));
     }),
   );
-  await completeZeroLength(env, freed, wave);
+  // Runs just finished freed their slots: runs waiting for one start now (after this batch's attempts
+  // are written, so no attempt of it is still open while the dispatcher works).
+  if (claimed.length > 0 && runsWaiting && getConfig(env).maxConcurrentRuns > 0) {
+    const freed = await dispatchOnce().then(
+      (dispatched) => dispatched.started,
+      (err: unknown) => (console.error("dispatch after completions failed; the sweep will start the waiting runs", err), []),
+    );
+    await completeZeroLength(env, freed, budget);
+  }
   return results;
 }
 
-/** Most waves of freed slots one batch completes itself (see completeZeroLength). */
-const INLINE_WAVES = 20;
+/**
+ * What one invocation spends on completing runs itself (see completeZeroLength): webhooks sent by
+ * its waves (a Worker invocation has a cap on subrequests; D1 and queue calls count too), and time
+ * (the batch's messages are acknowledged only when it ends).
+ */
+interface InlineBudget {
+  webhooks: number;
+  until: number;
+}
+const inlineBudget = (): InlineBudget => ({ webhooks: 400, until: Date.now() + 10_000 });
 
 /**
  * Runs of no duration that the completions' freed slots started are completed here, as the next wave,
  * instead of each holding its slot for a queue hop (which would cap a burst at MAX_CONCURRENT_RUNS runs
- * per hop). Their messages, already queued, then find them done; a failed attempt is retried by them.
+ * per hop), within the invocation's budget. Their messages, already queued, then find them done (or
+ * their attempt under way: they wait out its lease); a failed attempt is retried by them.
  */
-async function completeZeroLength(env: Env, started: Run[], wave: number) {
-  if (started.length === 0 || wave >= INLINE_WAVES || getConfig(env).jobDurationSeconds > 0) return;
+async function completeZeroLength(env: Env, started: Run[], budget: InlineBudget) {
+  if (started.length === 0 || getConfig(env).jobDurationSeconds > 0) return;
+  if (started.length > budget.webhooks || Date.now() >= budget.until) return;
+  budget.webhooks -= started.length;
   const refs = started.map((run) => ({ jobId: run.jobId, number: run.number }));
-  await processRunBatch(env, refs, wave + 1).catch((err: unknown) => console.error("completing started runs in this batch failed; their messages complete them", err));
+  await processRunBatch(env, refs, budget).catch((err: unknown) => console.error("completing started runs in this batch failed; their messages complete them", err));
 }

@@ -83,7 +83,7 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
 /** Queues the start message of a run just made, or starts it at once when it is already due. */
 async function startTiming(env: Env, made: Run[], now: Date) {
   if (made.length === 0) return;
-  if (made.some((run) => run.dueAt.getTime() <= now.getTime())) await dispatch(env, now);
+  if (made.some((run) => run.dueAt.getTime() <= now.getTime())) await dispatch(env, now, "fail");
   else await sendStartMessages(env, made, now).catch((err: unknown) => console.error("could not queue a start message; the sweep starts the run when due", err));
 }
 
@@ -194,8 +194,10 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
   const startedNow = made.filter((run) => run.status === "IN_PROGRESS");
   try {
     await queueCompletions(env, startedNow, "fail");
-    if (dispatchNow) await dispatch(env, now);
+    if (dispatchNow) await dispatch(env, now, "fail");
   } catch (err) {
+    // The runs that failed freed their slots: a run waiting for one (another call's) starts now.
+    if (maxConcurrentRuns > 0) await dispatch(env).catch(() => undefined);
     throw unavailable(unstarted(`could not enqueue the run: ${errorText(err)}`));
   }
   const current = dispatchNow ? await repo.findRuns(db, made.map((run) => run.id)) : made;

@@ -46,8 +46,13 @@ function meterD1(db: D1Database): D1Database {
   return new D1({
     fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
       const res = await fetcher.fetch(input, init);
-      const answer = (await res.clone().json()) as D1Meta | D1Meta[];
       tally.d1.roundTrips += 1;
+      let answer: D1Meta | D1Meta[];
+      try {
+        answer = (await res.clone().json()) as D1Meta | D1Meta[];
+      } catch {
+        return res; // not D1's JSON (an error page): D1 reports it as it would
+      }
       for (const result of Array.isArray(answer) ? answer : [answer]) {
         tally.d1.statements += 1;
         tally.d1.rowsRead += result.meta?.rows_read ?? 0;
@@ -60,14 +65,16 @@ function meterD1(db: D1Database): D1Database {
 
 function meterQueue<T>(queue: Queue<T>): Queue<T> {
   return {
-    send: (body, options) => {
+    send: async (body, options) => {
+      const sent = await queue.send(body, options);
       tally.queue.writes += 1;
-      return queue.send(body, options);
+      return sent;
     },
-    sendBatch: (messages, options) => {
+    sendBatch: async (messages, options) => {
       const list = [...messages];
+      const sent = await queue.sendBatch(list, options);
       tally.queue.writes += list.length;
-      return queue.sendBatch(list, options);
+      return sent;
     },
   } as Queue<T>;
 }

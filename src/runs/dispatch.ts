@@ -69,10 +69,13 @@ export async function sendStartMessages(env: Env, made: Pick<Run, "jobId" | "num
  * Queues the message that completes each run just started, after the job's duration (at most 100
  * runs: one sendBatch). If it cannot be queued and `onFailure` is "fail" (a person's run call, told
  * to try again), the runs fail with the reason (their job.failed webhooks go out via the sweep) and
- * the error is thrown. With "recover" (the dispatcher in the background), they stay IN_PROGRESS: the
- * sweep finds them past their expected time and queues their messages again.
+ * the error is thrown. With "recover" (the dispatcher in the background: the consumer, the sweep, a
+ * cancel or a delete freeing a slot), they stay IN_PROGRESS: the sweep finds them past their expected
+ * time and queues their messages again.
  */
-export async function queueCompletions(env: Env, started: Run[], onFailure: "fail" | "recover") {
+export type QueueFailure = "fail" | "recover";
+
+export async function queueCompletions(env: Env, started: Run[], onFailure: QueueFailure) {
   if (started.length === 0) return;
   const { jobDurationSeconds, webhookUrl } = getConfig(env);
   try {
@@ -134,10 +137,10 @@ const DISPATCH_TURNS = 20;
  * Starts what the free slots allow, turn after turn, until no due run is left that could start (a run
  * another dispatcher took meanwhile is looked at again next turn, so none is left behind).
  */
-export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> {
+export async function dispatch(env: Env, now = new Date(), onQueueFailure: QueueFailure = "recover"): Promise<Dispatched> {
   const total: Dispatched = { started: [], cancelled: [], scheduled: [] };
   for (let turn = 0; turn < DISPATCH_TURNS; turn++) {
-    const { result, more } = await dispatchTurn(env, now);
+    const { result, more } = await dispatchTurn(env, now, onQueueFailure);
     total.started.push(...result.started);
     total.cancelled.push(...result.cancelled);
     total.scheduled.push(...result.scheduled);
@@ -147,7 +150,7 @@ export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> 
 }
 
 /** One turn: weighs up to DISPATCH_BATCH due runs and starts what the free slots allow; `more` when another turn may start more. */
-async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; more: boolean }> {
+async function dispatchTurn(env: Env, now: Date, onQueueFailure: QueueFailure): Promise<{ result: Dispatched; more: boolean }> {
   const { maxConcurrentRuns: limit, jobDurationSeconds } = getConfig(env);
   const db = getDb(env.DB);
   const [due, [counted]] = await db.batch([findDueRuns(db, now, MAX_PRIORITY_OFFSET_MS, DISPATCH_BATCH), countInProgress(db)]);
@@ -177,7 +180,7 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
     refreshJobs(db, jobIds, now, { started: true }),
   ] as const);
 
-  await queueCompletions(env, started, "recover");
+  await queueCompletions(env, started, onQueueFailure);
   await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
   // Another turn when another dispatcher took some of this turn's runs (more due runs may be beyond
   // them, and a dispatcher that read earlier may not see them), or when more may be due than one turn reads.

@@ -180,7 +180,7 @@ export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = fal
         WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
       ) AS s`,
     )
-    .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR s.startedNow IS NOT NULL)`);
+    .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR ${jobs.latestRunId} IS NOT coalesce(s.startedNow, ${jobs.latestRunId}))`);
 }
 
 /** Counts a recovery of a run whose message never came (conditional, so two sweeps count once). */
