@@ -83,7 +83,7 @@ const results = {};
 try {
   migrate(state);
   const inspectorPort = await freePort();
-  const app = await startWorkerd("app", { state, vars, inspectorPort, minify: false });
+  const app = await startWorkerd("app", { state, vars, inspectorPort, minify: false, sweepEverySeconds: 0 });
   const moduleAt = modulesOf(readFileSync(join(app.outdir, "index.js"), "utf8"));
   await runLoad(app.url, { total: 300, concurrency: 32, request: create }); // warm-up
   const session = await devtools(inspectorPort);
@@ -101,7 +101,7 @@ try {
   // The same creates with the rate limiter binding left out of the configuration.
   const noLimiterConfig = readFileSync(BENCH_CONFIG, "utf8").replace(/\[\[ratelimits\]\][^[]*/g, "");
   writeFileSync(BENCH_CONFIG, noLimiterConfig);
-  const bare = await startWorkerd("app", { state, vars });
+  const bare = await startWorkerd("app", { state, vars, sweepEverySeconds: 0 });
   await runLoad(bare.url, { total: 300, concurrency: 32, request: create });
   const noLimiter = await runLoad(bare.url, { total: N, concurrency: 32, request: create });
   await bare.stop();

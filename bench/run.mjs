@@ -211,6 +211,7 @@ try {
   const costState = mkdtempSync(join(tmpdir(), "bench-cost-"));
   try {
     results.cost = await measureCost(costState, receiver, json, { largeJobs: SIZES.large, largeScheduled: SIZES.large });
+    log(`cost meter done:\n${costTable(results.cost)}`);
   } finally {
     rmSync(costState, { recursive: true, force: true });
   }

@@ -92,10 +92,12 @@ function stopGroup(child) {
 }
 
 /**
- * Bundles like `wrangler deploy` (same code, minified) and runs it on workerd via Miniflare. For a
- * profile: `inspectorPort` opens the DevTools protocol, and `minify: false` keeps the function names.
+ * Bundles like `wrangler deploy` (same code, minified) and runs it on workerd via Miniflare. The app's
+ * sweep fires every `sweepEverySeconds` (15, as under `npm start`; 0: never), as the Cron Trigger
+ * does deployed. For a profile: `inspectorPort` opens the DevTools protocol, and `minify: false` keeps
+ * the function names.
  */
-export async function startWorkerd(kind, { state, vars = {}, inspectorPort, minify = true } = {}) {
+export async function startWorkerd(kind, { state, vars = {}, inspectorPort, minify = true, sweepEverySeconds = 15 } = {}) {
   const config = kind === "app" ? BENCH_CONFIG : "bench/baseline/wrangler.toml";
   const outdir = resolve(`bench/.build/${kind}`);
   execFileSync("npx", ["wrangler", "deploy", "--dry-run", "-c", config, "--outdir", outdir, ...(minify ? [] : ["--minify=false"])], quiet);
@@ -117,7 +119,12 @@ export async function startWorkerd(kind, { state, vars = {}, inspectorPort, mini
   await waitFor(`${url}/health`);
   // The Cron Trigger by hand: Miniflare runs the Worker's scheduled() handler.
   const scheduled = async (at = new Date()) => (await mf.getWorker()).scheduled({ scheduledTime: at, cron: "* * * * *" });
-  return { url, stop: () => mf.dispose(), scheduled, outdir };
+  const ticker = kind === "app" && sweepEverySeconds > 0 ? setInterval(() => scheduled().catch(() => undefined), sweepEverySeconds * 1000) : undefined;
+  const stop = () => {
+    clearInterval(ticker);
+    return mf.dispose();
+  };
+  return { url, stop, scheduled, outdir };
 }
 
 /** Resident memory of the workerd processes now running, in MiB (what the worker's runtime holds). */
