@@ -9,6 +9,7 @@ import { ConfigError, type AppEnv } from "./env";
 import { DomainError, statusOfKind } from "./lib/errors";
 import { limitBody, rejectControlCharacters } from "./lib/validate";
 import { api } from "./routes/api";
+import { health } from "./routes/health";
 import { inboxRoutes } from "./routes/inbox";
 import { legacy } from "./routes/legacy";
 import { uiAuth } from "./routes/ui.auth";
@@ -44,7 +45,7 @@ export function createApp() {
   app.use("*", limitBody());
   app.use("*", rejectControlCharacters());
 
-  app.get("/health", (c) => c.json({ success: true, data: { status: "ok" } }));
+  app.route("/health", health);
   app.route("/api", api);
   app.route("/webhooks/inbox", inboxRoutes);
   app.route("/", legacy);

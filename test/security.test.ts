@@ -56,8 +56,8 @@ describe("API tokens", () => {
   });
 });
 
-/** Routes anyone may call: liveness, sign-in, and the inbox receiver (which checks signatures itself). */
-const PUBLIC = new Set(["GET /health", "GET /login", "POST /login", "POST /webhooks/inbox"]);
+/** Routes anyone may call: liveness and readiness, sign-in, and the inbox receiver (which checks signatures itself). */
+const PUBLIC = new Set(["GET /health", "GET /health/ready", "GET /login", "POST /login", "POST /webhooks/inbox"]);
 
 describe("every route is protected", () => {
   const routes = createApp()
