@@ -11,7 +11,6 @@ import { getConfig, type Env } from "../env";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
 import { dispatch, type Dispatched } from "../runs/dispatch";
 import { finishStatements } from "../runs/finish";
-import { MAX_PRIORITY_OFFSET_MS } from "../runs/transitions";
 import * as runsRepo from "../runs/repository";
 import type { RunWithDelivery } from "../runs/repository";
 import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
@@ -29,7 +28,7 @@ async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): P
   const db = getDb(env.DB);
   const [, created, , waiting] = await db.batch([
     ...finishStatements(db, refs, { status: "COMPLETED" }, now, { url: getConfig(env).webhookUrl, claimedUntil: lease }),
-    runsRepo.anyDueRun(db, now, MAX_PRIORITY_OFFSET_MS),
+    runsRepo.anyDueRun(db, now),
   ]);
   return { claimed: created, runsWaiting: waiting.length > 0 };
 }
@@ -140,14 +139,15 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
   const byWebhookId = new Map(claimed.map((delivery) => [delivery.webhookId, delivery]));
   // The other messages' runs, read together (starts, retries, copies of runs already done); if that
   // read fails, each message reads its own.
+  // (A second copy of a claimed run is not among them: it reads its own, as before.)
   const unclaimed = refs.filter((ref) => !byWebhookId.has(webhookIdOf(ref)));
   const others = await runsRepo.findRunsByRefs(db, unclaimed).catch(() => undefined);
-  const readOf = (ref: RunRef) => (others ? (others.get(webhookIdOf(ref)) ?? null) : undefined);
+  const reads = others && new Map(unclaimed.map((ref) => [webhookIdOf(ref), others.get(webhookIdOf(ref)) ?? null]));
   const planned = await Promise.all(
     refs.map(async (ref) => {
       const delivery = byWebhookId.get(webhookIdOf(ref));
       byWebhookId.delete(webhookIdOf(ref));
-      if (!delivery) return { result: settled(continueRun(env, ref, dispatchOnce, claimed.some((d) => d.webhookId === webhookIdOf(ref)) ? undefined : readOf(ref))) };
+      if (!delivery) return { result: settled(continueRun(env, ref, dispatchOnce, reads?.get(webhookIdOf(ref)))) };
       try {
         return { plan: await attemptClaimed(env, delivery) };
       } catch (err) {

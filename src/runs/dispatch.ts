@@ -15,7 +15,7 @@ import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
 import { nextOccurrence, underLimit } from "../schedules/occurrences";
 import { failRuns } from "./finish";
 import { countInProgress, findDueRuns, type DueRun } from "./repository";
-import { cancelRuns, insertRuns, MAX_PRIORITY_OFFSET_MS, refreshJobs, scheduled, startRuns, type NewRun } from "./transitions";
+import { cancelRuns, insertRuns, refreshJobs, scheduled, startRuns, type NewRun } from "./transitions";
 
 /** Most runs one dispatch weighs; a backlog is taken in turns. */
 export const DISPATCH_BATCH = 100;
@@ -65,6 +65,8 @@ export async function sendStartMessages(env: Env, made: Pick<Run, "jobId" | "num
   }
 }
 
+export type QueueFailure = "fail" | "recover";
+
 /**
  * Queues the message that completes each run just started, after the job's duration (at most 100
  * runs: one sendBatch). If it cannot be queued and `onFailure` is "fail" (a person's run call, told
@@ -73,8 +75,6 @@ export async function sendStartMessages(env: Env, made: Pick<Run, "jobId" | "num
  * cancel or a delete freeing a slot), they stay IN_PROGRESS: the sweep finds them past their expected
  * time and queues their messages again.
  */
-export type QueueFailure = "fail" | "recover";
-
 export async function queueCompletions(env: Env, started: Run[], onFailure: QueueFailure) {
   if (started.length === 0) return;
   const { jobDurationSeconds, webhookUrl } = getConfig(env);
@@ -153,7 +153,7 @@ export async function dispatch(env: Env, now = new Date(), onQueueFailure: Queue
 async function dispatchTurn(env: Env, now: Date, onQueueFailure: QueueFailure): Promise<{ result: Dispatched; more: boolean }> {
   const { maxConcurrentRuns: limit, jobDurationSeconds } = getConfig(env);
   const db = getDb(env.DB);
-  const [due, [counted]] = await db.batch([findDueRuns(db, now, MAX_PRIORITY_OFFSET_MS, DISPATCH_BATCH), countInProgress(db)]);
+  const [due, [counted]] = await db.batch([findDueRuns(db, now, DISPATCH_BATCH), countInProgress(db)]);
   if (due.length === 0) return { result: none, more: false };
 
   let slots = limit > 0 ? limit - (counted?.n ?? 0) : Infinity;

@@ -1,10 +1,10 @@
 /** Drizzle reads of runs, each with its delivery: one run, a job's runs page by page, a run named by a message. */
-import { and, count, desc, eq, getTableColumns, sql } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns } from "drizzle-orm";
 import { aliasedColumns, joined } from "../db/aliased";
 import type { Db } from "../db/client";
 import { deliveries, jobs, runs, type Delivery, type Run } from "../db/schema";
 import { webhookIdOf, type RunRef } from "../deliveries/body";
-import { inProgress, runIn, scheduled } from "./transitions";
+import { dueBy, inProgress, runIn } from "./transitions";
 
 export interface RunWithDelivery {
   run: Run;
@@ -57,7 +57,7 @@ export async function findRunState(db: Db, ref: RunRef) {
  * index: rank is at most the due time plus the largest priority offset), each with its job's schedule,
  * whether the job is running, and how many occurrences its schedule has made.
  */
-export function findDueRuns(db: Db, now: Date, maxOffsetMs: number, limit: number) {
+export function findDueRuns(db: Db, now: Date, limit: number) {
   return db
     .select({
       id: runs.id,
@@ -73,7 +73,7 @@ export function findDueRuns(db: Db, now: Date, maxOffsetMs: number, limit: numbe
     })
     .from(runs)
     .innerJoin(jobs, eq(jobs.id, runs.jobId))
-    .where(sql`${scheduled} AND ${runs.rank} <= ${now.getTime() + maxOffsetMs} AND ${runs.dueAt} <= ${now.getTime()}`)
+    .where(dueBy(now.getTime()))
     .orderBy(runs.rank)
     .limit(limit);
 }
@@ -81,12 +81,7 @@ export function findDueRuns(db: Db, now: Date, maxOffsetMs: number, limit: numbe
 export type DueRun = Awaited<ReturnType<typeof findDueRuns>>[number];
 
 /** Whether any SCHEDULED run is due (waiting for a slot, or for its start): one index probe. */
-export const anyDueRun = (db: Db, now: Date, maxOffsetMs: number) =>
-  db
-    .select({ id: runs.id })
-    .from(runs)
-    .where(sql`${scheduled} AND ${runs.rank} <= ${now.getTime() + maxOffsetMs} AND ${runs.dueAt} <= ${now.getTime()}`)
-    .limit(1);
+export const anyDueRun = (db: Db, now: Date) => db.select({ id: runs.id }).from(runs).where(dueBy(now.getTime())).limit(1);
 
 /** How many runs are in progress (the partial index of them: at most the limit, or a backlog's worth). */
 export const countInProgress = (db: Db) => db.select({ n: count() }).from(runs).where(inProgress);

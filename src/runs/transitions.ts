@@ -29,6 +29,12 @@ export const scheduled = sql`${runs.status} = 'SCHEDULED'`;
 export const PRIORITY_OFFSET_MS: Record<Priority, number> = { HIGH: 0, MEDIUM: 30_000, LOW: 120_000 };
 export const MAX_PRIORITY_OFFSET_MS = Math.max(...Object.values(PRIORITY_OFFSET_MS));
 
+/**
+ * A SCHEDULED run due by `now`, found through the index of places in line: a run's rank is at most its
+ * due time plus the largest offset, so the range on rank bounds the lookup.
+ */
+export const dueBy = (now: number) => sql`${scheduled} AND ${runs.rank} <= ${now + MAX_PRIORITY_OFFSET_MS} AND ${runs.dueAt} <= ${now}`;
+
 const offsetSql = (priority: AnySQLiteColumn) =>
   sql`CASE ${priority} WHEN 'HIGH' THEN ${PRIORITY_OFFSET_MS.HIGH} WHEN 'MEDIUM' THEN ${PRIORITY_OFFSET_MS.MEDIUM} ELSE ${PRIORITY_OFFSET_MS.LOW} END`;
 
@@ -68,7 +74,7 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
   // SQLite reads the whole SELECT before inserting into the table it reads: the count and the waiting
   // runs are those from before this statement.
   const startsNow = start
-    ? sql`(NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${scheduled} AND ${runs.rank} <= ${now + MAX_PRIORITY_OFFSET_MS} AND ${runs.dueAt} <= ${now})
+    ? sql`(NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${dueBy(now)})
         AND (${start.limit} = 0 OR (SELECT count(*) FROM ${runs} WHERE ${inProgress}) + row_number() OVER (ORDER BY ${rank}) <= ${start.limit}))`
     : sql`0`;
   const expectedEnd = now + (start?.durationMs ?? 0);
@@ -162,7 +168,8 @@ export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = fal
     WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
     ELSE coalesce(s.latestStatus, 'PENDING')
   END`;
-  // With `started`, a run of the job that started at `now` becomes its latest run, in the same write.
+  // With `started`, a run of the job that started at `now` becomes its latest run, in the same write
+  // (it is in progress, so `running` already decides the status).
   const startedNow = started
     ? sql`(SELECT r.id FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS' AND r."startedAt" = ${now.getTime()} ORDER BY r.id DESC LIMIT 1)`
     : sql`NULL`;
@@ -174,7 +181,7 @@ export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = fal
         SELECT j.id,
                EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS') AS running,
                (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt,
-               (SELECT r.status FROM ${runs} r WHERE r.id = coalesce(${startedNow}, j."latestRunId")) AS latestStatus,
+               (SELECT r.status FROM ${runs} r WHERE r.id = j."latestRunId") AS latestStatus,
                ${startedNow} AS startedNow
         FROM ${jobs} j
         WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
