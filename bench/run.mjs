@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { percentile, runLoad } from "./lib/load.mjs";
+import { createJobs as createThrough, percentile, runLoad } from "./lib/load.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
 import { costTable, measureCost } from "./lib/cost.mjs";
 import { measureAccuracy, measurePriority } from "./lib/scheduling.mjs";
@@ -20,7 +20,8 @@ const CONCURRENCY = 32;
 const TOKEN = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))[1];
 const auth = { authorization: `Bearer ${TOKEN}` };
 const json = { ...auth, "content-type": "application/json" };
-const createBody = (i) => JSON.stringify({ taskName: `Bench job ${i}`, payload: { email: `bench${i}@example.com`, n: i }, priority: "MEDIUM" });
+const jobFields = (i) => ({ taskName: `Bench job ${i}`, payload: { email: `bench${i}@example.com`, n: i }, priority: "MEDIUM" });
+const createBody = (i) => JSON.stringify(jobFields(i));
 
 const start = (mode, kind, opts) => (mode === "workerd" ? startWorkerd(kind, opts) : startWranglerDev(kind, opts));
 const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -66,16 +67,7 @@ async function measureQueries(url, total) {
   return out;
 }
 
-async function createJobs(url, n) {
-  const ids = [];
-  await runLoad(url, {
-    total: n,
-    concurrency: CONCURRENCY,
-    request: (i) => ({ method: "POST", path: "/api/jobs", headers: json, body: createBody(i) }),
-    onResponse: (_, status, body) => status === 201 && ids.push(JSON.parse(body).data.id),
-  });
-  return ids;
-}
+const createJobs = (url, n) => createThrough(url, json, n, jobFields, CONCURRENCY);
 
 async function measurePipeline(url, receiver, durationSeconds) {
   const ids = await createJobs(url, SIZES.pipeline);

@@ -2,7 +2,7 @@
 // itself (COST_METER=true: src/lib/meter.ts reads D1's own rows read and written from every result's
 // meta, and counts queue operations and Worker invocations), and the price of one million job
 // lifecycles at Cloudflare's published prices, next to QStash's.
-import { runLoad } from "./load.mjs";
+import { createJobs as createThrough, runLoad } from "./load.mjs";
 import { seedJobs, SEARCH_WORD } from "./seed.mjs";
 import { executeSql, migrate, startWorkerd } from "./servers.mjs";
 import { writeFileSync } from "node:fs";
@@ -63,16 +63,8 @@ export function pricePerMillion(f) {
   return { d1: r(d1), queue: r(queue), workers: r(workers), total: r(d1 + queue + workers) };
 }
 
-async function createJobs(url, headers, n, fields = () => ({})) {
-  const ids = [];
-  await runLoad(url, {
-    total: n,
-    concurrency: 8,
-    request: (i) => ({ method: "POST", path: "/api/jobs", headers, body: JSON.stringify({ taskName: `Cost ${i}`, payload: { n: i, email: `cost${i}@example.com` }, ...fields(i) }) }),
-    onResponse: (_, status, body) => status === 201 && ids.push(JSON.parse(body).data.id),
-  });
-  return ids;
-}
+const createJobs = (url, headers, n, fields = () => ({})) =>
+  createThrough(url, headers, n, (i) => ({ taskName: `Cost ${i}`, payload: { n: i, email: `cost${i}@example.com` }, ...fields(i) }), 8);
 
 async function waitDelivered(receiver, ids, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;

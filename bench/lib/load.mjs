@@ -54,3 +54,15 @@ export async function runLoad(origin, { total, concurrency, request, onResponse 
   await pool.close();
   return summarize(latencies, durationMs, errors, errorKinds);
 }
+
+/** Creates `n` jobs through the API (`body(i)`: the i-th job's fields); returns their ids in order. */
+export async function createJobs(url, headers, n, body, concurrency = 32) {
+  const ids = new Array(n);
+  await runLoad(url, {
+    total: n,
+    concurrency,
+    request: (i) => ({ method: "POST", path: "/api/jobs", headers, body: JSON.stringify(body(i)) }),
+    onResponse: (i, status, text) => status === 201 && (ids[i] = JSON.parse(text).data.id),
+  });
+  return ids.filter(Boolean);
+}

@@ -1,20 +1,11 @@
 // Scheduling figures: how close to their time scheduled runs start (runs due across one minute), and
 // how MAX_CONCURRENT_RUNS and priority order a burst (runs of three priorities due at once).
-import { percentile, runLoad } from "./load.mjs";
+import { createJobs, percentile, runLoad } from "./load.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Creates `n` jobs through the API, `fields(i)` merged into each body; returns their ids (in order). */
-async function create(url, headers, n, fields) {
-  const ids = new Array(n);
-  await runLoad(url, {
-    total: n,
-    concurrency: 32,
-    request: (i) => ({ method: "POST", path: "/api/jobs", headers, body: JSON.stringify({ taskName: `Scheduled ${i}`, payload: { n: i }, ...fields(i) }) }),
-    onResponse: (i, status, body) => status === 201 && (ids[i] = JSON.parse(body).data.id),
-  });
-  return ids.filter(Boolean);
-}
+const create = (url, headers, n, fields) => createJobs(url, headers, n, (i) => ({ taskName: `Scheduled ${i}`, payload: { n: i }, ...fields(i) }));
 
 /** Each job's latest run (dueAt, startedAt) once every one has started, through the API. */
 async function startedRuns(url, headers, ids, timeoutMs) {
