@@ -12,6 +12,7 @@ import { api } from "./routes/api";
 import { health } from "./routes/health";
 import { inboxRoutes } from "./routes/inbox";
 import { legacy } from "./routes/legacy";
+import { reference } from "./routes/reference";
 import { uiAuth } from "./routes/ui.auth";
 import { uiJobs } from "./routes/ui.jobs";
 import { uiLogs } from "./routes/ui.logs";
@@ -47,6 +48,7 @@ export function createApp() {
 
   app.route("/health", health);
   app.route("/api", api);
+  app.route("/", reference);
   app.route("/webhooks/inbox", inboxRoutes);
   app.route("/", legacy);
   app.route("/", dashboard());

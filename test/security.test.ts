@@ -57,7 +57,7 @@ describe("API tokens", () => {
 });
 
 /** Routes anyone may call: liveness and readiness, sign-in, and the inbox receiver (which checks signatures itself). */
-const PUBLIC = new Set(["GET /health", "GET /health/ready", "GET /login", "POST /login", "POST /webhooks/inbox"]);
+const PUBLIC = new Set(["GET /health", "GET /health/ready", "GET /openapi.json", "GET /docs", "GET /login", "POST /login", "POST /webhooks/inbox"]);
 
 describe("every route is protected", () => {
   const routes = createApp()

@@ -85,7 +85,13 @@ const createJobObject = insertJob
   .extend({ payload: payload.default({}), priority: upperEnum("priority", PRIORITIES).default("MEDIUM"), ...extraFields })
   .strict();
 
-export const createJobSchema = createJobObject.superRefine(oneTimingAtMost);
+export const createJobSchema = createJobObject.superRefine(oneTimingAtMost).meta({
+  examples: [
+    { taskName: "send-welcome-email", payload: { to: "ada@example.com" }, priority: "HIGH" },
+    { taskName: "nightly-report", payload: { format: "pdf" }, schedule: { cron: "0 2 * * *", timezone: "Europe/London" } },
+    { taskName: "reminder", payload: { userId: 42 }, delaySeconds: 3600, webhookUrl: "https://example.com/hooks/jobs" },
+  ],
+});
 
 export { payload as payloadSchema };
 

@@ -3,6 +3,7 @@
  * the same 400 shape, `{ success: false, message, errors: [{ field, message }] }`.
  */
 import { zValidator } from "@hono/zod-validator";
+import { resolver, uniqueSymbol } from "hono-openapi";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { parseJsonText } from "./json";
@@ -20,13 +21,20 @@ export function formatIssues(issues: z.core.$ZodIssue[]) {
   }));
 }
 
+/**
+ * The validator of `target`. It also carries the schema for the OpenAPI document (hono-openapi reads
+ * it from the route): the parameters and bodies documented are the ones checked, never a second copy.
+ */
 export const validate = <T extends z.ZodType, Tg extends Target>(target: Tg, schema: T) =>
-  zValidator(target, schema, (result, c) => {
-    if (result.success) return;
-    const errors = formatIssues(result.error.issues);
-    const summary = errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join("; ");
-    return c.json({ success: false, message: `Invalid ${targetNames[target]}: ${summary}`, errors }, 400);
-  });
+  Object.assign(
+    zValidator(target, schema, (result, c) => {
+      if (result.success) return;
+      const errors = formatIssues(result.error.issues);
+      const summary = errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join("; ");
+      return c.json({ success: false, message: `Invalid ${targetNames[target]}: ${summary}`, errors }, 400);
+    }),
+    { [uniqueSymbol]: { target, ...resolver(schema) } },
+  );
 
 /** Largest JSON body accepted on any route, in bytes. */
 export const MAX_BODY_BYTES = 64 * 1024;

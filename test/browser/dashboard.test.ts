@@ -443,6 +443,18 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await signedOut.close();
   });
 
+  it("renders the API reference at /docs from the generated document, under the same CSP", async () => {
+    const spec = page.waitForResponse((r) => new URL(r.url()).pathname === "/openapi.json");
+    await page.goto(`${appUrl}/docs`);
+    expect((await spec).status()).toBe(200);
+    await page.locator(".opblock").first().waitFor();
+    const operations = await page.locator(".opblock-summary-path").allTextContents();
+    expect(operations.map((text) => text.replace(/\u200b/g, ""))).toEqual(expect.arrayContaining(["/api/jobs", "/api/jobs/{id}/run", "/api/runs/{runId}/redeliver", "/health/ready"]));
+    await page.locator(".opblock-summary", { hasText: "Create a job" }).first().click();
+    await page.locator(".opblock-body").first().waitFor();
+    await page.screenshot({ path: `${shots}/api-reference.png` });
+  });
+
   it("raised no script errors and no Content-Security-Policy violations on any page", () => {
     expect(pageErrors).toEqual([]);
     expect(cspViolations).toEqual([]);

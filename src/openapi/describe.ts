@@ -1,0 +1,55 @@
+/**
+ * What a route says about itself in the OpenAPI document (hono-openapi's describeRoute): a summary,
+ * its answer and the errors it can give, each with its schema. Parameters and bodies are not written
+ * here: they come from the zod schema the route validates with (lib/validate.ts).
+ */
+import { describeRoute, resolver } from "hono-openapi";
+import type { z } from "zod";
+import { errorBody } from "./responses";
+
+/** Every error a route can give, and what it means here. */
+const ERRORS = {
+  400: "Invalid input: the message names each failing field (also in `errors`)",
+  401: "Missing or invalid API token",
+  404: "No job or run with this id",
+  409: "The job or run is not in a state that allows this",
+  413: "The request body is larger than 64 KiB",
+  415: "The request body is not declared as JSON",
+  429: "Too many requests for this API token (see Retry-After)",
+  503: "The API is not configured (no API_TOKENS), or the queue could not take the work (nothing was changed, or the sweep finishes it)",
+} as const;
+
+export type ErrorStatus = keyof typeof ERRORS;
+
+/** Errors every API route can give: its token, its rate, its configuration. */
+const ALWAYS: ErrorStatus[] = [401, 429, 503];
+
+const json = (schema: z.ZodType) => ({ "application/json": { schema: resolver(schema, { options: { io: "output" } }) } });
+
+export interface RouteDoc {
+  summary: string;
+  description?: string;
+  tag: "Jobs" | "Runs" | "Logs" | "Health" | "Reference";
+  /** The success answer: status, what it means, its body. */
+  ok: [status: 200 | 201 | 202, description: string, body: z.ZodType];
+  /** Errors beyond 401/429/503 (400 for any route that validates input). */
+  errors?: ErrorStatus[];
+  /** A route anyone may call (no token). */
+  public?: boolean;
+  /** More answers (a second success status, a 503 with a body of its own). */
+  more?: Record<number, [description: string, body: z.ZodType]>;
+}
+
+export function doc(route: RouteDoc) {
+  const errors = [...(route.errors ?? []), ...(route.public ? [] : ALWAYS)];
+  const responses: Record<string, unknown> = { [route.ok[0]]: { description: route.ok[1], content: json(route.ok[2]) } };
+  for (const status of errors) responses[status] = { description: ERRORS[status], content: json(errorBody) };
+  for (const [status, [description, body]] of Object.entries(route.more ?? {})) responses[status] = { description, content: json(body) };
+  return describeRoute({
+    summary: route.summary,
+    description: route.description,
+    tags: [route.tag],
+    ...(route.public ? { security: [] } : {}),
+    responses: responses as never,
+  });
+}

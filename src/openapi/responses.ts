@@ -1,0 +1,131 @@
+/**
+ * The response bodies of the API, as zod schemas for the OpenAPI document: derived from the Drizzle
+ * tables (drizzle-zod), shaped as the views in runs/views.ts and webhooks/repository.ts shape them.
+ * Times are ISO 8601 strings on the wire (Date objects serialize so). A test checks real responses
+ * against the document, so a view that drifts from these fails it.
+ */
+import { createSelectSchema } from "drizzle-zod";
+import { z } from "zod";
+import { deliveries, JOB_STATUSES, jobs, MISSED_POLICIES, OVERLAP_POLICIES, PRIORITIES, RUN_STATUSES, runs, WEBHOOK_EVENTS, webhookLogs } from "../db/schema";
+
+const payload = z.record(z.string(), z.unknown()).meta({ description: "The job's JSON object, as given", examples: [{ to: "ada@example.com" }] });
+
+const schedule = z
+  .object({
+    cron: z.string().meta({ examples: ["0 9 * * 1-5"] }),
+    timezone: z.string().meta({ examples: ["Europe/London"] }),
+    startAt: z.string().optional(),
+    endAt: z.string().optional(),
+    limit: z.number().int().optional(),
+    missed: z.enum(MISSED_POLICIES),
+    overlap: z.enum(OVERLAP_POLICIES),
+  })
+  .meta({ id: "Schedule", description: "A recurring schedule: five-field cron read in an IANA time zone" });
+
+export const delivery = createSelectSchema(deliveries)
+  .omit({ webhookId: true, body: true })
+  .extend({ id: z.string().meta({ description: "The webhook-id, the same on every attempt (receivers de-duplicate on it)", examples: ["whd_ck2x9f3a7_1"] }) })
+  .meta({ id: "Delivery", description: "The webhook a finished run owes" });
+
+const runRow = createSelectSchema(runs, { payload: () => payload });
+
+/** The latest run as a job shows it: no copy of what ran. */
+const runSummary = runRow.omit({ taskName: true, payload: true, priority: true }).extend({ delivery: delivery.nullable() }).meta({ id: "RunSummary" });
+
+export const job = createSelectSchema(jobs, { payload: () => payload, schedule: () => schedule.nullable() })
+  .extend({ latestRun: runSummary.nullable().meta({ description: "Its latest run; null before the first" }) })
+  .meta({ id: "Job" });
+
+export const jobWithNextRuns = job.extend({ nextRuns: z.array(z.date()).meta({ description: "The next run times (up to 5)" }) }).meta({ id: "JobWithNextRuns" });
+
+export const run = runRow.extend({ delivery: delivery.nullable() }).meta({ id: "Run", description: "One execution of a job, with what ran frozen" });
+
+export const log = createSelectSchema(webhookLogs, { requestBody: () => z.unknown(), responseBody: () => z.unknown() }).meta({
+  id: "WebhookLog",
+  description: "One attempt of a delivery: the exact bytes sent and what came back",
+});
+
+export const listedLog = log.extend({ taskName: z.string(), runNumber: z.number().int().nullable() }).meta({ id: "ListedWebhookLog" });
+
+export const runDetail = runRow
+  .extend({
+    delivery: delivery.extend({ body: z.unknown().meta({ description: "The exact body sent, parsed" }) }).nullable(),
+    attempts: z.array(log),
+  })
+  .meta({ id: "RunDetail" });
+
+const pagination = z
+  .object({
+    page: z.number().int(),
+    limit: z.number().int(),
+    total: z.number().int(),
+    totalPages: z.number().int().meta({ description: "At least this many pages when the total is not exact" }),
+    totalExact: z.boolean().meta({ description: "False when a search stopped counting after ten pages (ask count=exact)" }),
+  })
+  .meta({ id: "Pagination" });
+
+/** `{ success: true, message?, data }`. */
+export const ok = <T extends z.ZodType>(data: T) => z.object({ success: z.literal(true), message: z.string().optional(), data });
+
+/** `{ success: true, data: [...], pagination }`. */
+export const page = <T extends z.ZodType>(item: T) => z.object({ success: z.literal(true), data: z.array(item), pagination });
+
+export const errorBody = z
+  .object({
+    success: z.literal(false),
+    message: z.string().meta({ description: "What went wrong, for a person" }),
+    errors: z
+      .array(z.object({ field: z.string().nullable(), message: z.string() }))
+      .optional()
+      .meta({ description: "Validation errors: each failing field and why" }),
+  })
+  .meta({ id: "Error", examples: [{ success: false, message: "Invalid request body: taskName: taskName is required", errors: [{ field: "taskName", message: "taskName is required" }] }] });
+
+export const bulkResult = z
+  .object({
+    done: z.array(z.string()),
+    refused: z.array(z.object({ id: z.string(), message: z.string() })),
+    notFound: z.array(z.string()),
+  })
+  .meta({ id: "BulkResult" });
+
+export const bulkRunResult = z
+  .object({
+    started: z.array(z.object({ id: z.string(), runId: z.number().int(), runNumber: z.number().int(), status: z.enum(RUN_STATUSES), startedAt: z.date().nullable() })),
+    inProgress: z.array(z.string()),
+    notFound: z.array(z.string()),
+  })
+  .meta({ id: "BulkRunResult" });
+
+const check = z.object({ ok: z.boolean(), ms: z.number(), error: z.string().optional() });
+
+export const readiness = z.object({
+  success: z.boolean(),
+  message: z.string().optional(),
+  data: z.object({ status: z.enum(["ok", "failing"]), checks: z.object({ config: check, d1: check }) }),
+});
+
+export const deleted = z.object({ id: z.string() }).meta({ id: "Deleted" });
+
+/** A run call's answer: the job, and its status beside it (as the original `POST /run-job` answered). */
+export const started = ok(job).extend({ status: z.enum(JOB_STATUSES).meta({ description: "IN_PROGRESS, or SCHEDULED while every slot is busy" }) });
+
+/** What a receiver gets (the bytes come from deliveries/body.ts; a test checks a real one against this). */
+export const webhookBody = z
+  .object({
+    event: z.enum(WEBHOOK_EVENTS),
+    deliveryId: z.string().meta({ description: "Equal to the webhook-id header: the same on every attempt of this run's delivery" }),
+    jobId: z.string(),
+    runId: z.number().int(),
+    runNumber: z.number().int(),
+    taskName: z.string(),
+    priority: z.enum(PRIORITIES),
+    payload: z.union([payload, z.string()]),
+    status: z.enum(["COMPLETED", "FAILED", "CANCELLED"]),
+    dueAt: z.string(),
+    startedAt: z.string().nullable(),
+    completedAt: z.string().nullable(),
+    failureReason: z.string().nullable(),
+  })
+  .strict()
+  .meta({ id: "WebhookBody", description: "The body POSTed when a run finishes, signed as Standard Webhooks" });
