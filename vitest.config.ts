@@ -58,6 +58,9 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
             exclude: ["test/browser/**", "test/e2e/**"],
             globalSetup: ["./test/node/global-setup.ts"],
+            // The Worker's structured log lines (one per request, run transition and attempt) are asserted
+            // where they matter (test/logs.test.ts), not printed for every test.
+            onConsoleLog: (log) => !log.startsWith('{"event":'),
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 20_000,
           },

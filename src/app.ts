@@ -7,6 +7,7 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError, type AppEnv } from "./env";
 import { DomainError, statusOfKind } from "./lib/errors";
+import { requestLog } from "./lib/log";
 import { limitBody, rejectControlCharacters } from "./lib/validate";
 import { api } from "./routes/api";
 import { health } from "./routes/health";
@@ -41,6 +42,7 @@ function dashboard() {
 export function createApp() {
   const app = new Hono<AppEnv>();
 
+  app.use("*", requestLog());
   app.use("*", securityHeaders());
   // Every route has a body limit (413), whether or not it reads a body.
   app.use("*", limitBody());

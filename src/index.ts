@@ -6,6 +6,7 @@
 import { createApp } from "./app";
 import { ConfigError, type Env } from "./env";
 import { sweep } from "./execution/sweep";
+import { logEvent } from "./lib/log";
 import { meteredBatch, meteredEnv, meterEnabled, meterResponse } from "./lib/meter";
 import { handleJobBatch } from "./queue/consumer";
 
@@ -14,7 +15,7 @@ const app = createApp();
 async function runSweep(controller: ScheduledController, env: Env) {
   try {
     const report = await sweep(env, new Date(controller.scheduledTime));
-    if (Object.values(report).some((n) => n > 0)) console.log("sweep", JSON.stringify(report));
+    if (Object.values(report).some((n) => n > 0)) logEvent("sweep", { ...report });
   } catch (err) {
     // Under a bad configuration the sweep changes nothing (no run is counted as lost) until it is fixed.
     if (!(err instanceof ConfigError)) throw err;

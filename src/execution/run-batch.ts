@@ -10,7 +10,7 @@ import { webhookIdOf, type RunRef } from "../deliveries/body";
 import { getConfig, type Env } from "../env";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
 import { dispatch, type Dispatched } from "../runs/dispatch";
-import { finishStatements } from "../runs/finish";
+import { finishStatements, logFinished } from "../runs/finish";
 import * as runsRepo from "../runs/repository";
 import type { RunWithDelivery } from "../runs/repository";
 import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
@@ -30,6 +30,7 @@ async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): P
     ...finishStatements(db, refs, { status: "COMPLETED" }, now, { url: getConfig(env).webhookUrl, claimedUntil: lease }),
     runsRepo.anyDueRun(db, now),
   ]);
+  logFinished("run.completed", created);
   return { claimed: created, runsWaiting: waiting.length > 0 };
 }
 

@@ -10,6 +10,7 @@ import { idempotencyKeys, type Job, type Run } from "../db/schema";
 import { getConfig, type Env } from "../env";
 import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
+import { logScheduled } from "../lib/log";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
 import { dispatch, queueCompletions, sendStartMessages } from "../runs/dispatch";
 import { countInProgress } from "../runs/repository";
@@ -83,6 +84,7 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
 /** Queues the start message of a run just made, or starts it at once when it is already due. */
 async function startTiming(env: Env, made: Run[], now: Date) {
   if (made.length === 0) return;
+  logScheduled(made);
   if (made.some((run) => run.dueAt.getTime() <= now.getTime())) await dispatch(env, now, "fail");
   else await sendStartMessages(env, made, now).catch((err: unknown) => console.error("could not queue a start message; the sweep starts the run when due", err));
 }
@@ -192,6 +194,7 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
   const slotFree = maxConcurrentRuns === 0 || (running?.n ?? 0) < maxConcurrentRuns;
   const dispatchNow = slotFree && made.some((run) => run.status === "SCHEDULED");
   const startedNow = made.filter((run) => run.status === "IN_PROGRESS");
+  logScheduled(made);
   try {
     await queueCompletions(env, startedNow, "fail");
     if (dispatchNow) await dispatch(env, now, "fail");

@@ -15,6 +15,7 @@ import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
 import { nextOccurrence, underLimit } from "../schedules/occurrences";
 import { failRuns } from "./finish";
 import { countInProgress, findDueRuns, type DueRun } from "./repository";
+import { logCancelled, logScheduled, logStarted } from "../lib/log";
 import { cancelRuns, insertRuns, refreshJobs, scheduled, startRuns, type NewRun } from "./transitions";
 
 /** Most runs one dispatch weighs; a backlog is taken in turns. */
@@ -77,6 +78,7 @@ export type QueueFailure = "fail" | "recover";
  */
 export async function queueCompletions(env: Env, started: Run[], onFailure: QueueFailure) {
   if (started.length === 0) return;
+  logStarted(started);
   const { jobDurationSeconds, webhookUrl } = getConfig(env);
   try {
     await env.JOB_QUEUE.sendBatch(started.map((run) => ({ body: messageOf(run), delaySeconds: jobDurationSeconds })));
@@ -180,6 +182,8 @@ async function dispatchTurn(env: Env, now: Date, onQueueFailure: QueueFailure): 
     refreshJobs(db, jobIds, now, { started: true }),
   ] as const);
 
+  logCancelled(cancelled);
+  logScheduled(scheduled);
   await queueCompletions(env, started, onQueueFailure);
   await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
   // Another turn when another dispatcher took some of this turn's runs (more due runs may be beyond

@@ -5,7 +5,14 @@
 import type { Db } from "../db/client";
 import type { RunRef } from "../deliveries/body";
 import { createDeliveries, type NewDeliveries } from "../deliveries/transitions";
+import type { Delivery } from "../db/schema";
+import { logEvent, type LogEventName } from "../lib/log";
 import { finishRuns, refreshJobs, type RunEnd } from "./transitions";
+
+/** A finished run per delivery it was given (one per run that this call finished). */
+export function logFinished(event: LogEventName, created: Pick<Delivery, "jobId" | "runId" | "webhookId">[], fields: Record<string, unknown> = {}) {
+  for (const delivery of created) logEvent(event, { jobId: delivery.jobId, runId: delivery.runId, deliveryId: delivery.webhookId, ...fields });
+}
 
 /** The statements, for one db.batch(); the second returns the deliveries it created. */
 export function finishStatements(db: Db, refs: RunRef[], end: RunEnd, now: Date, delivery: NewDeliveries) {
@@ -18,5 +25,6 @@ export function finishStatements(db: Db, refs: RunRef[], end: RunEnd, now: Date,
  */
 export async function failRuns(db: Db, refs: RunRef[], reason: string, now: Date, url: string | null): Promise<number> {
   const [, created] = await db.batch(finishStatements(db, refs, { status: "FAILED", reason }, now, { url, claimedUntil: null }));
+  logFinished("run.failed", created, { reason });
   return created.length;
 }

@@ -11,6 +11,7 @@ import { getConfig, type Env, type JobMessage } from "../env";
 import { getJob } from "../jobs/service";
 import * as jobsRepo from "../jobs/repository";
 import { conflict } from "../lib/errors";
+import { logCancelled, logScheduled } from "../lib/log";
 import { advanceCursors, dispatch, occurrenceRun, sendStartMessages } from "../runs/dispatch";
 import { cancelRuns, insertRuns, pointLatest, refreshJobs, scheduled } from "../runs/transitions";
 import type { JobView } from "../runs/views";
@@ -54,7 +55,9 @@ export async function cancelJob(env: Env, id: string): Promise<JobView> {
     refreshJobs(db, [id], now),
   ]);
   if (cancelled.length === 0) throw conflict(`Run ${run.number} of job '${id}' finished before it could be cancelled`);
+  logCancelled(cancelled);
   if (delivered.length > 0) await env.JOB_QUEUE.send({ jobId: id, run: run.number } satisfies JobMessage).catch(() => undefined); // else the sweep sends it
+  logScheduled(made);
   await sendStartMessages(env, made, now).catch(() => undefined);
   // A slot freed: a run waiting for one starts now.
   if (run.status === "IN_PROGRESS" && getConfig(env).maxConcurrentRuns > 0) await dispatch(env, now).catch(() => undefined);
@@ -82,6 +85,7 @@ export async function resumeJob(env: Env, id: string): Promise<JobView> {
   const next = underLimit(job.schedule, job.occurrences) ? nextOccurrence(job.schedule, now) : null;
   const rows = next ? [occurrenceRun(id, next, job.schedule, now)] : [];
   const [, made] = await db.batch([jobsRepo.updateJobFields(db, id, { paused: false }, now), insertRuns(db, rows), advanceCursors(db, rows), refreshJobs(db, [id], now)]);
+  logScheduled(made);
   await sendStartMessages(env, made, now).catch(() => undefined);
   return getJob(env, id);
 }

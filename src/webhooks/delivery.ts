@@ -6,6 +6,7 @@ import { getDb, type Db } from "../db/client";
 import type { Delivery } from "../db/schema";
 import { claimAttempt, settleAttempts, type AttemptOutcome, type SettledAttempt } from "../deliveries/transitions";
 import { getConfig, type Config, type Env } from "../env";
+import { logEvent } from "../lib/log";
 import { retryDelaySeconds } from "../queue/backoff";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
 import { unsafeWebhookTarget } from "../security/webhook-target";
@@ -98,6 +99,18 @@ export async function attemptClaimed(env: Env, claimed: Delivery): Promise<Plann
     },
     settled: { delivery: claimed, outcome },
   };
+  logEvent("delivery.attempt", {
+    jobId: claimed.jobId,
+    runId: claimed.runId,
+    deliveryId: claimed.webhookId,
+    series: claimed.series,
+    attempt,
+    outcome: outcome.state,
+    responseStatus: result.responseStatus,
+    durationMs: result.durationMs,
+    error: result.error,
+    nextRetryAt: nextRetryAt?.toISOString() ?? null,
+  });
   return { ...planned, writes: () => db.batch(attemptWrites(db, [planned])), outcome: delaySeconds === null ? ack : retryIn(delaySeconds) };
 }
 

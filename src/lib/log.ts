@@ -1,0 +1,56 @@
+/**
+ * Structured logs: one JSON object per line, which Workers Logs (wrangler.toml [observability]) indexes
+ * field by field, so a run or a delivery can be followed by its ids. One line per request, per run
+ * transition and per delivery attempt; nothing else logs on the happy path.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { Run } from "../db/schema";
+
+export type LogEventName =
+  | "request"
+  | "run.started"
+  | "run.scheduled"
+  | "run.completed"
+  | "run.failed"
+  | "run.cancelled"
+  | "delivery.attempt"
+  | "sweep"
+  | "retention";
+
+export function logEvent(event: LogEventName, fields: Record<string, unknown>) {
+  console.log(JSON.stringify({ event, ...fields }));
+}
+
+/** A run's identity in every line about it: its job, its id and its number within the job. */
+export const runFields = (run: Pick<Run, "jobId" | "id" | "number">) => ({ jobId: run.jobId, runId: run.id, run: run.number });
+
+/** Runs that just started: each with how long it waited past its due time (its queue wait). */
+export function logStarted(started: Run[]) {
+  for (const run of started) {
+    logEvent("run.started", { ...runFields(run), priority: run.priority, waitMs: run.startedAt ? run.startedAt.getTime() - run.dueAt.getTime() : null });
+  }
+}
+
+/** Runs made SCHEDULED: each with when it is due. */
+export function logScheduled(made: Run[]) {
+  for (const run of made) if (run.status === "SCHEDULED") logEvent("run.scheduled", { ...runFields(run), priority: run.priority, dueAt: run.dueAt.toISOString() });
+}
+
+/** Runs cancelled (by a person, an edit or a schedule's policy), each with the reason. */
+export function logCancelled(cancelled: Run[]) {
+  for (const run of cancelled) logEvent("run.cancelled", { ...runFields(run), reason: run.failureReason });
+}
+
+/** One line per request: the route that matched (not the raw path, which carries ids), its status and duration. */
+export const requestLog = (): MiddlewareHandler => async (c, next) => {
+  const started = Date.now();
+  await next();
+  logEvent("request", {
+    method: c.req.method,
+    path: new URL(c.req.url).pathname,
+    route: c.req.routePath,
+    status: c.res.status,
+    durationMs: Date.now() - started,
+    ray: c.req.header("cf-ray") ?? null,
+  });
+};
