@@ -9,8 +9,12 @@ const port = process.env.PORT ?? "8787";
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const wrangler = (args, opts = {}) => ["npx", ["wrangler", ...args], { stdio: "inherit", env, ...opts }];
 
-/** How often the Cron Trigger's stand-in fires the sweep (see below). */
+/** How often the Cron Triggers' stand-in fires the sweep and retention (see below). */
 const SWEEP_TICK_SECONDS = 15;
+const RETENTION_TICK_SECONDS = 3600;
+/** As in wrangler.toml [triggers]: scheduled() tells the two apart by the cron. */
+const SWEEP_CRON = "* * * * *";
+const RETENTION_CRON = "17 * * * *";
 
 const persist = process.env.PERSIST_TO ? ["--persist-to", process.env.PERSIST_TO] : [];
 
@@ -25,23 +29,26 @@ if (webhookUrl) args.push("--var", `WEBHOOK_URL:${webhookUrl}`);
 
 const dev = spawn(...wrangler(args));
 
-// The Cron Trigger's stand-in: wrangler dev does not fire Cron Triggers, so the sweep (which recovers
-// runs and deliveries whose queue message was lost, as it is when wrangler dev restarts) is fired
-// through the scheduled() handler itself: at start, then every SWEEP_TICK_SECONDS.
-let warned = false;
-async function sweep() {
+// The Cron Triggers' stand-in: wrangler dev does not fire Cron Triggers, so the sweep (which recovers
+// runs and deliveries whose queue message was lost, as it is when wrangler dev restarts) and retention
+// are fired through the scheduled() handler itself: both at start, then the sweep every
+// SWEEP_TICK_SECONDS and retention every RETENTION_TICK_SECONDS.
+const warned = new Set();
+async function fire(name, cron) {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/__scheduled?cron=*+*+*+*+*`);
+    const res = await fetch(`http://127.0.0.1:${port}/__scheduled?cron=${encodeURIComponent(cron)}`);
     const text = await res.text();
-    if (!res.ok && !warned) {
-      warned = true;
-      console.error(`[start] the sweep failed (HTTP ${res.status}): ${text.slice(0, 300)}`);
+    if (!res.ok && !warned.has(name)) {
+      warned.add(name);
+      console.error(`[start] the ${name} failed (HTTP ${res.status}): ${text.slice(0, 300)}`);
     }
   } catch {
     // not listening yet, or restarting
   }
 }
-const ticker = setInterval(sweep, SWEEP_TICK_SECONDS * 1000);
+const sweep = () => fire("sweep", SWEEP_CRON);
+const retention = () => fire("retention", RETENTION_CRON);
+const tickers = [setInterval(sweep, SWEEP_TICK_SECONDS * 1000), setInterval(retention, RETENTION_TICK_SECONDS * 1000)];
 const first = setInterval(async () => {
   try {
     await fetch(`http://127.0.0.1:${port}/health`);
@@ -50,17 +57,20 @@ const first = setInterval(async () => {
   }
   clearInterval(first);
   await sweep();
+  await retention();
 }, 1000);
 
-const stop = (signal) => {
-  clearInterval(ticker);
+const clearTimers = () => {
+  for (const ticker of tickers) clearInterval(ticker);
   clearInterval(first);
+};
+const stop = (signal) => {
+  clearTimers();
   dev.kill(signal);
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
 dev.on("exit", (code) => {
-  clearInterval(ticker);
-  clearInterval(first);
+  clearTimers();
   process.exit(code ?? 0);
 });

@@ -35,6 +35,8 @@ export interface Env {
   SWEEP_GRACE_SECONDS?: string;
   /** Most runs in progress at once (0: no limit); due runs beyond it wait, in priority order. */
   MAX_CONCURRENT_RUNS?: string;
+  /** Finished runs (with their deliveries and logs) older than this many days are deleted; 0 keeps everything. */
+  RETENTION_DAYS?: string;
   /** Benchmark and tests only: count D1 rows, queries and queue operations, read at /__meter (src/lib/meter.ts). */
   COST_METER?: string;
 }
@@ -109,6 +111,7 @@ const configSchema = z.object({
   WEBHOOK_INBOX_ENABLED: flag,
   SWEEP_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   MAX_CONCURRENT_RUNS: z.coerce.number().int().min(0).max(100_000).default(50),
+  RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
   API_TOKENS: apiTokens.default([]),
   SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
   ALLOW_LOCAL_WEBHOOKS: flag,
@@ -129,6 +132,8 @@ export type Config = {
   sweepGraceSeconds: number;
   /** 0: no limit. */
   maxConcurrentRuns: number;
+  /** Days a finished run is kept (with its delivery and log); 0: kept forever. */
+  retentionDays: number;
   apiTokens: string[];
   sessionSecret: string | null;
   allowLocalWebhooks: boolean;
@@ -164,6 +169,7 @@ export function getConfig(env: Env): Config {
     inboxEnabled: c.WEBHOOK_INBOX_ENABLED,
     sweepGraceSeconds: c.SWEEP_GRACE_SECONDS,
     maxConcurrentRuns: c.MAX_CONCURRENT_RUNS,
+    retentionDays: c.RETENTION_DAYS,
     apiTokens: c.API_TOKENS,
     sessionSecret: c.SESSION_SECRET ?? (c.API_TOKENS.length > 0 ? `session:${c.API_TOKENS.join(" ")}` : null),
     allowLocalWebhooks: c.ALLOW_LOCAL_WEBHOOKS,

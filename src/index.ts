@@ -1,10 +1,11 @@
 /**
  * The Worker's entry: HTTP requests go to the Hono app, queue batches to the job consumer, and the
- * Cron Trigger to the sweep that recovers runs and deliveries whose message was lost. With
- * COST_METER=true each invocation runs on counted bindings (src/lib/meter.ts).
+ * Cron Triggers to the sweep that recovers runs and deliveries whose message was lost (every minute)
+ * or to retention (hourly). With COST_METER=true each invocation runs on counted bindings (src/lib/meter.ts).
  */
 import { createApp } from "./app";
 import { ConfigError, type Env } from "./env";
+import { retention, RETENTION_CRON } from "./execution/retention";
 import { sweep } from "./execution/sweep";
 import { logEvent } from "./lib/log";
 import { meteredBatch, meteredEnv, meterEnabled, meterResponse } from "./lib/meter";
@@ -12,14 +13,16 @@ import { handleJobBatch } from "./queue/consumer";
 
 const app = createApp();
 
-async function runSweep(controller: ScheduledController, env: Env) {
+/** Retention on its own cron; any other (the per-minute trigger, a bare /__scheduled) is the sweep. */
+async function onSchedule(controller: ScheduledController, env: Env) {
+  const [name, pass] = controller.cron === RETENTION_CRON ? ["retention", retention] as const : ["sweep", sweep] as const;
   try {
-    const report = await sweep(env, new Date(controller.scheduledTime));
-    if (Object.values(report).some((n) => n > 0)) logEvent("sweep", { ...report });
+    const report = await pass(env, new Date(controller.scheduledTime));
+    if (Object.values(report).some((n) => n > 0)) logEvent(name, { ...report });
   } catch (err) {
-    // Under a bad configuration the sweep changes nothing (no run is counted as lost) until it is fixed.
+    // Under a bad configuration a pass changes nothing (no run is counted as lost, nothing deleted) until it is fixed.
     if (!(err instanceof ConfigError)) throw err;
-    console.error(`sweep skipped until the configuration is fixed: ${err.message}`);
+    console.error(`${name} skipped until the configuration is fixed: ${err.message}`);
   }
 }
 
@@ -35,5 +38,5 @@ export default {
     await handleJobBatch(metered.batch, meteredEnv(env, "queue"));
     metered.settle();
   },
-  scheduled: (controller, env) => runSweep(controller, meterEnabled(env) ? meteredEnv(env, "scheduled") : env),
+  scheduled: (controller, env) => onSchedule(controller, meterEnabled(env) ? meteredEnv(env, "scheduled") : env),
 } satisfies ExportedHandler<Env, unknown>;

@@ -17,6 +17,7 @@ describe("getConfig", () => {
       inboxEnabled: false,
       sweepGraceSeconds: 60,
       maxConcurrentRuns: 50,
+      retentionDays: 30,
       apiTokens: [],
       sessionSecret: null,
       allowLocalWebhooks: false,
@@ -34,6 +35,7 @@ describe("getConfig", () => {
       WEBHOOK_RETRY_JITTER: "0",
       WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw  whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5",
       WEBHOOK_INBOX_ENABLED: "true",
+      RETENTION_DAYS: "0",
       API_TOKENS: " token-aaaaaaaaaaaaaaaaaaaaaaaa\ttoken-bbbbbbbbbbbbbbbbbbbbbbbb ",
     });
     expect(config).toEqual({
@@ -47,6 +49,7 @@ describe("getConfig", () => {
       inboxEnabled: true,
       sweepGraceSeconds: 60,
       maxConcurrentRuns: 50,
+      retentionDays: 0,
       apiTokens: ["token-aaaaaaaaaaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbbbbbbbbbb"],
       sessionSecret: "session:token-aaaaaaaaaaaaaaaaaaaaaaaa token-bbbbbbbbbbbbbbbbbbbbbbbb",
       allowLocalWebhooks: false,
@@ -62,6 +65,9 @@ describe("getConfig", () => {
     [{ WEBHOOK_INBOX_ENABLED: "yes please" }, /WEBHOOK_INBOX_ENABLED/],
     [{ WEBHOOK_RETRY_SCHEDULE: "5s soon" }, /WEBHOOK_RETRY_SCHEDULE: 'soon' is not a delay/],
     [{ WEBHOOK_RETRY_JITTER: "2" }, /WEBHOOK_RETRY_JITTER/],
+    [{ RETENTION_DAYS: "-1" }, /RETENTION_DAYS/],
+    [{ RETENTION_DAYS: "1.5" }, /RETENTION_DAYS/],
+    [{ RETENTION_DAYS: "a month" }, /RETENTION_DAYS/],
     [{ WEBHOOK_SECRET: "hunter2-not-a-whsec" }, /WEBHOOK_SECRET.0: each secret must look like whsec_/],
     [{ API_TOKENS: "short" }, /API_TOKENS.0: each token must be at least 24 characters/],
     [{ SESSION_SECRET: "tiny" }, /SESSION_SECRET must be at least 32 characters/],

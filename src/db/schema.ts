@@ -136,6 +136,11 @@ export const runs = sqliteTable(
     index("runs_job_scheduled_idx")
       .on(t.jobId, t.dueAt)
       .where(sql`${t.status} = 'SCHEDULED'`),
+    // Finished runs in the order they finished: retention walks it from the oldest (one more index row
+    // written per finished run; a pass reads only the entries it examines).
+    index("runs_finished_idx")
+      .on(t.completedAt, t.id)
+      .where(sql`${t.status} IN ('COMPLETED', 'FAILED', 'CANCELLED')`),
   ],
 );
 
@@ -208,14 +213,29 @@ export const webhookLogs = sqliteTable(
  * Idempotency-Key of a create: the same key and body within 24 h return the job first created, the same
  * key with another body is refused.
  */
-export const idempotencyKeys = sqliteTable("idempotency_keys", {
-  key: text("key").primaryKey(),
-  /** SHA-256 of the request body, hex. */
-  requestHash: text("requestHash").notNull(),
-  jobId: text("jobId")
-    .notNull()
-    .references(() => jobs.id, { onDelete: "cascade" }),
-  createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull(),
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    key: text("key").primaryKey(),
+    /** SHA-256 of the request body, hex. */
+    requestHash: text("requestHash").notNull(),
+    jobId: text("jobId")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull(),
+  },
+  // Oldest first: retention removes expired keys from its head.
+  (t) => [index("idempotency_keys_created_idx").on(t.createdAt)],
+);
+
+/**
+ * Where a pass that walks a table in order stopped, so the next one goes on from there (retention walks
+ * runs_finished_idx by (completedAt, id)). No row: start from the beginning.
+ */
+export const cursors = sqliteTable("cursors", {
+  name: text("name").primaryKey(),
+  at: integer("at").notNull(),
+  id: integer("id").notNull(),
 });
 
 export const inboxEntries = sqliteTable("inbox_entries", {

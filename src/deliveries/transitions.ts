@@ -5,7 +5,8 @@
 import { and, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
-import { deliveries, jobs, runs, type Delivery, type DeliveryState } from "../db/schema";
+import { deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
+import { removable } from "../runs/retention";
 import { runIn } from "../runs/transitions";
 import { webhookBodySql, webhookEventSql, webhookIdSql, type RunRef } from "./body";
 
@@ -146,4 +147,13 @@ export function findStalledDeliveries(db: Db, before: Date, limit: number) {
     .innerJoin(runs, eq(runs.id, deliveries.runId))
     .where(lt(deliveries.nextAttemptAt, before))
     .limit(limit);
+}
+
+/**
+ * Retention: deletes the deliveries of the removable runs among `runIds` (see runs/retention.ts) whose
+ * log rows are gone (deleted earlier in the same batch), so an attempt's log never outlives its delivery.
+ */
+export function deleteDeliveries(db: Db, runIds: number[], before: Date) {
+  return db.delete(deliveries).where(sql`${removable(deliveries.runId, runIds, before)}
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${deliveries.runId})`);
 }

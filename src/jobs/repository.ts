@@ -228,3 +228,14 @@ export async function deleteJob(db: Db, id: string): Promise<boolean> {
   const rows = await db.delete(jobs).where(eq(jobs.id, id)).returning({ id: jobs.id });
   return rows.length > 0;
 }
+
+/** Retention: deletes at most `limit` Idempotency-Key records created before `since` (expired), oldest first. */
+export function deleteExpiredKeys(db: Db, since: Date, limit: number) {
+  return db.delete(idempotencyKeys).where(sql`${idempotencyKeys.key} IN (
+    SELECT k.key
+    FROM ${idempotencyKeys} k
+    WHERE k."createdAt" <= ${since.getTime()}
+    ORDER BY k."createdAt"
+    LIMIT ${limit}
+  )`);
+}

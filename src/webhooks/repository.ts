@@ -1,8 +1,9 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
-import { and, count, desc, eq, getTableColumns, gte, inArray, isNull, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { insertRows } from "../db/json-rows";
 import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
+import { removable } from "../runs/retention";
 import { parseStored } from "../runs/views";
 
 /** A log row as shown: the request body parsed (it is stored as the exact bytes sent). */
@@ -55,4 +56,17 @@ export async function listRunLogs(db: Db, runIds: number[], limit: number): Prom
   if (runIds.length === 0) return [];
   const rows = await db.select().from(webhookLogs).where(inArray(webhookLogs.runId, runIds)).orderBy(desc(webhookLogs.id)).limit(limit);
   return rows.map(logView);
+}
+
+/**
+ * Retention: deletes at most `limit` log rows of the removable runs among `runIds` (see
+ * runs/retention.ts), found through webhook_logs_run_idx. A run with more left waits for the next batch.
+ */
+export function deleteRunLogs(db: Db, runIds: number[], before: Date, limit: number) {
+  return db.delete(webhookLogs).where(sql`${webhookLogs.id} IN (
+    SELECT l.id
+    FROM ${webhookLogs} l
+    WHERE ${removable(sql`l."runId"`, runIds, before)}
+    LIMIT ${limit}
+  )`);
 }

@@ -1,0 +1,80 @@
+/**
+ * Retention (its own Cron Trigger, hourly; `npm start` fires it locally): deletes finished runs older
+ * than RETENTION_DAYS with their deliveries and log rows, and expired Idempotency-Key records, in
+ * bounded batches. It owns no SQL: the record kinds' modules say what may go (runs/retention.ts).
+ *
+ * A pass walks the finished runs in the order they finished (runs_finished_idx), `runBatch` at a time,
+ * from where the last pass stopped: runs that are kept (a job's latest run, a webhook under way) are
+ * examined once per walk, never at the head of every pass. At the end of the aged runs the walk starts
+ * again from the oldest, where a run kept then (its job has run since) may now go.
+ */
+import { getDb } from "../db/client";
+import { readCursor, writeCursor, type Cursor } from "../db/cursors";
+import { deleteDeliveries } from "../deliveries/transitions";
+import { getConfig, type Env } from "../env";
+import { deleteExpiredKeys } from "../jobs/repository";
+import { IDEMPOTENCY_WINDOW_MS } from "../jobs/service";
+import { deleteRuns, findAgedRuns } from "../runs/retention";
+import { deleteRunLogs } from "../webhooks/repository";
+
+/** Retention's Cron Trigger (as in wrangler.toml): every hour at :17, apart from the per-minute sweep. */
+export const RETENTION_CRON = "17 * * * *";
+const DAY_MS = 86_400_000;
+const CURSOR = "retention.runs";
+
+export interface RetentionLimits {
+  /** Most runs examined (so deleted, with as many deliveries) per batch. */
+  runBatch: number;
+  /** Most log rows deleted per batch; a run whose log is longer goes in a later batch. */
+  logBatch: number;
+  /** Most expired Idempotency-Key records deleted per pass. */
+  keyBatch: number;
+  /** Batches per pass; what is left goes in the next pass. */
+  maxBatches: number;
+}
+
+/** At most 5 000 runs and 20 000 log rows an hour, each statement at most 500 runs or 2 000 log rows. */
+export const RETENTION_LIMITS: RetentionLimits = { runBatch: 500, logBatch: 2000, keyBatch: 500, maxBatches: 10 };
+
+export interface RetentionReport {
+  runsDeleted: number;
+  deliveriesDeleted: number;
+  logsDeleted: number;
+  idempotencyKeysDeleted: number;
+}
+
+/** Rows a statement deleted (D1's count: the rows it removed itself, never a cascade). */
+const changes = (result: unknown) => (result as D1Result).meta.changes;
+
+export async function retention(env: Env, now: Date, limits: RetentionLimits = RETENTION_LIMITS): Promise<RetentionReport> {
+  const report: RetentionReport = { runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0 };
+  const { retentionDays } = getConfig(env);
+  if (retentionDays === 0) return report; // keeps everything
+  const db = getDb(env.DB);
+  const before = new Date(now.getTime() - retentionDays * DAY_MS);
+
+  const [[stored], keys] = await db.batch([readCursor(db, CURSOR), deleteExpiredKeys(db, new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS), limits.keyBatch)]);
+  report.idempotencyKeysDeleted = changes(keys);
+
+  let cursor: Cursor | null = stored ?? null;
+  let next: Cursor | null = cursor;
+  for (let batch = 0; batch < limits.maxBatches; batch++) {
+    const aged = await findAgedRuns(db, before, cursor, limits.runBatch);
+    const last = aged.at(-1);
+    // Fewer than a batch: the walk reached the end, and the next one starts from the oldest.
+    next = last && aged.length === limits.runBatch ? { at: last.completedAt!.getTime(), id: last.id } : null;
+    if (aged.length === 0) break;
+    const ids = aged.map((run) => run.id);
+    // Logs first, then deliveries without logs, then runs without either: a cut-off batch leaves no orphan.
+    const [logs, deliveries, runs] = await db.batch([deleteRunLogs(db, ids, before, limits.logBatch), deleteDeliveries(db, ids, before), deleteRuns(db, ids, before)]);
+    report.logsDeleted += changes(logs);
+    report.deliveriesDeleted += changes(deliveries);
+    report.runsDeleted += changes(runs);
+    // The log cap cut this batch short: the same runs again (with fewer log rows left), not the next ones.
+    if (changes(logs) === limits.logBatch) next = cursor;
+    else if (!next) break;
+    cursor = next;
+  }
+  if (next?.at !== stored?.at || next?.id !== stored?.id) await writeCursor(db, CURSOR, next);
+  return report;
+}

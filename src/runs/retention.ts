@@ -1,0 +1,59 @@
+/**
+ * Which runs retention may delete, and their deletion. A run is kept while a job shows it (its latest
+ * run, however old) and while its webhook is under way; the rest of the finished runs older than the
+ * cutoff go, each together with its delivery and its log rows (deliveries/ and webhooks/ delete those).
+ */
+import { sql, type SQL } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import type { Db } from "../db/client";
+import type { Cursor } from "../db/cursors";
+import { jsonValues } from "../db/json-rows";
+import { deliveries, jobs, runs, webhookLogs } from "../db/schema";
+
+// Written as the index's own condition, so SQLite uses runs_finished_idx.
+const finished = sql`${runs.status} IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
+
+/**
+ * The next `limit` finished runs that finished before `before`, after `after` (a position in
+ * runs_finished_idx: the (completedAt, id) of the last run examined) in that order: ids and index keys
+ * only, read from the index alone.
+ */
+export function findAgedRuns(db: Db, before: Date, after: Cursor | null, limit: number) {
+  const afterCursor = after ? sql`(${runs.completedAt}, ${runs.id}) > (${after.at}, ${after.id})` : sql`1`;
+  return db
+    .select({ id: runs.id, completedAt: runs.completedAt })
+    .from(runs)
+    .where(sql`${finished} AND ${runs.completedAt} < ${before.getTime()} AND ${afterCursor}`)
+    .orderBy(runs.completedAt, runs.id)
+    .limit(limit);
+}
+
+/**
+ * `runId` (a column or expression naming a run) is one of `ids` that retention may delete. Checked
+ * again by each deletion, in the same batch as the others, so a run that a job started showing, or
+ * whose webhook a person redelivered, since it was read is kept, with everything of it.
+ */
+export function removable(runId: SQL | AnySQLiteColumn, ids: number[], before: Date): SQL {
+  return sql`${runId} IN (
+    SELECT r.id
+    FROM ${runs} r
+    WHERE r.id IN ${jsonValues(ids)}
+      AND r.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+      AND r."completedAt" < ${before.getTime()}
+      -- A job keeps the run it shows (jobs.latestRunId), however old.
+      AND NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r."jobId" AND j."latestRunId" = r.id)
+      -- A webhook still under way keeps its run.
+      AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = r.id AND d.state IN ('PENDING', 'SENDING', 'RETRYING'))
+  )`;
+}
+
+/**
+ * Deletes the removable runs among `ids` that have nothing left: their delivery and log rows go first
+ * (earlier in the same batch), so a run whose log outgrew one pass waits for the next and no log row
+ * is ever left without its run.
+ */
+export function deleteRuns(db: Db, ids: number[], before: Date) {
+  return db.delete(runs).where(sql`${removable(runs.id, ids, before)}
+    AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`);
+}
