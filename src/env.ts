@@ -41,8 +41,14 @@ export interface Env {
   COST_METER?: string;
 }
 
-/** The dead-letter queue's name, as in wrangler.toml: its batches go to the dead-letter handler. */
-export const DEAD_LETTER_QUEUE = "job-scheduler-dlq";
+/**
+ * Whether a batch comes from a dead-letter queue: its batches go to the dead-letter handler. Each
+ * environment in wrangler.toml names its own queues (`job-scheduler-dlq`, `job-scheduler-dlq-staging`),
+ * so the rule is the naming convention: `dlq` as one dash-separated word of the queue's name.
+ */
+export function isDeadLetterQueue(queueName: string): boolean {
+  return queueName.split("-").includes("dlq");
+}
 
 /** Hono generics shared by every route module. */
 export type AppEnv = { Bindings: Env };

@@ -238,6 +238,16 @@ describe("nothing stuck, nothing lost", () => {
     });
   });
 
+  it("dead letters: the staging environment's dead-letter queue is handled as one, its runs queue is not", async () => {
+    const run = await startLongRun();
+    await deliver("job-scheduler-dlq-staging", [run]);
+    expect(await getJob(run.jobId)).toMatchObject({ status: "FAILED" });
+
+    const other = await startLongRun();
+    await deliver("job-scheduler-runs-staging", [other]);
+    expect(await getJob(other.jobId)).toMatchObject({ status: "COMPLETED" });
+  });
+
   it("acknowledges a dead letter for a deleted job or a newer run without changing anything", async () => {
     const run = await startLongRun();
     await call("DELETE", `/api/jobs/${run.jobId}`);

@@ -1,12 +1,13 @@
 /**
  * The queue consumer: parse each message, hand it to the execution service, then ack or retry that
  * message alone. Messages of a batch are handled concurrently; one failing never retries the others.
- * Batches from the dead-letter queue go to the dead-letter handler. Under a bad configuration nothing
- * is touched: every message waits (retried with a backoff) until the configuration is fixed.
+ * Batches from a dead-letter queue (any environment's) go to the dead-letter handler. Under a bad
+ * configuration nothing is touched: every message waits (retried with a backoff) until the
+ * configuration is fixed.
  */
 import { z } from "zod";
 import type { RunRef } from "../deliveries/body";
-import { ConfigError, DEAD_LETTER_QUEUE, getConfig, type Env } from "../env";
+import { ConfigError, getConfig, isDeadLetterQueue, type Env } from "../env";
 import { handleDeadLetter } from "../execution/dead-letter";
 import { processRunBatch, type BatchResult } from "../execution/run-batch";
 import { ack } from "./outcome";
@@ -44,7 +45,7 @@ export async function handleJobBatch(batch: MessageBatch<unknown>, env: Env): Pr
     return;
   }
   const results: BatchResult[] =
-    batch.queue === DEAD_LETTER_QUEUE
+    isDeadLetterQueue(batch.queue)
       ? await Promise.all(valid.map(({ ref }) => handleDeadLetter(env, ref).then(() => ack, (err: unknown) => (err instanceof Error ? err : new Error(String(err))))))
       : await processRunBatch(env, valid.map((v) => v.ref));
   valid.forEach(({ message }, i) => settle(message, results[i]!));
