@@ -29,7 +29,7 @@ const json = (schema: z.ZodType) => ({ "application/json": { schema: resolver(sc
 export interface RouteDoc {
   summary: string;
   description?: string;
-  tag: "Jobs" | "Runs" | "Logs" | "Health" | "Reference";
+  tag: "Jobs" | "Runs" | "Logs" | "Stats" | "Health";
   /** The success answer: status, what it means, its body. */
   ok: [status: 200 | 201 | 202, description: string, body: z.ZodType];
   /** Errors beyond 401/429/503 (400 for any route that validates input). */

@@ -38,6 +38,7 @@ const documentation = {
     { name: "Jobs", description: "Job definitions, their runs started by hand or by schedule" },
     { name: "Runs", description: "Each execution of a job and the webhook it owes" },
     { name: "Logs", description: "Every delivery attempt, with what was sent and what came back" },
+    { name: "Stats", description: "The figures of the dashboard's overview" },
     { name: "Health", description: "Liveness and readiness, without a token" },
   ],
   components: {

@@ -6,7 +6,7 @@
  */
 import { createSelectSchema } from "drizzle-zod";
 import { z } from "zod";
-import { deliveries, JOB_STATUSES, jobs, MISSED_POLICIES, OVERLAP_POLICIES, PRIORITIES, RUN_STATUSES, runs, WEBHOOK_EVENTS, webhookLogs } from "../db/schema";
+import { deliveries, DELIVERY_STATES, JOB_STATUSES, jobs, MISSED_POLICIES, OVERLAP_POLICIES, PRIORITIES, RUN_STATUSES, runs, WEBHOOK_EVENTS, webhookLogs } from "../db/schema";
 
 const payload = z.record(z.string(), z.unknown()).meta({ description: "The job's JSON object, as given", examples: [{ to: "ada@example.com" }] });
 
@@ -129,3 +129,26 @@ export const webhookBody = z
   })
   .strict()
   .meta({ id: "WebhookBody", description: "The body POSTed when a run finishes, signed as Standard Webhooks" });
+
+const counts = <K extends string>(keys: readonly K[]) => z.object(Object.fromEntries(keys.map((k) => [k, z.number().int()])) as Record<K, z.ZodNumber>);
+const hourCounts = { started: z.number().int(), completed: z.number().int(), failed: z.number().int(), cancelled: z.number().int() };
+
+export const stats = z
+  .object({
+    generatedAt: z.date(),
+    since: z.date().meta({ description: "Start of the window the hourly figures cover (whole hours)" }),
+    windowHours: z.number().int(),
+    jobs: z.object({ total: z.number().int(), byStatus: counts(JOB_STATUSES) }),
+    runs: z.object({
+      inProgress: z.number().int(),
+      waiting: z.object({ count: z.number().int(), oldestDueAt: z.date().nullable(), oldestWaitMs: z.number().nullable() }).meta({ description: "Due runs not started yet" }),
+      hourly: z.array(z.object({ hour: z.date(), ...hourCounts })),
+      totals: z.object(hourCounts),
+    }),
+    deliveries: z.object({
+      byState: counts(DELIVERY_STATES).meta({ description: "The webhooks of the runs finished in the window" }),
+      lagMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), samples: z.number().int() }).meta({ description: "Run finished -> webhook delivered" }),
+      backlog: z.object({ pending: z.number().int(), sending: z.number().int(), retrying: z.number().int(), nextAttemptAt: z.date().nullable() }),
+    }),
+  })
+  .meta({ id: "Stats" });

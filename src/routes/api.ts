@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { apiAuth } from "../security/api-auth";
 import * as h from "./jobs.handlers";
+import { stats } from "./stats.handlers";
 
 export const api = new Hono<AppEnv>()
   .use("*", apiAuth)
@@ -22,4 +23,5 @@ export const api = new Hono<AppEnv>()
   .get("/jobs/:id/logs", ...h.listJobLogs)
   .get("/runs/:runId", ...h.getRun)
   .post("/runs/:runId/redeliver", ...h.redeliverRun)
-  .get("/logs", ...h.listLogs);
+  .get("/logs", ...h.listLogs)
+  .get("/stats", ...stats);

@@ -1,0 +1,97 @@
+/**
+ * The overview: jobs by status, runs started and finished per hour over the last 24 h, the webhooks
+ * of those runs by state and their lag (run finished -> delivered) at p50/p95, the deliveries still
+ * under way (the retry backlog), and the oldest due run still waiting. The API (/api/stats) and the
+ * dashboard (/overview) show the same figures.
+ */
+import { getDb } from "../db/client";
+import { DELIVERY_STATES, JOB_STATUSES, type DeliveryState, type JobStatus } from "../db/schema";
+import type { Env } from "../env";
+import { HOUR_MS, statsQueries } from "./repository";
+
+/** The window the hourly figures cover, in whole hours (the current hour is the last, partial one). */
+export const STATS_WINDOW_HOURS = 24;
+
+export interface HourStats {
+  hour: Date;
+  started: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface Stats {
+  generatedAt: Date;
+  since: Date;
+  windowHours: number;
+  jobs: { total: number; byStatus: Record<JobStatus, number> };
+  runs: {
+    inProgress: number;
+    /** Due runs not started yet (waiting for a slot, or for their start message). */
+    waiting: { count: number; oldestDueAt: Date | null; oldestWaitMs: number | null };
+    hourly: HourStats[];
+    totals: Omit<HourStats, "hour">;
+  };
+  deliveries: {
+    /** The webhooks of the runs finished in the window, by state. */
+    byState: Record<DeliveryState, number>;
+    lagMs: { p50: number | null; p95: number | null; samples: number };
+    /** Every delivery not finished yet, whatever its age: the work still ahead of the sender. */
+    backlog: { pending: number; sending: number; retrying: number; nextAttemptAt: Date | null };
+  };
+}
+
+const zeros = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+
+export async function getStats(env: Env, now = new Date()): Promise<Stats> {
+  const db = getDb(env.DB);
+  const firstHour = Math.floor(now.getTime() / HOUR_MS) - (STATS_WINDOW_HOURS - 1);
+  const since = firstHour * HOUR_MS;
+  const [jobRows, finishedRows, startedRows, stateRows, [lag], backlogRows, [running], [waiting]] = await db.batch(statsQueries(db, since, now.getTime()));
+
+  const byStatus = zeros(JOB_STATUSES);
+  for (const row of jobRows) byStatus[row.status] = row.n;
+
+  const hourly: HourStats[] = Array.from({ length: STATS_WINDOW_HOURS }, (_, i) => ({ hour: new Date((firstHour + i) * HOUR_MS), started: 0, completed: 0, failed: 0, cancelled: 0 }));
+  const at = (hour: number) => hourly[hour - firstHour];
+  for (const row of startedRows) {
+    const bucket = at(row.hour);
+    if (bucket) bucket.started += row.n;
+  }
+  for (const row of finishedRows) {
+    const bucket = at(row.hour);
+    if (!bucket) continue;
+    if (row.status === "COMPLETED") bucket.completed += row.n;
+    else if (row.status === "FAILED") bucket.failed += row.n;
+    else bucket.cancelled += row.n;
+  }
+  const totals = { started: 0, completed: 0, failed: 0, cancelled: 0 };
+  for (const bucket of hourly) for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += bucket[key];
+
+  const byState = zeros(DELIVERY_STATES);
+  for (const row of stateRows) byState[row.state] = row.n;
+  const backlog = { pending: 0, sending: 0, retrying: 0, nextAttemptAt: null as Date | null };
+  let next: number | null = null;
+  for (const row of backlogRows) {
+    if (row.state === "PENDING") backlog.pending = row.n;
+    else if (row.state === "SENDING") backlog.sending = row.n;
+    else if (row.state === "RETRYING") backlog.retrying = row.n;
+    if (row.oldest !== null && (next === null || row.oldest < next)) next = row.oldest;
+  }
+  backlog.nextAttemptAt = next === null ? null : new Date(next);
+
+  const oldestDue = waiting?.oldest ?? null;
+  return {
+    generatedAt: now,
+    since: new Date(since),
+    windowHours: STATS_WINDOW_HOURS,
+    jobs: { total: jobRows.reduce((sum, row) => sum + row.n, 0), byStatus },
+    runs: {
+      inProgress: running?.n ?? 0,
+      waiting: { count: waiting?.n ?? 0, oldestDueAt: oldestDue === null ? null : new Date(oldestDue), oldestWaitMs: oldestDue === null ? null : Math.max(0, now.getTime() - oldestDue) },
+      hourly,
+      totals,
+    },
+    deliveries: { byState, lagMs: { p50: lag?.p50 ?? null, p95: lag?.p95 ?? null, samples: lag?.samples ?? 0 }, backlog },
+  };
+}
