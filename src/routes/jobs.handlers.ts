@@ -4,12 +4,14 @@
  */
 import { createFactory } from "hono/factory";
 import { z } from "zod";
-import type { AppEnv } from "../env";
-import { bulkActionSchema, bulkRunSchema, createJobSchema, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQuery, runIdParam, updateJobSchema } from "../jobs/schemas";
+import type { AppEnv, Env } from "../env";
+import { bulkActionSchema, bulkRunSchema, createJobSchema, exportJobsQuery, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQuery, runIdParam, updateJobSchema } from "../jobs/schemas";
 import { bulkAction } from "../jobs/bulk";
+import { exportFile, exportJobs as exportStream } from "../jobs/export";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
 import * as schedules from "../schedules/service";
+import type { ExportJobsQuery } from "../jobs/schemas";
 import { jsonBody, validate } from "../lib/validate";
 
 const factory = createFactory<AppEnv>();
@@ -41,6 +43,16 @@ export const legacyListJobs = factory.createHandlers(validate("query", legacyLis
   const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
   return c.json({ success: true, data: items, pagination });
 });
+
+/** The export as a download, for the API and the dashboard alike. */
+export function exportResponse(env: Env, query: ExportJobsQuery, now = new Date()) {
+  const { mediaType, fileName } = exportFile(query.format, now);
+  return new Response(exportStream(env, query), {
+    headers: { "content-type": mediaType, "content-disposition": `attachment; filename="${fileName}"`, "cache-control": "no-store" },
+  });
+}
+
+export const exportJobs = factory.createHandlers(validate("query", exportJobsQuery), (c) => exportResponse(c.env, c.req.valid("query")));
 
 export const getJob = factory.createHandlers(validate("param", jobIdParam), async (c) => {
   return c.json({ success: true, data: await jobs.getJobWithNextRuns(c.env, c.req.valid("param").id) });
