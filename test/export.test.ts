@@ -9,7 +9,7 @@ import { insertRows } from "../src/db/json-rows";
 import { jobs } from "../src/db/schema";
 import { EXPORT_COLUMNS, EXPORT_PAGE_SIZE, exportJobs } from "../src/jobs/export";
 import { csvField } from "../src/lib/csv";
-import { API_TOKEN, call, createJob, ORIGIN, uniqueWord } from "./support/helpers";
+import { API_TOKEN, call, createJob, ORIGIN, sessionCookie, uniqueWord } from "./support/helpers";
 
 async function download(path: string, headers: Record<string, string> = { authorization: `Bearer ${API_TOKEN}` }) {
   const res = await exports.default.fetch(new Request(`${ORIGIN}${path}`, { headers, redirect: "manual" }));
@@ -185,5 +185,26 @@ describe("GET /api/jobs/export", () => {
     const chunks: number[] = [];
     for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(new TextDecoder().decode(r.value).split("\n").length - 1);
     expect(chunks).toEqual([2, 2, 1]);
+  });
+});
+
+describe("GET /jobs/export (dashboard)", () => {
+  it("downloads the export with the session cookie alone, and the jobs page links to it with its filters", async () => {
+    const word = uniqueWord("ui");
+    const job = await createJob({ taskName: `Dash ${word}`, priority: "LOW" });
+    const cookie = await sessionCookie();
+    const res = await download(`/jobs/export?format=csv&search=${word}&priority=LOW`, { cookie });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(csvRecords(res.text).map((r) => r.id)).toEqual([job.id]);
+
+    const page = await download(`/?search=${word}&priority=LOW&sort=oldest&page=1`, { cookie, accept: "text/html" });
+    expect(page.text).toContain(`href="/jobs/export?format=csv&amp;search=${word}&amp;priority=LOW&amp;sort=oldest"`);
+    expect(page.text).toContain(`href="/jobs/export?format=ndjson&amp;search=${word}&amp;priority=LOW&amp;sort=oldest"`);
+
+    // Without a session it is the sign-in page's, not the data's.
+    const anonymous = await download(`/jobs/export?search=${word}`, { accept: "text/html" });
+    expect(anonymous.status).not.toBe(200);
+    expect(anonymous.text).not.toContain(job.id);
   });
 });
