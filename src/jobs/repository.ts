@@ -239,3 +239,42 @@ export function deleteExpiredKeys(db: Db, since: Date, limit: number) {
     LIMIT ${limit}
   )`);
 }
+
+/** A job as an export reads it: its rowid (the export's cursor) and the job with its latest run. */
+export interface ExportRow {
+  rowid: number;
+  job: JobView;
+}
+
+/**
+ * One page of an export: up to `limit` jobs past the rowid `after` (null: from the first), in the
+ * list's order and with the list's filters (see listJobs and listSearched). Keyset, not OFFSET: each
+ * page starts where the last one stopped, so page 200 costs what page 1 costs.
+ */
+export async function exportPage(db: Db, { search, ...filters }: JobFilter, sort: JobSort, after: number | null, limit: number): Promise<ExportRow[]> {
+  const dir = direction[sort];
+  const rowFilter = whereOf(filters);
+  const phrase = search !== undefined && isIndexed(search) ? ftsPhrase(search) : undefined;
+  // The cursor is compared on the index the page is read from: the search index's rowid, or the table's.
+  const rowid = phrase ? sql`jobs_fts.rowid` : sql`${jobs}.rowid`;
+  const past = after === null ? sql`1` : sort === "newest" ? sql`${rowid} < ${after}` : sql`${rowid} > ${after}`;
+  const matches = phrase
+    ? rowFilter
+      ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${rowFilter}`
+      : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`
+    : sql`${jobs} WHERE ${and(search !== undefined ? scanCondition(search) : undefined, rowFilter) ?? sql`1`}`;
+  const pageRowids = sql`
+    SELECT ${rowid}
+    FROM ${matches}
+      AND ${past}
+    ORDER BY ${rowid} ${dir}
+    LIMIT ${limit}`;
+  const rows = await db
+    .select({ rowid: sql<number>`${jobs}.rowid`, job: getTableColumns(jobs), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
+    .from(jobs)
+    .leftJoin(runs, eq(runs.id, jobs.latestRunId))
+    .leftJoin(deliveries, eq(deliveries.runId, jobs.latestRunId))
+    .where(sql`${jobs}.rowid IN (${pageRowids})`)
+    .orderBy(sql`${jobs}.rowid ${dir}`);
+  return rows.map(({ rowid: id, ...row }) => ({ rowid: id, job: toView(row) }));
+}

@@ -149,6 +149,19 @@ export const listJobsQuery = z.object({
   ),
 });
 
+export const EXPORT_FORMATS = ["csv", "ndjson"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** An export: the list's filters and order (no page: every match), and the file format (CSV by default). */
+export const exportJobsQuery = listJobsQuery.pick({ search: true, status: true, priority: true, sort: true }).extend({
+  format: z.preprocess(
+    (v) => (v === "" || v === undefined ? undefined : typeof v === "string" ? v.trim().toLowerCase() : v),
+    z.enum(EXPORT_FORMATS, { error: `format must be one of ${EXPORT_FORMATS.join(", ")}` }).default("csv"),
+  ),
+});
+
+export type ExportJobsQuery = z.infer<typeof exportJobsQuery>;
+
 /** The original `GET /get-jobs`: its clients loop over `totalPages`, so its totals are always exact. */
 export const legacyListJobsQuery = listJobsQuery.transform((q) => ({ ...q, count: "exact" as const }));
 

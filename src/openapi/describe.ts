@@ -36,13 +36,16 @@ export interface RouteDoc {
   errors?: ErrorStatus[];
   /** A route anyone may call (no token). */
   public?: boolean;
+  /** The success answer's media types, when it is a file rather than JSON (its body schema: a string). */
+  content?: string[];
   /** More answers (a second success status, a 503 with a body of its own). */
   more?: Record<number, [description: string, body: z.ZodType]>;
 }
 
 export function doc(route: RouteDoc) {
   const errors = [...(route.errors ?? []), ...(route.public ? [] : ALWAYS)];
-  const responses: Record<string, unknown> = { [route.ok[0]]: { description: route.ok[1], content: json(route.ok[2]) } };
+  const okContent = route.content ? Object.fromEntries(route.content.map((type) => [type, { schema: resolver(route.ok[2]) }])) : json(route.ok[2]);
+  const responses: Record<string, unknown> = { [route.ok[0]]: { description: route.ok[1], content: okContent } };
   for (const status of errors) responses[status] = { description: ERRORS[status], content: json(errorBody) };
   for (const [status, [description, body]] of Object.entries(route.more ?? {})) responses[status] = { description, content: json(body) };
   return describeRoute({

@@ -152,3 +152,6 @@ export const stats = z
     }),
   })
   .meta({ id: "Stats" });
+
+/** An export: the file itself (CSV with a header line, or NDJSON: one job object per line). */
+export const exportFile = z.string().meta({ description: "CSV (header line first) or NDJSON (one job per line), streamed" });

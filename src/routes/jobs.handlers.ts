@@ -4,12 +4,14 @@
  */
 import { createFactory } from "hono/factory";
 import { z } from "zod";
-import type { AppEnv } from "../env";
-import { bulkActionSchema, bulkRunSchema, createJobSchema, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQuery, runIdParam, updateJobSchema } from "../jobs/schemas";
+import type { AppEnv, Env } from "../env";
+import { bulkActionSchema, bulkRunSchema, createJobSchema, exportJobsQuery, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQuery, runIdParam, updateJobSchema } from "../jobs/schemas";
 import { bulkAction } from "../jobs/bulk";
+import { exportFile, exportJobs as exportStream } from "../jobs/export";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
 import * as schedules from "../schedules/service";
+import type { ExportJobsQuery } from "../jobs/schemas";
 import { jsonBody, validate } from "../lib/validate";
 import { doc } from "../openapi/describe";
 import * as body from "../openapi/responses";
@@ -60,6 +62,28 @@ export const legacyListJobs = factory.createHandlers(validate("query", legacyLis
   const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
   return c.json({ success: true, data: items, pagination });
 });
+
+/** The export as a download, for the API and the dashboard alike. */
+export function exportResponse(env: Env, query: ExportJobsQuery, now = new Date()) {
+  const { mediaType, fileName } = exportFile(query.format, now);
+  return new Response(exportStream(env, query), {
+    headers: { "content-type": mediaType, "content-disposition": `attachment; filename="${fileName}"`, "cache-control": "no-store" },
+  });
+}
+
+export const exportJobs = factory.createHandlers(
+  doc({
+    summary: "Export jobs (CSV or NDJSON)",
+    description:
+      "Every job the list's filters match, streamed as a download (CSV by RFC 4180, cells that start with = + - @ prefixed with '; or one JSON object per line). Same filters and order as the list.",
+    tag: "Jobs",
+    ok: [200, "The jobs, as a file", body.exportFile],
+    errors: [400],
+    content: ["text/csv", "application/x-ndjson"],
+  }),
+  validate("query", exportJobsQuery),
+  (c) => exportResponse(c.env, c.req.valid("query")),
+);
 
 export const getJob = factory.createHandlers(
   doc({ summary: "Get a job", description: "The job, its latest run with its delivery, and its next run times.", tag: "Jobs", ok: [200, "The job", body.ok(body.jobWithNextRuns)], errors: [400, 404] }),

@@ -9,11 +9,12 @@ import { z } from "zod";
 import type { AppEnv } from "../env";
 import { jobCreateForm, jobEditForm, jobFormFields } from "../jobs/form";
 import { bulkAction } from "../jobs/bulk";
-import { BULK_ACTIONS, BULK_RUN_MAX, jobIdParam, listJobsQuery, pageQuery, runIdParam, type BulkAction, type ListJobsQuery } from "../jobs/schemas";
+import { BULK_ACTIONS, BULK_RUN_MAX, exportJobsQuery, jobIdParam, listJobsQuery, pageQuery, runIdParam, type BulkAction, type ListJobsQuery } from "../jobs/schemas";
 import { invalid } from "../lib/errors";
 import * as schedules from "../schedules/service";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
+import { exportResponse } from "./jobs.handlers";
 import { JobDetailPage, JobLive, type JobDetail } from "../views/job-detail";
 import { BulkConfirm, DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
 import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
@@ -124,6 +125,9 @@ export const uiJobs = new Hono<AppEnv>()
   })
 
   .get("/jobs/new", (c) => formView(c, "New job", <JobForm values={emptyForm} />))
+
+  // The API's export, with the session instead of the API token (the list's links carry its filters).
+  .get("/jobs/export", validPageQuery(exportJobsQuery), (c) => exportResponse(c.env, c.req.valid("query")))
 
   .post("/jobs", validForm(jobCreateForm, async () => "New job"), async (c) => {
     const { job } = await jobs.createJob(c.env, c.req.valid("form"));

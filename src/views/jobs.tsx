@@ -1,5 +1,5 @@
 /** The jobs page: filters, the table fragment with its rows and pagination, and the row actions. */
-import type { ListJobsQuery } from "../jobs/schemas";
+import type { ExportFormat, ListJobsQuery } from "../jobs/schemas";
 import type { DeliveryView, JobView } from "../runs/views";
 import { describeSchedule } from "../schedules/describe";
 import { DeliveryBadge, EmptyState, Pagination, poll, PriorityBadge, Spinner, StatusBadge, Time, type PageInfo } from "./components";
@@ -17,6 +17,30 @@ export function jobsUrl(q: Partial<ListJobsQuery>): string {
   if (q.page && q.page !== 1) params.set("page", String(q.page));
   const query = params.toString();
   return query ? `/?${query}` : "/";
+}
+
+/** The export of a list view: its filters and order, every page of it. */
+export function exportUrl(q: Partial<ListJobsQuery>, format: ExportFormat): string {
+  const params = new URLSearchParams({ format });
+  if (q.search) params.set("search", q.search);
+  if (q.status) params.set("status", q.status);
+  if (q.priority) params.set("priority", q.priority);
+  if (q.sort && q.sort !== "newest") params.set("sort", q.sort);
+  return `/jobs/export?${params}`;
+}
+
+/** Downloads of every job the filters match (not only this page). */
+function ExportLinks({ query }: { query: ListJobsQuery }) {
+  return (
+    <span class="export-links">
+      <a href={exportUrl(query, "csv")} download>
+        Export CSV
+      </a>
+      <a href={exportUrl(query, "ndjson")} download>
+        Export NDJSON
+      </a>
+    </span>
+  );
 }
 
 export const deliveryActive = (delivery: DeliveryView | null | undefined) =>
@@ -63,6 +87,7 @@ export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: P
     <>
       <p class="summary">
         {jobs.length > 0 ? `Showing ${first}–${last} of ${total} jobs` : `Page ${info.page} is past the end (${total} jobs)`}
+        <ExportLinks query={query} />
       </p>
       <div class="table-wrap">
         <table class="striped jobs">

@@ -1,0 +1,113 @@
+// Shared by db:backup and db:restore: the target database from the command line (--local with an
+// optional --persist-to, or --remote), and wrangler run against it.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+
+/** `--local [--persist-to DIR]` or `--remote`, plus the script's own options (name -> has a value). */
+export function parseTarget(argv, options) {
+  const target = { local: false, remote: false, persistTo: undefined };
+  const values = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--local") target.local = true;
+    else if (arg === "--remote") target.remote = true;
+    else if (arg === "--persist-to") target.persistTo = resolve(argv[++i] ?? fail("--persist-to needs a folder"));
+    else if (arg.replace(/^--/, "") in options) values[arg.replace(/^--/, "")] = argv[++i] ?? fail(`${arg} needs a value`);
+    else fail(`unknown argument ${arg}`);
+  }
+  if (target.local === target.remote) fail("say which database: --local (with an optional --persist-to DIR) or --remote");
+  if (target.remote && target.persistTo) fail("--persist-to is for --local only");
+  return { target, values };
+}
+
+export function fail(message) {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
+
+/** The D1 binding's name and ids, read from wrangler.toml. */
+function dbConfig() {
+  const toml = readFileSync("wrangler.toml", "utf8");
+  const block = toml.split(/^\[\[d1_databases\]\]$/m)[1]?.split(/^\[/m)[0] ?? fail("wrangler.toml has no [[d1_databases]]");
+  const value = (key) => new RegExp(`^${key}\\s*=\\s*"([^"]*)"`, "m").exec(block)?.[1];
+  return { binding: value("binding"), database_name: value("database_name"), database_id: value("database_id"), preview_database_id: value("preview_database_id") };
+}
+
+/**
+ * The flags that point wrangler at the target. `wrangler d1 export --local` has no --persist-to: it
+ * reads the state folder beside its configuration file, so for another folder it gets a configuration
+ * of its own (just the D1 binding) in a temporary folder whose .wrangler/state is that folder.
+ */
+function targetFlags(target, command) {
+  if (target.remote) return { flags: ["--remote"], cleanup: () => {} };
+  if (!target.persistTo) return { flags: ["--local"], cleanup: () => {} };
+  if (command !== "export") return { flags: ["--local", "--persist-to", target.persistTo], cleanup: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), "d1-export-"));
+  mkdirSync(join(dir, ".wrangler"));
+  symlinkSync(target.persistTo, join(dir, ".wrangler", "state"), "dir");
+  const { binding, ...ids } = dbConfig();
+  const config = { name: "d1-export", compatibility_date: "2026-04-26", d1_databases: [{ binding, ...Object.fromEntries(Object.entries(ids).filter(([, v]) => v)) }] };
+  writeFileSync(join(dir, "wrangler.json"), JSON.stringify(config));
+  return { flags: ["--local", "--config", join(dir, "wrangler.json")], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs `wrangler d1 <command> DB ...args` on the target (command: "export", "migrations apply", ...); exits when it fails. */
+export function wrangler(target, command, args, { capture = false } = {}) {
+  const { flags, cleanup } = targetFlags(target, command);
+  try {
+    const run = spawnSync("npx", ["wrangler", "d1", ...command.split(" "), "DB", ...flags, ...args], { env, stdio: capture ? ["ignore", "pipe", "inherit"] : "inherit", encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    if (run.status !== 0) fail(`wrangler d1 ${command} failed${capture ? `:\n${run.stdout}` : ""}`);
+    return run.stdout;
+  } finally {
+    cleanup();
+  }
+}
+
+/** The rows of one SELECT on the target. */
+export function query(target, sql) {
+  const out = JSON.parse(wrangler(target, "execute", ["--json", "--command", sql], { capture: true }));
+  return out[0].results;
+}
+
+/**
+ * The tables that hold data: every table but SQLite's and D1's own, the migrations' record
+ * (d1_migrations: restored by applying the migrations) and the virtual tables with their shadow
+ * tables (`jobs_fts`, `jobs_fts_data`, ...: an index, rebuilt from `jobs`).
+ */
+export const DATA_TABLES_SQL = `
+  WITH virtual_tables AS (
+    SELECT name
+    FROM sqlite_schema
+    WHERE type = 'table'
+      AND sql LIKE 'CREATE VIRTUAL TABLE%'
+  )
+  SELECT t.name
+  FROM sqlite_schema AS t
+  WHERE t.type = 'table'
+    AND t.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+    AND t.name NOT LIKE '\\_cf\\_%' ESCAPE '\\'
+    AND t.name != 'd1_migrations'
+    AND NOT EXISTS (
+      SELECT 1
+      FROM virtual_tables AS v
+      WHERE t.name = v.name
+         OR substr(t.name, 1, length(v.name) + 1) = v.name || '_'
+    )
+  ORDER BY t.rowid`;
+
+/** The full-text indexes (FTS5 virtual tables), to rebuild after a restore. */
+export const FTS_TABLES_SQL = `
+  SELECT name
+  FROM sqlite_schema
+  WHERE type = 'table'
+    AND sql LIKE 'CREATE VIRTUAL TABLE%USING fts5%'`;
+
+/** The names of the migrations in migrations/, in order (what d1_migrations records once applied). */
+export function migrationNames() {
+  const journal = JSON.parse(readFileSync("migrations/meta/_journal.json", "utf8"));
+  return journal.entries.map((entry) => `${entry.tag}.sql`);
+}

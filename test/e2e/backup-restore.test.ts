@@ -1,0 +1,165 @@
+/**
+ * `npm run db:backup` and `npm run db:restore` on real local D1 state: the app started as a user starts
+ * it makes jobs, runs, deliveries and webhook logs; the backup of that state, restored into an empty
+ * folder, holds the same rows in the same order, keeps the id counters, and the search index finds
+ * a job by its payload text when the app runs on the restored state.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { closedPort } from "../node/receiver";
+
+const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+
+interface App {
+  child: ChildProcess;
+  output: string[];
+  base: string;
+}
+
+async function start(state: string): Promise<App> {
+  const port = await closedPort();
+  const output: string[] = [];
+  const child = spawn("npm", ["start"], { env: { ...env, PORT: String(port), PERSIST_TO: state }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
+  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+  const app = { child, output, base: `http://127.0.0.1:${port}` };
+  await waitFor("the app to answer /health", async () => ((await fetch(`${app.base}/health`)).ok ? true : undefined), 90_000, app);
+  return app;
+}
+
+/** SIGTERM to the whole group (npm, node, wrangler, workerd), and wait until it is gone. */
+async function stop(app: App) {
+  try {
+    process.kill(-app.child.pid!, "SIGTERM");
+  } catch {
+    return;
+  }
+  await waitFor("the app to stop", async () => (app.child.exitCode !== null || app.child.signalCode !== null ? true : undefined), 20_000);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, app?: App): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch {
+      // not there yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${app ? `\n${app.output.join("").slice(-3000)}` : ""}`);
+}
+
+async function api(app: App, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${app.base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+function npm(args: string[]) {
+  const run = spawnSync("npm", ["run", ...args], { env, encoding: "utf8" });
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+/** Every row of a table, in storage (rowid) order, read with wrangler from a local state folder. */
+function rows(state: string, sql: string) {
+  const run = spawnSync("npx", ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", sql], { env, encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`wrangler d1 execute failed: ${run.stderr}`);
+  return JSON.parse(run.stdout)[0].results as Record<string, unknown>[];
+}
+
+const DATA_TABLES = ["jobs", "runs", "deliveries", "webhook_logs", "idempotency_keys", "inbox_entries"];
+
+describe("npm run db:backup, then npm run db:restore into an empty state", () => {
+  const source = mkdtempSync(join(tmpdir(), "scheduler-backup-source-"));
+  const target = mkdtempSync(join(tmpdir(), "scheduler-backup-target-"));
+  const files = mkdtempSync(join(tmpdir(), "scheduler-backup-files-"));
+  const apps: App[] = [];
+  afterAll(async () => {
+    for (const app of apps) await stop(app);
+    for (const dir of [source, target, files]) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("restores every row in order, the id counters and a search index that finds a job by its payload text", async () => {
+    // 1. Real state: jobs made, run and delivered by the app itself (its webhooks go to its own inbox).
+    const first = await start(source);
+    apps.push(first);
+    const needle = `needle${Date.now().toString(36)}`;
+    const made: string[] = [];
+    const payloads = [{ note: `find the ${needle} here` }, { text: 'a "quote", a comma\nand a line', emoji: "🚀 Zürich" }, {}, { n: 42 }];
+    for (const [i, payload] of payloads.entries()) {
+      const res = await api(first, "POST", "/api/jobs", { taskName: `Backup ${i}`, payload, priority: ["HIGH", "MEDIUM", "LOW"][i % 3] });
+      expect(res.status).toBe(201);
+      made.push(res.body.data.id);
+    }
+    // A schedule's first occurrence is a run too; the last job's run is the newest.
+    expect((await api(first, "POST", "/api/jobs", { taskName: "Weekly", schedule: { cron: "0 9 * * 1" } })).status).toBe(201);
+    expect((await api(first, "POST", "/api/jobs/run", { ids: made.slice(0, 3) })).status).toBe(202);
+    expect((await api(first, "POST", `/api/jobs/${made[3]}/run`)).status).toBe(202);
+    for (const id of made) {
+      await waitFor(`job ${id} to run and deliver its webhook`, async () => {
+        const job = (await api(first, "GET", `/api/jobs/${id}`)).body.data;
+        return job.latestRun?.delivery?.state === "DELIVERED" ? job : undefined;
+      }, 60_000, first);
+    }
+    // The newest run's job deleted: the run counter is now past the largest run id left.
+    expect((await api(first, "DELETE", `/api/jobs/${made[3]}`)).status).toBe(200);
+    await stop(first);
+
+    const before = Object.fromEntries(DATA_TABLES.map((table) => [table, rows(source, `SELECT * FROM ${table} ORDER BY rowid`)]));
+    expect(before.jobs).toHaveLength(4);
+    expect(before.runs).toHaveLength(4); // the schedule's first occurrence and 3 one-off runs
+    expect(before.webhook_logs!.length).toBeGreaterThanOrEqual(3);
+    const counters = rows(source, "SELECT name, seq FROM sqlite_sequence WHERE name IN ('runs', 'webhook_logs') ORDER BY name");
+    expect(Math.max(...before.runs!.map((r) => Number(r.id)))).toBeLessThan(Number(counters.find((c) => c.name === "runs")!.seq));
+
+    // 2. A plain `wrangler d1 export` refuses this database (the search index is a virtual table)...
+    // (its local mode has no --persist-to: it reads the .wrangler/state beside its configuration file)
+    const db = readFileSync("wrangler.toml", "utf8").match(/database_id = "([^"]+)"/)![1];
+    mkdirSync(join(files, ".wrangler"));
+    symlinkSync(source, join(files, ".wrangler", "state"));
+    writeFileSync(join(files, "wrangler.json"), JSON.stringify({ name: "plain", compatibility_date: "2026-04-26", d1_databases: [{ binding: "DB", database_name: "job-scheduler", database_id: db }] }));
+    const plain = spawnSync("npx", ["wrangler", "d1", "export", "DB", "--local", "--config", join(files, "wrangler.json"), "--output", join(files, "plain.sql")], { env, encoding: "utf8" });
+    expect(plain.status).not.toBe(0);
+    expect(`${plain.stdout}${plain.stderr}`).toContain("cannot export databases with Virtual Tables");
+
+    // ... the backup script does not.
+    const file = join(files, "backup.sql");
+    const backup = npm(["db:backup", "--", "--local", "--persist-to", source, "--output", file]);
+    expect(backup.status, backup.output).toBe(0);
+    const sql = readFileSync(file, "utf8");
+    expect(sql).toContain('INSERT INTO "jobs"');
+    expect(sql).not.toMatch(/jobs_fts|d1_migrations"/);
+
+    // 3. Restored into an empty state folder.
+    const restore = npm(["db:restore", "--", "--local", "--persist-to", target, "--input", file]);
+    expect(restore.status, restore.output).toBe(0);
+    for (const table of DATA_TABLES) expect(rows(target, `SELECT * FROM ${table} ORDER BY rowid`), table).toEqual(before[table]);
+    expect(rows(target, "SELECT name, seq FROM sqlite_sequence WHERE name IN ('runs', 'webhook_logs') ORDER BY name")).toEqual(counters);
+    // The index holds each job once (the insert triggers and the rebuild did not both add it).
+    expect(rows(target, "SELECT count(*) AS n FROM jobs_fts_docsize")).toEqual([{ n: 4 }]);
+
+    // A second restore into the same state is refused: it would duplicate nothing, it changes nothing.
+    const again = npm(["db:restore", "--", "--local", "--persist-to", target, "--input", file]);
+    expect(again.status).not.toBe(0);
+    expect(again.output).toContain("already has jobs");
+
+    // 4. The app on the restored state: the list in the same order, and search finds the payload's text.
+    const second = await start(target);
+    apps.push(second);
+    const listed = await api(second, "GET", "/api/jobs?limit=100");
+    expect(listed.body.data.map((j: { id: string }) => j.id)).toEqual(before.jobs!.map((j) => j.id).reverse());
+    const found = await api(second, "GET", `/api/jobs?search=${needle}`);
+    expect(found.body.data.map((j: { id: string }) => j.id)).toEqual([made[0]]);
+    expect(found.body.data[0].latestRun.delivery.state).toBe("DELIVERED");
+    expect((await api(second, "GET", `/api/jobs?search=${encodeURIComponent("zürich")}`)).body.data.map((j: { id: string }) => j.id)).toEqual([made[1]]);
+  });
+});
