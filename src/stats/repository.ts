@@ -6,8 +6,9 @@
  * (deliveries_next_attempt_idx). So a read costs about three rows per run finished in the window.
  */
 import { count, sql } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
-import { deliveries, jobs, runs, type DeliveryState, type JobStatus, type RunStatus } from "../db/schema";
+import { deliveries, jobs, runs } from "../db/schema";
 import { dueBy, inProgress } from "../runs/transitions";
 
 export const HOUR_MS = 3_600_000;
@@ -15,72 +16,62 @@ export const HOUR_MS = 3_600_000;
 /** Finished, as runs_finished_idx's condition says it (the planner uses the index only when it is repeated). */
 const finished = sql`${runs.status} IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
 
-export interface HourRow {
-  hour: number;
-  status: RunStatus;
-  n: number;
-}
+/** The hour (ms since the epoch / 1 h) a time falls in. */
+// (A literal, not a bound parameter: D1 binds a JS number as REAL, which would make the division a real one.)
+const hourOf = (column: AnySQLiteColumn) => sql<number>`${column} / ${sql.raw(String(HOUR_MS))}`;
+
+/** The window's finished runs (from runs_finished_idx), joined to their deliveries. */
+const finishedSince = (since: number) => sql`${finished} AND ${runs.completedAt} >= ${since}`;
 
 export function statsQueries(db: Db, since: number, now: number) {
+  const finishedHour = hourOf(runs.completedAt);
+  const startedHour = hourOf(runs.startedAt);
+  // Webhook lag (run finished -> webhook delivered) of the window's delivered webhooks, ranked.
+  const ranked = sql`(
+    SELECT
+      d.deliveredAt - ${runs.completedAt} AS ms,
+      row_number() OVER (ORDER BY d.deliveredAt - ${runs.completedAt}) AS rank,
+      count(*) OVER () AS total
+    FROM ${runs}
+    JOIN ${deliveries} AS d ON d.runId = ${runs.id}
+    WHERE ${finishedSince(since)}
+      AND d.state = 'DELIVERED'
+  ) AS ranked`;
   return [
     db.select({ status: jobs.status, n: count() }).from(jobs).groupBy(jobs.status),
 
     // Runs finished in the window, per hour and status.
-    db.all<{ hour: number; status: RunStatus; n: number }>(sql`
-      SELECT ${runs.completedAt} / ${HOUR_MS} AS hour, ${runs.status} AS status, count(*) AS n
-      FROM ${runs}
-      WHERE ${finished}
-        AND ${runs.completedAt} >= ${since}
-      GROUP BY hour, status`),
+    db.select({ hour: finishedHour, status: runs.status, n: count() }).from(runs).where(finishedSince(since)).groupBy(finishedHour, runs.status),
 
-    // Runs started in the window, per hour: the finished ones among them finished in it too, and the
-    // others are in progress.
-    db.all<{ hour: number; n: number }>(sql`
-      WITH started AS (
-        SELECT ${runs.startedAt} AS at
-        FROM ${runs}
-        WHERE ${finished}
-          AND ${runs.completedAt} >= ${since}
-          AND ${runs.startedAt} >= ${since}
-        UNION ALL
-        SELECT ${runs.startedAt}
-        FROM ${runs}
-        WHERE ${inProgress}
-          AND ${runs.startedAt} >= ${since}
-      )
-      SELECT at / ${HOUR_MS} AS hour, count(*) AS n
-      FROM started
-      GROUP BY hour`),
+    // Runs started in the window, per hour: the finished ones among them finished in it too...
+    db
+      .select({ hour: startedHour, n: count() })
+      .from(runs)
+      .where(sql`${finishedSince(since)} AND ${runs.startedAt} >= ${since}`)
+      .groupBy(startedHour),
+    // ... and the others are in progress.
+    db
+      .select({ hour: startedHour, n: count() })
+      .from(runs)
+      .where(sql`${inProgress} AND ${runs.startedAt} >= ${since}`)
+      .groupBy(startedHour),
 
     // The webhooks of the runs finished in the window, by state.
-    db.all<{ state: DeliveryState; n: number }>(sql`
-      SELECT d.state AS state, count(*) AS n
-      FROM ${runs}
-      JOIN ${deliveries} AS d ON d.runId = ${runs.id}
-      WHERE ${finished}
-        AND ${runs.completedAt} >= ${since}
-      GROUP BY d.state`),
+    db
+      .select({ state: deliveries.state, n: count() })
+      .from(runs)
+      .innerJoin(deliveries, sql`${deliveries.runId} = ${runs.id}`)
+      .where(finishedSince(since))
+      .groupBy(deliveries.state),
 
-    // Webhook lag (run finished -> webhook delivered) of the window's delivered webhooks: p50 and p95
-    // as the smallest lag at or past each rank.
-    db.all<{ p50: number | null; p95: number | null; samples: number }>(sql`
-      WITH lags AS (
-        SELECT d.deliveredAt - ${runs.completedAt} AS ms
-        FROM ${runs}
-        JOIN ${deliveries} AS d ON d.runId = ${runs.id}
-        WHERE ${finished}
-          AND ${runs.completedAt} >= ${since}
-          AND d.state = 'DELIVERED'
-      ),
-      ranked AS (
-        SELECT ms, row_number() OVER (ORDER BY ms) AS rank, count(*) OVER () AS total
-        FROM lags
-      )
-      SELECT
-        min(ms) FILTER (WHERE rank >= 0.50 * total) AS p50,
-        min(ms) FILTER (WHERE rank >= 0.95 * total) AS p95,
-        count(*) AS samples
-      FROM ranked`),
+    // p50 and p95: the smallest lag at or past each rank.
+    db
+      .select({
+        p50: sql<number | null>`min(ms) FILTER (WHERE rank >= 0.50 * total)`,
+        p95: sql<number | null>`min(ms) FILTER (WHERE rank >= 0.95 * total)`,
+        samples: count(),
+      })
+      .from(ranked),
 
     // Deliveries not finished (whatever their age): waiting for a first attempt, under way, to retry.
     db
@@ -95,4 +86,3 @@ export function statsQueries(db: Db, since: number, now: number) {
   ] as const;
 }
 
-export type JobCounts = { status: JobStatus; n: number }[];

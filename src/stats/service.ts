@@ -47,14 +47,14 @@ export async function getStats(env: Env, now = new Date()): Promise<Stats> {
   const db = getDb(env.DB);
   const firstHour = Math.floor(now.getTime() / HOUR_MS) - (STATS_WINDOW_HOURS - 1);
   const since = firstHour * HOUR_MS;
-  const [jobRows, finishedRows, startedRows, stateRows, [lag], backlogRows, [running], [waiting]] = await db.batch(statsQueries(db, since, now.getTime()));
+  const [jobRows, finishedRows, startedDone, startedRunning, stateRows, [lag], backlogRows, [running], [waiting]] = await db.batch(statsQueries(db, since, now.getTime()));
 
   const byStatus = zeros(JOB_STATUSES);
   for (const row of jobRows) byStatus[row.status] = row.n;
 
   const hourly: HourStats[] = Array.from({ length: STATS_WINDOW_HOURS }, (_, i) => ({ hour: new Date((firstHour + i) * HOUR_MS), started: 0, completed: 0, failed: 0, cancelled: 0 }));
   const at = (hour: number) => hourly[hour - firstHour];
-  for (const row of startedRows) {
+  for (const row of [...startedDone, ...startedRunning]) {
     const bucket = at(row.hour);
     if (bucket) bucket.started += row.n;
   }
