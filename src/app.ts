@@ -17,13 +17,14 @@ import { reference } from "./routes/reference";
 import { uiAuth } from "./routes/ui.auth";
 import { uiJobs } from "./routes/ui.jobs";
 import { uiLogs } from "./routes/ui.logs";
+import { uiOverview } from "./routes/ui.overview";
 import { notFoundPage, uiErrorHandler } from "./routes/ui.shared";
 import { csrfGuard } from "./security/csrf";
 import { securityHeaders } from "./security/headers";
 import { requireSession } from "./security/session";
 
 /** Dashboard paths: each needs a signed-in session, and changes must pass the CSRF guard. */
-const DASHBOARD_PATHS = ["/", "/jobs", "/jobs/*", "/runs/*", "/logs", "/inbox", "/inbox/*"];
+const DASHBOARD_PATHS = ["/", "/overview", "/jobs", "/jobs/*", "/runs/*", "/logs", "/inbox", "/inbox/*"];
 
 /** Paths that answer JSON whoever asks: the API, the inbox receiver and the original routes. */
 const JSON_PATHS = /^\/(api|webhooks|create-job|run-job|get-jobs|update-job|delete-job|get-logs)(\/|$)/;
@@ -36,7 +37,7 @@ const wantsPage = (c: Context<AppEnv>) =>
 function dashboard() {
   const ui = new Hono<AppEnv>();
   for (const path of DASHBOARD_PATHS) ui.use(path, requireSession, csrfGuard);
-  return ui.route("/", uiAuth).route("/", uiJobs).route("/", uiLogs).onError(uiErrorHandler);
+  return ui.route("/", uiAuth).route("/", uiOverview).route("/", uiJobs).route("/", uiLogs).onError(uiErrorHandler);
 }
 
 export function createApp() {

@@ -15,7 +15,7 @@ export const htmxConfig = {
   ],
 };
 
-export type Section = "jobs" | "logs" | "inbox";
+export type Section = "overview" | "jobs" | "logs" | "inbox";
 
 interface LayoutProps {
   title: string;
@@ -69,6 +69,7 @@ export function Layout({ title, section, inboxEnabled, signedIn, children }: Lay
           {signedIn ? (
             <nav class="sidebar" aria-label="Main">
               <ul>
+                {nav("/overview", "overview", "Overview")}
                 {nav("/", "jobs", "Jobs")}
                 {nav("/logs", "logs", "Webhook logs")}
                 {inboxEnabled ? nav("/inbox", "inbox", "Webhook inbox") : null}

@@ -426,7 +426,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
       expect(bad.map((v) => `${label}: ${v.id} (${v.impact}) ${v.nodes.map((n: any) => n.target.join(" ")).join(", ")}`)).toEqual([]);
     };
     const scheduled = (await api("POST", "/api/jobs", { taskName: `Accessible schedule ${word()}`, schedule: { cron: "0 9 * * 1-5", timezone: "Europe/London" } })).body.data.id;
-    for (const path of ["/", `/jobs/${body.data.id}`, `/jobs/${scheduled}`, "/logs", "/inbox", "/jobs/new", `/jobs/${body.data.id}/delete`, "/no/such/page", "/?search=zzzz-nothing"]) {
+    for (const path of ["/", "/overview", `/jobs/${body.data.id}`, `/jobs/${scheduled}`, "/logs", "/inbox", "/jobs/new", `/jobs/${body.data.id}/delete`, "/no/such/page", "/?search=zzzz-nothing"]) {
       await open(path);
       await check(path);
     }
@@ -441,6 +441,32 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     const results = await anonymous.evaluate(() => (window as any).axe.run(document, { resultTypes: ["violations"] }));
     expect((results.violations as any[]).filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id)).toEqual([]);
     await signedOut.close();
+  });
+
+  it("shows the overview with its charts in light and dark, and refreshes it in place", async () => {
+    const { body } = await api("POST", "/api/jobs", { taskName: `Overview ${word()}` });
+    await api("POST", `/api/jobs/${body.data.id}/run`);
+    await expect.poll(async () => (await api("GET", `/api/jobs/${body.data.id}`)).body.data.latestRun?.delivery?.state, { timeout: 15_000 }).toBe("DELIVERED");
+    await open("/overview");
+    const stats = (await api("GET", "/api/stats")).body.data;
+    expect(await page.locator(".stat-card", { hasText: "Jobs" }).locator(".stat-value").textContent()).toBe(stats.jobs.total.toLocaleString("en-US"));
+    expect(await page.locator("svg.chart rect.bar-completed").count()).toBeGreaterThan(0);
+    // What a person opened stays open when the figures refresh.
+    await page.locator("#overview-live details summary").click();
+    const refreshed = page.waitForResponse((r) => new URL(r.url()).pathname === "/overview" && r.request().headers()["hx-request"] === "true", { timeout: 30_000 });
+    await markPage();
+    expect((await refreshed).status()).toBe(200);
+    await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
+    expect(await page.locator("#overview-live details").getAttribute("open")).not.toBeNull();
+    expect(await stillSamePage()).toBe(true);
+    await page.locator("#overview-live details summary").click();
+    await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: "dark" });
+    const textColour = await page.locator("svg.chart .tick").first().evaluate((el) => getComputedStyle(el).fill);
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(textColour).not.toBe(background);
+    await page.screenshot({ path: `${shots}/overview-dark.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: "light" });
   });
 
   it("renders the API reference at /docs from the generated document, under the same CSP", async () => {
