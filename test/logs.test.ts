@@ -54,4 +54,13 @@ describe("structured logs", () => {
     expect(lines).toContainEqual(expect.objectContaining({ event: "run.scheduled", jobId: job.id, run: 1, dueAt: expect.stringMatching(/^\d{4}-/) }));
     expect(lines).toContainEqual(expect.objectContaining({ event: "run.cancelled", jobId: job.id, run: 1, reason: "cancelled by request" }));
   });
+
+  it("record the runs an edit or a pause cancels", async () => {
+    const edited = await createJob({ delaySeconds: 600 });
+    await call("PATCH", `/api/jobs/${edited.id}`, { delaySeconds: 900 });
+    expect(linesAbout(edited.id).filter((line) => line.event === "run.cancelled")).toEqual([expect.objectContaining({ run: 1, reason: expect.any(String) })]);
+    const recurring = await createJob({ schedule: { cron: "0 9 * * *", timezone: "UTC" } });
+    await call("POST", `/api/jobs/${recurring.id}/pause`);
+    expect(linesAbout(recurring.id).filter((line) => line.event === "run.cancelled")).toEqual([expect.objectContaining({ run: 1, reason: "the schedule was paused" })]);
+  });
 });

@@ -10,7 +10,7 @@ import { idempotencyKeys, type Job, type Run } from "../db/schema";
 import { getConfig, type Env } from "../env";
 import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
-import { logScheduled } from "../lib/log";
+import { logCancelled, logScheduled } from "../lib/log";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
 import { dispatch, queueCompletions, sendStartMessages } from "../runs/dispatch";
 import { countInProgress } from "../runs/repository";
@@ -125,6 +125,7 @@ export async function updateJob(env: Env, id: string, input: UpdateJobInput): Pr
   const replaced = timing.replaces ? [cancelScheduledOf(db, id, timing.replaces, now)] : [];
   const results = await db.batch([repo.updateJobFields(db, id, { ...fields, ...timing.schedule }, now), ...replaced, insertTimingRun(db, timing), refreshJobs(db, [id], now)]);
   const made = results[1 + replaced.length] as Run[];
+  if (replaced.length > 0) logCancelled(results[1] as Run[]);
   await startTiming(env, made, now);
   return getJob(env, id);
 }

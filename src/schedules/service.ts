@@ -71,7 +71,12 @@ export async function pauseJob(env: Env, id: string): Promise<JobView> {
   if (job.paused) throw conflict(`Job '${id}' is already paused`);
   const db = getDb(env.DB);
   const now = new Date();
-  await db.batch([jobsRepo.updateJobFields(db, id, { paused: true }, now), cancelScheduledOf(db, id, "the schedule was paused", now, { occurrencesOnly: true }), refreshJobs(db, [id], now)]);
+  const [, cancelled] = await db.batch([
+    jobsRepo.updateJobFields(db, id, { paused: true }, now),
+    cancelScheduledOf(db, id, "the schedule was paused", now, { occurrencesOnly: true }),
+    refreshJobs(db, [id], now),
+  ]);
+  logCancelled(cancelled);
   return getJob(env, id);
 }
 

@@ -58,7 +58,8 @@ export function cancelScheduledOf(db: Db, jobId: string, reason: string, now: Da
   return db
     .update(runs)
     .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: reason })
-    .where(and(eq(runs.jobId, jobId), scheduled, which));
+    .where(and(eq(runs.jobId, jobId), scheduled, which))
+    .returning();
 }
 
 /** The run a timing asks for, as a statement (it makes nothing for an empty list). */
