@@ -1,5 +1,6 @@
 // Shared by db:backup and db:restore: the target database from the command line (--local with an
-// optional --persist-to, or --remote), and wrangler run against it.
+// optional --persist-to, or --remote with the deploy environment, --env staging|production), and
+// wrangler run against it.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,18 +10,22 @@ const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
 
 /** `--local [--persist-to DIR]` or `--remote`, plus the script's own options (name -> has a value). */
 export function parseTarget(argv, options) {
-  const target = { local: false, remote: false, persistTo: undefined };
+  const target = { local: false, remote: false, persistTo: undefined, env: undefined };
   const values = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--local") target.local = true;
     else if (arg === "--remote") target.remote = true;
+    else if (arg === "--env") target.env = argv[++i] ?? fail("--env needs an environment name (staging or production)");
     else if (arg === "--persist-to") target.persistTo = resolve(argv[++i] ?? fail("--persist-to needs a folder"));
     else if (arg.replace(/^--/, "") in options) values[arg.replace(/^--/, "")] = argv[++i] ?? fail(`${arg} needs a value`);
     else fail(`unknown argument ${arg}`);
   }
   if (target.local === target.remote) fail("say which database: --local (with an optional --persist-to DIR) or --remote");
   if (target.remote && target.persistTo) fail("--persist-to is for --local only");
+  // The top level of wrangler.toml is the local configuration: its database_id is a placeholder.
+  if (target.remote && !target.env) fail("--remote needs the deploy environment: --env staging or --env production");
+  if (target.local && target.env) fail("--env is for --remote only (a local database has no environment)");
   return { target, values };
 }
 
@@ -43,7 +48,7 @@ function dbConfig() {
  * of its own (just the D1 binding) in a temporary folder whose .wrangler/state is that folder.
  */
 function targetFlags(target, command) {
-  if (target.remote) return { flags: ["--remote"], cleanup: () => {} };
+  if (target.remote) return { flags: ["--remote", "--env", target.env], cleanup: () => {} };
   if (!target.persistTo) return { flags: ["--local"], cleanup: () => {} };
   if (command !== "export") return { flags: ["--local", "--persist-to", target.persistTo], cleanup: () => {} };
   const dir = mkdtempSync(join(tmpdir(), "d1-export-"));

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run db:backup -- --local [--persist-to DIR] | --remote [--output FILE]`: the rows of every data
+// `npm run db:backup -- --local [--persist-to DIR] | --remote --env NAME [--output FILE]`: the rows of every data
 // table as SQL INSERTs (wrangler d1 export --no-schema --table ...), for `npm run db:restore`.
 // A plain `wrangler d1 export` refuses this database: the search index (jobs_fts) is a virtual table.
 // The index and its shadow tables are left out (restore rebuilds them from jobs), and so is
@@ -11,7 +11,7 @@ import { DATA_TABLES_SQL, parseTarget, query, wrangler } from "./d1.mjs";
 
 const { target, values } = parseTarget(process.argv.slice(2), { output: true });
 const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z");
-const output = resolve(values.output ?? `backups/job-scheduler-${target.remote ? "remote" : "local"}-${stamp}.sql`);
+const output = resolve(values.output ?? `backups/job-scheduler-${target.remote ? target.env : "local"}-${stamp}.sql`);
 mkdirSync(dirname(output), { recursive: true });
 
 const tables = query(target, DATA_TABLES_SQL).map((row) => row.name);
@@ -31,4 +31,4 @@ const counters = query(target, "SELECT name, seq FROM sqlite_sequence")
 // Restore reads the last line: the rows fit the schema these migrations made, and no other.
 appendFileSync(output, `\n${counters.join("\n")}\n-- migrations: ${migrations.join(" ")}\n`);
 
-console.log(`[backup] ${output} (${statSync(output).size} bytes): restore it with npm run db:restore -- --input ${output} and --local or --remote`);
+console.log(`[backup] ${output} (${statSync(output).size} bytes): restore it with npm run db:restore -- --input ${output} and --local or --remote --env NAME`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run db:restore -- --input FILE --local [--persist-to DIR] | --remote`: a backup made by
+// `npm run db:restore -- --input FILE --local [--persist-to DIR] | --remote --env NAME`: a backup made by
 // `npm run db:backup`, into an empty database. The migrations make the schema (the search index and
 // its triggers included), the backup's INSERTs bring the rows, and the search index is rebuilt from
 // jobs (the triggers index each row as it is inserted; the rebuild replaces the whole index, so
@@ -30,7 +30,7 @@ const ours = migrationNames();
 if (taken.join(" ") !== ours.join(" ")) {
   fail(
     `the backup was taken at migrations [${taken.join(", ")}] and this code has [${ours.join(", ")}]: ` +
-      "restore with the version of the code that took it (git checkout), then upgrade as usual (npm run db:migrate:local or :remote)",
+      "restore with the version of the code that took it (git checkout), then upgrade as usual (npm run db:migrate:local, or db:migrate:remote -- --env NAME)",
   );
 }
 
