@@ -100,7 +100,7 @@ function stopGroup(child) {
 export async function startWorkerd(kind, { state, vars = {}, inspectorPort, minify = true, sweepEverySeconds = 15 } = {}) {
   const config = kind === "app" ? BENCH_CONFIG : "bench/baseline/wrangler.toml";
   const outdir = resolve(`bench/.build/${kind}`);
-  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "-c", config, "--outdir", outdir, ...(minify ? [] : ["--minify=false"])], quiet);
+  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "-c", config, ...(config === BENCH_CONFIG ? ["--env", ""] : []), "--outdir", outdir, ...(minify ? [] : ["--minify=false"])], quiet);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   const bindings = kind === "app" ? { ...workerOptions.bindings, ...localVars(), ...vars } : workerOptions.bindings;
   const mf = new Miniflare({
