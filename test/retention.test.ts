@@ -119,6 +119,19 @@ describe("retention (RETENTION_DAYS, default 30)", () => {
     expect(await left(jobId)).toMatchObject({ runs: [1, 2, 3, 4, 5, 7], deliveries: 4, logs: 6 });
   });
 
+  it("keeps an old run whose webhook was redelivered recently, with every attempt, until that attempt is old too", async () => {
+    const { jobId, runIds } = await seedJob([
+      { status: "COMPLETED", age: 90, delivery: "DELIVERED", logs: 1 },
+      { status: "COMPLETED", age: 1, delivery: "DELIVERED" },
+    ]);
+    // Redelivered by hand yesterday: a second series, its attempt logged now.
+    await db.insert(webhookLogs).values({ jobId, runId: runIds[0]!, deliveryId: `whd_${jobId}_1`, series: 2, attempt: 1, url: "https://hooks.example/in", durationMs: 5, sentAt: daysAgo(1) });
+    expect(await retention(env, NOW)).toMatchObject({ runsDeleted: 0, logsDeleted: 0 });
+    expect(await left(jobId)).toMatchObject({ runs: [1, 2], logs: 3 });
+    // 30 days after that attempt, the run goes with both series.
+    expect(await retention(env, new Date(NOW.getTime() + 31 * DAY))).toMatchObject({ runsDeleted: 1, logsDeleted: 2 });
+  });
+
   it("keeps everything with RETENTION_DAYS=0", async () => {
     const { jobId } = await seedJob([
       { status: "COMPLETED", age: 4000, delivery: "DELIVERED", logs: 2 },

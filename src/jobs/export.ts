@@ -6,7 +6,6 @@
 import { getDb } from "../db/client";
 import type { Env } from "../env";
 import { csvLine, type CsvValue } from "../lib/csv";
-import type { JobView } from "../runs/views";
 import * as repo from "./repository";
 import type { ExportFormat, ExportJobsQuery } from "./schemas";
 
@@ -38,8 +37,7 @@ type Column = (typeof EXPORT_COLUMNS)[number];
 const iso = (date: Date | null | undefined) => date?.toISOString() ?? null;
 
 /** One job as an export writes it (NDJSON keeps payload and schedule as JSON; CSV writes their JSON text). */
-export function exportRecord(job: JobView): Record<Column, unknown> {
-  const run = job.latestRun;
+export function exportRecord({ job, lastRun: run }: repo.ExportRow): Record<Column, unknown> {
   return {
     id: job.id,
     taskName: job.taskName,
@@ -56,7 +54,7 @@ export function exportRecord(job: JobView): Record<Column, unknown> {
     lastRunStartedAt: iso(run?.startedAt),
     lastRunCompletedAt: iso(run?.completedAt),
     lastRunFailureReason: run?.failureReason ?? null,
-    webhookState: run?.delivery?.state ?? null,
+    webhookState: run?.webhookState ?? null,
   };
 }
 
@@ -66,22 +64,22 @@ interface Writer {
   mediaType: string;
   /** Written before the first job (CSV: the header line, so an empty export is that line alone). */
   head: string;
-  line: (job: JobView) => string;
+  line: (row: repo.ExportRow) => string;
 }
 
 const writers: Record<ExportFormat, Writer> = {
   csv: {
     mediaType: "text/csv; charset=utf-8",
     head: csvLine(EXPORT_COLUMNS),
-    line: (job) => {
-      const record = exportRecord(job);
+    line: (row) => {
+      const record = exportRecord(row);
       return csvLine(EXPORT_COLUMNS.map((column) => csvValue(record[column])));
     },
   },
   ndjson: {
     mediaType: "application/x-ndjson",
     head: "",
-    line: (job) => `${JSON.stringify(exportRecord(job))}\n`,
+    line: (row) => `${JSON.stringify(exportRecord(row))}\n`,
   },
 };
 
@@ -108,7 +106,7 @@ export function exportJobs(env: Env, { format, sort, ...filter }: ExportJobsQuer
         try {
           const page = await repo.exportPage(db, filter, sort, after, pageSize);
           if (page.length > 0) {
-            controller.enqueue(encoder.encode(page.map((row) => writer.line(row.job)).join("")));
+            controller.enqueue(encoder.encode(page.map((row) => writer.line(row)).join("")));
             after = page[page.length - 1]!.rowid;
           }
           if (page.length < pageSize) controller.close();

@@ -240,10 +240,15 @@ export function deleteExpiredKeys(db: Db, since: Date, limit: number) {
   )`);
 }
 
-/** A job as an export reads it: its rowid (the export's cursor) and the job with its latest run. */
+/**
+ * A job as an export reads it: its rowid (the export's cursor), the job, and of its latest run only
+ * what the export writes (not the run's and the delivery's copies of the payload: three copies of a
+ * 64 KiB payload per job would make a page of 500 too large).
+ */
 export interface ExportRow {
   rowid: number;
-  job: JobView;
+  job: Job;
+  lastRun: { number: number; startedAt: Date | null; completedAt: Date | null; failureReason: string | null; webhookState: Delivery["state"] | null } | null;
 }
 
 /**
@@ -270,11 +275,19 @@ export async function exportPage(db: Db, { search, ...filters }: JobFilter, sort
     ORDER BY ${rowid} ${dir}
     LIMIT ${limit}`;
   const rows = await db
-    .select({ rowid: sql<number>`${jobs}.rowid`, job: getTableColumns(jobs), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
+    .select({
+      rowid: sql<number>`${jobs}.rowid`,
+      job: getTableColumns(jobs),
+      number: runs.number,
+      startedAt: runs.startedAt,
+      completedAt: runs.completedAt,
+      failureReason: runs.failureReason,
+      webhookState: deliveries.state,
+    })
     .from(jobs)
     .leftJoin(runs, eq(runs.id, jobs.latestRunId))
     .leftJoin(deliveries, eq(deliveries.runId, jobs.latestRunId))
     .where(sql`${jobs}.rowid IN (${pageRowids})`)
     .orderBy(sql`${jobs}.rowid ${dir}`);
-  return rows.map(({ rowid: id, ...row }) => ({ rowid: id, job: toView(row) }));
+  return rows.map(({ rowid: id, job, number, webhookState, ...run }) => ({ rowid: id, job, lastRun: number === null ? null : { number, ...run, webhookState } }));
 }

@@ -1,6 +1,6 @@
 /**
  * Which runs retention may delete, and their deletion. A run is kept while a job shows it (its latest
- * run, however old) and while its webhook is under way; the rest of the finished runs older than the
+ * run, however old), while its webhook is under way and while its last attempt is recent; the rest of the finished runs older than the
  * cutoff go, each together with its delivery and its log rows (deliveries/ and webhooks/ delete those).
  */
 import { sql, type SQL } from "drizzle-orm";
@@ -44,6 +44,8 @@ export function removable(runId: SQL | AnySQLiteColumn, ids: number[], before: D
       AND NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r."jobId" AND j."latestRunId" = r.id)
       -- A webhook still under way keeps its run.
       AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = r.id AND d.state IN ('PENDING', 'SENDING', 'RETRYING'))
+      -- So does a recent attempt (an old run's webhook redelivered by hand): its age counts from it.
+      AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = r.id AND l."sentAt" >= ${before.getTime()})
   )`;
 }
 

@@ -153,6 +153,9 @@ describe("npm start: a restart loses nothing", () => {
       second,
     );
 
+    // The run scheduled after the restart completes and delivers too (it started a moment ago).
+    await waitFor("the scheduled run to complete", async () => ((await api("GET", `/api/jobs/${onTime.id}`)).body.data.latestRun?.delivery?.state === "DELIVERED" ? true : undefined), RECOVERY_BOUND_MS, second);
+
     // Each run's webhook arrived exactly once; the runs are the ones started before the kill.
     const expected = [...ids, oneOff.id, onTime.id].map((id) => `whd_${id}_1`);
     expect([...arrivals.keys()].filter((k) => !k.startsWith(`whd_${recurring.id}_`)).sort()).toEqual(expected.sort());
