@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { deliveries, jobs, runs, type DeliveryState, type RunStatus } from "../src/db/schema";
 import { meteredEnv, readMeter } from "../src/lib/meter";
-import { getStats } from "../src/stats/service";
+import { getRecentStats, getStats } from "../src/stats/service";
 import { uniqueWord } from "./support/helpers";
 
 const HOUR = 3_600_000;
@@ -91,6 +91,15 @@ describe("getStats (the figures of /overview and /api/stats)", () => {
     expect(stats.runs.waiting.oldestWaitMs).toBeGreaterThanOrEqual(40 * 60_000);
     expect(stats.jobs.total - before.jobs.total).toBe(1);
     expect(stats.jobs.byStatus.SCHEDULED - before.jobs.byStatus.SCHEDULED).toBe(1);
+  });
+
+  it("reuses the figures for 10 s, so many open overviews cost one read", async () => {
+    const metered = meteredEnv({ ...env, COST_METER: "true" }, "fetch");
+    readMeter(true);
+    const first = await getRecentStats(metered);
+    expect(readMeter(true).d1.roundTrips).toBe(1);
+    expect(await getRecentStats(metered)).toBe(first);
+    expect(readMeter(true).d1.roundTrips).toBe(0);
   });
 
   it("answers zeros and nulls for an empty window", async () => {

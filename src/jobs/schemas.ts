@@ -118,7 +118,7 @@ const intParam = (name: string, min: number, max: number, fallback: number) =>
       .transform(Number)
       .pipe(z.number().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`))
       .default(fallback),
-  );
+  ).meta({ description: `A whole number from ${min} to ${max}; default ${fallback}` });
 
 const optionalEnum = <T extends readonly [string, ...string[]]>(name: string, values: T) =>
   z.preprocess((v) => (v === "" ? undefined : v), upperEnum(name, values).optional());

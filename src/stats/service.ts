@@ -41,6 +41,22 @@ export interface Stats {
   };
 }
 
+/** How long figures are reused: many open overviews cost one read per isolate per 10 s, not one each. */
+export const STATS_MAX_AGE_MS = 10_000;
+
+const recent = new WeakMap<D1Database, { at: number; stats: Promise<Stats> }>();
+
+/** The figures, reused for up to STATS_MAX_AGE_MS per database within this isolate. */
+export function getRecentStats(env: Env): Promise<Stats> {
+  const now = Date.now();
+  const cached = recent.get(env.DB);
+  if (cached && now - cached.at < STATS_MAX_AGE_MS) return cached.stats;
+  const stats = getStats(env, new Date(now));
+  recent.set(env.DB, { at: now, stats });
+  stats.catch(() => recent.delete(env.DB));
+  return stats;
+}
+
 const zeros = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
 export async function getStats(env: Env, now = new Date()): Promise<Stats> {
