@@ -3,7 +3,7 @@
 // with the local defaults in config/local.env (webhooks go to the app's own inbox). Overrides:
 // a `.dev.vars` file, or WEBHOOK_URL / PORT / PERSIST_TO (local state folder) in the environment.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 const port = process.env.PORT ?? "8787";
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
@@ -12,9 +12,14 @@ const wrangler = (args, opts = {}) => ["npx", ["wrangler", ...args], { stdio: "i
 /** How often the Cron Triggers' stand-in fires the sweep and retention (see below). */
 const SWEEP_TICK_SECONDS = 15;
 const RETENTION_TICK_SECONDS = 3600;
-/** As in wrangler.toml [triggers]: scheduled() tells the two apart by the cron. */
+/**
+ * The crons of wrangler.toml's [triggers], read from it (scheduled() tells the two apart by the cron),
+ * so the local stand-in fires what Cloudflare would: the every-minute sweep and the hourly retention.
+ */
+const crons = JSON.parse(/^crons\s*=\s*(\[.*\])/m.exec(readFileSync("wrangler.toml", "utf8"))?.[1] ?? "[]");
 const SWEEP_CRON = "* * * * *";
-const RETENTION_CRON = "17 * * * *";
+const RETENTION_CRON = crons.find((cron) => cron !== SWEEP_CRON);
+if (!crons.includes(SWEEP_CRON) || !RETENTION_CRON) throw new Error(`wrangler.toml [triggers] crons should be ["${SWEEP_CRON}", <retention>], not ${JSON.stringify(crons)}`);
 
 const persist = process.env.PERSIST_TO ? ["--persist-to", process.env.PERSIST_TO] : [];
 

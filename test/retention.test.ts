@@ -132,6 +132,20 @@ describe("retention (RETENTION_DAYS, default 30)", () => {
     expect(await retention(env, new Date(NOW.getTime() + 31 * DAY))).toMatchObject({ runsDeleted: 1, logsDeleted: 2 });
   });
 
+  it("keeps a job's highest-numbered run even when the job shows another, so no run number (webhook-id) is ever used twice", async () => {
+    const { jobId } = await seedJob(
+      [
+        { status: "COMPLETED", age: 90, delivery: "DELIVERED" },
+        { status: "COMPLETED", age: 80, delivery: "DELIVERED" },
+        // An occurrence cancelled by a pause, with its job.cancelled webhook: whd_<job>_3 was delivered.
+        { status: "CANCELLED", age: 70, delivery: "DELIVERED" },
+      ],
+      { latest: 1 },
+    );
+    expect(await retention(env, NOW)).toMatchObject({ runsDeleted: 1 });
+    expect((await left(jobId)).runs).toEqual([2, 3]);
+  });
+
   it("keeps everything with RETENTION_DAYS=0", async () => {
     const { jobId } = await seedJob([
       { status: "COMPLETED", age: 4000, delivery: "DELIVERED", logs: 2 },

@@ -44,7 +44,9 @@ export function removable(runId: SQL | AnySQLiteColumn, ids: number[], before: D
       AND NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r."jobId" AND j."latestRunId" = r.id)
       -- A webhook still under way keeps its run.
       AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = r.id AND d.state IN ('PENDING', 'SENDING', 'RETRYING'))
-      -- So does a recent attempt (an old run's webhook redelivered by hand): its age counts from it.
+      -- A job's highest-numbered run stays, so the next run's number (and webhook-id) is never reused.
+      AND EXISTS (SELECT 1 FROM ${runs} later WHERE later."jobId" = r."jobId" AND later.number > r.number)
+      -- A recent attempt keeps its run too (an old run's webhook redelivered by hand): its age counts from it.
       AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = r.id AND l."sentAt" >= ${before.getTime()})
   )`;
 }
