@@ -41,7 +41,10 @@ export function logCancelled(cancelled: Run[]) {
   for (const run of cancelled) logEvent("run.cancelled", { ...runFields(run), reason: run.failureReason });
 }
 
-/** One line per request: the route that matched (not the raw path, which carries ids), its status and duration. */
+/**
+ * One line per request: its path, the route pattern (to group by: `/api/jobs/:id/run`; a middleware's
+ * own answer, a 401 or a 429, shows the middleware's pattern), its status and duration.
+ */
 export const requestLog = (): MiddlewareHandler => async (c, next) => {
   const started = Date.now();
   await next();

@@ -21,8 +21,10 @@ const ERRORS = {
 
 export type ErrorStatus = keyof typeof ERRORS;
 
-/** Errors every API route can give: its token, its rate, its configuration. */
-const ALWAYS: ErrorStatus[] = [401, 429, 503];
+/** Errors every route can give: a control character in its query string, a body over the limit. */
+const EVERY_ROUTE: ErrorStatus[] = [400, 413];
+/** And every API route: its token, its rate, its configuration. */
+const API_ROUTE: ErrorStatus[] = [401, 429, 503];
 
 const json = (schema: z.ZodType) => ({ "application/json": { schema: resolver(schema, { options: { io: "output" } }) } });
 
@@ -43,7 +45,7 @@ export interface RouteDoc {
 }
 
 export function doc(route: RouteDoc) {
-  const errors = [...(route.errors ?? []), ...(route.public ? [] : ALWAYS)];
+  const errors = [...new Set([...(route.errors ?? []), ...EVERY_ROUTE, ...(route.public ? [] : API_ROUTE)])].sort();
   const okContent = route.content ? Object.fromEntries(route.content.map((type) => [type, { schema: resolver(route.ok[2]) }])) : json(route.ok[2]);
   const responses: Record<string, unknown> = { [route.ok[0]]: { description: route.ok[1], content: okContent } };
   for (const status of errors) responses[status] = { description: ERRORS[status], content: json(errorBody) };
