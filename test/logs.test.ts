@@ -39,6 +39,12 @@ describe("structured logs", () => {
     expect(order).toEqual(["run.started", "run.completed", "delivery.attempt"]);
   });
 
+  it("name the route a request was for, even when the token check answered it", async () => {
+    const job = await createJob();
+    await call("POST", `/api/jobs/${job.id}/run`, undefined, { authorization: "Bearer wrong-token-0000000000000000", cookie: null });
+    expect(linesAbout(job.id)).toContainEqual(expect.objectContaining({ event: "request", route: "/api/jobs/:id/run", status: 401 }));
+  });
+
   it("say why an attempt failed and when the next one comes", async () => {
     const job = await createJob({ webhookUrl: "http://127.0.0.1:9/unreachable" });
     await call("POST", `/api/jobs/${job.id}/run`);

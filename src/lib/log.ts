@@ -3,7 +3,8 @@
  * field by field, so a run or a delivery can be followed by its ids. One line per request, per run
  * transition and per delivery attempt; nothing else logs on the happy path.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import type { Run } from "../db/schema";
 
 export type LogEventName =
@@ -42,16 +43,23 @@ export function logCancelled(cancelled: Run[]) {
 }
 
 /**
- * One line per request: its path, the route pattern (to group by: `/api/jobs/:id/run`; a middleware's
- * own answer, a 401 or a 429, shows the middleware's pattern), its status and duration.
+ * The pattern of the route the request was for (`/api/jobs/:id/run`), even when a middleware answered
+ * it (a 401, a 429): the last matching route registered for its method; else the middleware's (`/*`).
  */
+function routeOf(c: Context) {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) if (routes[i]!.method !== "ALL") return routes[i]!.path;
+  return routes.at(-1)?.path ?? null;
+}
+
+/** One line per request: its path, the route pattern (to group by), its status and duration. */
 export const requestLog = (): MiddlewareHandler => async (c, next) => {
   const started = Date.now();
   await next();
   logEvent("request", {
     method: c.req.method,
     path: new URL(c.req.url).pathname,
-    route: c.req.routePath,
+    route: routeOf(c),
     status: c.res.status,
     durationMs: Date.now() - started,
     ray: c.req.header("cf-ray") ?? null,
