@@ -114,6 +114,12 @@ export async function startWorkerd(kind, { state, vars = {}, inspectorPort, mini
     port: await freePort(),
     ...(inspectorPort ? { inspectorPort } : {}),
     ...(state ? { d1Persist: `${state}/v3/d1` } : {}),
+    // The Worker's log lines straight through, unparsed: Miniflare's default (a readline per stream) was
+    // seen to stop reading under a benchmark's volume, and workerd then blocks on its full stdout.
+    handleRuntimeStdio: (stdout, stderr) => {
+      stdout.pipe(process.stdout);
+      stderr.pipe(process.stderr);
+    },
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   await waitFor(`${url}/health`);
