@@ -4,55 +4,30 @@
  * folder, holds the same rows in the same order, keeps the id counters, and the search index finds
  * a job by its payload text when the app runs on the restored state.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { killGroup, startApp, waitFor, type App as Started } from "../node/npm-start";
 import { closedPort } from "../node/receiver";
 
 const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
-interface App {
-  child: ChildProcess;
-  output: string[];
-  base: string;
-}
+type App = Started & { base: string };
 
 async function start(state: string): Promise<App> {
   const port = await closedPort();
-  const output: string[] = [];
-  const child = spawn("npm", ["start"], { env: { ...env, PORT: String(port), PERSIST_TO: state }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
-  const app = { child, output, base: `http://127.0.0.1:${port}` };
+  const app = { ...startApp(port, state), base: `http://127.0.0.1:${port}` };
   await waitFor("the app to answer /health", async () => ((await fetch(`${app.base}/health`)).ok ? true : undefined), 90_000, app);
   return app;
 }
 
 /** SIGTERM to the whole group (npm, node, wrangler, workerd), and wait until it is gone. */
 async function stop(app: App) {
-  try {
-    process.kill(-app.child.pid!, "SIGTERM");
-  } catch {
-    return;
-  }
+  killGroup(app, "SIGTERM");
   await waitFor("the app to stop", async () => (app.child.exitCode !== null || app.child.signalCode !== null ? true : undefined), 20_000);
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, app?: App): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch {
-      // not there yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${app ? `\n${app.output.join("").slice(-3000)}` : ""}`);
 }
 
 async function api(app: App, method: string, path: string, body?: unknown) {

@@ -5,58 +5,19 @@
  * on the same state. Every run must complete and every webhook arrive exactly once per run, within
  * the documented bound, with nothing but `npm start` running.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { killGroup, startApp, waitFor, type App } from "../node/npm-start";
 import { closedPort } from "../node/receiver";
 
 const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
 const JOBS = 40;
 /** README: a run whose message was lost completes within this long after the app is back. */
 const RECOVERY_BOUND_MS = 45_000;
-
-interface App {
-  child: ChildProcess;
-  output: string[];
-}
-
-function start(port: number, state: string, webhookUrl: string): App {
-  const output: string[] = [];
-  const child = spawn("npm", ["start"], {
-    env: { ...process.env, PORT: String(port), PERSIST_TO: state, WEBHOOK_URL: webhookUrl },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group: npm, node, wrangler and workerd
-  });
-  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
-  return { child, output };
-}
-
-const killGroup = (app: App, signal: NodeJS.Signals) => {
-  try {
-    process.kill(-app.child.pid!, signal);
-  } catch {
-    // already gone
-  }
-};
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, app?: App): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch {
-      // not there yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${app ? `\n${app.output.join("").slice(-3000)}` : ""}`);
-}
 
 describe("npm start: a restart loses nothing", () => {
   const apps: App[] = [];
@@ -94,7 +55,7 @@ describe("npm start: a restart loses nothing", () => {
     };
     const health = async () => ((await fetch(`${base}/health`)).ok ? true : undefined);
 
-    const first = start(port, state, webhookUrl);
+    const first = startApp(port, state, { WEBHOOK_URL: webhookUrl });
     apps.push(first);
     await waitFor("the app to answer /health", health, 90_000, first);
 
@@ -114,7 +75,7 @@ describe("npm start: a restart loses nothing", () => {
     await waitFor("the first app to stop", async () => (first.child.exitCode !== null || first.child.signalCode !== null ? true : undefined), 10_000);
     expect(arrivals.size).toBe(0);
 
-    const second = start(port, state, webhookUrl);
+    const second = startApp(port, state, { WEBHOOK_URL: webhookUrl });
     apps.push(second);
     await waitFor("the app to answer /health again", health, 90_000, second);
     const backAt = Date.now();

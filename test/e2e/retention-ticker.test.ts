@@ -4,11 +4,12 @@
  * must fire the retention cron at start, which deletes the old run that is not the job's latest, keeps
  * the latest one and logs its report.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { killGroup, startApp, waitFor, type App } from "../node/npm-start";
 import { closedPort } from "../node/receiver";
 
 const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
@@ -39,13 +40,9 @@ function seedSql(jobId: string) {
 
 describe("npm start: retention", () => {
   const state = mkdtempSync(join(tmpdir(), "scheduler-retention-"));
-  let app: ChildProcess | undefined;
+  let app: App | undefined;
   afterAll(() => {
-    try {
-      process.kill(-app!.pid!, "SIGKILL");
-    } catch {
-      // not started, or already gone
-    }
+    if (app) killGroup(app, "SIGKILL");
     rmSync(state, { recursive: true, force: true });
   });
 
@@ -55,13 +52,10 @@ describe("npm start: retention", () => {
     wrangler(["d1", "execute", "DB", "--local", "--persist-to", state, "--command", seedSql(jobId)]);
 
     const port = await closedPort();
-    const output: string[] = [];
-    app = spawn("npm", ["start"], { env: { ...process.env, WRANGLER_SEND_METRICS: "false", PORT: String(port), PERSIST_TO: state }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    app.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-    app.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+    app = startApp(port, state);
+    const { output } = app;
 
-    const deadline = Date.now() + 90_000;
-    while (!output.join("").includes('{"event":"retention"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    await waitFor("the retention report", async () => (output.join("").includes('{"event":"retention"') ? true : undefined), 90_000, app);
     const text = output.join("");
     expect(text, text.slice(-3000)).toContain(`{"event":"retention","runsDeleted":1,"deliveriesDeleted":1,"logsDeleted":1,"idempotencyKeysDeleted":0}`);
 

@@ -1,0 +1,47 @@
+/**
+ * The app started as the README starts it (`npm start`) in its own process group, on a given port and
+ * state folder, with its output kept for assertions and failure messages. Shared by the e2e tests.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+
+export interface App {
+  child: ChildProcess;
+  output: string[];
+}
+
+/** `npm start` on `port` with `state` as its local D1 and Queues folder; `env` adds variables (WEBHOOK_URL, ...). */
+export function startApp(port: number, state: string, env: Record<string, string> = {}): App {
+  const output: string[] = [];
+  const child = spawn("npm", ["start"], {
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", PORT: String(port), PERSIST_TO: state, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group: npm, node, wrangler and workerd
+  });
+  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
+  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+  return { child, output };
+}
+
+/** `signal` to the app's whole process group; nothing if it is already gone. */
+export function killGroup(app: App, signal: NodeJS.Signals) {
+  try {
+    process.kill(-app.child.pid!, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Polls `probe` until it answers something, or fails naming `what` (with the app's last output). */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, app?: App): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch {
+      // not there yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${app ? `\n${app.output.join("").slice(-3000)}` : ""}`);
+}
