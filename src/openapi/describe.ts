@@ -34,7 +34,7 @@ export interface RouteDoc {
   tag: "Jobs" | "Runs" | "Logs" | "Stats" | "Health";
   /** The success answer: status, what it means, its body. */
   ok: [status: 200 | 201 | 202, description: string, body: z.ZodType];
-  /** Errors beyond 401/429/503 (400 for any route that validates input). */
+  /** Errors beyond those every route gives (400, 413; and 401, 429, 503 on the API). */
   errors?: ErrorStatus[];
   /** A route anyone may call (no token). */
   public?: boolean;

@@ -39,13 +39,26 @@ function rootMessage(err: unknown): string {
 const d1Answers = (env: Env) => getDb(env.DB).select({ one: sql`1` }).from(jobs).limit(1);
 
 export const health = new Hono<AppEnv>()
-  .get("/", doc({ summary: "Liveness", description: "The Worker answers (no I/O).", tag: "Health", public: true, ok: [200, "Alive", ok(z.object({ status: z.literal("ok") }))] }), (c) =>
-    c.json({ success: true, data: { status: "ok" } }),
+  .get(
+    "/",
+    doc({ summary: "Liveness", description: "The Worker answers (no I/O).", tag: "Health", public: true, ok: [200, "Alive", ok(z.object({ status: z.literal("ok") }))] }),
+    (c) => c.json({ success: true, data: { status: "ok" } }),
   )
-  .get("/ready", doc({ summary: "Readiness", description: "The configuration parses and D1 answers with the schema in place; a failing check is named.", tag: "Health", public: true, ok: [200, "Ready", readiness], more: { 503: ["A check failed (named in message)", readiness] } }), async (c) => {
-    const checks = { config: await check(() => getConfig(c.env)), d1: await check(() => d1Answers(c.env)) };
-    const failed = Object.entries(checks).filter(([, result]) => !result.ok);
-    if (failed.length === 0) return c.json({ success: true, data: { status: "ok", checks } });
-    const message = failed.map(([name, result]) => `${name} check failed: ${result.error}`).join("; ");
-    return c.json({ success: false, message, data: { status: "failing", checks } }, 503);
-  });
+  .get(
+    "/ready",
+    doc({
+      summary: "Readiness",
+      description: "The configuration parses and D1 answers with the schema in place; a failing check is named.",
+      tag: "Health",
+      public: true,
+      ok: [200, "Ready", readiness],
+      more: { 503: ["A check failed (named in message)", readiness] },
+    }),
+    async (c) => {
+      const checks = { config: await check(() => getConfig(c.env)), d1: await check(() => d1Answers(c.env)) };
+      const failed = Object.entries(checks).filter(([, result]) => !result.ok);
+      if (failed.length === 0) return c.json({ success: true, data: { status: "ok", checks } });
+      const message = failed.map(([name, result]) => `${name} check failed: ${result.error}`).join("; ");
+      return c.json({ success: false, message, data: { status: "failing", checks } }, 503);
+    },
+  );

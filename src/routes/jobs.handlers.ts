@@ -30,7 +30,7 @@ export const createJob = factory.createHandlers(
     tag: "Jobs",
     ok: [201, "Job created", body.ok(body.job)],
     more: { 200: ["Already created with this Idempotency-Key: the first job", body.ok(body.job)] },
-    errors: [400, 409, 413, 415],
+    errors: [409, 415],
   }),
   validate("header", z.object({ "idempotency-key": idempotencyKey })),
   jsonBody(),
@@ -50,12 +50,13 @@ export const listJobs = factory.createHandlers(
     description: "Newest first (or `sort=oldest`). `search` matches the task name or the payload's text, case-insensitively; filters combine with it.",
     tag: "Jobs",
     ok: [200, "A page of jobs", body.page(body.job)],
-    errors: [400],
   }),
-  validate("query", listJobsQuery), async (c) => {
-  const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
-  return c.json({ success: true, data: items, pagination });
-});
+  validate("query", listJobsQuery),
+  async (c) => {
+    const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
+    return c.json({ success: true, data: items, pagination });
+  },
+);
 
 /** The original `GET /get-jobs`: the same list, with exact totals. */
 export const legacyListJobs = factory.createHandlers(validate("query", legacyListJobsQuery), async (c) => {
@@ -78,7 +79,7 @@ export const exportJobs = factory.createHandlers(
       "Every job the list's filters match, streamed as a download (CSV by RFC 4180, cells that start with = + - @ prefixed with '; or one JSON object per line). Same filters and order as the list.",
     tag: "Jobs",
     ok: [200, "The jobs, as a file", body.exportFile],
-    errors: [400],
+    
     content: ["text/csv", "application/x-ndjson"],
   }),
   validate("query", exportJobsQuery),
@@ -86,17 +87,23 @@ export const exportJobs = factory.createHandlers(
 );
 
 export const getJob = factory.createHandlers(
-  doc({ summary: "Get a job", description: "The job, its latest run with its delivery, and its next run times.", tag: "Jobs", ok: [200, "The job", body.ok(body.jobWithNextRuns)], errors: [400, 404] }),
-  validate("param", jobIdParam), async (c) => {
-  return c.json({ success: true, data: await jobs.getJobWithNextRuns(c.env, c.req.valid("param").id) });
-});
+  doc({ summary: "Get a job", description: "The job, its latest run with its delivery, and its next run times.", tag: "Jobs", ok: [200, "The job", body.ok(body.jobWithNextRuns)], errors: [404] }),
+  validate("param", jobIdParam),
+  async (c) => {
+    return c.json({ success: true, data: await jobs.getJobWithNextRuns(c.env, c.req.valid("param").id) });
+  },
+);
 
 /** Cancel, pause, resume: one job, its current run or its schedule. */
 const jobAction = (name: string, summary: string, description: string, act: (env: AppEnv["Bindings"], id: string) => Promise<unknown>) =>
-  factory.createHandlers(doc({ summary, description, tag: "Jobs", ok: [200, name, body.ok(body.job)], errors: [400, 404, 409] }), validate("param", jobIdParam), async (c) => {
-    const job = await act(c.env, c.req.valid("param").id);
-    return c.json({ success: true, message: name, data: job });
-  });
+  factory.createHandlers(
+    doc({ summary, description, tag: "Jobs", ok: [200, name, body.ok(body.job)], errors: [404, 409] }),
+    validate("param", jobIdParam),
+    async (c) => {
+      const job = await act(c.env, c.req.valid("param").id);
+      return c.json({ success: true, message: name, data: job });
+    },
+  );
 
 export const cancelJob = jobAction(
   "Run cancelled",
@@ -114,13 +121,16 @@ export const bulkJobs = factory.createHandlers(
     tag: "Jobs",
     ok: [200, "What was done", body.ok(body.bulkResult)],
     more: { 202: ["Runs started (action run)", body.ok(body.bulkResult)] },
-    errors: [400, 413, 415],
+    errors: [415],
   }),
-  jsonBody(), validate("json", bulkActionSchema), async (c) => {
-  const { action, ids } = c.req.valid("json");
-  const result = await bulkAction(c.env, action, ids);
-  return c.json({ success: true, message: `${action}: ${result.done.length} of ${ids.length} jobs`, data: result }, action === "run" ? 202 : 200);
-});
+  jsonBody(),
+  validate("json", bulkActionSchema),
+  async (c) => {
+    const { action, ids } = c.req.valid("json");
+    const result = await bulkAction(c.env, action, ids);
+    return c.json({ success: true, message: `${action}: ${result.done.length} of ${ids.length} jobs`, data: result }, action === "run" ? 202 : 200);
+  },
+);
 
 export const updateJob = factory.createHandlers(
   doc({
@@ -128,7 +138,7 @@ export const updateJob = factory.createHandlers(
     description: "Runs keep what they started with: an edit applies from the next run on. A new timing replaces the runs still to come.",
     tag: "Jobs",
     ok: [200, "Job updated", body.ok(body.job)],
-    errors: [400, 404, 409, 413, 415],
+    errors: [404, 409, 415],
   }),
   validate("param", jobIdParam),
   jsonBody(),
@@ -142,12 +152,14 @@ export const updateJob = factory.createHandlers(
 const deleted = (id: string) => ({ success: true, message: "Job deleted", data: { id } }) as const;
 
 export const deleteJob = factory.createHandlers(
-  doc({ summary: "Delete a job", description: "With its runs, deliveries and logs.", tag: "Jobs", ok: [200, "Job deleted", body.ok(body.deleted)], errors: [400, 404] }),
-  validate("param", jobIdParam), async (c) => {
-  const { id } = c.req.valid("param");
-  await jobs.deleteJob(c.env, id);
-  return c.json(deleted(id));
-});
+  doc({ summary: "Delete a job", description: "With its runs, deliveries and logs.", tag: "Jobs", ok: [200, "Job deleted", body.ok(body.deleted)], errors: [404] }),
+  validate("param", jobIdParam),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    await jobs.deleteJob(c.env, id);
+    return c.json(deleted(id));
+  },
+);
 
 /** The original `DELETE /delete-job?id=` form. */
 export const deleteJobByQuery = factory.createHandlers(validate("query", jobIdParam), async (c) => {
@@ -162,59 +174,73 @@ export const runJob = factory.createHandlers(
     description: "Starts a new run (IN_PROGRESS), or queues it (SCHEDULED) while MAX_CONCURRENT_RUNS runs are in progress. 409 if a run is already in progress.",
     tag: "Jobs",
     ok: [202, "Run started or queued", body.started],
-    errors: [400, 404, 409],
+    errors: [404, 409],
   }),
-  validate("param", jobIdParam), async (c) => {
-  const job = await jobs.runJob(c.env, c.req.valid("param").id);
-  // Waiting (SCHEDULED) only when MAX_CONCURRENT_RUNS runs are in progress: it starts when a slot frees.
-  const message = job.status === "IN_PROGRESS" ? "Job started" : "Job queued: every slot is busy (MAX_CONCURRENT_RUNS); it starts when one frees";
-  return c.json({ success: true, message, status: job.status, data: job }, 202);
-});
+  validate("param", jobIdParam),
+  async (c) => {
+    const job = await jobs.runJob(c.env, c.req.valid("param").id);
+    // Waiting (SCHEDULED) only when MAX_CONCURRENT_RUNS runs are in progress: it starts when a slot frees.
+    const message = job.status === "IN_PROGRESS" ? "Job started" : "Job queued: every slot is busy (MAX_CONCURRENT_RUNS); it starts when one frees";
+    return c.json({ success: true, message, status: job.status, data: job }, 202);
+  },
+);
 
 export const runJobs = factory.createHandlers(
-  doc({ summary: "Run many jobs", description: "Up to 100 ids in one call; jobs already running are listed, not started again.", tag: "Jobs", ok: [202, "Runs started", body.ok(body.bulkRunResult)], errors: [400, 413, 415] }),
-  jsonBody(), validate("json", bulkRunSchema), async (c) => {
-  const { started, inProgress, notFound } = await jobs.runJobs(c.env, c.req.valid("json").ids);
-  return c.json(
-    {
-      success: true,
-      message: `${started.length} jobs started`,
-      data: { started: started.map((run) => ({ id: run.jobId, runId: run.id, runNumber: run.number, status: run.status, startedAt: run.startedAt })), inProgress, notFound },
-    },
-    202,
-  );
-});
+  doc({ summary: "Run many jobs", description: "Up to 100 ids in one call; jobs already running are listed, not started again.", tag: "Jobs", ok: [202, "Runs started", body.ok(body.bulkRunResult)], errors: [415] }),
+  jsonBody(),
+  validate("json", bulkRunSchema),
+  async (c) => {
+    const { started, inProgress, notFound } = await jobs.runJobs(c.env, c.req.valid("json").ids);
+    return c.json(
+      {
+        success: true,
+        message: `${started.length} jobs started`,
+        data: { started: started.map((run) => ({ id: run.jobId, runId: run.id, runNumber: run.number, status: run.status, startedAt: run.startedAt })), inProgress, notFound },
+      },
+      202,
+    );
+  },
+);
 
 /** Redelivers the webhook of the job's latest run. */
 export const redeliverJob = factory.createHandlers(
-  doc({ summary: "Redeliver the latest run's webhook", description: "A new series of attempts, same webhook-id and same bytes.", tag: "Runs", ok: [202, "Redelivery queued", body.ok(body.run)], errors: [400, 404, 409] }),
-  validate("param", jobIdParam), async (c) => {
-  const run = await runs.redeliverLatest(c.env, c.req.valid("param").id);
-  return c.json({ success: true, message: "Redelivery queued", data: run }, 202);
-});
+  doc({ summary: "Redeliver the latest run's webhook", description: "A new series of attempts, same webhook-id and same bytes.", tag: "Runs", ok: [202, "Redelivery queued", body.ok(body.run)], errors: [404, 409] }),
+  validate("param", jobIdParam),
+  async (c) => {
+    const run = await runs.redeliverLatest(c.env, c.req.valid("param").id);
+    return c.json({ success: true, message: "Redelivery queued", data: run }, 202);
+  },
+);
 
 export const listJobRuns = factory.createHandlers(
-  doc({ summary: "List a job's runs", description: "Newest first, each with its delivery's state.", tag: "Runs", ok: [200, "A page of runs", body.page(body.run)], errors: [400, 404] }),
-  validate("param", jobIdParam), validate("query", z.object(pageQuery)), async (c) => {
-  const { items, pagination } = await runs.listJobRuns(c.env, c.req.valid("param").id, c.req.valid("query"));
-  return c.json({ success: true, data: items, pagination });
-});
+  doc({ summary: "List a job's runs", description: "Newest first, each with its delivery's state.", tag: "Runs", ok: [200, "A page of runs", body.page(body.run)], errors: [404] }),
+  validate("param", jobIdParam),
+  validate("query", z.object(pageQuery)),
+  async (c) => {
+    const { items, pagination } = await runs.listJobRuns(c.env, c.req.valid("param").id, c.req.valid("query"));
+    return c.json({ success: true, data: items, pagination });
+  },
+);
 
 export const getRun = factory.createHandlers(
-  doc({ summary: "Get a run", description: "What ran, its delivery with the exact body, and every attempt (newest first).", tag: "Runs", ok: [200, "The run", body.ok(body.runDetail)], errors: [400, 404] }),
-  validate("param", runIdParam), async (c) => {
-  return c.json({ success: true, data: await runs.getRun(c.env, c.req.valid("param").runId) });
-});
+  doc({ summary: "Get a run", description: "What ran, its delivery with the exact body, and every attempt (newest first).", tag: "Runs", ok: [200, "The run", body.ok(body.runDetail)], errors: [404] }),
+  validate("param", runIdParam),
+  async (c) => {
+    return c.json({ success: true, data: await runs.getRun(c.env, c.req.valid("param").runId) });
+  },
+);
 
 export const redeliverRun = factory.createHandlers(
-  doc({ summary: "Redeliver a run's webhook", description: "A new series of attempts of a finished delivery, same webhook-id and same bytes.", tag: "Runs", ok: [202, "Redelivery queued", body.ok(body.run)], errors: [400, 404, 409] }),
-  validate("param", runIdParam), async (c) => {
-  const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
-  return c.json({ success: true, message: "Redelivery queued", data: run }, 202);
-});
+  doc({ summary: "Redeliver a run's webhook", description: "A new series of attempts of a finished delivery, same webhook-id and same bytes.", tag: "Runs", ok: [202, "Redelivery queued", body.ok(body.run)], errors: [404, 409] }),
+  validate("param", runIdParam),
+  async (c) => {
+    const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
+    return c.json({ success: true, message: "Redelivery queued", data: run }, 202);
+  },
+);
 
 export const listJobLogs = factory.createHandlers(
-  doc({ summary: "List a job's delivery attempts", description: "Every webhook attempt of its runs, newest first.", tag: "Logs", ok: [200, "A page of attempts", body.page(body.listedLog)], errors: [400, 404] }),
+  doc({ summary: "List a job's delivery attempts", description: "Every webhook attempt of its runs, newest first.", tag: "Logs", ok: [200, "A page of attempts", body.page(body.listedLog)], errors: [404] }),
   validate("param", jobIdParam),
   validate("query", z.object(pageQuery)),
   async (c) => {
@@ -224,7 +250,7 @@ export const listJobLogs = factory.createHandlers(
 );
 
 export const listLogs = factory.createHandlers(
-  doc({ summary: "List delivery attempts", description: "Every webhook attempt, newest first; filter by job or outcome.", tag: "Logs", ok: [200, "A page of attempts", body.page(body.listedLog)], errors: [400] }),
+  doc({ summary: "List delivery attempts", description: "Every webhook attempt, newest first; filter by job or outcome.", tag: "Logs", ok: [200, "A page of attempts", body.page(body.listedLog)] }),
   validate("query", listLogsQuery),
   async (c) => {
     const { items, pagination } = await jobs.listLogs(c.env, c.req.valid("query"));
