@@ -9,9 +9,7 @@ import type { Db } from "../db/client";
 import type { Cursor } from "../db/cursors";
 import { jsonValues } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs } from "../db/schema";
-
-// Written as the index's own condition, so SQLite uses runs_finished_idx.
-const finished = sql`${runs.status} IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
+import { finished } from "./transitions";
 
 /**
  * The next `limit` finished runs that finished before `before`, after `after` (a position in

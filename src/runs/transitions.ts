@@ -20,6 +20,8 @@ export const runIn = (refs: RunRef[], table: { jobId: AnySQLiteColumn; number: A
 // Literal statuses (not bound parameters), so SQLite can use the partial indexes on them.
 export const inProgress = sql`${runs.status} = 'IN_PROGRESS'`;
 export const scheduled = sql`${runs.status} = 'SCHEDULED'`;
+/** Finished, written as runs_finished_idx's own condition (the planner uses the index only then). */
+export const finished = sql`${runs.status} IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
 
 /**
  * Priority as a time offset: a run's place in line for a free slot is its due time plus this. HIGH goes

@@ -9,12 +9,9 @@ import { count, sql } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { deliveries, jobs, runs } from "../db/schema";
-import { dueBy, inProgress } from "../runs/transitions";
+import { dueBy, finished, inProgress } from "../runs/transitions";
 
 export const HOUR_MS = 3_600_000;
-
-/** Finished, as runs_finished_idx's condition says it (the planner uses the index only when it is repeated). */
-const finished = sql`${runs.status} IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
 
 /** The hour (ms since the epoch / 1 h) a time falls in. */
 // (A literal, not a bound parameter: D1 binds a JS number as REAL, which would make the division a real one.)
