@@ -7,15 +7,16 @@
 import type { DeliveryState, JobStatus } from "../db/schema";
 import type { HourStats, Stats } from "../stats/service";
 import { poll, Time } from "./components";
+import { formatMs } from "./format";
 
 const REFRESH_MS = 15_000;
 
 const number = (n: number) => n.toLocaleString("en-US");
 
+/** A wait or a lag: as the logs show durations, then in minutes and hours. */
 function duration(ms: number | null) {
   if (ms === null) return "—";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 60_000) return formatMs(ms);
   if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
   return `${(ms / 3_600_000).toFixed(1)} h`;
 }
