@@ -44,6 +44,32 @@ describe("daylight saving time", () => {
     expect(next(schedule("30 1 * * *", "America/New_York"), "2026-10-31T12:00:00Z", 2)).toEqual(["2026-11-01T05:30:00.000Z", "2026-11-02T06:30:00.000Z"]);
   });
 
+  it("crons of lists, ranges and steps also run a time the gap skips at the jump, once (New York and London)", () => {
+    // 02:30 and 14:30 New York: on 8 Mar 2026 02:30 does not exist; it runs at 03:00 EDT (07:00 UTC).
+    expect(next(schedule("30 2,14 * * *", "America/New_York"), "2026-03-07T20:00:00Z", 3)).toEqual([
+      "2026-03-08T07:00:00.000Z",
+      "2026-03-08T18:30:00.000Z",
+      "2026-03-09T06:30:00.000Z",
+    ]);
+    // 02:00 and 02:30 both fall in the gap: one run at the jump.
+    expect(next(schedule("0,30 2 * * *", "America/New_York"), "2026-03-07T12:00:00Z", 3)).toEqual([
+      "2026-03-08T07:00:00.000Z",
+      "2026-03-09T06:00:00.000Z",
+      "2026-03-09T06:30:00.000Z",
+    ]);
+    expect(next(schedule("30 1-2 * * *", "America/New_York"), "2026-03-08T06:00:00Z", 2)).toEqual(["2026-03-08T06:30:00.000Z", "2026-03-08T07:00:00.000Z"]);
+    expect(next(schedule("30 1,13 * * *", "Europe/London"), "2026-03-28T14:00:00Z", 2)).toEqual(["2026-03-29T01:00:00.000Z", "2026-03-29T12:30:00.000Z"]);
+    // Every 15 minutes through the gap: 01:45 GMT, then 03:00 BST (the jump, once), 03:15 ...
+    expect(next(schedule("*/15 * * * *", "Europe/London"), "2026-03-29T00:30:00Z", 4)).toEqual([
+      "2026-03-29T00:45:00.000Z",
+      "2026-03-29T01:00:00.000Z",
+      "2026-03-29T01:15:00.000Z",
+      "2026-03-29T01:30:00.000Z",
+    ]);
+    // A cron that matches nothing in the gap gains nothing.
+    expect(next(schedule("30 4,16 * * *", "America/New_York"), "2026-03-07T22:00:00Z", 2)).toEqual(["2026-03-08T08:30:00.000Z", "2026-03-08T20:30:00.000Z"]);
+  });
+
   it("weekdays at 09:00 London keep 09:00 local across the change (08:00 UTC in summer, 09:00 in winter)", () => {
     expect(next(schedule("0 9 * * 1-5", "Europe/London"), "2026-10-23T00:00:00Z", 2)).toEqual(["2026-10-23T08:00:00.000Z", "2026-10-26T09:00:00.000Z"]);
   });

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { parseJsonText } from "../lib/json";
+import { zoneOffsetMs } from "../lib/zones";
 import { createJobSchema, updateJobSchema } from "./schemas";
 
 export const WHEN = ["keep", "none", "at", "delay", "schedule", "unschedule"] as const;
@@ -31,16 +32,6 @@ export const jobFormFields = z.object({
 });
 
 export type JobFormFields = z.infer<typeof jobFormFields>;
-
-/** Milliseconds `timezone` is ahead of UTC at `at`. */
-function zoneOffsetMs(at: number, timezone: string): number {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-US", { timeZone: timezone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" })
-      .formatToParts(at)
-      .map((p) => [p.type, Number(p.value)]),
-  );
-  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) - Math.floor(at / 1000) * 1000;
-}
 
 /**
  * "2026-12-01T09:00" in `timezone` as an ISO instant; the text itself when it is not such a date-time.

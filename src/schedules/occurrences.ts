@@ -3,11 +3,13 @@
  * timers) in the schedule's IANA time zone, within its start, end and limit.
  *
  * Daylight saving time: an occurrence that falls in the spring-forward gap (02:30 on a day that skips
- * from 02:00 to 03:00) runs at the first valid instant after it (croner moves it there); a wall-clock
- * time that happens twice when clocks fall back runs once, at its first pass (the second is skipped here).
+ * from 02:00 to 03:00) runs at the first valid instant after it, the moment the clocks jump (croner
+ * moves it there only for a pattern of one fixed time, so gaps are looked for here); a wall-clock time
+ * that happens twice when clocks fall back runs once, at its first pass (the second is skipped here).
  */
 import { Cron } from "croner";
 import type { Schedule } from "../db/schema";
+import { zoneOffsetMs } from "../lib/zones";
 
 /** DST shifts are an hour almost everywhere (30 minutes on Lord Howe Island). */
 const DST_SHIFTS_MS = [3_600_000, 1_800_000];
@@ -42,6 +44,38 @@ function cronOf(schedule: Pick<Schedule, "cron" | "timezone">): Cron {
   return cron;
 }
 
+const MINUTE_MS = 60_000;
+/** Offsets are compared this far apart at most (no zone shifts its clock twice within four weeks). */
+const GAP_SCAN_MS = 28 * 86_400_000;
+
+/**
+ * The moment the clocks jump forward strictly between `after` and `before`, when the cron matches a
+ * wall-clock time that the jump skips (an occurrence croner passed over); else null. Wall-clock times
+ * are matched by the same cron read in UTC, where every wall-clock time exists.
+ */
+function gapOccurrence(schedule: Schedule, after: Date, before: Date): Date | null {
+  for (let lo = after.getTime(); lo < before.getTime(); lo += GAP_SCAN_MS) {
+    const hi = Math.min(lo + GAP_SCAN_MS, before.getTime());
+    const offsetBefore = zoneOffsetMs(lo, schedule.timezone);
+    const offsetAfter = zoneOffsetMs(hi, schedule.timezone);
+    if (offsetAfter <= offsetBefore) continue;
+    // The jump: the first minute with the new offset (clocks change on a minute).
+    let [a, b] = [Math.floor(lo / MINUTE_MS) * MINUTE_MS, Math.ceil(hi / MINUTE_MS) * MINUTE_MS];
+    while (b - a > MINUTE_MS) {
+      const mid = a + Math.floor((b - a) / (2 * MINUTE_MS)) * MINUTE_MS;
+      if (zoneOffsetMs(mid, schedule.timezone) === offsetBefore) a = mid;
+      else b = mid;
+    }
+    const jump = b;
+    if (jump <= after.getTime() || jump >= before.getTime()) continue;
+    const skippedFrom = jump + offsetBefore; // the wall-clock times [skippedFrom, skippedTo) never happen
+    const skippedTo = jump + offsetAfter;
+    const match = cronOf({ cron: schedule.cron, timezone: "UTC" }).nextRun(new Date(skippedFrom - 1000));
+    if (match && match.getTime() < skippedTo) return new Date(jump);
+  }
+  return null;
+}
+
 /**
  * The first occurrence strictly after `after`, within the schedule's start and end (the limit is the
  * caller's: it counts occurrences already made). Null when there is none.
@@ -51,7 +85,8 @@ export function nextOccurrence(schedule: Schedule, after: Date): Date | null {
   const startAt = schedule.startAt ? new Date(schedule.startAt) : null;
   let from = startAt && startAt.getTime() - 1 > after.getTime() ? new Date(startAt.getTime() - 1) : after;
   for (let guard = 0; guard < 100; guard++) {
-    const next = cron.nextRun(from);
+    const matched = cron.nextRun(from);
+    const next = matched ? (gapOccurrence(schedule, from, matched) ?? matched) : null;
     if (!next) return null;
     if (schedule.endAt && next.getTime() > new Date(schedule.endAt).getTime()) return null;
     if (!repeatsEarlierWallClock(next, schedule.timezone)) return next;
@@ -79,11 +114,18 @@ export function upcomingOccurrences(schedule: Schedule, after: Date, count: numb
 
 /** Why a cron expression or time zone cannot be used, or null. */
 export function invalidSchedule(cron: string, timezone: string): string | null {
+  const zoneProblem = `timezone '${timezone}' is not an IANA time zone (such as Europe/London)`;
+  try {
+    // croner reads an empty zone as the machine's own; Intl knows exactly the IANA names.
+    new Intl.DateTimeFormat("en", { timeZone: timezone });
+  } catch {
+    return zoneProblem;
+  }
   try {
     cronOf({ cron, timezone }).nextRun();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return /timezone/i.test(message) ? `timezone '${timezone}' is not an IANA time zone (such as Europe/London)` : `cron is not valid: ${message.replace(/^CronPattern: /, "")}`;
+    return /timezone/i.test(message) ? zoneProblem : `cron is not valid: ${message.replace(/^CronPattern: /, "")}`;
   }
   return null;
 }
