@@ -71,7 +71,10 @@ describe("run at a time", () => {
     [{ schedule: { cron: "0 0 * * * *" } }, /five fields/, "schedule.cron"],
     [{ schedule: { cron: "61 * * * *" } }, /cron is not valid/, "schedule.cron"],
     [{ schedule: { cron: "0 9 * * *", timezone: "Mars/Olympus" } }, /not an IANA time zone/, "schedule.timezone"],
+    [{ schedule: { cron: "0 9 * * *", timezone: "" } }, /timezone must name an IANA time zone/, "schedule.timezone"],
+    [{ schedule: { cron: "0 9 * * *", timezone: "   " } }, /timezone must name an IANA time zone/, "schedule.timezone"],
     [{ schedule: { cron: "0 0 31 2 *" } }, /never fires/, "schedule.cron"],
+    [{ schedule: { cron: "* * * * *", startAt: new Date(Date.now() + 400 * 86_400_000).toISOString() } }, /startAt is more than a year ahead/, "schedule.startAt"],
     [{ schedule: { cron: "* * * * *", startAt: "2030-01-02T00:00:00Z", endAt: "2030-01-01T00:00:00Z" } }, /endAt must be after/, "schedule.endAt"],
     [{ schedule: { cron: "* * * * *", missed: "all" } }, /missed must be skip or once/, "schedule.missed"],
     [{ schedule: { cron: "* * * * *", every: "1m" } }, /every/, "schedule"],
@@ -98,6 +101,37 @@ describe("run at a time", () => {
     await sweepAt(new Date(runAt.getTime() + 1000));
     await waitForJob(res.body.data.id, delivered, 15_000);
     expect(await runRows(res.body.data.id)).toHaveLength(1);
+  });
+
+  it("creates a job due now while the queue refuses sends (201), fails no other job's run, and the sweep completes both", async () => {
+    // Another job's run that fell due with its start message lost: the create's dispatch starts it too.
+    const other = await create({ runAt: inSeconds(1) }, lostMessages);
+    await new Promise((r) => setTimeout(r, 1200));
+    const down = () => Promise.reject(new Error("queue unavailable"));
+    const outage: Env = { ...env, JOB_QUEUE: { send: down, sendBatch: down } as unknown as Env["JOB_QUEUE"] };
+    const res = await create({ delaySeconds: 0 }, outage);
+    expect(res.status).toBe(201);
+    for (const id of [res.body.data.id, other.body.data.id]) expect((await runRows(id))[0]).toMatchObject({ status: "IN_PROGRESS", failureReason: null });
+    // The sweep finds both runs past their expected end and queues their completions again.
+    await sweepAt(new Date(Date.now() + 120_000));
+    for (const id of [res.body.data.id, other.body.data.id]) {
+      expect((await waitForJob(id, delivered, 15_000)).status).toBe("COMPLETED");
+      expect(await received(id)).toHaveLength(1);
+    }
+  });
+
+  it("sends what the job says when its run starts: an edit after scheduling applies to the run to come", async () => {
+    const runAt = inSeconds(2);
+    const res = await create({ runAt, payload: { v: 1 }, priority: "LOW" });
+    const edited = await call("PATCH", `/api/jobs/${res.body.data.id}`, { taskName: "renamed", payload: { v: 2 }, priority: "HIGH" });
+    expect(edited.status).toBe(200);
+    expect(edited.body.data).toMatchObject({ status: "SCHEDULED", nextRunAt: new Date(runAt).toISOString() });
+    const [planned] = await runRows(res.body.data.id);
+    // Its place in line follows its new priority (HIGH: no offset).
+    expect(planned).toMatchObject({ taskName: "renamed", priority: "HIGH", rank: new Date(runAt).getTime() });
+    expect(JSON.parse(planned!.payload)).toEqual({ v: 2 });
+    const done = await waitForJob(res.body.data.id, delivered, 15_000);
+    expect((await received(done.id))[0]!.body).toMatchObject({ taskName: "renamed", payload: { v: 2 }, priority: "HIGH" });
   });
 
   it("never loses a scheduled run whose start message was lost: the sweep starts it, once", async () => {
@@ -295,6 +329,24 @@ describe("cancel", () => {
     }
   });
 
+  it("cancels each run in progress before the next to come, when a schedule that allows overlap has two running", async () => {
+    const quiet: Env = { ...lostMessages, JOB_DURATION_SECONDS: "3600" };
+    const res = await create({ schedule: { cron: "* * * * *", overlap: "allow" } }, lostMessages);
+    const id = res.body.data.id;
+    await runJob(quiet, id); // a run now, still going when the occurrence comes
+    await dispatch(quiet, new Date(new Date(res.body.data.nextRunAt).getTime() + 500));
+    const byKind = async () => {
+      const rows = await runRows(id);
+      return { runNow: rows.find((r) => r.occurrenceAt === null)!.status, occurrence: rows.find((r) => r.number === 1)!.status, next: rows.find((r) => r.number === 3)?.status };
+    };
+    expect(await byKind()).toEqual({ runNow: "IN_PROGRESS", occurrence: "IN_PROGRESS", next: "SCHEDULED" });
+    expect((await call("POST", `/api/jobs/${id}/cancel`)).status).toBe(200); // the latest started: the occurrence
+    expect(await byKind()).toEqual({ runNow: "IN_PROGRESS", occurrence: "CANCELLED", next: "SCHEDULED" });
+    expect((await call("POST", `/api/jobs/${id}/cancel`)).status).toBe(200); // then the run now, still in progress
+    expect(await byKind()).toEqual({ runNow: "CANCELLED", occurrence: "CANCELLED", next: "SCHEDULED" });
+    await call("DELETE", `/api/jobs/${id}`);
+  });
+
   it("cancels the coming occurrence of a recurring job and makes the one after", async () => {
     const res = await create({ schedule: { cron: "0 * * * *" } });
     const id = res.body.data.id;
@@ -317,6 +369,24 @@ describe("per-job webhook URL and Idempotency-Key", () => {
     await call("POST", `/api/runs/${done.latestRun.id}/redeliver`);
     await vi.waitUntil(async () => (await received(job.id)).length === 2, { timeout: 10_000 });
     expect((await received(job.id))[1]!.path).toBe("/jobs-own-hook");
+  });
+
+  it("returns the first job to a repeat whose runAt has passed since (the key is looked up before the body is checked)", async () => {
+    const key = uniqueWord("idem");
+    const body = { taskName: "Idempotent later", runAt: inSeconds(3600) };
+    const first = await call("POST", "/api/jobs", body, { "idempotency-key": key });
+    expect(first.status).toBe(201);
+    // Two hours on, the same request again: its runAt is now in the past.
+    const later = Date.now() + 2 * 3_600_000;
+    const clock = vi.spyOn(Date, "now").mockImplementation(() => later);
+    try {
+      const again = await call("POST", "/api/jobs", body, { "idempotency-key": key });
+      expect(again).toMatchObject({ status: 200, body: { data: { id: first.body.data.id } } });
+      const fresh = await call("POST", "/api/jobs", body, { "idempotency-key": uniqueWord("idem") });
+      expect(fresh).toMatchObject({ status: 400, body: { message: expect.stringMatching(/runAt is in the past/) } });
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it("returns the first job for the same key and body, refuses the same key with another body, and makes one job for two at once", async () => {

@@ -14,7 +14,7 @@ import { logCancelled, logScheduled } from "../lib/log";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
 import { dispatch, queueCompletions, sendStartMessages } from "../runs/dispatch";
 import { countInProgress } from "../runs/repository";
-import { insertRuns, refreshJobs } from "../runs/transitions";
+import { insertRuns, refreshJobs, replanRuns } from "../runs/transitions";
 import { jobView, type JobView } from "../runs/views";
 import { nextRunsOf } from "../schedules/occurrences";
 import { cancelScheduledOf, insertTimingRun, timingOf } from "../schedules/timing";
@@ -70,22 +70,38 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
     ...(idempotency ? [repo.rememberKey(db, { ...idempotency, jobId: id }, now, since)] : []),
   ]);
   if (idempotency) {
-    const record = await db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.key, idempotency.key), gt(idempotencyKeys.createdAt, since))).get();
-    if (record && record.jobId !== id) {
-      if (record.requestHash !== idempotency.requestHash) throw conflict(`Idempotency-Key '${idempotency.key}' was used within 24 h for a different request body`);
-      return { job: await getJob(env, record.jobId), created: false };
-    }
+    // Another create with this key got in first (two at once): its job is the answer.
+    const first = await findIdempotentJob(env, idempotency, now, id);
+    if (first) return { job: first, created: false };
   }
   if (!timing.run) return { job: jobView((inserted as Job[])[0]!, null, null), created: true };
   await startTiming(env, rest[0] as Run[], now);
   return { job: await getJob(env, id), created: true };
 }
 
+/**
+ * The job a create with this Idempotency-Key made within 24 h, if any; a 409 when that create had
+ * another body. Checked before the body is (a repeat must find its job even once its runAt has passed),
+ * and after a create (`unlessJobId`: the job it made) in case another create with the key got in first.
+ */
+export async function findIdempotentJob(env: Env, idempotency: Idempotency, now = new Date(), unlessJobId?: string): Promise<JobView | undefined> {
+  const since = new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS);
+  const record = await getDb(env.DB)
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.key, idempotency.key), gt(idempotencyKeys.createdAt, since)))
+    .get();
+  if (!record || record.jobId === unlessJobId) return undefined;
+  if (record.requestHash !== idempotency.requestHash) throw conflict(`Idempotency-Key '${idempotency.key}' was used within 24 h for a different request body`);
+  return getJob(env, record.jobId);
+}
+
 /** Queues the start message of a run just made, or starts it at once when it is already due. */
 async function startTiming(env: Env, made: Run[], now: Date) {
   if (made.length === 0) return;
   logScheduled(made);
-  if (made.some((run) => run.dueAt.getTime() <= now.getTime())) await dispatch(env, now, "fail");
+  // Due now: started at once (a completion the queue refuses is queued again by the sweep: the job exists, so the create stands).
+  if (made.some((run) => run.dueAt.getTime() <= now.getTime())) await dispatch(env, now);
   else await sendStartMessages(env, made, now).catch((err: unknown) => console.error("could not queue a start message; the sweep starts the run when due", err));
 }
 
@@ -112,7 +128,7 @@ export async function listJobs(env: Env, { limit, page, sort, count, ...filter }
 
 /**
  * Edits the definition, its webhook target and its timing. Runs keep what they started with: an edit
- * applies from the next run on. A new timing (runAt, delaySeconds or schedule) replaces the runs still
+ * applies from the next run on, including the runs already planned (SCHEDULED). A new timing (runAt, delaySeconds or schedule) replaces the runs still
  * to come.
  */
 export async function updateJob(env: Env, id: string, input: UpdateJobInput): Promise<JobView> {
@@ -123,7 +139,9 @@ export async function updateJob(env: Env, id: string, input: UpdateJobInput): Pr
   const timing = timingOf(id, { runAt, delaySeconds, schedule }, now);
   // The runs still to come are cancelled only when the timing changes, before the new run is made.
   const replaced = timing.replaces ? [cancelScheduledOf(db, id, timing.replaces, now)] : [];
-  const results = await db.batch([repo.updateJobFields(db, id, { ...fields, ...timing.schedule }, now), ...replaced, insertTimingRun(db, timing), refreshJobs(db, [id], now)]);
+  // Runs still to come take the new definition (after any that the new timing replaces are cancelled).
+  const replanned = fields.taskName !== undefined || fields.payload !== undefined || fields.priority !== undefined ? [replanRuns(db, id)] : [];
+  const results = await db.batch([repo.updateJobFields(db, id, { ...fields, ...timing.schedule }, now), ...replaced, insertTimingRun(db, timing), ...replanned, refreshJobs(db, [id], now)]);
   const made = results[1 + replaced.length] as Run[];
   if (replaced.length > 0) logCancelled(results[1] as Run[]);
   await startTiming(env, made, now);
@@ -198,7 +216,7 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
   logScheduled(made);
   try {
     await queueCompletions(env, startedNow, "fail");
-    if (dispatchNow) await dispatch(env, now, "fail");
+    if (dispatchNow) await dispatch(env, now);
   } catch (err) {
     // The runs that failed freed their slots: a run waiting for one (another call's) starts now.
     if (maxConcurrentRuns > 0) await dispatch(env).catch(() => undefined);

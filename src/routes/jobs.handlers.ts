@@ -21,6 +21,9 @@ const factory = createFactory<AppEnv>();
 const sha256Hex = async (text: string) =>
   [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
+const ALREADY_CREATED = "Job already created with this Idempotency-Key";
+const idempotencyOf = async (key: string | undefined, body: Promise<string>) => (key ? { key, requestHash: await sha256Hex(await body) } : undefined);
+
 /** Create. With an Idempotency-Key, the same request repeated within 24 h answers the first job (200). */
 export const createJob = factory.createHandlers(
   doc({
@@ -34,12 +37,18 @@ export const createJob = factory.createHandlers(
   }),
   validate("header", z.object({ "idempotency-key": idempotencyKey })),
   jsonBody(),
+  // A repeat finds its job before the body is checked (a runAt in it may have passed since).
+  async (c, next) => {
+    const idempotency = await idempotencyOf(c.req.valid("header")["idempotency-key"], c.req.text());
+    const first = idempotency && (await jobs.findIdempotentJob(c.env, idempotency));
+    if (first) return c.json({ success: true, message: ALREADY_CREATED, data: first }, 200);
+    await next();
+  },
   validate("json", createJobSchema),
   async (c) => {
-    const key = c.req.valid("header")["idempotency-key"];
-    const idempotency = key ? { key, requestHash: await sha256Hex(await c.req.text()) } : undefined;
+    const idempotency = await idempotencyOf(c.req.valid("header")["idempotency-key"], c.req.text());
     const { job, created } = await jobs.createJob(c.env, c.req.valid("json"), idempotency);
-    if (!created) return c.json({ success: true, message: "Job already created with this Idempotency-Key", data: job }, 200);
+    if (!created) return c.json({ success: true, message: ALREADY_CREATED, data: job }, 200);
     return c.json({ success: true, message: "Job created", data: job }, 201);
   },
 );

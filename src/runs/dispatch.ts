@@ -139,10 +139,10 @@ const DISPATCH_TURNS = 20;
  * Starts what the free slots allow, turn after turn, until no due run is left that could start (a run
  * another dispatcher took meanwhile is looked at again next turn, so none is left behind).
  */
-export async function dispatch(env: Env, now = new Date(), onQueueFailure: QueueFailure = "recover"): Promise<Dispatched> {
+export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> {
   const total: Dispatched = { started: [], cancelled: [], scheduled: [] };
   for (let turn = 0; turn < DISPATCH_TURNS; turn++) {
-    const { result, more } = await dispatchTurn(env, now, onQueueFailure);
+    const { result, more } = await dispatchTurn(env, now);
     total.started.push(...result.started);
     total.cancelled.push(...result.cancelled);
     total.scheduled.push(...result.scheduled);
@@ -152,7 +152,7 @@ export async function dispatch(env: Env, now = new Date(), onQueueFailure: Queue
 }
 
 /** One turn: weighs up to DISPATCH_BATCH due runs and starts what the free slots allow; `more` when another turn may start more. */
-async function dispatchTurn(env: Env, now: Date, onQueueFailure: QueueFailure): Promise<{ result: Dispatched; more: boolean }> {
+async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; more: boolean }> {
   const { maxConcurrentRuns: limit, jobDurationSeconds } = getConfig(env);
   const db = getDb(env.DB);
   const [due, [counted]] = await db.batch([findDueRuns(db, now, DISPATCH_BATCH), countInProgress(db)]);
@@ -184,7 +184,8 @@ async function dispatchTurn(env: Env, now: Date, onQueueFailure: QueueFailure): 
 
   logCancelled(cancelled);
   logScheduled(scheduled);
-  await queueCompletions(env, started, onQueueFailure);
+  // In the background (whoever called, the runs it starts may be anyone's): a lost send is the sweep's.
+  await queueCompletions(env, started, "recover");
   await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
   // Another turn when another dispatcher took some of this turn's runs (more due runs may be beyond
   // them, and a dispatcher that read earlier may not see them), or when more may be due than one turn reads.

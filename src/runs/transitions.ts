@@ -111,6 +111,24 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
 }
 
 /**
+ * A job's runs still to come (SCHEDULED) take its definition as it now stands: nothing of them ran, so
+ * an edit applies from the next run on, and a new priority gives them their new place in line.
+ */
+export function replanRuns(db: Db, jobId: string) {
+  const job = alias(jobs, "job");
+  return db
+    .update(runs)
+    .set({
+      taskName: sql`${job.taskName}`,
+      payload: sql`${job.payload}`,
+      priority: sql`${job.priority}`,
+      rank: sql`${runs.dueAt} + ${offsetSql(job.priority)}`,
+    })
+    .from(job)
+    .where(and(eq(runs.jobId, jobId), scheduled, sql`${job.id} = ${runs.jobId}`));
+}
+
+/**
  * SCHEDULED -> IN_PROGRESS for the listed runs, best place in line first, as many as there are free
  * slots (`limit` runs in progress at once; 0: no limit). The count and the update are one statement,
  * so two dispatchers at once never start more than the limit. Returns the runs started.

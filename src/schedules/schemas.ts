@@ -36,8 +36,11 @@ export const scheduleSchema = z
       .trim()
       .max(200)
       .refine((c) => c.split(/\s+/).length === 5, "schedule.cron must have five fields (minute hour day-of-month month day-of-week), such as 0 9 * * 1-5"),
-    timezone: z.string().trim().max(64).default("UTC"),
-    startAt: z.iso.datetime({ offset: true, error: "schedule.startAt must be an ISO 8601 date and time with an offset" }).optional(),
+    timezone: z.string().trim().min(1, "schedule.timezone must name an IANA time zone (such as Europe/London), or be left out for UTC").max(64).default("UTC"),
+    startAt: z.iso
+      .datetime({ offset: true, error: "schedule.startAt must be an ISO 8601 date and time with an offset" })
+      .refine((at) => Date.parse(at) <= Date.now() + MAX_SCHEDULE_AHEAD_SECONDS * 1000, "schedule.startAt is more than a year ahead")
+      .optional(),
     endAt: z.iso.datetime({ offset: true, error: "schedule.endAt must be an ISO 8601 date and time with an offset" }).optional(),
     limit: z.number().int().min(1, "schedule.limit must be at least 1").max(1_000_000).optional(),
     missed: z.enum(MISSED_POLICIES, { error: "schedule.missed must be skip or once" }).default("skip"),

@@ -3,7 +3,7 @@
  * to come (for a recurring job, that occurrence only: the schedule carries on). Pause stops a schedule
  * (its next occurrence is cancelled and no other is made); resume makes the next occurrence after now.
  */
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, desc, eq } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { runs, type Run } from "../db/schema";
 import { createDeliveries } from "../deliveries/transitions";
@@ -13,21 +13,23 @@ import * as jobsRepo from "../jobs/repository";
 import { conflict } from "../lib/errors";
 import { logCancelled, logScheduled } from "../lib/log";
 import { advanceCursors, dispatch, occurrenceRun, sendStartMessages } from "../runs/dispatch";
-import { cancelRuns, insertRuns, pointLatest, refreshJobs, scheduled } from "../runs/transitions";
+import { cancelRuns, inProgress, insertRuns, pointLatest, refreshJobs, scheduled } from "../runs/transitions";
 import type { JobView } from "../runs/views";
 import { nextOccurrence, underLimit } from "./occurrences";
 import { cancelScheduledOf } from "./timing";
 
-/** The run a cancel stops: the one in progress, else the next to come. */
+/**
+ * The run a cancel stops: one in progress (the latest started, when a schedule that allows overlap has
+ * several), else the next to come.
+ */
 async function currentRun(env: Env, job: JobView): Promise<Pick<Run, "id" | "number" | "status" | "occurrenceAt"> | undefined> {
-  if (job.latestRun?.status === "IN_PROGRESS") return job.latestRun;
-  return getDb(env.DB)
-    .select({ id: runs.id, number: runs.number, status: runs.status, occurrenceAt: runs.occurrenceAt })
-    .from(runs)
-    .where(and(eq(runs.jobId, job.id), scheduled))
-    .orderBy(asc(runs.dueAt))
-    .limit(1)
-    .get();
+  const db = getDb(env.DB);
+  const columns = { id: runs.id, number: runs.number, status: runs.status, occurrenceAt: runs.occurrenceAt };
+  const [[running], [next]] = await db.batch([
+    db.select(columns).from(runs).where(and(eq(runs.jobId, job.id), inProgress)).orderBy(desc(runs.startedAt), desc(runs.id)).limit(1),
+    db.select(columns).from(runs).where(and(eq(runs.jobId, job.id), scheduled)).orderBy(asc(runs.dueAt)).limit(1),
+  ]);
+  return running ?? next;
 }
 
 /**
