@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import type { Schedule } from "../src/db/schema";
 import { localToIso } from "../src/jobs/form";
-import { nextOccurrence, upcomingOccurrences } from "../src/schedules/occurrences";
+import { latestOccurrence, nextOccurrence, upcomingOccurrences } from "../src/schedules/occurrences";
 
 const schedule = (cron: string, timezone: string, extra: Partial<Schedule> = {}): Schedule => ({ cron, timezone, missed: "skip", overlap: "skip", ...extra });
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -81,6 +81,17 @@ describe("bounds", () => {
     expect(next(bounded, "2026-11-28T00:00:00Z", 10)).toEqual(["2026-12-01T10:00:00.000Z", "2026-12-01T11:00:00.000Z", "2026-12-01T12:00:00.000Z"]);
     expect(upcomingOccurrences(schedule("0 * * * *", "UTC", { limit: 3 }), new Date("2026-12-01T00:00:00Z"), 5, 1).map(iso)).toEqual(["2026-12-01T01:00:00.000Z", "2026-12-01T02:00:00.000Z"]);
     expect(nextOccurrence(schedule("0 0 31 2 *", "UTC"), new Date())).toBeNull();
+  });
+});
+
+describe("the latest occurrence missed (latestOccurrence, for missed: once)", () => {
+  it("is the last occurrence at or before now, within the schedule's end, and never before the run it replaces", () => {
+    const weekdays = schedule("0 9 * * 1-5", "Europe/London");
+    const since = new Date("2026-11-30T09:00:00Z"); // Monday's occurrence, the run that was missed
+    expect(iso(latestOccurrence(weekdays, new Date("2026-12-06T12:00:00Z"), since))).toBe("2026-12-04T09:00:00.000Z"); // Friday's
+    expect(iso(latestOccurrence(weekdays, new Date("2026-12-02T09:00:00Z"), since))).toBe("2026-12-02T09:00:00.000Z"); // at now exactly
+    expect(iso(latestOccurrence({ ...weekdays, endAt: "2026-12-02T12:00:00Z" }, new Date("2026-12-06T12:00:00Z"), since))).toBe("2026-12-02T09:00:00.000Z");
+    expect(iso(latestOccurrence(weekdays, new Date("2026-11-30T09:03:00Z"), since))).toBe("2026-11-30T09:00:00.000Z");
   });
 });
 

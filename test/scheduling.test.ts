@@ -191,7 +191,7 @@ describe("recurring schedules", () => {
     expect(await received(id)).toEqual([]);
   });
 
-  it("catches up once (policy once): one run for the missed occurrences, then from now", async () => {
+  it("catches up once (policy once): one run for the latest missed occurrence, then from now", async () => {
     const res = await create({ schedule: { cron: "* * * * *", missed: "once" } }, lostMessages);
     const id = res.body.data.id;
     const later = new Date(new Date(res.body.data.nextRunAt).getTime() + 10 * 60_000 + 5000);
@@ -199,6 +199,10 @@ describe("recurring schedules", () => {
     await waitForJob(id, (j) => delivered(j), 15_000);
     const runs = await runRows(id);
     expect(runs.map((r) => r.status)).toEqual(["COMPLETED", "SCHEDULED"]);
+    // The catch-up stands for the occurrence just before `later` (ten were missed), and its webhook says so.
+    const latestMissed = nextMinute(later.getTime()).getTime() - 60_000;
+    expect(runs[0]).toMatchObject({ occurrenceAt: latestMissed, dueAt: latestMissed });
+    expect((await received(id))[0]!.body).toMatchObject({ dueAt: new Date(latestMissed).toISOString() });
     expect(runs[1]!.occurrenceAt).toBe(nextMinute(later.getTime()).getTime());
     expect(await received(id)).toHaveLength(1);
   });

@@ -121,7 +121,7 @@ export const cancelJob = jobAction(
   schedules.cancelJob,
 );
 export const pauseJob = jobAction("Schedule paused", "Pause a recurring schedule", "No occurrence starts until it is resumed.", schedules.pauseJob);
-export const resumeJob = jobAction("Schedule resumed", "Resume a recurring schedule", "Occurrences missed while paused follow the job's `missed` policy.", schedules.resumeJob);
+export const resumeJob = jobAction("Schedule resumed", "Resume a recurring schedule", "Starts the schedule again from now: occurrences that fell while it was paused are not run.", schedules.resumeJob);
 
 export const bulkJobs = factory.createHandlers(
   doc({

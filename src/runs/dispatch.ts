@@ -12,11 +12,11 @@ import { field, jsonEach } from "../db/json-rows";
 import { jobs, runs, type Run, type Schedule } from "../db/schema";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
-import { nextOccurrence, underLimit } from "../schedules/occurrences";
+import { latestOccurrence, nextOccurrence, underLimit } from "../schedules/occurrences";
 import { failRuns } from "./finish";
 import { countInProgress, findDueRuns, type DueRun } from "./repository";
 import { logCancelled, logScheduled, logStarted } from "../lib/log";
-import { cancelRuns, insertRuns, refreshJobs, scheduled, startRuns, type NewRun } from "./transitions";
+import { cancelRuns, insertRuns, refreshJobs, retimeRuns, scheduled, startRuns, type NewRun } from "./transitions";
 
 /** Most runs one dispatch weighs; a backlog is taken in turns. */
 export const DISPATCH_BATCH = 100;
@@ -93,8 +93,11 @@ export async function queueCompletions(env: Env, started: Run[], onFailure: Queu
   }
 }
 
-/** What to do with one due run of a recurring job, and the occurrence after it. */
-function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next: Date | null } {
+/**
+ * What to do with one due run of a recurring job, and the occurrence after it. A missed run that the
+ * `once` policy runs stands for the latest occurrence missed (`catchUp`: its new time).
+ */
+function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next: Date | null; catchUp?: Date } {
   const schedule = run.schedule!;
   const missed = run.dueAt.getTime() < now.getTime() - MISSED_AFTER_SECONDS * 1000;
   let cancel: string | null = null;
@@ -105,7 +108,8 @@ function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next:
   // After a miss the schedule resumes from now: the occurrences in between are not made (skip), or this run catches them up once.
   const after = new Date(Math.max(missed ? now.getTime() : run.occurrenceAt!.getTime(), run.scheduleCursor?.getTime() ?? 0));
   try {
-    return { cancel, next: run.paused || !underLimit(schedule, run.occurrences) ? null : nextOccurrence(schedule, after) };
+    const catchUp = missed && !cancel ? latestOccurrence(schedule, now, run.occurrenceAt!) : undefined;
+    return { cancel, next: run.paused || !underLimit(schedule, run.occurrences) ? null : nextOccurrence(schedule, after), catchUp };
   } catch (err) {
     // A stored schedule that can no longer be read must not hold back every other due run.
     return { cancel: `the schedule cannot be evaluated: ${err instanceof Error ? err.message : String(err)}`, next: null };
@@ -161,12 +165,14 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
   let slots = limit > 0 ? limit - (counted?.n ?? 0) : Infinity;
   const cancels: { id: number; reason: string }[] = [];
   const starts: number[] = [];
+  const catchUps: { id: number; at: Date }[] = [];
   const nexts: NewRun[] = [];
   for (const run of due) {
     const weighed = run.occurrenceAt && run.schedule ? weighOccurrence(run, now) : { cancel: null, next: null };
     if (weighed.cancel) cancels.push({ id: run.id, reason: weighed.cancel });
     else if (slots > 0) {
       starts.push(run.id);
+      if (weighed.catchUp && weighed.catchUp.getTime() !== run.occurrenceAt!.getTime()) catchUps.push({ id: run.id, at: weighed.catchUp });
       slots -= 1;
     } else continue; // waits for a slot; its next occurrence is made when it leaves SCHEDULED
     if (weighed.next) nexts.push(occurrenceRun(run.jobId, weighed.next, run.schedule!, now, run.id));
@@ -174,6 +180,8 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
   if (cancels.length + starts.length === 0) return { result: none, more: false };
 
   const jobIds = due.map((run) => run.jobId);
+  // Catch-up runs take their new time first (rare: after downtime; still due whatever happens next).
+  if (catchUps.length > 0) await retimeRuns(db, catchUps);
   const [cancelled, started, scheduled] = await db.batch([
     cancelRuns(db, cancels.length > 0 ? cancels : [{ id: -1, reason: "" }], now),
     startRuns(db, starts.length > 0 ? starts : [-1], now, jobDurationSeconds * 1000, limit),

@@ -129,6 +129,20 @@ export function replanRuns(db: Db, jobId: string) {
 }
 
 /**
+ * Gives SCHEDULED occurrences a later occurrence time (a catch-up run standing for the latest one
+ * missed): due then, and in line from then. No run of the job holds that time (the occurrence after a
+ * run is made only once the run leaves SCHEDULED, and after now).
+ */
+export function retimeRuns(db: Db, retimes: { id: number; at: Date }[]) {
+  const m = (i: number) => field(i, "m.value");
+  return db
+    .update(runs)
+    .set({ dueAt: sql`${m(1)}`, occurrenceAt: sql`${m(1)}`, rank: sql`${m(1)} + ${offsetSql(runs.priority)}` })
+    .from(sql`${jsonEach(retimes.map((r) => [r.id, r.at.getTime()]))} AS m`)
+    .where(sql`${runs.id} = ${m(0)} AND ${scheduled}`);
+}
+
+/**
  * SCHEDULED -> IN_PROGRESS for the listed runs, best place in line first, as many as there are free
  * slots (`limit` runs in progress at once; 0: no limit). The count and the update are one statement,
  * so two dispatchers at once never start more than the limit. Returns the runs started.

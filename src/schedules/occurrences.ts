@@ -95,6 +95,17 @@ export function nextOccurrence(schedule: Schedule, after: Date): Date | null {
   return null;
 }
 
+/**
+ * The latest occurrence at or before `at` and after `since` (an occurrence already made), within the
+ * schedule's end: what a catch-up run stands for (the `missed: once` policy). `since` when there is none.
+ */
+export function latestOccurrence(schedule: Schedule, at: Date, since: Date): Date {
+  const bound = schedule.endAt ? Math.min(at.getTime(), Date.parse(schedule.endAt)) : at.getTime();
+  // croner looks strictly before its reference, to the second; occurrences fall on whole minutes.
+  const [latest] = cronOf(schedule).previousRuns(1, new Date(Math.floor(bound / 1000) * 1000 + 1000));
+  return latest && latest.getTime() > since.getTime() ? latest : since;
+}
+
 /** True while the schedule may make another occurrence, `made` being those made so far. */
 export const underLimit = (schedule: Schedule, made: number) => schedule.limit === undefined || made < schedule.limit;
 
