@@ -28,8 +28,11 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
 // --test-scheduled: wrangler dev serves /__scheduled, which runs the Worker's scheduled() handler.
 const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", "config/local.env", "--test-scheduled", ...persist];
-if (existsSync(".dev.vars")) args.push("--env-file", ".dev.vars");
-const webhookUrl = process.env.WEBHOOK_URL ?? (port !== "8787" ? `http://127.0.0.1:${port}/webhooks/inbox` : undefined);
+const devVars = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : null;
+if (devVars !== null) args.push("--env-file", ".dev.vars");
+// On another port the local inbox moves with the app, unless .dev.vars or the environment names a target.
+const inbox = port !== "8787" && !/^\s*WEBHOOK_URL\s*=/m.test(devVars ?? "") ? `http://127.0.0.1:${port}/webhooks/inbox` : undefined;
+const webhookUrl = process.env.WEBHOOK_URL ?? inbox;
 if (webhookUrl) args.push("--var", `WEBHOOK_URL:${webhookUrl}`);
 
 const dev = spawn(...wrangler(args));

@@ -9,10 +9,14 @@ export interface App {
   output: string[];
 }
 
-/** `npm start` on `port` with `state` as its local D1 and Queues folder; `env` adds variables (WEBHOOK_URL, ...). */
-export function startApp(port: number, state: string, env: Record<string, string> = {}): App {
+/**
+ * `npm start` on `port` with `state` as its local D1 and Queues folder; `env` adds variables
+ * (WEBHOOK_URL, ...); `cwd` is the project folder it runs in (this one by default).
+ */
+export function startApp(port: number, state: string, env: Record<string, string> = {}, cwd?: string): App {
   const output: string[] = [];
   const child = spawn("npm", ["start"], {
+    cwd,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", PORT: String(port), PERSIST_TO: state, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group: npm, node, wrangler and workerd
