@@ -125,6 +125,28 @@ describe("POST /jobs (create form)", () => {
     expect(await countRows("jobs")).toBe(before);
   });
 
+  it("answers a field sent twice with a 400 form that names it, and writes nothing", async () => {
+    const job = await createJob();
+    const before = await countRows("jobs");
+    const cases: [string, string, string][] = [
+      ["/jobs", "taskName=a&taskName=b&payload={}", "taskName"],
+      ["/jobs", "taskName=a&payload={}&payload=x", "payload"],
+      [`/jobs/${job.id}/edit`, `taskName=${job.taskName}&cron=1&cron=2`, "cron"],
+    ];
+    for (const [path, body, field] of cases) {
+      for (const headers of [formHeaders, { ...formHeaders, ...htmx("job-form") }]) {
+        const res = await call("POST", path, body, headers);
+        expect(res.status, `${path} ${body}`).toBe(400);
+        expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+        expect(res.body).toContain(`<small id="${field}-error" class="field-error">${field} was given more than once</small>`);
+        // Also at the top: the field may be in a part of the form that is hidden.
+        expect(res.body).toMatch(new RegExp(`<p class="form-error" role="alert">${field} was given more than once</p>`));
+      }
+    }
+    expect(await countRows("jobs")).toBe(before);
+    expect((await call("GET", `/api/jobs/${job.id}`)).body.data).toMatchObject({ taskName: job.taskName, updatedAt: job.updatedAt });
+  });
+
   it("rejects a payload that is JSON but not an object", async () => {
     const res = await call("POST", "/jobs", form({ taskName: "x", priority: "LOW", payload: "[1,2]" }), formHeaders);
     expect(res.status).toBe(422);

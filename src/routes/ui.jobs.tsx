@@ -7,7 +7,7 @@ import { Hono, type Context } from "hono";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { jobCreateForm, jobEditForm, jobFormFields } from "../jobs/form";
+import { formValuesOf, jobCreateForm, jobEditForm, repeatedFields } from "../jobs/form";
 import { bulkAction } from "../jobs/bulk";
 import { BULK_ACTIONS, BULK_RUN_MAX, exportJobsQuery, jobIdParam, listJobsQuery, pageQuery, runIdParam, type BulkAction, type ListJobsQuery } from "../jobs/schemas";
 import { invalid } from "../lib/errors";
@@ -55,7 +55,7 @@ async function afterChange(c: Ctx, toast: string, elsewhere: string) {
 }
 
 /** A form shown in the modal for htmx, or as a page of its own without JavaScript. */
-function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 422 = 200) {
+function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 400 | 422 = 200) {
   if (wantsFragment(c, "job-form")) return c.html(form, status);
   if (wantsFragment(c)) return c.html(<Modal title={title}>{form}</Modal>, status);
   return renderPage(c, "jobs", title, <article class="standalone-form"><h1>{title}</h1>{form}</article>, status);
@@ -108,9 +108,14 @@ const validForm = <S extends typeof jobCreateForm | typeof jobEditForm>(schema: 
     const ctx = c as unknown as Ctx;
     const id = ctx.req.param("id");
     const job = id ? await jobs.getJob(ctx.env, id) : undefined;
-    const values = jobFormFields.parse(result.data);
-    const form = <JobForm job={job} values={values} errors={formErrors(result.error.issues)} />;
-    return formView(ctx, await title(ctx), form, 422);
+    const raw = result.data as Record<string, unknown>;
+    const errors = formErrors(result.error.issues);
+    // A field sent twice is a malformed request (400), not a broken rule (422). Said at the top as well:
+    // the field may be in a part of the form that is not shown (cron while the timing is kept).
+    const repeated = repeatedFields(raw);
+    if (repeated.length > 0) errors.form ??= repeated.map((field) => errors[field as keyof FieldErrors]).join("; ");
+    const form = <JobForm job={job} values={formValuesOf(raw)} errors={errors} />;
+    return formView(ctx, await title(ctx), form, repeated.length > 0 ? 400 : 422);
   });
 
 export const uiJobs = new Hono<AppEnv>()
