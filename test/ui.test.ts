@@ -342,3 +342,23 @@ describe("scheduling from the dashboard", () => {
     expect(none.body).toBe("Select at least one job first (the boxes at the start of the rows)");
   });
 });
+
+describe("bad links and forms on dashboard paths", () => {
+  const long = "x".repeat(100);
+  it.each([
+    ["GET", `/jobs/${long}`, undefined, "Invalid link: job id must be at most 64 characters"],
+    ["POST", "/runs/abc/redeliver", "", "Invalid link: run id must be a positive whole number"],
+    ["POST", "/jobs/bulk", "action=nuke&ids=j1", "Invalid form: action must be one of run, cancel, pause, resume, delete"],
+    ["POST", "/jobs/bulk", `action=run&ids=${long}`, "Invalid form: a job id must be at most 64 characters"],
+  ])("%s %s %j answers a 400 page that says what is wrong (plain text to htmx), never the validator's JSON", async (method, path, body, message) => {
+    const page = await call(method, path, body, body === undefined ? {} : formHeaders);
+    expect(page.status).toBe(400);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.body).toMatch(/^<!doctype html>/);
+    expect(page.body).toContain(`<p>${message}</p>`);
+    const fragment = await call(method, path, body, htmx());
+    expect(fragment.status).toBe(400);
+    expect(fragment.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(fragment.body).toBe(message);
+  });
+});

@@ -19,7 +19,7 @@ import { JobDetailPage, JobLive, type JobDetail } from "../views/job-detail";
 import { BulkConfirm, DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
 import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
-import { backTo, renderPage, trigger, validPageQuery, wantsFragment } from "./ui.shared";
+import { backTo, renderPage, trigger, validPageInput, validPageQuery, wantsFragment } from "./ui.shared";
 
 type Ctx = Context<AppEnv>;
 
@@ -76,7 +76,7 @@ const bulkForm = z.object({
     .union([z.string(), z.array(z.string())])
     .optional()
     .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
-    .pipe(z.array(z.string().min(1).max(64)).max(BULK_RUN_MAX, `at most ${BULK_RUN_MAX} jobs at once`)),
+    .pipe(z.array(z.string().min(1, "a job id must not be empty").max(64, "a job id must be at most 64 characters")).max(BULK_RUN_MAX, `at most ${BULK_RUN_MAX} jobs at once`)),
 });
 
 const bulkDone: Record<BulkAction, string> = { run: "Started", cancel: "Cancelled the current run of", pause: "Paused", resume: "Resumed", delete: "Deleted" };
@@ -140,29 +140,29 @@ export const uiJobs = new Hono<AppEnv>()
     return afterChange(c, `Job “${job.taskName}” created`, `/jobs/${job.id}`);
   })
 
-  .get("/jobs/:id", zValidator("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
+  .get("/jobs/:id", validPageInput("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
     const detail = await loadDetail(c, c.req.valid("param").id, c.req.valid("query").page);
     if (wantsFragment(c, "job-live")) return c.html(<JobLive {...detail} />);
     return renderPage(c, "jobs", detail.job.taskName, <JobDetailPage {...detail} />);
   })
 
-  .get("/jobs/:id/row", zValidator("param", jobIdParam), async (c) => {
+  .get("/jobs/:id/row", validPageInput("param", jobIdParam), async (c) => {
     const job = await jobs.getJob(c.env, c.req.valid("param").id);
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
-  .get("/jobs/:id/live", zValidator("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
+  .get("/jobs/:id/live", validPageInput("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
     return c.html(<JobLive {...await loadDetail(c, c.req.valid("param").id, c.req.valid("query").page)} />);
   })
 
-  .get("/jobs/:id/edit", zValidator("param", jobIdParam), async (c) => {
+  .get("/jobs/:id/edit", validPageInput("param", jobIdParam), async (c) => {
     const job = await jobs.getJob(c.env, c.req.valid("param").id);
     return formView(c, `Edit “${job.taskName}”`, <JobForm job={job} values={valuesOfJob(job)} />);
   })
 
   .post(
     "/jobs/:id/edit",
-    zValidator("param", jobIdParam),
+    validPageInput("param", jobIdParam),
     validForm(jobEditForm, async (c) => `Edit “${(await jobs.getJob(c.env, c.req.param("id")!)).taskName}”`),
     async (c) => {
       const job = await jobs.updateJob(c.env, c.req.valid("param").id, c.req.valid("form"));
@@ -171,7 +171,7 @@ export const uiJobs = new Hono<AppEnv>()
     },
   )
 
-  .post("/jobs/:id/run", zValidator("param", jobIdParam), async (c) => {
+  .post("/jobs/:id/run", validPageInput("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.runJob(c.env, id);
     if (!wantsFragment(c)) return c.redirect(backTo(c, `/jobs/${id}`), 303);
@@ -179,11 +179,11 @@ export const uiJobs = new Hono<AppEnv>()
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
-  .post("/jobs/:id/cancel", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.cancelJob, "Run cancelled"))
-  .post("/jobs/:id/pause", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.pauseJob, "Schedule paused"))
-  .post("/jobs/:id/resume", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.resumeJob, "Schedule resumed"))
+  .post("/jobs/:id/cancel", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.cancelJob, "Run cancelled"))
+  .post("/jobs/:id/pause", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.pauseJob, "Schedule paused"))
+  .post("/jobs/:id/resume", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.resumeJob, "Schedule resumed"))
 
-  .post("/jobs/bulk/confirm", zValidator("form", bulkForm), async (c) => {
+  .post("/jobs/bulk/confirm", validPageInput("form", bulkForm), async (c) => {
     const { action, ids } = c.req.valid("form");
     if (ids.length === 0) throw invalid("Select at least one job first (the boxes at the start of the rows)");
     const form = <BulkConfirm action={action} ids={ids} />;
@@ -191,7 +191,7 @@ export const uiJobs = new Hono<AppEnv>()
     return renderPage(c, "jobs", "Are you sure?", <article class="standalone-form"><h1>Are you sure?</h1>{form}</article>);
   })
 
-  .post("/jobs/bulk", zValidator("form", bulkForm), async (c) => {
+  .post("/jobs/bulk", validPageInput("form", bulkForm), async (c) => {
     const { action, ids } = c.req.valid("form");
     if (ids.length === 0) throw invalid("Select at least one job first");
     const result = await bulkAction(c.env, action, ids.slice(0, BULK_RUN_MAX));
@@ -200,14 +200,14 @@ export const uiJobs = new Hono<AppEnv>()
     return afterChange(c, `${bulkDone[action]} ${result.done.length} of ${ids.length} jobs${refused > 0 ? ` (${refused} could not be: ${[...result.refused.map((r) => r.message), ...result.notFound.map((id) => `'${id}' not found`)].slice(0, 2).join("; ")})` : ""}`, "/");
   })
 
-  .post("/runs/:runId/redeliver", zValidator("param", runIdParam), async (c) => {
+  .post("/runs/:runId/redeliver", validPageInput("param", runIdParam), async (c) => {
     const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
     if (!wantsFragment(c)) return c.redirect(`/jobs/${run.jobId}`, 303);
     trigger(c, { toast: `Redelivery of run ${run.number} queued` });
     return c.html(<JobLive {...await loadDetail(c, run.jobId)} />);
   })
 
-  .get("/jobs/:id/delete", zValidator("param", jobIdParam), async (c) => {
+  .get("/jobs/:id/delete", validPageInput("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.getJob(c.env, id);
     const [logs, runList] = await Promise.all([jobs.listJobLogs(c.env, id, { limit: 1, page: 1 }), runs.listJobRuns(c.env, id, { limit: 1, page: 1 })]);
@@ -216,7 +216,7 @@ export const uiJobs = new Hono<AppEnv>()
     return renderPage(c, "jobs", "Delete job?", <article class="standalone-form"><h1>Delete job?</h1>{form}</article>);
   })
 
-  .post("/jobs/:id/delete", zValidator("param", jobIdParam), async (c) => {
+  .post("/jobs/:id/delete", validPageInput("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.getJob(c.env, id);
     await jobs.deleteJob(c.env, id);
