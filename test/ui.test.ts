@@ -147,6 +147,15 @@ describe("POST /jobs (create form)", () => {
     expect((await call("GET", `/api/jobs/${job.id}`)).body.data).toMatchObject({ taskName: job.taskName, updatedAt: job.updatedAt });
   });
 
+  it("creates the job and sends htmx to its page when HX-Current-URL is not a URL", async () => {
+    const name = uniqueWord("badurl");
+    const res = await call("POST", "/jobs", form({ taskName: name, priority: "LOW", payload: "" }), htmx("job-form", "garbage"));
+    const job = (await call("GET", `/api/jobs?search=${name}`)).body.data[0];
+    expect(job).toMatchObject({ taskName: name });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("HX-Location")).toBe(`/jobs/${job.id}`);
+  });
+
   it("rejects a payload that is JSON but not an object", async () => {
     const res = await call("POST", "/jobs", form({ taskName: "x", priority: "LOW", payload: "[1,2]" }), formHeaders);
     expect(res.status).toBe(422);
@@ -186,6 +195,16 @@ describe("job row, run and live status", () => {
     const res = await call("POST", `/jobs/${job.id}/run`, "", { referer: "http://scheduler.test/?page=2", ...formHeaders });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/?page=2");
+  });
+
+  it("redirects a plain run form to the job's page when Referer is not a URL, or another site's", async () => {
+    for (const referer of ["::::", "https://elsewhere.example/?page=2"]) {
+      const job = await createJob();
+      const res = await call("POST", `/jobs/${job.id}/run`, "", { referer, ...formHeaders });
+      expect(res.status, referer).toBe(303);
+      expect(res.headers.get("location")).toBe(`/jobs/${job.id}`);
+      expect(await runRows(job.id)).toHaveLength(1);
+    }
   });
 
   it("shows the detail page with each run, its webhook and attempts, and a live section that stops polling when done", async () => {

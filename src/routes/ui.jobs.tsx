@@ -19,16 +19,14 @@ import { JobDetailPage, JobLive, type JobDetail } from "../views/job-detail";
 import { BulkConfirm, DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
 import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
-import { backTo, renderPage, trigger, validPageInput, validPageQuery, wantsFragment } from "./ui.shared";
+import { backTo, currentUrl, renderPage, trigger, validPageInput, validPageQuery, wantsFragment } from "./ui.shared";
 
 type Ctx = Context<AppEnv>;
 
 /** The list view the browser is showing (from HX-Current-URL), so a change can refresh it in place. */
 function currentListQuery(c: Ctx): ListJobsQuery | null {
-  const current = c.req.header("HX-Current-URL");
-  if (!current) return null;
-  const url = new URL(current);
-  if (url.pathname !== "/") return null;
+  const url = currentUrl(c);
+  if (url?.pathname !== "/") return null;
   const parsed = listJobsQuery.safeParse(Object.fromEntries(url.searchParams));
   return parsed.success ? parsed.data : null;
 }

@@ -100,10 +100,22 @@ export const validPageInput = <Tg extends keyof typeof problemOf, T extends z.Zo
 
 export const validPageQuery = <T extends z.ZodType>(schema: T) => validPageInput("query", schema);
 
+/** The URL a request header names; null when it is missing or not a URL (a client can send anything). */
+function urlInHeader(c: Ctx, name: string): URL | null {
+  const value = c.req.header(name);
+  if (!value) return null;
+  try {
+    return new URL(value);
+  } catch {
+    return null;
+  }
+}
+
+/** The page the browser is showing, as htmx tells it (HX-Current-URL). */
+export const currentUrl = (c: Ctx) => urlInHeader(c, "HX-Current-URL");
+
 /** Same-origin page the request came from, to return to after a plain (no-JavaScript) form post. */
 export function backTo(c: Ctx, fallback: string) {
-  const referer = c.req.header("Referer");
-  if (!referer) return fallback;
-  const url = new URL(referer);
-  return url.origin === new URL(c.req.url).origin ? `${url.pathname}${url.search}` : fallback;
+  const url = urlInHeader(c, "Referer");
+  return url?.origin === new URL(c.req.url).origin ? `${url.pathname}${url.search}` : fallback;
 }
