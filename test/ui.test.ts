@@ -1,6 +1,6 @@
 /** The dashboard's HTML routes and htmx fragments, called as a browser and as htmx would call them. */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { call, countRows, createJob, delivered, logRows, runRows, sessionCookie, uniqueWord, waitForJob } from "./support/helpers";
 
@@ -243,6 +243,41 @@ describe("job row, run and live status", () => {
     expect(done.latestRun.delivery.attempts).toBe(1);
     const again = await call("GET", `/jobs/${job.id}`);
     expect(again.body).toContain("Redelivery 1, attempt 1");
+  });
+
+  it("keeps the page of runs the person was on after an action there, and polls while a run on another page delivers", async () => {
+    // Run 1 delivered (its redelivery then fails once and succeeds a second later), then runs 2..11 cancelled: run 1 is on page 2.
+    const job = await createJob({ payload: { receiver: { script: [200, 500, 200] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    const run1 = (await waitForJob(job.id, delivered)).latestRun.id;
+    for (let i = 1; i <= 10; i++) await call("PATCH", `/api/jobs/${job.id}`, { runAt: new Date(Date.now() + i * 3_600_000).toISOString() });
+    const onPage2 = htmx(undefined, `http://scheduler.test/jobs/${job.id}?page=2`);
+    const isPage2 = (body: string) => {
+      expect(body).toContain("<strong>Run 1</strong>");
+      expect(body).not.toContain("<strong>Run 11</strong>");
+      expect(body).toMatch(/<a [^>]*aria-current="page"[^>]*>2<\/a>/);
+    };
+
+    const cancelled = await call("POST", `/jobs/${job.id}/cancel`, "", onPage2);
+    expect(cancelled.status).toBe(200);
+    isPage2(cancelled.body);
+    expect(cancelled.body).not.toContain("data-poll");
+
+    const redelivered = await call("POST", `/runs/${run1}/redeliver`, "", onPage2);
+    expect(redelivered.status).toBe(200);
+    isPage2(redelivered.body);
+    expect(redelivered.body).toContain(`data-poll="/jobs/${job.id}/live?page=2"`);
+    // Page 1 does not list run 1, yet it polls while run 1's webhook is under way.
+    const page1 = await call("GET", `/jobs/${job.id}/live`, undefined, htmx());
+    expect(page1.body).not.toContain("<strong>Run 1</strong>");
+    expect(page1.body).toContain(`data-poll="/jobs/${job.id}/live"`);
+    await vi.waitUntil(async () => (await runRows(job.id))[0]!.state === "DELIVERED", { timeout: 10_000, interval: 100 });
+    expect((await call("GET", `/jobs/${job.id}/live`, undefined, htmx())).body).not.toContain("data-poll");
+
+    // Without JavaScript, back to the page it came from.
+    const plain = await call("POST", `/runs/${run1}/redeliver`, "", { ...formHeaders, referer: `http://scheduler.test/jobs/${job.id}?page=2` });
+    expect(plain.status).toBe(303);
+    expect(plain.headers.get("location")).toBe(`/jobs/${job.id}?page=2`);
   });
 
   it("answers 404 pages and plain-text 404s for unknown jobs", async () => {

@@ -15,7 +15,7 @@ import * as schedules from "../schedules/service";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
 import { exportResponse } from "./jobs.handlers";
-import { JobDetailPage, JobLive, type JobDetail } from "../views/job-detail";
+import { JobDetailPage, JobLive, jobPageUrl, type JobDetail } from "../views/job-detail";
 import { BulkConfirm, DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
 import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
@@ -59,13 +59,13 @@ function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlE
   return renderPage(c, "jobs", title, <article class="standalone-form"><h1>{title}</h1>{form}</article>, status);
 }
 
-/** Cancel, pause, resume from the job's page: the live section again, with a toast. */
+/** Cancel, pause, resume from the job's page: the live section again, on the page of runs it was on, with a toast. */
 async function timingAction(c: Ctx, act: (env: Ctx["env"], id: string) => Promise<unknown>, toast: string) {
   const id = c.req.param("id")!;
   await act(c.env, id);
-  if (!wantsFragment(c)) return c.redirect(`/jobs/${id}`, 303);
+  if (!wantsFragment(c)) return c.redirect(backTo(c, jobPageUrl(id)), 303);
   trigger(c, { toast });
-  return c.html(<JobLive {...await loadDetail(c, id)} />);
+  return c.html(<JobLive {...await loadDetail(c, id, currentRunsPage(c, id))} />);
 }
 
 const bulkForm = z.object({
@@ -83,15 +83,29 @@ const bulkDone: Record<BulkAction, string> = { run: "Started", cancel: "Cancelle
 const RUNS_PER_PAGE = 10;
 const runsPageQuery = z.object({ page: pageQuery.page });
 
+/**
+ * The page of runs the browser shows on this job's page (from HX-Current-URL): an action taken there
+ * answers that page again, not the first.
+ */
+function currentRunsPage(c: Ctx, id: string): number {
+  const url = currentUrl(c);
+  if (url?.pathname !== jobPageUrl(id)) return 1;
+  const parsed = runsPageQuery.safeParse(Object.fromEntries(url.searchParams));
+  return parsed.success ? parsed.data.page : 1;
+}
+
 /** Everything a job's page shows: the job, a page of its runs, and their attempts. */
 async function loadDetail(c: Ctx, id: string, page = 1): Promise<JobDetail> {
   const job = await jobs.getJob(c.env, id);
-  const { items, pagination } = await runs.listJobRuns(c.env, id, { page, limit: RUNS_PER_PAGE });
+  const [{ items, pagination }, runsUnderWay] = await Promise.all([
+    runs.listJobRuns(c.env, id, { page, limit: RUNS_PER_PAGE }),
+    runs.anyRunUnderWay(c.env, id),
+  ]);
   const attempts = await runs.attemptsOf(
     c.env,
     items.map((run) => run.id),
   );
-  return { job, runs: items, runsInfo: pagination, attempts, now: new Date() };
+  return { job, runs: items, runsInfo: pagination, attempts, runsUnderWay, now: new Date() };
 }
 
 /** Each issue beside its field: a schedule's issues beside the schedule field they name (cron, timezone, ...). */
@@ -173,7 +187,7 @@ export const uiJobs = new Hono<AppEnv>()
     const { id } = c.req.valid("param");
     const job = await jobs.runJob(c.env, id);
     if (!wantsFragment(c)) return c.redirect(backTo(c, `/jobs/${id}`), 303);
-    if (c.req.query("view") === "detail") return c.html(<JobLive {...await loadDetail(c, id)} />);
+    if (c.req.query("view") === "detail") return c.html(<JobLive {...await loadDetail(c, id, currentRunsPage(c, id))} />);
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
@@ -200,9 +214,9 @@ export const uiJobs = new Hono<AppEnv>()
 
   .post("/runs/:runId/redeliver", validPageInput("param", runIdParam), async (c) => {
     const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
-    if (!wantsFragment(c)) return c.redirect(`/jobs/${run.jobId}`, 303);
+    if (!wantsFragment(c)) return c.redirect(backTo(c, jobPageUrl(run.jobId)), 303);
     trigger(c, { toast: `Redelivery of run ${run.number} queued` });
-    return c.html(<JobLive {...await loadDetail(c, run.jobId)} />);
+    return c.html(<JobLive {...await loadDetail(c, run.jobId, currentRunsPage(c, run.jobId))} />);
   })
 
   .get("/jobs/:id/delete", validPageInput("param", jobIdParam), async (c) => {

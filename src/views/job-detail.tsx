@@ -19,6 +19,8 @@ export interface JobDetail {
   runsInfo: PageInfo;
   /** The attempts of each listed run, newest first. */
   attempts: Map<number, LogView[]>;
+  /** Whether any of the job's runs is in progress or has its webhook under way, listed on this page or not. */
+  runsUnderWay: boolean;
   now: Date;
 }
 
@@ -66,11 +68,12 @@ function TimingActions({ job }: { job: JobView }) {
   );
 }
 
-export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
+export function JobLive({ job, runs, runsInfo, attempts, runsUnderWay, now }: JobDetail) {
   const nextRuns = nextRunsOf(job, 5);
   const url = `/jobs/${job.id}/live${runsInfo.page > 1 ? `?page=${runsInfo.page}` : ""}`;
-  // Live while the job runs or any run shown has a webhook under way (an older run's may still retry).
-  const active = isActive(job) || runs.some((run) => deliveryActive(run.delivery));
+  // Live while the job runs or any of its runs has a webhook under way (an older run's may still retry,
+  // or be redelivered), whether or not that run is on the page shown: its figures and badges change too.
+  const active = isActive(job) || runsUnderWay || runs.some((run) => deliveryActive(run.delivery));
   const everyMs = runs.some((run) => run.delivery?.state === "RETRYING") && !isActive(job) ? 5000 : pollEveryMs(job);
   const live = active ? poll(url, everyMs) : {};
   return (
