@@ -172,6 +172,8 @@ describe("job row, run and live status", () => {
     expect(run.body).toMatch(new RegExp(`^<tr id="job-${job.id}"`));
     expect(run.body).toContain('data-status="IN_PROGRESS"');
     expect(run.body).toContain(`data-poll="/jobs/${job.id}/row" data-poll-every="1000"`);
+    // Unavailable while it runs, yet focusable: a disabled button would drop the keyboard focus that pressed it.
+    expect(run.body).toContain(`<button type="submit" aria-disabled="true" aria-label="Run ${job.taskName}">Running…</button>`);
 
     await waitForJob(job.id, delivered);
     const row = await call("GET", `/jobs/${job.id}/row`, undefined, htmx());

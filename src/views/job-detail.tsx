@@ -79,7 +79,8 @@ export function JobLive({ job, runs, runsInfo, attempts, runsUnderWay, now }: Jo
   return (
     <div id="job-live" data-announce={announcement(job)} {...live}>
       <section class="job-summary" aria-label="Status and actions">
-        <p class="status-cell">
+        {/* Where keyboard focus goes when the control that held it is gone (Cancel run, once cancelled): see app.js. */}
+        <p class="status-cell" id="job-status" tabindex={-1} data-focus-fallback>
           <StatusBadge status={job.status} /> <PriorityBadge priority={job.priority} /> <DeliveryBadge delivery={job.latestRun?.delivery} />{" "}
           <span class="muted">
             created <Time at={job.createdAt} now={now} />, updated <Time at={job.updatedAt} now={now} />
@@ -184,9 +185,10 @@ function RunItem({ run, attempts, open, now }: { run: RunView; attempts: LogView
           ) : (
             <p class="muted">Its webhook is sent when the run finishes.</p>
           )}
-          {delivery && (delivery.state === "DELIVERED" || delivery.state === "FAILED") ? (
+          {delivery ? (
             <form method="post" action={`/runs/${run.id}/redeliver`} hx-post={`/runs/${run.id}/redeliver`} hx-target="#job-live" hx-swap="morph" class="redeliver">
-              <button type="submit" class="secondary" aria-label={`Redeliver webhook of run ${run.number}`}>
+              {/* Kept while its webhook is under way, aria-disabled (as Run is): pressed, it keeps the keyboard focus. */}
+              <button type="submit" class="secondary" aria-disabled={deliveryActive(delivery) ? "true" : undefined} aria-label={`Redeliver webhook of run ${run.number}`}>
                 Redeliver webhook
               </button>
               <small class="muted"> A new series of attempts: same webhook-id, same body.</small>

@@ -282,6 +282,57 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.screenshot({ path: `${shots}/job-detail.png`, fullPage: true });
   });
 
+  it("keeps the keyboard focus on Run and Redeliver once pressed, and moves it to the status when Cancel run goes", async () => {
+    const name = `Keyboard ${word()}`;
+    const id = (await api("POST", "/api/jobs", { taskName: name })).body.data.id as string;
+    /** What has the keyboard focus: its label, else its id, else its tag (BODY when it was dropped). */
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label") || document.activeElement?.id || document.activeElement?.tagName);
+    const runRequests: string[] = [];
+    page.on("request", (req) => req.method() === "POST" && new URL(req.url()).pathname === `/jobs/${id}/run` && runRequests.push(req.url()));
+    const settled = () => page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
+
+    // A row's Run, pressed with the keyboard: it stays focused while the job runs, and pressing it again does nothing.
+    await open(`/?search=${encodeURIComponent(name)}`);
+    const row = page.locator("tr", { hasText: name });
+    const rowRun = row.getByRole("button", { name: `Run ${name}`, exact: true });
+    await rowRun.focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => row.locator("[data-status]").first().getAttribute("data-status")).toBe("IN_PROGRESS");
+    await settled();
+    expect(await focused()).toBe(`Run ${name}`);
+    expect(await rowRun.getAttribute("aria-disabled")).toBe("true");
+    await page.keyboard.press("Enter");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(runRequests).toHaveLength(1);
+    expect(await page.locator(".toast-error").count()).toBe(0);
+    await expect.poll(() => row.locator("[data-delivery]").getAttribute("data-delivery"), { timeout: 15_000 }).toBe("DELIVERED");
+    expect(await rowRun.getAttribute("aria-disabled")).toBeNull();
+    expect(await focused()).toBe(`Run ${name}`);
+
+    // On the job's page: Redeliver keeps the focus while its webhook is sent again.
+    await open(`/jobs/${id}`);
+    await page.getByRole("button", { name: "Redeliver webhook of run 1" }).focus();
+    const redelivered = page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith("/redeliver"));
+    await page.keyboard.press("Enter");
+    expect((await redelivered).status()).toBe(200);
+    await settled();
+    expect(await focused()).toBe("Redeliver webhook of run 1");
+
+    // Run, then Cancel run: Run keeps the focus; Cancel run is gone once the run is cancelled, and the status takes it.
+    const run = page.locator("#job-live").getByRole("button", { name: `Run ${name}`, exact: true });
+    await run.focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#job-live .status-cell [data-status]").first().getAttribute("data-status")).toBe("IN_PROGRESS");
+    await settled();
+    expect(await focused()).toBe(`Run ${name}`);
+    expect(await run.getAttribute("aria-disabled")).toBe("true");
+    await page.getByRole("button", { name: `Cancel run ${name}` }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#job-live .status-cell [data-status]").first().getAttribute("data-status")).toBe("CANCELLED");
+    await settled();
+    expect(await focused()).toBe("job-status");
+  });
+
   it("tries a failed refresh again with a growing wait, says so, and carries on when the server answers again", async () => {
     const { body } = await api("POST", "/api/jobs", { taskName: `Flaky network ${word()}` });
     const id = body.data.id as string;
