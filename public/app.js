@@ -31,6 +31,11 @@
   document.addEventListener("click", (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!target) return;
+    // A control shown as unavailable (aria-disabled, so it keeps the keyboard focus) does nothing.
+    if (target.closest('[aria-disabled="true"]')) {
+      event.preventDefault();
+      return;
+    }
     if (target.closest("[data-close-modal]")) {
       event.preventDefault();
       closeModal();
@@ -127,6 +132,19 @@
     stopWatching(elt);
     if (elt.dataset.poll) schedule(elt, Number(elt.dataset.pollEvery) || 1000);
     else announce(elt.dataset.announce);
+  });
+
+  // An answer that removes the focused control (Cancel run, once cancelled) must not drop keyboard focus
+  // to the start of the page: it moves to the swapped part's data-focus-fallback (the job's status).
+  const focusWasIn = new WeakSet();
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && event.detail.target?.contains(focused)) focusWasIn.add(event.detail.xhr);
+  });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (!focusWasIn.delete(event.detail.xhr)) return;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    event.detail.target?.querySelector("[data-focus-fallback]")?.focus();
   });
 
   // New content (a refreshed table, a new row) may hold live parts of its own.

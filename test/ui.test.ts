@@ -1,6 +1,6 @@
 /** The dashboard's HTML routes and htmx fragments, called as a browser and as htmx would call them. */
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { call, countRows, createJob, delivered, logRows, runRows, sessionCookie, uniqueWord, waitForJob } from "./support/helpers";
 
@@ -125,6 +125,37 @@ describe("POST /jobs (create form)", () => {
     expect(await countRows("jobs")).toBe(before);
   });
 
+  it("answers a field sent twice with a 400 form that names it, and writes nothing", async () => {
+    const job = await createJob();
+    const before = await countRows("jobs");
+    const cases: [string, string, string][] = [
+      ["/jobs", "taskName=a&taskName=b&payload={}", "taskName"],
+      ["/jobs", "taskName=a&payload={}&payload=x", "payload"],
+      [`/jobs/${job.id}/edit`, `taskName=${job.taskName}&cron=1&cron=2`, "cron"],
+    ];
+    for (const [path, body, field] of cases) {
+      for (const headers of [formHeaders, { ...formHeaders, ...htmx("job-form") }]) {
+        const res = await call("POST", path, body, headers);
+        expect(res.status, `${path} ${body}`).toBe(400);
+        expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+        expect(res.body).toContain(`<small id="${field}-error" class="field-error">${field} was given more than once</small>`);
+        // Also at the top: the field may be in a part of the form that is hidden.
+        expect(res.body).toMatch(new RegExp(`<p class="form-error" role="alert">${field} was given more than once</p>`));
+      }
+    }
+    expect(await countRows("jobs")).toBe(before);
+    expect((await call("GET", `/api/jobs/${job.id}`)).body.data).toMatchObject({ taskName: job.taskName, updatedAt: job.updatedAt });
+  });
+
+  it("creates the job and sends htmx to its page when HX-Current-URL is not a URL", async () => {
+    const name = uniqueWord("badurl");
+    const res = await call("POST", "/jobs", form({ taskName: name, priority: "LOW", payload: "" }), htmx("job-form", "garbage"));
+    const job = (await call("GET", `/api/jobs?search=${name}`)).body.data[0];
+    expect(job).toMatchObject({ taskName: name });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("HX-Location")).toBe(`/jobs/${job.id}`);
+  });
+
   it("rejects a payload that is JSON but not an object", async () => {
     const res = await call("POST", "/jobs", form({ taskName: "x", priority: "LOW", payload: "[1,2]" }), formHeaders);
     expect(res.status).toBe(422);
@@ -141,6 +172,8 @@ describe("job row, run and live status", () => {
     expect(run.body).toMatch(new RegExp(`^<tr id="job-${job.id}"`));
     expect(run.body).toContain('data-status="IN_PROGRESS"');
     expect(run.body).toContain(`data-poll="/jobs/${job.id}/row" data-poll-every="1000"`);
+    // Unavailable while it runs, yet focusable: a disabled button would drop the keyboard focus that pressed it.
+    expect(run.body).toContain(`<button type="submit" aria-disabled="true" aria-label="Run ${job.taskName}">Running…</button>`);
 
     await waitForJob(job.id, delivered);
     const row = await call("GET", `/jobs/${job.id}/row`, undefined, htmx());
@@ -164,6 +197,16 @@ describe("job row, run and live status", () => {
     const res = await call("POST", `/jobs/${job.id}/run`, "", { referer: "http://scheduler.test/?page=2", ...formHeaders });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/?page=2");
+  });
+
+  it("redirects a plain run form to the job's page when Referer is not a URL, or another site's", async () => {
+    for (const referer of ["::::", "https://elsewhere.example/?page=2"]) {
+      const job = await createJob();
+      const res = await call("POST", `/jobs/${job.id}/run`, "", { referer, ...formHeaders });
+      expect(res.status, referer).toBe(303);
+      expect(res.headers.get("location")).toBe(`/jobs/${job.id}`);
+      expect(await runRows(job.id)).toHaveLength(1);
+    }
   });
 
   it("shows the detail page with each run, its webhook and attempts, and a live section that stops polling when done", async () => {
@@ -202,6 +245,41 @@ describe("job row, run and live status", () => {
     expect(done.latestRun.delivery.attempts).toBe(1);
     const again = await call("GET", `/jobs/${job.id}`);
     expect(again.body).toContain("Redelivery 1, attempt 1");
+  });
+
+  it("keeps the page of runs the person was on after an action there, and polls while a run on another page delivers", async () => {
+    // Run 1 delivered (its redelivery then fails once and succeeds a second later), then runs 2..11 cancelled: run 1 is on page 2.
+    const job = await createJob({ payload: { receiver: { script: [200, 500, 200] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    const run1 = (await waitForJob(job.id, delivered)).latestRun.id;
+    for (let i = 1; i <= 10; i++) await call("PATCH", `/api/jobs/${job.id}`, { runAt: new Date(Date.now() + i * 3_600_000).toISOString() });
+    const onPage2 = htmx(undefined, `http://scheduler.test/jobs/${job.id}?page=2`);
+    const isPage2 = (body: string) => {
+      expect(body).toContain("<strong>Run 1</strong>");
+      expect(body).not.toContain("<strong>Run 11</strong>");
+      expect(body).toMatch(/<a [^>]*aria-current="page"[^>]*>2<\/a>/);
+    };
+
+    const cancelled = await call("POST", `/jobs/${job.id}/cancel`, "", onPage2);
+    expect(cancelled.status).toBe(200);
+    isPage2(cancelled.body);
+    expect(cancelled.body).not.toContain("data-poll");
+
+    const redelivered = await call("POST", `/runs/${run1}/redeliver`, "", onPage2);
+    expect(redelivered.status).toBe(200);
+    isPage2(redelivered.body);
+    expect(redelivered.body).toContain(`data-poll="/jobs/${job.id}/live?page=2"`);
+    // Page 1 does not list run 1, yet it polls while run 1's webhook is under way.
+    const page1 = await call("GET", `/jobs/${job.id}/live`, undefined, htmx());
+    expect(page1.body).not.toContain("<strong>Run 1</strong>");
+    expect(page1.body).toContain(`data-poll="/jobs/${job.id}/live"`);
+    await vi.waitUntil(async () => (await runRows(job.id))[0]!.state === "DELIVERED", { timeout: 10_000, interval: 100 });
+    expect((await call("GET", `/jobs/${job.id}/live`, undefined, htmx())).body).not.toContain("data-poll");
+
+    // Without JavaScript, back to the page it came from.
+    const plain = await call("POST", `/runs/${run1}/redeliver`, "", { ...formHeaders, referer: `http://scheduler.test/jobs/${job.id}?page=2` });
+    expect(plain.status).toBe(303);
+    expect(plain.headers.get("location")).toBe(`/jobs/${job.id}?page=2`);
   });
 
   it("answers 404 pages and plain-text 404s for unknown jobs", async () => {
@@ -318,5 +396,25 @@ describe("scheduling from the dashboard", () => {
     const none = await call("POST", "/jobs/bulk/confirm", "action=run", { ...formHeaders, ...htmx("modal") });
     expect(none.status).toBe(400);
     expect(none.body).toBe("Select at least one job first (the boxes at the start of the rows)");
+  });
+});
+
+describe("bad links and forms on dashboard paths", () => {
+  const long = "x".repeat(100);
+  it.each([
+    ["GET", `/jobs/${long}`, undefined, "Invalid link: job id must be at most 64 characters"],
+    ["POST", "/runs/abc/redeliver", "", "Invalid link: run id must be a positive whole number"],
+    ["POST", "/jobs/bulk", "action=nuke&ids=j1", "Invalid form: action must be one of run, cancel, pause, resume, delete"],
+    ["POST", "/jobs/bulk", `action=run&ids=${long}`, "Invalid form: a job id must be at most 64 characters"],
+  ])("%s %s %j answers a 400 page that says what is wrong (plain text to htmx), never the validator's JSON", async (method, path, body, message) => {
+    const page = await call(method, path, body, body === undefined ? {} : formHeaders);
+    expect(page.status).toBe(400);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.body).toMatch(/^<!doctype html>/);
+    expect(page.body).toContain(`<p>${message}</p>`);
+    const fragment = await call(method, path, body, htmx());
+    expect(fragment.status).toBe(400);
+    expect(fragment.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(fragment.body).toBe(message);
   });
 });

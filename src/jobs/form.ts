@@ -89,17 +89,33 @@ function toRequest(f: JobFormFields, creating: boolean): { body: Record<string, 
   return { body, payloadError: "error" in parsed ? `payload ${parsed.error}` : null };
 }
 
+/** The form's fields that were sent more than once (taskName=a&taskName=b): no form does that, and neither value is guessed at. */
+export const repeatedFields = (raw: Record<string, unknown>) => Object.keys(jobFormFields.shape).filter((field) => Array.isArray(raw[field]));
+
+/** The fields to show again after a failure, whatever was sent: a repeated field's first value, anything but text left out. */
+export function formValuesOf(raw: Record<string, unknown>): JobFormFields {
+  const sent = Object.entries(raw).map(([field, value]) => [field, Array.isArray(value) ? value[0] : value]);
+  return jobFormFields.parse(Object.fromEntries(sent.filter(([, value]) => typeof value === "string")));
+}
+
 /** The form checked by the API's schema; every problem is reported at once, each under its API field. */
 const formOf = <S extends typeof createJobSchema | typeof updateJobSchema>(schema: S, creating: boolean) =>
-  jobFormFields.transform((f, ctx): z.output<S> => {
-    const { body, payloadError } = toRequest(f, creating);
-    const checked = schema.safeParse(body);
-    if (payloadError) ctx.addIssue({ code: "custom", path: ["payload"], message: payloadError });
-    for (const issue of checked.error?.issues ?? []) {
-      if (!(payloadError && issue.path[0] === "payload")) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
-    }
-    return payloadError || !checked.success ? z.NEVER : (checked.data as z.output<S>);
-  });
+  z
+    .record(z.string(), z.unknown())
+    .superRefine((raw, ctx) => {
+      for (const field of repeatedFields(raw)) ctx.addIssue({ code: "custom", path: [field], message: `${field} was given more than once` });
+    })
+    .pipe(
+      jobFormFields.transform((f, ctx): z.output<S> => {
+        const { body, payloadError } = toRequest(f, creating);
+        const checked = schema.safeParse(body);
+        if (payloadError) ctx.addIssue({ code: "custom", path: ["payload"], message: payloadError });
+        for (const issue of checked.error?.issues ?? []) {
+          if (!(payloadError && issue.path[0] === "payload")) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+        }
+        return payloadError || !checked.success ? z.NEVER : (checked.data as z.output<S>);
+      }),
+    );
 
 export const jobCreateForm = formOf(createJobSchema, true);
 export const jobEditForm = formOf(updateJobSchema, false);

@@ -7,7 +7,7 @@ import { Hono, type Context } from "hono";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { jobCreateForm, jobEditForm, jobFormFields } from "../jobs/form";
+import { formValuesOf, jobCreateForm, jobEditForm, repeatedFields } from "../jobs/form";
 import { bulkAction } from "../jobs/bulk";
 import { BULK_ACTIONS, BULK_RUN_MAX, exportJobsQuery, jobIdParam, listJobsQuery, pageQuery, runIdParam, type BulkAction, type ListJobsQuery } from "../jobs/schemas";
 import { invalid } from "../lib/errors";
@@ -15,20 +15,18 @@ import * as schedules from "../schedules/service";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
 import { exportResponse } from "./jobs.handlers";
-import { JobDetailPage, JobLive, type JobDetail } from "../views/job-detail";
+import { JobDetailPage, JobLive, jobPageUrl, type JobDetail } from "../views/job-detail";
 import { BulkConfirm, DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
 import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
-import { backTo, renderPage, trigger, validPageQuery, wantsFragment } from "./ui.shared";
+import { backTo, currentUrl, renderPage, trigger, validPageInput, validPageQuery, wantsFragment } from "./ui.shared";
 
 type Ctx = Context<AppEnv>;
 
 /** The list view the browser is showing (from HX-Current-URL), so a change can refresh it in place. */
 function currentListQuery(c: Ctx): ListJobsQuery | null {
-  const current = c.req.header("HX-Current-URL");
-  if (!current) return null;
-  const url = new URL(current);
-  if (url.pathname !== "/") return null;
+  const url = currentUrl(c);
+  if (url?.pathname !== "/") return null;
   const parsed = listJobsQuery.safeParse(Object.fromEntries(url.searchParams));
   return parsed.success ? parsed.data : null;
 }
@@ -55,19 +53,19 @@ async function afterChange(c: Ctx, toast: string, elsewhere: string) {
 }
 
 /** A form shown in the modal for htmx, or as a page of its own without JavaScript. */
-function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 422 = 200) {
+function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 400 | 422 = 200) {
   if (wantsFragment(c, "job-form")) return c.html(form, status);
   if (wantsFragment(c)) return c.html(<Modal title={title}>{form}</Modal>, status);
   return renderPage(c, "jobs", title, <article class="standalone-form"><h1>{title}</h1>{form}</article>, status);
 }
 
-/** Cancel, pause, resume from the job's page: the live section again, with a toast. */
+/** Cancel, pause, resume from the job's page: the live section again, on the page of runs it was on, with a toast. */
 async function timingAction(c: Ctx, act: (env: Ctx["env"], id: string) => Promise<unknown>, toast: string) {
   const id = c.req.param("id")!;
   await act(c.env, id);
-  if (!wantsFragment(c)) return c.redirect(`/jobs/${id}`, 303);
+  if (!wantsFragment(c)) return c.redirect(backTo(c, jobPageUrl(id)), 303);
   trigger(c, { toast });
-  return c.html(<JobLive {...await loadDetail(c, id)} />);
+  return c.html(<JobLive {...await loadDetail(c, id, currentRunsPage(c, id))} />);
 }
 
 const bulkForm = z.object({
@@ -76,7 +74,7 @@ const bulkForm = z.object({
     .union([z.string(), z.array(z.string())])
     .optional()
     .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
-    .pipe(z.array(z.string().min(1).max(64)).max(BULK_RUN_MAX, `at most ${BULK_RUN_MAX} jobs at once`)),
+    .pipe(z.array(z.string().min(1, "a job id must not be empty").max(64, "a job id must be at most 64 characters")).max(BULK_RUN_MAX, `at most ${BULK_RUN_MAX} jobs at once`)),
 });
 
 const bulkDone: Record<BulkAction, string> = { run: "Started", cancel: "Cancelled the current run of", pause: "Paused", resume: "Resumed", delete: "Deleted" };
@@ -85,15 +83,29 @@ const bulkDone: Record<BulkAction, string> = { run: "Started", cancel: "Cancelle
 const RUNS_PER_PAGE = 10;
 const runsPageQuery = z.object({ page: pageQuery.page });
 
+/**
+ * The page of runs the browser shows on this job's page (from HX-Current-URL): an action taken there
+ * answers that page again, not the first.
+ */
+function currentRunsPage(c: Ctx, id: string): number {
+  const url = currentUrl(c);
+  if (url?.pathname !== jobPageUrl(id)) return 1;
+  const parsed = runsPageQuery.safeParse(Object.fromEntries(url.searchParams));
+  return parsed.success ? parsed.data.page : 1;
+}
+
 /** Everything a job's page shows: the job, a page of its runs, and their attempts. */
 async function loadDetail(c: Ctx, id: string, page = 1): Promise<JobDetail> {
   const job = await jobs.getJob(c.env, id);
-  const { items, pagination } = await runs.listJobRuns(c.env, id, { page, limit: RUNS_PER_PAGE });
+  const [{ items, pagination }, runsUnderWay] = await Promise.all([
+    runs.listJobRuns(c.env, id, { page, limit: RUNS_PER_PAGE }),
+    runs.anyRunUnderWay(c.env, id),
+  ]);
   const attempts = await runs.attemptsOf(
     c.env,
     items.map((run) => run.id),
   );
-  return { job, runs: items, runsInfo: pagination, attempts, now: new Date() };
+  return { job, runs: items, runsInfo: pagination, attempts, runsUnderWay, now: new Date() };
 }
 
 /** Each issue beside its field: a schedule's issues beside the schedule field they name (cron, timezone, ...). */
@@ -108,9 +120,14 @@ const validForm = <S extends typeof jobCreateForm | typeof jobEditForm>(schema: 
     const ctx = c as unknown as Ctx;
     const id = ctx.req.param("id");
     const job = id ? await jobs.getJob(ctx.env, id) : undefined;
-    const values = jobFormFields.parse(result.data);
-    const form = <JobForm job={job} values={values} errors={formErrors(result.error.issues)} />;
-    return formView(ctx, await title(ctx), form, 422);
+    const raw = result.data as Record<string, unknown>;
+    const errors = formErrors(result.error.issues);
+    // A field sent twice is a malformed request (400), not a broken rule (422). Said at the top as well:
+    // the field may be in a part of the form that is not shown (cron while the timing is kept).
+    const repeated = repeatedFields(raw);
+    if (repeated.length > 0) errors.form ??= repeated.map((field) => errors[field as keyof FieldErrors]).join("; ");
+    const form = <JobForm job={job} values={formValuesOf(raw)} errors={errors} />;
+    return formView(ctx, await title(ctx), form, repeated.length > 0 ? 400 : 422);
   });
 
 export const uiJobs = new Hono<AppEnv>()
@@ -135,29 +152,29 @@ export const uiJobs = new Hono<AppEnv>()
     return afterChange(c, `Job “${job.taskName}” created`, `/jobs/${job.id}`);
   })
 
-  .get("/jobs/:id", zValidator("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
+  .get("/jobs/:id", validPageInput("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
     const detail = await loadDetail(c, c.req.valid("param").id, c.req.valid("query").page);
     if (wantsFragment(c, "job-live")) return c.html(<JobLive {...detail} />);
     return renderPage(c, "jobs", detail.job.taskName, <JobDetailPage {...detail} />);
   })
 
-  .get("/jobs/:id/row", zValidator("param", jobIdParam), async (c) => {
+  .get("/jobs/:id/row", validPageInput("param", jobIdParam), async (c) => {
     const job = await jobs.getJob(c.env, c.req.valid("param").id);
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
-  .get("/jobs/:id/live", zValidator("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
+  .get("/jobs/:id/live", validPageInput("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
     return c.html(<JobLive {...await loadDetail(c, c.req.valid("param").id, c.req.valid("query").page)} />);
   })
 
-  .get("/jobs/:id/edit", zValidator("param", jobIdParam), async (c) => {
+  .get("/jobs/:id/edit", validPageInput("param", jobIdParam), async (c) => {
     const job = await jobs.getJob(c.env, c.req.valid("param").id);
     return formView(c, `Edit “${job.taskName}”`, <JobForm job={job} values={valuesOfJob(job)} />);
   })
 
   .post(
     "/jobs/:id/edit",
-    zValidator("param", jobIdParam),
+    validPageInput("param", jobIdParam),
     validForm(jobEditForm, async (c) => `Edit “${(await jobs.getJob(c.env, c.req.param("id")!)).taskName}”`),
     async (c) => {
       const job = await jobs.updateJob(c.env, c.req.valid("param").id, c.req.valid("form"));
@@ -166,19 +183,19 @@ export const uiJobs = new Hono<AppEnv>()
     },
   )
 
-  .post("/jobs/:id/run", zValidator("param", jobIdParam), async (c) => {
+  .post("/jobs/:id/run", validPageInput("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.runJob(c.env, id);
     if (!wantsFragment(c)) return c.redirect(backTo(c, `/jobs/${id}`), 303);
-    if (c.req.query("view") === "detail") return c.html(<JobLive {...await loadDetail(c, id)} />);
+    if (c.req.query("view") === "detail") return c.html(<JobLive {...await loadDetail(c, id, currentRunsPage(c, id))} />);
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
-  .post("/jobs/:id/cancel", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.cancelJob, "Run cancelled"))
-  .post("/jobs/:id/pause", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.pauseJob, "Schedule paused"))
-  .post("/jobs/:id/resume", zValidator("param", jobIdParam), (c) => timingAction(c, schedules.resumeJob, "Schedule resumed"))
+  .post("/jobs/:id/cancel", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.cancelJob, "Run cancelled"))
+  .post("/jobs/:id/pause", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.pauseJob, "Schedule paused"))
+  .post("/jobs/:id/resume", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.resumeJob, "Schedule resumed"))
 
-  .post("/jobs/bulk/confirm", zValidator("form", bulkForm), async (c) => {
+  .post("/jobs/bulk/confirm", validPageInput("form", bulkForm), async (c) => {
     const { action, ids } = c.req.valid("form");
     if (ids.length === 0) throw invalid("Select at least one job first (the boxes at the start of the rows)");
     const form = <BulkConfirm action={action} ids={ids} />;
@@ -186,7 +203,7 @@ export const uiJobs = new Hono<AppEnv>()
     return renderPage(c, "jobs", "Are you sure?", <article class="standalone-form"><h1>Are you sure?</h1>{form}</article>);
   })
 
-  .post("/jobs/bulk", zValidator("form", bulkForm), async (c) => {
+  .post("/jobs/bulk", validPageInput("form", bulkForm), async (c) => {
     const { action, ids } = c.req.valid("form");
     if (ids.length === 0) throw invalid("Select at least one job first");
     const result = await bulkAction(c.env, action, ids.slice(0, BULK_RUN_MAX));
@@ -195,14 +212,14 @@ export const uiJobs = new Hono<AppEnv>()
     return afterChange(c, `${bulkDone[action]} ${result.done.length} of ${ids.length} jobs${refused > 0 ? ` (${refused} could not be: ${[...result.refused.map((r) => r.message), ...result.notFound.map((id) => `'${id}' not found`)].slice(0, 2).join("; ")})` : ""}`, "/");
   })
 
-  .post("/runs/:runId/redeliver", zValidator("param", runIdParam), async (c) => {
+  .post("/runs/:runId/redeliver", validPageInput("param", runIdParam), async (c) => {
     const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
-    if (!wantsFragment(c)) return c.redirect(`/jobs/${run.jobId}`, 303);
+    if (!wantsFragment(c)) return c.redirect(backTo(c, jobPageUrl(run.jobId)), 303);
     trigger(c, { toast: `Redelivery of run ${run.number} queued` });
-    return c.html(<JobLive {...await loadDetail(c, run.jobId)} />);
+    return c.html(<JobLive {...await loadDetail(c, run.jobId, currentRunsPage(c, run.jobId))} />);
   })
 
-  .get("/jobs/:id/delete", zValidator("param", jobIdParam), async (c) => {
+  .get("/jobs/:id/delete", validPageInput("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.getJob(c.env, id);
     const [logs, runList] = await Promise.all([jobs.listJobLogs(c.env, id, { limit: 1, page: 1 }), runs.listJobRuns(c.env, id, { limit: 1, page: 1 })]);
@@ -211,7 +228,7 @@ export const uiJobs = new Hono<AppEnv>()
     return renderPage(c, "jobs", "Delete job?", <article class="standalone-form"><h1>Delete job?</h1>{form}</article>);
   })
 
-  .post("/jobs/:id/delete", zValidator("param", jobIdParam), async (c) => {
+  .post("/jobs/:id/delete", validPageInput("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.getJob(c.env, id);
     await jobs.deleteJob(c.env, id);

@@ -1,6 +1,6 @@
 /**
  * What the dashboard routes share: full page or htmx fragment, HTML error pages (plain text for htmx,
- * which app.js shows as a toast), and query validation that answers with a page instead of JSON.
+ * which app.js shows as a toast), and input validation that answers with a page instead of JSON.
  */
 import { zValidator } from "@hono/zod-validator";
 import type { Context } from "hono";
@@ -83,20 +83,39 @@ export function uiErrorHandler(err: Error, c: Ctx) {
   return errorResponse(c, 500, "Internal server error");
 }
 
-/** Validates a page's query; a bad value answers a 400 page naming the parameter. */
-export const validPageQuery = <T extends z.ZodType>(schema: T) =>
-  zValidator("query", schema, (result, c) => {
+const problemOf = { query: "Invalid link", param: "Invalid link", form: "Invalid form" } as const;
+
+/**
+ * Validates a page's query, path or form; a bad value answers a 400 page naming it (plain text to htmx),
+ * never the validator's JSON, which a browser would show raw.
+ */
+export const validPageInput = <Tg extends keyof typeof problemOf, T extends z.ZodType>(target: Tg, schema: T) =>
+  zValidator(target, schema, (result, c) => {
     if (result.success) return;
     const message = formatIssues(result.error.issues)
       .map((e) => e.message)
       .join("; ");
-    return errorResponse(c as Ctx, 400, `Invalid link: ${message}`);
+    return errorResponse(c as Ctx, 400, `${problemOf[target]}: ${message}`);
   });
+
+export const validPageQuery = <T extends z.ZodType>(schema: T) => validPageInput("query", schema);
+
+/** The URL a request header names; null when it is missing or not a URL (a client can send anything). */
+function urlInHeader(c: Ctx, name: string): URL | null {
+  const value = c.req.header(name);
+  if (!value) return null;
+  try {
+    return new URL(value);
+  } catch {
+    return null;
+  }
+}
+
+/** The page the browser is showing, as htmx tells it (HX-Current-URL). */
+export const currentUrl = (c: Ctx) => urlInHeader(c, "HX-Current-URL");
 
 /** Same-origin page the request came from, to return to after a plain (no-JavaScript) form post. */
 export function backTo(c: Ctx, fallback: string) {
-  const referer = c.req.header("Referer");
-  if (!referer) return fallback;
-  const url = new URL(referer);
-  return url.origin === new URL(c.req.url).origin ? `${url.pathname}${url.search}` : fallback;
+  const url = urlInHeader(c, "Referer");
+  return url?.origin === new URL(c.req.url).origin ? `${url.pathname}${url.search}` : fallback;
 }

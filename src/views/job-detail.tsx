@@ -19,6 +19,8 @@ export interface JobDetail {
   runsInfo: PageInfo;
   /** The attempts of each listed run, newest first. */
   attempts: Map<number, LogView[]>;
+  /** Whether any of the job's runs is in progress or has its webhook under way, listed on this page or not. */
+  runsUnderWay: boolean;
   now: Date;
 }
 
@@ -66,17 +68,19 @@ function TimingActions({ job }: { job: JobView }) {
   );
 }
 
-export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
+export function JobLive({ job, runs, runsInfo, attempts, runsUnderWay, now }: JobDetail) {
   const nextRuns = nextRunsOf(job, 5);
   const url = `/jobs/${job.id}/live${runsInfo.page > 1 ? `?page=${runsInfo.page}` : ""}`;
-  // Live while the job runs or any run shown has a webhook under way (an older run's may still retry).
-  const active = isActive(job) || runs.some((run) => deliveryActive(run.delivery));
+  // Live while the job runs or any of its runs has a webhook under way (an older run's may still retry,
+  // or be redelivered), whether or not that run is on the page shown: its figures and badges change too.
+  const active = isActive(job) || runsUnderWay || runs.some((run) => deliveryActive(run.delivery));
   const everyMs = runs.some((run) => run.delivery?.state === "RETRYING") && !isActive(job) ? 5000 : pollEveryMs(job);
   const live = active ? poll(url, everyMs) : {};
   return (
     <div id="job-live" data-announce={announcement(job)} {...live}>
       <section class="job-summary" aria-label="Status and actions">
-        <p class="status-cell">
+        {/* Where keyboard focus goes when the control that held it is gone (Cancel run, once cancelled): see app.js. */}
+        <p class="status-cell" id="job-status" tabindex={-1} data-focus-fallback>
           <StatusBadge status={job.status} /> <PriorityBadge priority={job.priority} /> <DeliveryBadge delivery={job.latestRun?.delivery} />{" "}
           <span class="muted">
             created <Time at={job.createdAt} now={now} />, updated <Time at={job.updatedAt} now={now} />
@@ -181,9 +185,10 @@ function RunItem({ run, attempts, open, now }: { run: RunView; attempts: LogView
           ) : (
             <p class="muted">Its webhook is sent when the run finishes.</p>
           )}
-          {delivery && (delivery.state === "DELIVERED" || delivery.state === "FAILED") ? (
+          {delivery ? (
             <form method="post" action={`/runs/${run.id}/redeliver`} hx-post={`/runs/${run.id}/redeliver`} hx-target="#job-live" hx-swap="morph" class="redeliver">
-              <button type="submit" class="secondary" aria-label={`Redeliver webhook of run ${run.number}`}>
+              {/* Kept while its webhook is under way, aria-disabled (as Run is): pressed, it keeps the keyboard focus. */}
+              <button type="submit" class="secondary" aria-disabled={deliveryActive(delivery) ? "true" : undefined} aria-label={`Redeliver webhook of run ${run.number}`}>
                 Redeliver webhook
               </button>
               <small class="muted"> A new series of attempts: same webhook-id, same body.</small>

@@ -175,7 +175,9 @@ export function JobRow({ job, now }: { job: JobView; now: Date }) {
 
 /**
  * Run / Edit / Delete. In a row, Run morphs the row; on the detail page it morphs the live section.
- * Edits apply from the next run on, so a running job can be edited.
+ * Edits apply from the next run on, so a running job can be edited. While the job runs, Run is
+ * aria-disabled, not disabled: a disabled button loses keyboard focus (to the page's start) the moment
+ * it is pressed; app.js makes pressing it do nothing.
  */
 export function JobActions({ job, target }: { job: JobView; target: "row" | "detail" }) {
   const running = job.status === "IN_PROGRESS";
@@ -183,7 +185,7 @@ export function JobActions({ job, target }: { job: JobView; target: "row" | "det
   return (
     <div class="action-group">
       <form method="post" action={`/jobs/${job.id}/run`} hx-post={`/jobs/${job.id}/run?view=${target}`} {...runTarget}>
-        <button type="submit" disabled={running} aria-label={`Run ${job.taskName}`}>
+        <button type="submit" aria-disabled={running ? "true" : undefined} aria-label={`Run ${job.taskName}`}>
           {running ? "Running…" : "Run"}
         </button>
       </form>

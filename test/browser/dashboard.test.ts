@@ -282,6 +282,57 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.screenshot({ path: `${shots}/job-detail.png`, fullPage: true });
   });
 
+  it("keeps the keyboard focus on Run and Redeliver once pressed, and moves it to the status when Cancel run goes", async () => {
+    const name = `Keyboard ${word()}`;
+    const id = (await api("POST", "/api/jobs", { taskName: name })).body.data.id as string;
+    /** What has the keyboard focus: its label, else its id, else its tag (BODY when it was dropped). */
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label") || document.activeElement?.id || document.activeElement?.tagName);
+    const runRequests: string[] = [];
+    page.on("request", (req) => req.method() === "POST" && new URL(req.url()).pathname === `/jobs/${id}/run` && runRequests.push(req.url()));
+    const settled = () => page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
+
+    // A row's Run, pressed with the keyboard: it stays focused while the job runs, and pressing it again does nothing.
+    await open(`/?search=${encodeURIComponent(name)}`);
+    const row = page.locator("tr", { hasText: name });
+    const rowRun = row.getByRole("button", { name: `Run ${name}`, exact: true });
+    await rowRun.focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => row.locator("[data-status]").first().getAttribute("data-status")).toBe("IN_PROGRESS");
+    await settled();
+    expect(await focused()).toBe(`Run ${name}`);
+    expect(await rowRun.getAttribute("aria-disabled")).toBe("true");
+    await page.keyboard.press("Enter");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(runRequests).toHaveLength(1);
+    expect(await page.locator(".toast-error").count()).toBe(0);
+    await expect.poll(() => row.locator("[data-delivery]").getAttribute("data-delivery"), { timeout: 15_000 }).toBe("DELIVERED");
+    expect(await rowRun.getAttribute("aria-disabled")).toBeNull();
+    expect(await focused()).toBe(`Run ${name}`);
+
+    // On the job's page: Redeliver keeps the focus while its webhook is sent again.
+    await open(`/jobs/${id}`);
+    await page.getByRole("button", { name: "Redeliver webhook of run 1" }).focus();
+    const redelivered = page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith("/redeliver"));
+    await page.keyboard.press("Enter");
+    expect((await redelivered).status()).toBe(200);
+    await settled();
+    expect(await focused()).toBe("Redeliver webhook of run 1");
+
+    // Run, then Cancel run: Run keeps the focus; Cancel run is gone once the run is cancelled, and the status takes it.
+    const run = page.locator("#job-live").getByRole("button", { name: `Run ${name}`, exact: true });
+    await run.focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#job-live .status-cell [data-status]").first().getAttribute("data-status")).toBe("IN_PROGRESS");
+    await settled();
+    expect(await focused()).toBe(`Run ${name}`);
+    expect(await run.getAttribute("aria-disabled")).toBe("true");
+    await page.getByRole("button", { name: `Cancel run ${name}` }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#job-live .status-cell [data-status]").first().getAttribute("data-status")).toBe("CANCELLED");
+    await settled();
+    expect(await focused()).toBe("job-status");
+  });
+
   it("tries a failed refresh again with a growing wait, says so, and carries on when the server answers again", async () => {
     const { body } = await api("POST", "/api/jobs", { taskName: `Flaky network ${word()}` });
     const id = body.data.id as string;
@@ -414,32 +465,52 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     expect(await page.locator("tbody tr").textContent()).toContain(`Later 1 ${tag}`);
   });
 
-  it("has no serious or critical accessibility violations on any page (axe-core)", async () => {
+  it("has no serious or critical accessibility violations on any page, in light and dark (axe-core)", async () => {
     const axeSource = readFileSync("node_modules/axe-core/axe.min.js", "utf8");
     const { body } = await api("POST", "/api/jobs", { taskName: `Accessible ${word()}`, payload: { a: 1 } });
     await api("POST", `/api/jobs/${body.data.id}/run`);
     await expect.poll(async () => (await api("GET", `/api/jobs/${body.data.id}`)).body.data.latestRun?.delivery?.state, { timeout: 15_000 }).toBe("DELIVERED");
-    const check = async (label: string) => {
-      await page.evaluate(axeSource);
-      const results = await page.evaluate(() => (window as any).axe.run(document, { resultTypes: ["violations"] }));
-      const bad = (results.violations as any[]).filter((v) => v.impact === "serious" || v.impact === "critical");
-      expect(bad.map((v) => `${label}: ${v.id} (${v.impact}) ${v.nodes.map((n: any) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+    // A webhook the receiver refuses, so the pages show failed attempts and their errors (red text) too.
+    const refused = (await api("POST", "/api/jobs", { taskName: `Accessible refused ${word()}`, webhookUrl: `${appUrl}/webhooks/inbox/missing` })).body.data.id;
+    await api("POST", `/api/jobs/${refused}/run`);
+    await expect.poll(async () => (await api("GET", `/api/jobs/${refused}/logs`)).body.data.length, { timeout: 15_000 }).toBeGreaterThan(0);
+    /** Runs axe on what `on` shows, in each colour scheme. */
+    const check = async (label: string, on: Page = page) => {
+      await on.evaluate(axeSource);
+      for (const colorScheme of ["light", "dark"] as const) {
+        await on.emulateMedia({ colorScheme });
+        // Colours change through CSS transitions: measured mid-way they are neither scheme's.
+        await on.evaluate(() => Promise.all(document.getAnimations().filter((a) => a instanceof CSSTransition).map((a) => a.finished)));
+        const results = await on.evaluate(() => (window as any).axe.run(document, { resultTypes: ["violations"] }));
+        const bad = (results.violations as any[]).filter((v) => v.impact === "serious" || v.impact === "critical");
+        expect(bad.map((v) => `${label} (${colorScheme}): ${v.id} (${v.impact}) ${v.nodes.map((n: any) => `${n.target.join(" ")} ${n.any?.[0]?.message ?? ""}`).join(", ")}`)).toEqual([]);
+      }
+      await on.emulateMedia({ colorScheme: "light" });
     };
     const scheduled = (await api("POST", "/api/jobs", { taskName: `Accessible schedule ${word()}`, schedule: { cron: "0 9 * * 1-5", timezone: "Europe/London" } })).body.data.id;
-    for (const path of ["/", "/overview", `/jobs/${body.data.id}`, `/jobs/${scheduled}`, "/logs", "/inbox", "/jobs/new", `/jobs/${body.data.id}/delete`, "/no/such/page", "/?search=zzzz-nothing"]) {
+    const paths = ["/", "/overview", `/jobs/${body.data.id}`, `/jobs/${scheduled}`, `/jobs/${refused}`, "/logs", "/logs?outcome=failure", "/inbox", "/jobs/new", `/jobs/${body.data.id}/delete`, "/no/such/page", "/?search=zzzz-nothing"];
+    // The text in the badges' colours that each of these pages must show, so its contrast is checked.
+    const shows: Record<string, string> = { "/": ".priority-medium", [`/jobs/${refused}`]: ".attempt-error", "/logs?outcome=failure": ".attempt-error" };
+    for (const path of paths) {
       await open(path);
+      if (shows[path]) expect(await page.locator(shows[path]).first().isVisible(), `${path} shows ${shows[path]}`).toBe(true);
       await check(path);
     }
     await open("/");
     await page.locator(".page-head").getByRole("button", { name: "New job" }).click();
     await page.getByRole("dialog").waitFor();
     await check("new job dialog");
+    await page.getByRole("button", { name: "Create job" }).click();
+    await page.locator("#taskName-error").waitFor();
+    await check("new job dialog with errors");
     const signedOut = await browser.newContext();
     const anonymous = await signedOut.newPage();
     await anonymous.goto(`${appUrl}/login`);
-    await anonymous.evaluate(axeSource);
-    const results = await anonymous.evaluate(() => (window as any).axe.run(document, { resultTypes: ["violations"] }));
-    expect((results.violations as any[]).filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id)).toEqual([]);
+    await check("/login", anonymous);
+    await anonymous.getByLabel("API token").fill("wrong-token-000000000000000000");
+    await anonymous.getByRole("button", { name: "Sign in" }).click();
+    await anonymous.getByRole("alert").waitFor();
+    await check("/login with an error", anonymous);
     await signedOut.close();
   });
 
