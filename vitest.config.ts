@@ -48,8 +48,9 @@ export default defineConfig(async () => {
                   "job-scheduler-dlq": { maxBatchTimeout: 0.05 },
                 },
                 queueProducers: { TEST_QUEUE: { queueName: "job-scheduler-test-runs" } },
-                // An empty database for the migration test (the previous version's schema and rows, then 0004).
-                d1Databases: { MIGRATION_DB: "migration-test" },
+                // Empty databases for the migration tests (the previous version's schema and rows, then 0004):
+                // rows written here, and rows the previous version itself wrote (test/fixtures/previous-version.sql).
+                d1Databases: { MIGRATION_DB: "migration-test", PREVIOUS_DB: "previous-version" },
               },
             })),
           ],

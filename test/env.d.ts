@@ -12,6 +12,7 @@ declare global {
       DEAD_URL: string;
       TEST_QUEUE: Queue<unknown>;
       MIGRATION_DB: D1Database;
+      PREVIOUS_DB: D1Database;
     }
   }
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import worker from "../src/index";
 import { API_TOKEN, received } from "./support/helpers";
+import previousVersion from "./fixtures/previous-version.sql?raw";
 
 const OLD_MIGRATIONS = env.TEST_MIGRATIONS.filter((m) => m.name < "0004");
 
@@ -101,5 +102,54 @@ describe("migration 0004 (runs and deliveries as records)", () => {
     expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toEqual(["old-format"]);
     expect((await get("/api/jobs/jrunning")).data).toMatchObject({ status: "COMPLETED", latestRun: { number: 1, delivery: { id: "whd_jrunning_1", state: "DELIVERED" } } });
     expect((await received("jrunning"))[0]!.body).toMatchObject({ jobId: "jrunning", taskName: "Running", payload: { b: 2 }, runNumber: 1 });
+  });
+});
+
+describe("migration 0004 on a database the previous version made itself", () => {
+  // test/fixtures/previous-version.sql: the rows of a local database that the version before runs were
+  // records (9d42478^) wrote through its own API under npm start, killed with SIGKILL with five runs in flight.
+  const FLAKY = "j0mx1f9u5j1vt7236apiqfbl"; // run 1 retrying (HTTP 500), edited, then run again: run 2 retrying
+  const UNICODE = "j0mx1f9u8ynfsnw2yn5uxqot";
+  const BATCH = ["j0mx1fa562xp2mwuqm353hsi", "j0mx1fa58aw0q6q3idrv9qx5", "j0mx1fa5awuq109av6z9g6oa", "j0mx1fa5db1xff2z0jkwg1bx", "j0mx1fa5ftjz055899jietcc"];
+
+  it("keeps every job and log row, makes a run for each run it knew and a delivery for each webhook, and the app runs on it", async () => {
+    const db = env.PREVIOUS_DB;
+    await applyD1Migrations(db, OLD_MIGRATIONS);
+    const statements = previousVersion.split("\n").filter((line) => /^(INSERT|UPDATE) /.test(line));
+    expect(statements.length).toBeGreaterThan(10);
+    for (const statement of statements) await db.prepare(statement).run();
+    const jobsBefore = await rows(db, "SELECT id, taskName, payload, status FROM jobs ORDER BY id");
+    const logsBefore = await rows(db, "SELECT id, jobId, requestBody, responseStatus FROM webhook_logs ORDER BY id");
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    // Nothing lost: the same jobs with the same definitions and statuses, the same log rows, byte for byte.
+    expect(await rows(db, "SELECT id, taskName, payload, status FROM jobs ORDER BY id")).toEqual(jobsBefore);
+    expect(await rows(db, "SELECT id, jobId, requestBody, responseStatus FROM webhook_logs ORDER BY id")).toEqual(logsBefore);
+    const runs = await rows(db, "SELECT r.jobId, r.number, r.status, r.payload, d.webhookId, d.state, d.attempts, d.body FROM runs r LEFT JOIN deliveries d ON d.runId = r.id ORDER BY r.jobId, r.number");
+    expect(runs).toHaveLength(10); // nine jobs ran once or more (the flaky one twice); one never ran
+    const run = (jobId: string, number: number) => runs.find((r) => r.jobId === jobId && r.number === number)!;
+    // The flaky job's two runs: each with what it ran (run 1 before the edit) and its own webhook.
+    expect(JSON.parse(run(FLAKY, 1).payload)).toEqual({ fail: true, v: 1 });
+    expect(JSON.parse(run(FLAKY, 2).payload)).toEqual({ fail: true, v: 2 });
+    expect([run(FLAKY, 1).state, run(FLAKY, 1).attempts]).toEqual(["FAILED", 2]); // the previous version had dropped its retries
+    expect([run(FLAKY, 2).state, run(FLAKY, 2).attempts]).toEqual(["RETRYING", 1]);
+    // A delivery keeps the exact bytes its attempts sent.
+    const sent = logsBefore.filter((l) => l.jobId === FLAKY).map((l) => l.requestBody);
+    expect(sent.slice(0, 2)).toEqual([run(FLAKY, 1).body, run(FLAKY, 1).body]);
+    expect(sent[2]).toBe(run(FLAKY, 2).body);
+    for (const id of BATCH) expect([run(id, 1).status, run(id, 1).webhookId]).toEqual(["IN_PROGRESS", null]);
+
+    const app: Env = { ...env, DB: db };
+    const get = async (path: string) => (await worker.fetch(new Request(`http://scheduler.test${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } }), app)).json<any>();
+    // The search index, rebuilt from the rows, finds non-ASCII text; the original list counts every job.
+    expect((await get(`/api/jobs?search=${encodeURIComponent("報告")}`)).data.map((j: any) => j.id)).toEqual([UNICODE]);
+    expect((await get("/get-jobs?limit=100")).pagination.total).toBe(10);
+    expect((await get(`/api/jobs/${FLAKY}/runs`)).data.map((r: any) => [r.number, r.delivery.state])).toEqual([[2, "RETRYING"], [1, "FAILED"]]);
+    // The runs killed in flight complete from their old-format messages ({ jobId, runId }), as the sweep would re-queue them.
+    const batch = createMessageBatch<unknown>("job-scheduler-runs", BATCH.map((jobId, i) => ({ id: `old-${i}`, timestamp: new Date(), attempts: 1, body: { jobId, runId: 1 } })));
+    await worker.queue(batch, app);
+    expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(BATCH.length);
+    for (const id of BATCH) expect((await get(`/api/jobs/${id}`)).data).toMatchObject({ status: "COMPLETED", latestRun: { number: 1, delivery: { state: "DELIVERED" } } });
   });
 });
