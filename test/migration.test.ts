@@ -153,3 +153,34 @@ describe("migration 0004 on a database the previous version made itself", () => 
     for (const id of BATCH) expect((await get(`/api/jobs/${id}`)).data).toMatchObject({ status: "COMPLETED", latestRun: { number: 1, delivery: { state: "DELIVERED" } } });
   });
 });
+
+describe("migration 0007 (one planned occurrence per schedule)", () => {
+  it("keeps the earliest of a job's planned occurrences and cancels the others with the reason, then refuses a second", async () => {
+    const db = env.PLANNED_DB;
+    await applyD1Migrations(db, env.TEST_MIGRATIONS.filter((m) => m.name < "0007"));
+    const schedule = JSON.stringify({ cron: "*/5 * * * *", timezone: "UTC", missed: "skip", overlap: "skip" });
+    await db.prepare(`INSERT INTO jobs (id, taskName, payload, priority, status, createdAt, updatedAt, schedule, nextRunAt) VALUES ('jtwice', 'Twice planned', '{}', 'MEDIUM', 'SCHEDULED', ?1, ?1, ?2, ?3)`).bind(now, schedule, now + 300_000).run();
+    await db
+      .prepare(
+        `INSERT INTO runs (jobId, number, status, taskName, payload, priority, dueAt, occurrenceAt, rank) VALUES
+         ('jtwice', 1, 'SCHEDULED', 'Twice planned', '{}', 'MEDIUM', ?1, ?1, ?1 + 30000),
+         ('jtwice', 2, 'SCHEDULED', 'Twice planned', '{}', 'MEDIUM', ?2, ?2, ?2 + 30000),
+         ('jtwice', 3, 'SCHEDULED', 'Twice planned', '{}', 'MEDIUM', ?3, NULL, ?3 + 30000)`,
+      )
+      .bind(now + 600_000, now + 300_000, now + 900_000)
+      .run();
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    const runs = await rows(db, "SELECT number, status, failureReason FROM runs ORDER BY number");
+    expect(runs.map((r) => [r.number, r.status])).toEqual([
+      [1, "CANCELLED"],
+      [2, "SCHEDULED"], // the earliest occurrence
+      [3, "SCHEDULED"], // a one-off run is not an occurrence
+    ]);
+    expect(runs[0]!.failureReason).toMatch(/second planned occurrence/);
+    await expect(
+      db.prepare(`INSERT INTO runs (jobId, number, status, taskName, payload, priority, dueAt, occurrenceAt, rank) VALUES ('jtwice', 4, 'SCHEDULED', 'x', '{}', 'MEDIUM', ?1, ?1, ?1)`).bind(now + 1_200_000).run(),
+    ).rejects.toThrow(/UNIQUE/);
+  });
+});

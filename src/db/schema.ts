@@ -122,6 +122,11 @@ export const runs = sqliteTable(
     uniqueIndex("runs_occurrence_idx")
       .on(t.jobId, t.occurrenceAt)
       .where(sql`${t.occurrenceAt} IS NOT NULL AND ${t.status} != 'CANCELLED'`),
+    // A schedule plans one occurrence at a time: two dispatchers that both make "the next one" (each
+    // from its own clock) cannot leave a job with two planned occurrences that then run side by side.
+    uniqueIndex("runs_planned_occurrence_idx")
+      .on(t.jobId)
+      .where(sql`${t.occurrenceAt} IS NOT NULL AND ${t.status} = 'SCHEDULED'`),
     // Partial indexes hold only unfinished runs: the sweep, the dispatcher and the concurrency count read
     // a few entries, however many runs the table holds.
     index("runs_in_progress_idx")
@@ -177,6 +182,10 @@ export const deliveries = sqliteTable(
     // Only deliveries under way are in it (see runs_in_progress_idx).
     index("deliveries_next_attempt_idx")
       .on(t.nextAttemptAt)
+      .where(sql`${t.nextAttemptAt} IS NOT NULL`),
+    // A job's deliveries under way (the job page polls while it has one).
+    index("deliveries_job_under_way_idx")
+      .on(t.jobId)
       .where(sql`${t.nextAttemptAt} IS NOT NULL`),
   ],
 );

@@ -132,6 +132,8 @@ export function advanceCursors(db: Db, nexts: NewRun[]) {
         sql`(${m(2)} IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(2)} AND ${scheduled}))`,
         sql`(${m(3)} IS NULL OR (${jobs.schedule} = ${m(3)} AND ${jobs.paused} = 0))`,
         sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
+        // Only an occurrence that was made (one already planned for the job wins: runs_planned_occurrence_idx).
+        sql`EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.jobId} = ${m(0)} AND ${runs.occurrenceAt} = ${m(1)} AND ${scheduled})`,
       ),
     );
 }

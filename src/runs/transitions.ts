@@ -130,8 +130,8 @@ export function replanRuns(db: Db, jobId: string) {
 
 /**
  * Gives SCHEDULED occurrences a later occurrence time (a catch-up run standing for the latest one
- * missed): due then, and in line from then. No run of the job holds that time (the occurrence after a
- * run is made only once the run leaves SCHEDULED, and after now).
+ * missed): due then, and in line from then. Unless a run of the job already holds that time (then the
+ * run keeps its own: an occurrence is never made twice, and the statement never fails on it).
  */
 export function retimeRuns(db: Db, retimes: { id: number; at: Date }[]) {
   const m = (i: number) => field(i, "m.value");
@@ -139,7 +139,10 @@ export function retimeRuns(db: Db, retimes: { id: number; at: Date }[]) {
     .update(runs)
     .set({ dueAt: sql`${m(1)}`, occurrenceAt: sql`${m(1)}`, rank: sql`${m(1)} + ${offsetSql(runs.priority)}` })
     .from(sql`${jsonEach(retimes.map((r) => [r.id, r.at.getTime()]))} AS m`)
-    .where(sql`${runs.id} = ${m(0)} AND ${scheduled}`);
+    .where(
+      sql`${runs.id} = ${m(0)} AND ${scheduled}
+        AND NOT EXISTS (SELECT 1 FROM ${runs} o WHERE o."jobId" = ${runs.jobId} AND o."occurrenceAt" = ${m(1)} AND o.status != 'CANCELLED')`,
+    );
 }
 
 /**
