@@ -70,6 +70,15 @@ describe("daylight saving time", () => {
     expect(next(schedule("30 4,16 * * *", "America/New_York"), "2026-03-07T22:00:00Z", 2)).toEqual(["2026-03-08T08:30:00.000Z", "2026-03-08T20:30:00.000Z"]);
   });
 
+  it("Antarctica/Troll falls back two hours (03:00 → 01:00): each repeated wall-clock hour runs once", () => {
+    expect(next(schedule("0 * * * *", "Antarctica/Troll"), "2026-10-24T22:30:00Z", 4)).toEqual([
+      "2026-10-24T23:00:00.000Z", // 01:00 +02
+      "2026-10-25T00:00:00.000Z", // 02:00 +02
+      "2026-10-25T03:00:00.000Z", // 03:00 +00 (01:00 and 02:00 +00 repeat wall times already run)
+      "2026-10-25T04:00:00.000Z",
+    ]);
+  });
+
   it("weekdays at 09:00 London keep 09:00 local across the change (08:00 UTC in summer, 09:00 in winter)", () => {
     expect(next(schedule("0 9 * * 1-5", "Europe/London"), "2026-10-23T00:00:00Z", 2)).toEqual(["2026-10-23T08:00:00.000Z", "2026-10-26T09:00:00.000Z"]);
   });
@@ -92,6 +101,16 @@ describe("the latest occurrence missed (latestOccurrence, for missed: once)", ()
     expect(iso(latestOccurrence(weekdays, new Date("2026-12-02T09:00:00Z"), since))).toBe("2026-12-02T09:00:00.000Z"); // at now exactly
     expect(iso(latestOccurrence({ ...weekdays, endAt: "2026-12-02T12:00:00Z" }, new Date("2026-12-06T12:00:00Z"), since))).toBe("2026-12-02T09:00:00.000Z");
     expect(iso(latestOccurrence(weekdays, new Date("2026-11-30T09:03:00Z"), since))).toBe("2026-11-30T09:00:00.000Z");
+  });
+
+  it("reads daylight saving time as the occurrences do: the jump of a gap, the first pass of a repeated time", () => {
+    // New York, 8 Mar 2026: 02:15 does not exist; the occurrence is 03:00 EDT (07:00 UTC).
+    expect(iso(latestOccurrence(schedule("15 * * * *", "America/New_York"), new Date("2026-03-08T07:10:00Z"), new Date("2026-03-08T05:15:00Z")))).toBe("2026-03-08T07:00:00.000Z");
+    // London, 25 Oct 2026: 01:30 happens twice; the occurrence is its first pass (00:30 UTC), never the second (01:30 UTC).
+    expect(iso(latestOccurrence(schedule("*/30 * * * *", "Europe/London"), new Date("2026-10-25T01:40:00Z"), new Date("2026-10-24T23:00:00Z")))).toBe("2026-10-25T00:30:00.000Z");
+    // Lord Howe, 4 Oct 2026: clocks jump half an hour at 02:00 (+10:30 → +11); 02:00 runs at the jump.
+    const lordHowe = upcomingOccurrences(schedule("0 * * * *", "Australia/Lord_Howe"), new Date("2026-10-03T13:00:00Z"), 3, 0);
+    expect(iso(latestOccurrence(schedule("0 * * * *", "Australia/Lord_Howe"), new Date(lordHowe[2]!.getTime() - 60_000), lordHowe[0]!))).toBe(iso(lordHowe[1]!));
   });
 });
 

@@ -207,6 +207,43 @@ describe("recurring schedules", () => {
     expect(await received(id)).toHaveLength(1);
   });
 
+  it("plans one occurrence at a time even when two dispatchers with different clocks each make the next, and a later catch-up never stalls dispatching", async () => {
+    const res = await create({ schedule: { cron: "*/5 * * * *", missed: "once", overlap: "allow" } }, lostMessages);
+    const id = res.body.data.id;
+    const o1 = new Date(res.body.data.nextRunAt).getTime();
+    // One dispatcher sees occurrence 1 on time (200 s late), the other missed (400 s late); both read before either writes.
+    await Promise.all([dispatch(lostMessages, new Date(o1 + 200_000)), dispatch(lostMessages, new Date(o1 + 400_000))]);
+    const planned = async () => (await runRows(id)).filter((r) => r.status === "SCHEDULED");
+    expect(await planned()).toHaveLength(1);
+    for (const minutes of [10.5, 15.5, 20.5]) {
+      await dispatch(lostMessages, new Date(o1 + minutes * 60_000));
+      expect(await planned()).toHaveLength(1);
+    }
+    // A long while later (the app was down): the catch-up takes the latest occurrence, and other jobs' runs still start.
+    const other = await create({ runAt: new Date(Date.now() + 500).toISOString() }, lostMessages);
+    await new Promise((r) => setTimeout(r, 700));
+    await dispatch(lostMessages, new Date(o1 + 41 * 60_000));
+    expect((await runRows(other.body.data.id))[0]!.status).not.toBe("SCHEDULED");
+    const occurrences = (await runRows(id)).filter((r) => r.status !== "CANCELLED").map((r) => r.occurrenceAt);
+    expect(new Set(occurrences).size).toBe(occurrences.length);
+    expect(await planned()).toHaveLength(1);
+    await call("DELETE", `/api/jobs/${id}`);
+  });
+
+  it("reads and fires a schedule stored with an empty time zone (accepted before it was refused) as UTC", async () => {
+    const res = await create({ schedule: { cron: "*/5 * * * *" } }, lostMessages);
+    const id = res.body.data.id;
+    await env.DB.prepare("UPDATE jobs SET schedule = json_set(schedule, '$.timezone', '') WHERE id = ?").bind(id).run();
+    const shown = await call("GET", `/api/jobs/${id}`);
+    expect(shown.status).toBe(200);
+    expect(shown.body.data.nextRuns).toHaveLength(5);
+    await dispatch(lostMessages, new Date(new Date(res.body.data.nextRunAt).getTime() + 1000));
+    const runs = await runRows(id);
+    expect(runs[0]!.status).not.toBe("CANCELLED");
+    expect(runs.some((r) => r.number === 2 && r.status === "SCHEDULED")).toBe(true);
+    await call("DELETE", `/api/jobs/${id}`);
+  });
+
   it("keeps skipping occurrences for as long as the previous run runs (overlap skip), and shows that run meanwhile", async () => {
     const quiet: Env = { ...lostMessages, JOB_DURATION_SECONDS: "3600" };
     const res = await create({ schedule: { cron: "* * * * *" } }, lostMessages);

@@ -11,8 +11,8 @@ import { Cron } from "croner";
 import type { Schedule } from "../db/schema";
 import { zoneOffsetMs } from "../lib/zones";
 
-/** DST shifts are an hour almost everywhere (30 minutes on Lord Howe Island). */
-const DST_SHIFTS_MS = [3_600_000, 1_800_000];
+/** DST shifts are an hour almost everywhere (30 minutes on Lord Howe Island, two hours at Troll in Antarctica). */
+const DST_SHIFTS_MS = [3_600_000, 1_800_000, 7_200_000];
 
 const wallClocks = new Map<string, Intl.DateTimeFormat>();
 
@@ -29,6 +29,9 @@ function wallClock(at: Date, timezone: string): string {
 /** True when `at` is the second pass of a wall-clock time repeated as clocks fall back. */
 const repeatsEarlierWallClock = (at: Date, timezone: string) =>
   DST_SHIFTS_MS.some((shift) => wallClock(new Date(at.getTime() - shift), timezone) === wallClock(at, timezone));
+
+/** A schedule stored with an empty zone (accepted before it was refused) is read in UTC, as croner read it. */
+const zoned = (schedule: Schedule): Schedule => (schedule.timezone?.trim() ? schedule : { ...schedule, timezone: "UTC" });
 
 const crons = new Map<string, Cron>();
 
@@ -48,12 +51,31 @@ const MINUTE_MS = 60_000;
 /** Offsets are compared this far apart at most (no zone shifts its clock twice within four weeks). */
 const GAP_SCAN_MS = 28 * 86_400_000;
 
+const changesByZoneYear = new Map<string, boolean>();
+
+/** Whether `timezone` changes its clocks in `year` (its offset on the 1st and 15th of each month differ). */
+function changesClocks(timezone: string, year: number): boolean {
+  const key = `${timezone} ${year}`;
+  let changes = changesByZoneYear.get(key);
+  if (changes === undefined) {
+    const offsets = new Set<number>();
+    for (let month = 0; month < 12; month++) for (const day of [1, 15]) offsets.add(zoneOffsetMs(Date.UTC(year, month, day), timezone));
+    changes = offsets.size > 1;
+    if (changesByZoneYear.size > 10_000) changesByZoneYear.clear();
+    changesByZoneYear.set(key, changes);
+  }
+  return changes;
+}
+
 /**
  * The moment the clocks jump forward strictly between `after` and `before`, when the cron matches a
  * wall-clock time that the jump skips (an occurrence croner passed over); else null. Wall-clock times
  * are matched by the same cron read in UTC, where every wall-clock time exists.
  */
 function gapOccurrence(schedule: Schedule, after: Date, before: Date): Date | null {
+  let changes = false;
+  for (let year = after.getUTCFullYear(); year <= before.getUTCFullYear() && !changes; year++) changes = changesClocks(schedule.timezone, year);
+  if (!changes) return null; // UTC, and every zone without daylight saving time that year
   for (let lo = after.getTime(); lo < before.getTime(); lo += GAP_SCAN_MS) {
     const hi = Math.min(lo + GAP_SCAN_MS, before.getTime());
     const offsetBefore = zoneOffsetMs(lo, schedule.timezone);
@@ -80,7 +102,8 @@ function gapOccurrence(schedule: Schedule, after: Date, before: Date): Date | nu
  * The first occurrence strictly after `after`, within the schedule's start and end (the limit is the
  * caller's: it counts occurrences already made). Null when there is none.
  */
-export function nextOccurrence(schedule: Schedule, after: Date): Date | null {
+export function nextOccurrence(stored: Schedule, after: Date): Date | null {
+  const schedule = zoned(stored);
   const cron = cronOf(schedule);
   const startAt = schedule.startAt ? new Date(schedule.startAt) : null;
   let from = startAt && startAt.getTime() - 1 > after.getTime() ? new Date(startAt.getTime() - 1) : after;
@@ -95,15 +118,26 @@ export function nextOccurrence(schedule: Schedule, after: Date): Date | null {
   return null;
 }
 
+/** How far back from `at` the walk to the latest occurrence starts (past any DST shift around it). */
+const LATEST_WALK_MS = 4 * 3_600_000;
+
 /**
  * The latest occurrence at or before `at` and after `since` (an occurrence already made), within the
  * schedule's end: what a catch-up run stands for (the `missed: once` policy). `since` when there is none.
+ * Found by walking nextOccurrence (so DST is read as it is everywhere else) from a cron match a few hours
+ * before `at`, or from `since`, whichever is later.
  */
-export function latestOccurrence(schedule: Schedule, at: Date, since: Date): Date {
+export function latestOccurrence(stored: Schedule, at: Date, since: Date): Date {
+  const schedule = zoned(stored);
   const bound = schedule.endAt ? Math.min(at.getTime(), Date.parse(schedule.endAt)) : at.getTime();
-  // croner looks strictly before its reference, to the second; occurrences fall on whole minutes.
-  const [latest] = cronOf(schedule).previousRuns(1, new Date(Math.floor(bound / 1000) * 1000 + 1000));
-  return latest && latest.getTime() > since.getTime() ? latest : since;
+  const [earlier] = cronOf(schedule).previousRuns(1, new Date(bound - LATEST_WALK_MS));
+  let latest = since;
+  let cursor = new Date(Math.max(since.getTime(), (earlier?.getTime() ?? 0) - 1000));
+  for (let next = nextOccurrence(schedule, cursor); next && next.getTime() <= bound; next = nextOccurrence(schedule, cursor)) {
+    latest = next;
+    cursor = next;
+  }
+  return latest;
 }
 
 /** True while the schedule may make another occurrence, `made` being those made so far. */
