@@ -31,7 +31,7 @@ const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", "config/
 const devVars = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : null;
 if (devVars !== null) args.push("--env-file", ".dev.vars");
 // On another port the local inbox moves with the app, unless .dev.vars or the environment names a target.
-const inbox = port !== "8787" && !/^\s*WEBHOOK_URL\s*=/m.test(devVars ?? "") ? `http://127.0.0.1:${port}/webhooks/inbox` : undefined;
+const inbox = port !== "8787" && !/^\s*(export\s+)?WEBHOOK_URL\s*[=:]/m.test(devVars ?? "") ? `http://127.0.0.1:${port}/webhooks/inbox` : undefined;
 const webhookUrl = process.env.WEBHOOK_URL ?? inbox;
 if (webhookUrl) args.push("--var", `WEBHOOK_URL:${webhookUrl}`);
 

@@ -74,7 +74,9 @@ export function JobLive({ job, runs, runsInfo, attempts, runsUnderWay, now }: Jo
   // Live while the job runs or any of its runs has a webhook under way (an older run's may still retry,
   // or be redelivered), whether or not that run is on the page shown: its figures and badges change too.
   const active = isActive(job) || runsUnderWay || runs.some((run) => deliveryActive(run.delivery));
-  const everyMs = runs.some((run) => run.delivery?.state === "RETRYING") && !isActive(job) ? 5000 : pollEveryMs(job);
+  // Every second while something moves on the page; every 5 s while only a retry waits, or the activity is on another page.
+  const moving = isActive(job) || runs.some((run) => deliveryActive(run.delivery) && run.delivery?.state !== "RETRYING");
+  const everyMs = moving ? pollEveryMs(job) : 5000;
   const live = active ? poll(url, everyMs) : {};
   return (
     <div id="job-live" data-announce={announcement(job)} {...live}>
