@@ -15,6 +15,7 @@ import { inboxRoutes } from "./routes/inbox";
 import { legacy } from "./routes/legacy";
 import { reference } from "./routes/reference";
 import { uiAuth } from "./routes/ui.auth";
+import { uiBulk } from "./routes/ui.bulk";
 import { uiJobs } from "./routes/ui.jobs";
 import { uiLogs } from "./routes/ui.logs";
 import { uiOverview } from "./routes/ui.overview";
@@ -37,7 +38,7 @@ const wantsPage = (c: Context<AppEnv>) =>
 function dashboard() {
   const ui = new Hono<AppEnv>();
   for (const path of DASHBOARD_PATHS) ui.use(path, requireSession, csrfGuard);
-  return ui.route("/", uiAuth).route("/", uiOverview).route("/", uiJobs).route("/", uiLogs).onError(uiErrorHandler);
+  return ui.route("/", uiAuth).route("/", uiOverview).route("/", uiBulk).route("/", uiJobs).route("/", uiLogs).onError(uiErrorHandler);
 }
 
 export function createApp() {

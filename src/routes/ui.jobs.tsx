@@ -8,49 +8,19 @@ import type { HtmlEscapedString } from "hono/utils/html";
 import { z } from "zod";
 import type { AppEnv } from "../env";
 import { formValuesOf, jobCreateForm, jobEditForm, repeatedFields } from "../jobs/form";
-import { bulkAction } from "../jobs/bulk";
-import { BULK_ACTIONS, BULK_RUN_MAX, exportJobsQuery, jobIdParam, listJobsQuery, pageQuery, runIdParam, type BulkAction, type ListJobsQuery } from "../jobs/schemas";
-import { invalid } from "../lib/errors";
+import { exportJobsQuery, jobIdParam, listJobsQuery, pageQuery, runIdParam } from "../jobs/schemas";
 import * as schedules from "../schedules/service";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
 import { exportResponse } from "./jobs.handlers";
 import { JobDetailPage, JobLive, jobPageUrl, type JobDetail } from "../views/job-detail";
-import { BulkConfirm, DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
-import { JobRow, JobsPage, JobsTable, jobsUrl } from "../views/jobs";
+import { DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
+import { JobRow, JobsPage, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
+import { afterChange, renderTable } from "./ui.jobs-list";
 import { backTo, currentUrl, renderPage, trigger, validPageInput, validPageQuery, wantsFragment } from "./ui.shared";
 
 type Ctx = Context<AppEnv>;
-
-/** The list view the browser is showing (from HX-Current-URL), so a change can refresh it in place. */
-function currentListQuery(c: Ctx): ListJobsQuery | null {
-  const url = currentUrl(c);
-  if (url?.pathname !== "/") return null;
-  const parsed = listJobsQuery.safeParse(Object.fromEntries(url.searchParams));
-  return parsed.success ? parsed.data : null;
-}
-
-async function renderTable(c: Ctx, query: ListJobsQuery) {
-  const { items, pagination } = await jobs.listJobs(c.env, query);
-  return c.html(<JobsTable jobs={items} info={pagination} query={query} now={new Date()} />);
-}
-
-/**
- * After a change made from a dialog: close it, toast, and refresh the jobs table in place; when the
- * browser is on another page, send it to `elsewhere` instead.
- */
-async function afterChange(c: Ctx, toast: string, elsewhere: string) {
-  trigger(c, { closeModal: true, toast });
-  const query = currentListQuery(c);
-  if (!query) {
-    c.header("HX-Location", elsewhere);
-    return c.body(null, 204);
-  }
-  c.header("HX-Retarget", "#jobs-table");
-  c.header("HX-Reswap", "innerHTML");
-  return renderTable(c, query);
-}
 
 /** A form shown in the modal for htmx, or as a page of its own without JavaScript. */
 function formView(c: Ctx, title: string, form: HtmlEscapedString | Promise<HtmlEscapedString>, status: 200 | 400 | 422 = 200) {
@@ -67,17 +37,6 @@ async function timingAction(c: Ctx, act: (env: Ctx["env"], id: string) => Promis
   trigger(c, { toast });
   return c.html(<JobLive {...await loadDetail(c, id, currentRunsPage(c, id))} />);
 }
-
-const bulkForm = z.object({
-  action: z.enum(BULK_ACTIONS, { error: `action must be one of ${BULK_ACTIONS.join(", ")}` }),
-  ids: z
-    .union([z.string(), z.array(z.string())])
-    .optional()
-    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
-    .pipe(z.array(z.string().min(1, "a job id must not be empty").max(64, "a job id must be at most 64 characters")).max(BULK_RUN_MAX, `at most ${BULK_RUN_MAX} jobs at once`)),
-});
-
-const bulkDone: Record<BulkAction, string> = { run: "Started", cancel: "Cancelled the current run of", pause: "Paused", resume: "Resumed", delete: "Deleted" };
 
 /** Runs shown per page of a job's page. */
 const RUNS_PER_PAGE = 10;
@@ -194,23 +153,6 @@ export const uiJobs = new Hono<AppEnv>()
   .post("/jobs/:id/cancel", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.cancelJob, "Run cancelled"))
   .post("/jobs/:id/pause", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.pauseJob, "Schedule paused"))
   .post("/jobs/:id/resume", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.resumeJob, "Schedule resumed"))
-
-  .post("/jobs/bulk/confirm", validPageInput("form", bulkForm), async (c) => {
-    const { action, ids } = c.req.valid("form");
-    if (ids.length === 0) throw invalid("Select at least one job first (the boxes at the start of the rows)");
-    const form = <BulkConfirm action={action} ids={ids} />;
-    if (wantsFragment(c)) return c.html(<Modal title="Are you sure?">{form}</Modal>);
-    return renderPage(c, "jobs", "Are you sure?", <article class="standalone-form"><h1>Are you sure?</h1>{form}</article>);
-  })
-
-  .post("/jobs/bulk", validPageInput("form", bulkForm), async (c) => {
-    const { action, ids } = c.req.valid("form");
-    if (ids.length === 0) throw invalid("Select at least one job first");
-    const result = await bulkAction(c.env, action, ids.slice(0, BULK_RUN_MAX));
-    if (!wantsFragment(c)) return c.redirect(backTo(c, "/"), 303);
-    const refused = result.refused.length + result.notFound.length;
-    return afterChange(c, `${bulkDone[action]} ${result.done.length} of ${ids.length} jobs${refused > 0 ? ` (${refused} could not be: ${[...result.refused.map((r) => r.message), ...result.notFound.map((id) => `'${id}' not found`)].slice(0, 2).join("; ")})` : ""}`, "/");
-  })
 
   .post("/runs/:runId/redeliver", validPageInput("param", runIdParam), async (c) => {
     const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
