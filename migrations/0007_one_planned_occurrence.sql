@@ -11,5 +11,4 @@ WHERE `occurrenceAt` IS NOT NULL
     SELECT (SELECT r.`id` FROM `runs` r WHERE r.`jobId` = p.`jobId` AND r.`occurrenceAt` IS NOT NULL AND r.`status` = 'SCHEDULED' ORDER BY r.`dueAt`, r.`id` LIMIT 1)
     FROM (SELECT DISTINCT `jobId` FROM `runs` WHERE `occurrenceAt` IS NOT NULL AND `status` = 'SCHEDULED') p
   );--> statement-breakpoint
-CREATE INDEX `deliveries_job_under_way_idx` ON `deliveries` (`jobId`) WHERE "deliveries"."nextAttemptAt" IS NOT NULL;--> statement-breakpoint
 CREATE UNIQUE INDEX `runs_planned_occurrence_idx` ON `runs` (`jobId`) WHERE "runs"."occurrenceAt" IS NOT NULL AND "runs"."status" = 'SCHEDULED';

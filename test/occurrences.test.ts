@@ -77,6 +77,8 @@ describe("daylight saving time", () => {
       "2026-10-25T03:00:00.000Z", // 03:00 +00 (01:00 and 02:00 +00 repeat wall times already run)
       "2026-10-25T04:00:00.000Z",
     ]);
+    // Every minute: the two repeated hours are 120 matches skipped in a row, and the schedule carries on.
+    expect(next(schedule("* * * * *", "Antarctica/Troll"), "2026-10-25T00:58:30Z", 3)).toEqual(["2026-10-25T00:59:00.000Z", "2026-10-25T03:00:00.000Z", "2026-10-25T03:01:00.000Z"]);
   });
 
   it("weekdays at 09:00 London keep 09:00 local across the change (08:00 UTC in summer, 09:00 in winter)", () => {
@@ -108,6 +110,8 @@ describe("the latest occurrence missed (latestOccurrence, for missed: once)", ()
     expect(iso(latestOccurrence(schedule("15 * * * *", "America/New_York"), new Date("2026-03-08T07:10:00Z"), new Date("2026-03-08T05:15:00Z")))).toBe("2026-03-08T07:00:00.000Z");
     // London, 25 Oct 2026: 01:30 happens twice; the occurrence is its first pass (00:30 UTC), never the second (01:30 UTC).
     expect(iso(latestOccurrence(schedule("*/30 * * * *", "Europe/London"), new Date("2026-10-25T01:40:00Z"), new Date("2026-10-24T23:00:00Z")))).toBe("2026-10-25T00:30:00.000Z");
+    // Chatham, 5 Apr 2026 (03:45 → 02:45): croner's match hours back is a repeated time's second pass; the latest is 03:30's first pass.
+    expect(iso(latestOccurrence(schedule("30 0-3 * * *", "Pacific/Chatham"), new Date("2026-04-04T18:54:00Z"), new Date("2026-04-04T10:45:00Z")))).toBe("2026-04-04T13:45:00.000Z");
     // Lord Howe, 4 Oct 2026: clocks jump half an hour at 02:00 (+10:30 → +11); 02:00 runs at the jump.
     const lordHowe = upcomingOccurrences(schedule("0 * * * *", "Australia/Lord_Howe"), new Date("2026-10-03T13:00:00Z"), 3, 0);
     expect(iso(latestOccurrence(schedule("0 * * * *", "Australia/Lord_Howe"), new Date(lordHowe[2]!.getTime() - 60_000), lordHowe[0]!))).toBe(iso(lordHowe[1]!));

@@ -183,10 +183,6 @@ export const deliveries = sqliteTable(
     index("deliveries_next_attempt_idx")
       .on(t.nextAttemptAt)
       .where(sql`${t.nextAttemptAt} IS NOT NULL`),
-    // A job's deliveries under way (the job page polls while it has one).
-    index("deliveries_job_under_way_idx")
-      .on(t.jobId)
-      .where(sql`${t.nextAttemptAt} IS NOT NULL`),
   ],
 );
 

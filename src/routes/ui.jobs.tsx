@@ -56,15 +56,12 @@ function currentRunsPage(c: Ctx, id: string): number {
 /** Everything a job's page shows: the job, a page of its runs, and their attempts. */
 async function loadDetail(c: Ctx, id: string, page = 1): Promise<JobDetail> {
   const job = await jobs.getJob(c.env, id);
-  const [{ items, pagination }, runsUnderWay] = await Promise.all([
-    runs.listJobRuns(c.env, id, { page, limit: RUNS_PER_PAGE }),
-    runs.anyRunUnderWay(c.env, id),
-  ]);
+  const { items, pagination } = await runs.listJobRuns(c.env, id, { page, limit: RUNS_PER_PAGE });
   const attempts = await runs.attemptsOf(
     c.env,
     items.map((run) => run.id),
   );
-  return { job, runs: items, runsInfo: pagination, attempts, runsUnderWay, now: new Date() };
+  return { job, runs: items, runsInfo: pagination, attempts, now: new Date() };
 }
 
 /** Each issue beside its field: a schedule's issues beside the schedule field they name (cron, timezone, ...). */

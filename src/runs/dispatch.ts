@@ -95,9 +95,9 @@ export async function queueCompletions(env: Env, started: Run[], onFailure: Queu
 
 /**
  * What to do with one due run of a recurring job, and the occurrence after it. A missed run that the
- * `once` policy runs stands for the latest occurrence missed (`catchUp`: its new time).
+ * `once` policy runs stands for the latest occurrence missed (`catchUp`: it takes that time if it starts).
  */
-function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next: Date | null; catchUp?: Date } {
+function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next: Date | null; catchUp?: boolean } {
   const schedule = run.schedule!;
   const missed = run.dueAt.getTime() < now.getTime() - MISSED_AFTER_SECONDS * 1000;
   let cancel: string | null = null;
@@ -108,8 +108,7 @@ function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next:
   // After a miss the schedule resumes from now: the occurrences in between are not made (skip), or this run catches them up once.
   const after = new Date(Math.max(missed ? now.getTime() : run.occurrenceAt!.getTime(), run.scheduleCursor?.getTime() ?? 0));
   try {
-    const catchUp = missed && !cancel ? latestOccurrence(schedule, now, run.occurrenceAt!) : undefined;
-    return { cancel, next: run.paused || !underLimit(schedule, run.occurrences) ? null : nextOccurrence(schedule, after), catchUp };
+    return { cancel, next: run.paused || !underLimit(schedule, run.occurrences) ? null : nextOccurrence(schedule, after), catchUp: missed && !cancel };
   } catch (err) {
     // A stored schedule that can no longer be read must not hold back every other due run.
     return { cancel: `the schedule cannot be evaluated: ${err instanceof Error ? err.message : String(err)}`, next: null };
@@ -174,7 +173,9 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
     if (weighed.cancel) cancels.push({ id: run.id, reason: weighed.cancel });
     else if (slots > 0) {
       starts.push(run.id);
-      if (weighed.catchUp && weighed.catchUp.getTime() !== run.occurrenceAt!.getTime()) catchUps.push({ id: run.id, at: weighed.catchUp });
+      // Its catch-up time, worked out only for a run that starts (a run waiting for a slot is weighed again each turn).
+      const catchUp = weighed.catchUp ? latestOccurrence(run.schedule!, now, run.occurrenceAt!) : null;
+      if (catchUp && catchUp.getTime() !== run.occurrenceAt!.getTime()) catchUps.push({ id: run.id, at: catchUp });
       slots -= 1;
     } else continue; // waits for a slot; its next occurrence is made when it leaves SCHEDULED
     if (weighed.next) nexts.push(occurrenceRun(run.jobId, weighed.next, run.schedule!, now, run.id));

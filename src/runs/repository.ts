@@ -1,5 +1,5 @@
 /** Drizzle reads of runs, each with its delivery: one run, a job's runs page by page, a run named by a message. */
-import { and, count, desc, eq, getTableColumns, isNotNull } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns } from "drizzle-orm";
 import { aliasedColumns, joined } from "../db/aliased";
 import type { Db } from "../db/client";
 import { deliveries, jobs, runs, type Delivery, type Run } from "../db/schema";
@@ -93,17 +93,4 @@ export async function listRuns(db: Db, jobId: string, limit: number, offset: num
     db.select({ n: count() }).from(runs).where(eq(runs.jobId, jobId)),
   ]);
   return { rows: rows.map(toRunWithDelivery), total: total?.n ?? 0 };
-}
-
-/**
- * Whether any of a job's runs is still under way: in progress, or its webhook still being sent (a
- * redelivery of an old run included). Both read partial indexes of what is unfinished only: a delivery
- * has a next attempt time exactly while it is under way (deliveries_next_attempt_idx).
- */
-export async function anyRunUnderWay(db: Db, jobId: string): Promise<boolean> {
-  const [running, sending] = await db.batch([
-    db.select({ id: runs.id }).from(runs).where(and(eq(runs.jobId, jobId), inProgress)).limit(1),
-    db.select({ runId: deliveries.runId }).from(deliveries).where(and(isNotNull(deliveries.nextAttemptAt), eq(deliveries.jobId, jobId))).limit(1),
-  ]);
-  return running.length > 0 || sending.length > 0;
 }

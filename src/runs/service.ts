@@ -27,9 +27,6 @@ export async function listJobRuns(env: Env, jobId: string, page: PageRequest) {
   );
 }
 
-/** Whether any of the job's runs is in progress or has its webhook under way, on whatever page it is listed. */
-export const anyRunUnderWay = (env: Env, jobId: string) => repo.anyRunUnderWay(getDb(env.DB), jobId);
-
 /** The attempts of each run, newest first. */
 export async function attemptsOf(env: Env, runIds: number[]): Promise<Map<number, LogView[]>> {
   const logs = await listRunLogs(getDb(env.DB), runIds, RUN_ATTEMPTS_SHOWN * Math.max(1, runIds.length));

@@ -48,6 +48,7 @@ function cronOf(schedule: Pick<Schedule, "cron" | "timezone">): Cron {
 }
 
 const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
 /** Offsets are compared this far apart at most (no zone shifts its clock twice within four weeks). */
 const GAP_SCAN_MS = 28 * 86_400_000;
 
@@ -67,15 +68,19 @@ function changesClocks(timezone: string, year: number): boolean {
   return changes;
 }
 
+/** Whether `timezone` changes its clocks in any year from `fromMs` to `toMs`. */
+function changesClocksBetween(timezone: string, fromMs: number, toMs: number): boolean {
+  for (let year = new Date(fromMs).getUTCFullYear(); year <= new Date(toMs).getUTCFullYear(); year++) if (changesClocks(timezone, year)) return true;
+  return false;
+}
+
 /**
  * The moment the clocks jump forward strictly between `after` and `before`, when the cron matches a
  * wall-clock time that the jump skips (an occurrence croner passed over); else null. Wall-clock times
  * are matched by the same cron read in UTC, where every wall-clock time exists.
  */
 function gapOccurrence(schedule: Schedule, after: Date, before: Date): Date | null {
-  let changes = false;
-  for (let year = after.getUTCFullYear(); year <= before.getUTCFullYear() && !changes; year++) changes = changesClocks(schedule.timezone, year);
-  if (!changes) return null; // UTC, and every zone without daylight saving time that year
+  if (!changesClocksBetween(schedule.timezone, after.getTime(), before.getTime())) return null; // UTC, and every zone without daylight saving time then
   for (let lo = after.getTime(); lo < before.getTime(); lo += GAP_SCAN_MS) {
     const hi = Math.min(lo + GAP_SCAN_MS, before.getTime());
     const offsetBefore = zoneOffsetMs(lo, schedule.timezone);
@@ -107,7 +112,9 @@ export function nextOccurrence(stored: Schedule, after: Date): Date | null {
   const cron = cronOf(schedule);
   const startAt = schedule.startAt ? new Date(schedule.startAt) : null;
   let from = startAt && startAt.getTime() - 1 > after.getTime() ? new Date(startAt.getTime() - 1) : after;
-  for (let guard = 0; guard < 100; guard++) {
+  // Repeated wall-clock times are skipped one match at a time: up to 120 for a minutely cron through a
+  // two-hour fall-back. (At 100, such a schedule found no next occurrence and stopped.)
+  for (let guard = 0; guard < 500; guard++) {
     const matched = cron.nextRun(from);
     const next = matched ? (gapOccurrence(schedule, from, matched) ?? matched) : null;
     if (!next) return null;
@@ -118,21 +125,29 @@ export function nextOccurrence(stored: Schedule, after: Date): Date | null {
   return null;
 }
 
-/** How far back from `at` the walk to the latest occurrence starts (past any DST shift around it). */
-const LATEST_WALK_MS = 4 * 3_600_000;
+/** The largest DST shift (Antarctica/Troll). */
+const MAX_SHIFT_MS = 2 * 3_600_000;
 
 /**
  * The latest occurrence at or before `at` and after `since` (an occurrence already made), within the
  * schedule's end: what a catch-up run stands for (the `missed: once` policy). `since` when there is none.
- * Found by walking nextOccurrence (so DST is read as it is everywhere else) from a cron match a few hours
- * before `at`, or from `since`, whichever is later.
+ * croner's previous match is it unless the clocks changed around it; then nextOccurrence is walked (so
+ * DST is read as everywhere else) from the largest shift before that match: the latest occurrence is
+ * that match, its first pass when it is a repeated time's second, or a later jump of a gap.
  */
 export function latestOccurrence(stored: Schedule, at: Date, since: Date): Date {
   const schedule = zoned(stored);
+  const cron = cronOf(schedule);
   const bound = schedule.endAt ? Math.min(at.getTime(), Date.parse(schedule.endAt)) : at.getTime();
-  const [earlier] = cronOf(schedule).previousRuns(1, new Date(bound - LATEST_WALK_MS));
+  // croner looks strictly before its reference, to the second; occurrences fall on whole minutes.
+  const [previous] = cron.previousRuns(1, new Date(Math.floor(bound / 1000) * 1000 + 1000));
+  // Steady: no clock change from the largest shift before that match up to `bound` (checked by the
+  // offsets at both ends when they are less than a day apart: no zone changes its clocks twice in a day).
+  const from = (previous?.getTime() ?? since.getTime()) - MAX_SHIFT_MS;
+  const steady = !changesClocksBetween(schedule.timezone, from, bound) || (bound - from < DAY_MS && zoneOffsetMs(from, schedule.timezone) === zoneOffsetMs(bound, schedule.timezone));
+  if (steady) return previous && previous.getTime() > since.getTime() ? previous : since;
   let latest = since;
-  let cursor = new Date(Math.max(since.getTime(), (earlier?.getTime() ?? 0) - 1000));
+  let cursor = new Date(Math.max(since.getTime(), from - 1000));
   for (let next = nextOccurrence(schedule, cursor); next && next.getTime() <= bound; next = nextOccurrence(schedule, cursor)) {
     latest = next;
     cursor = next;

@@ -19,8 +19,6 @@ export interface JobDetail {
   runsInfo: PageInfo;
   /** The attempts of each listed run, newest first. */
   attempts: Map<number, LogView[]>;
-  /** Whether any of the job's runs is in progress or has its webhook under way, listed on this page or not. */
-  runsUnderWay: boolean;
   now: Date;
 }
 
@@ -68,13 +66,13 @@ function TimingActions({ job }: { job: JobView }) {
   );
 }
 
-export function JobLive({ job, runs, runsInfo, attempts, runsUnderWay, now }: JobDetail) {
+export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
   const nextRuns = nextRunsOf(job, 5);
   const url = `/jobs/${job.id}/live${runsInfo.page > 1 ? `?page=${runsInfo.page}` : ""}`;
-  // Live while the job runs or any of its runs has a webhook under way (an older run's may still retry,
-  // or be redelivered), whether or not that run is on the page shown: its figures and badges change too.
-  const active = isActive(job) || runsUnderWay || runs.some((run) => deliveryActive(run.delivery));
-  // Every second while something moves on the page; every 5 s while only a retry waits, or the activity is on another page.
+  // Live while what it shows can change: the job runs (any of its runs: its status says so), or a run on
+  // this page has its webhook under way (an older run's may still retry, or be redelivered).
+  const active = isActive(job) || runs.some((run) => deliveryActive(run.delivery));
+  // Every second while something moves; every 5 s while only a retry waits.
   const moving = isActive(job) || runs.some((run) => deliveryActive(run.delivery) && run.delivery?.state !== "RETRYING");
   const everyMs = moving ? pollEveryMs(job) : 5000;
   const live = active ? poll(url, everyMs) : {};
