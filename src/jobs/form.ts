@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { parseJsonText } from "../lib/json";
-import { zoneOffsetMs } from "../lib/zones";
+import { clockChange, zoneOffsetMs } from "../lib/zones";
 import { createJobSchema, updateJobSchema } from "./schemas";
 
 export const WHEN = ["keep", "none", "at", "delay", "schedule", "unschedule"] as const;
@@ -47,15 +47,9 @@ export function localToIso(local: string, timezone: string): string {
     const offsets = [zoneOffsetMs(wall - 86_400_000, timezone), zoneOffsetMs(wall + 86_400_000, timezone)];
     const fits = offsets.map((offset) => wall - offset).filter((at) => wall - zoneOffsetMs(at, timezone) === at);
     if (fits.length > 0) return new Date(Math.min(...fits)).toISOString();
-    // In the gap: the first instant after it, found between the two candidates (to the second).
-    let [lo, hi] = [Math.min(wall - offsets[0]!, wall - offsets[1]!), Math.max(wall - offsets[0]!, wall - offsets[1]!)];
-    const before = zoneOffsetMs(lo, timezone);
-    while (hi - lo > 1000) {
-      const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
-      if (zoneOffsetMs(mid, timezone) === before) lo = mid;
-      else hi = mid;
-    }
-    return new Date(hi).toISOString();
+    // In the gap: the first instant after it, the clock change between the two candidates.
+    const [lo, hi] = [Math.min(wall - offsets[0]!, wall - offsets[1]!), Math.max(wall - offsets[0]!, wall - offsets[1]!)];
+    return new Date(clockChange(lo, hi, timezone)).toISOString();
   } catch {
     return local.trim(); // an unknown time zone: the schema names it
   }

@@ -21,3 +21,18 @@ export function zoneOffsetMs(at: number, timezone: string): number {
   );
   return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!) - Math.floor(at / 1000) * 1000;
 }
+
+/**
+ * The instant `timezone`'s clocks change between `fromMs` and `toMs` (whose offsets differ), to the
+ * second: the first instant with the new offset.
+ */
+export function clockChange(fromMs: number, toMs: number, timezone: string): number {
+  const before = zoneOffsetMs(fromMs, timezone);
+  let [lo, hi] = [Math.floor(fromMs / 1000) * 1000, Math.ceil(toMs / 1000) * 1000];
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (zoneOffsetMs(mid, timezone) === before) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}

@@ -9,26 +9,20 @@
  */
 import { Cron } from "croner";
 import type { Schedule } from "../db/schema";
-import { zoneOffsetMs } from "../lib/zones";
+import { clockChange, zoneOffsetMs } from "../lib/zones";
 
 /** DST shifts are an hour almost everywhere (30 minutes on Lord Howe Island, two hours at Troll in Antarctica). */
 const DST_SHIFTS_MS = [3_600_000, 1_800_000, 7_200_000];
 
-const wallClocks = new Map<string, Intl.DateTimeFormat>();
+/** The largest of them. */
+const MAX_SHIFT_MS = Math.max(...DST_SHIFTS_MS);
 
-/** The local date and time of `at` in `timezone`, to the minute ("2026-10-25 01:30"). */
-function wallClock(at: Date, timezone: string): string {
-  let format = wallClocks.get(timezone);
-  if (!format) {
-    format = new Intl.DateTimeFormat("en-CA", { timeZone: timezone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-    wallClocks.set(timezone, format);
-  }
-  return format.format(at);
-}
-
-/** True when `at` is the second pass of a wall-clock time repeated as clocks fall back. */
+/**
+ * True when `at` is the second pass of a wall-clock time repeated as clocks fall back: `shift` earlier,
+ * the clocks were `shift` ahead of where they are now, so they showed the same time.
+ */
 const repeatsEarlierWallClock = (at: Date, timezone: string) =>
-  DST_SHIFTS_MS.some((shift) => wallClock(new Date(at.getTime() - shift), timezone) === wallClock(at, timezone));
+  DST_SHIFTS_MS.some((shift) => zoneOffsetMs(at.getTime() - shift, timezone) - zoneOffsetMs(at.getTime(), timezone) === shift);
 
 /** A schedule stored with an empty zone (accepted before it was refused) is read in UTC, as croner read it. */
 const zoned = (schedule: Schedule): Schedule => (schedule.timezone?.trim() ? schedule : { ...schedule, timezone: "UTC" });
@@ -47,7 +41,6 @@ function cronOf(schedule: Pick<Schedule, "cron" | "timezone">): Cron {
   return cron;
 }
 
-const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** Offsets are compared this far apart at most (no zone shifts its clock twice within four weeks). */
 const GAP_SCAN_MS = 28 * 86_400_000;
@@ -86,14 +79,7 @@ function gapOccurrence(schedule: Schedule, after: Date, before: Date): Date | nu
     const offsetBefore = zoneOffsetMs(lo, schedule.timezone);
     const offsetAfter = zoneOffsetMs(hi, schedule.timezone);
     if (offsetAfter <= offsetBefore) continue;
-    // The jump: the first minute with the new offset (clocks change on a minute).
-    let [a, b] = [Math.floor(lo / MINUTE_MS) * MINUTE_MS, Math.ceil(hi / MINUTE_MS) * MINUTE_MS];
-    while (b - a > MINUTE_MS) {
-      const mid = a + Math.floor((b - a) / (2 * MINUTE_MS)) * MINUTE_MS;
-      if (zoneOffsetMs(mid, schedule.timezone) === offsetBefore) a = mid;
-      else b = mid;
-    }
-    const jump = b;
+    const jump = clockChange(lo, hi, schedule.timezone);
     if (jump <= after.getTime() || jump >= before.getTime()) continue;
     const skippedFrom = jump + offsetBefore; // the wall-clock times [skippedFrom, skippedTo) never happen
     const skippedTo = jump + offsetAfter;
@@ -124,9 +110,6 @@ export function nextOccurrence(stored: Schedule, after: Date): Date | null {
   }
   return null;
 }
-
-/** The largest DST shift (Antarctica/Troll). */
-const MAX_SHIFT_MS = 2 * 3_600_000;
 
 /**
  * The latest occurrence at or before `at` and after `since` (an occurrence already made), within the
