@@ -85,6 +85,9 @@ describe("run at a time", () => {
     const res = await create(fields);
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(message);
+    // One message per field.
+    const named = (res.body.errors ?? []).map((e: { field: string }) => e.field);
+    expect(new Set(named).size).toBe(named.length);
     if (field) expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
     expect((await call("GET", "/api/jobs?limit=1")).body.pagination.total).toBe(before);
   });

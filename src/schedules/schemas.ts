@@ -48,6 +48,7 @@ export const scheduleSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (!s.timezone) return; // already reported by its own rule
     const problem = invalidSchedule(s.cron, s.timezone);
     if (problem) {
       ctx.addIssue({ code: "custom", path: [problem.startsWith("timezone") ? "timezone" : "cron"], message: `schedule.${problem}` });
