@@ -1,7 +1,9 @@
+/** Bulk actions through the API: many jobs run, cancelled, paused, resumed or deleted in one call. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import worker from "../src/index";
+import { readMeter } from "../src/lib/meter";
 import { API_TOKEN, call, countRows, createJob, delivered, getJob, received, runRows, waitForJob } from "./support/helpers";
 
 describe("POST /api/jobs/run (bulk)", () => {
@@ -61,5 +63,55 @@ describe("POST /api/jobs/run (bulk)", () => {
         latestRun: { status: "FAILED", failureReason: "could not enqueue the run: queue unavailable", delivery: { event: "job.failed", state: "PENDING" } },
       });
     }
+  });
+});
+
+describe("POST /api/jobs/bulk: 100 jobs in a fixed number of subrequests", () => {
+  /** `action` on `ids` through the API, on metered bindings: what it did and what it cost. */
+  async function bulk(action: string, ids: string[], withEnv: Env) {
+    readMeter(true);
+    const res = await worker.fetch(
+      new Request("http://scheduler.test/api/jobs/bulk", {
+        method: "POST",
+        headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ action, ids }),
+      }),
+      { ...withEnv, COST_METER: "true" },
+    );
+    return { status: res.status, body: (await res.json()) as any, cost: readMeter(true) };
+  }
+
+  it("runs, cancels, pauses, resumes and deletes 100 jobs, each in at most a handful of D1 round trips and one dispatch", async () => {
+    // Counted queue: what the app sends is kept, not delivered (no run completes behind the test's back).
+    const sent: unknown[] = [];
+    const queue = { send: async (m: unknown) => void sent.push(m), sendBatch: async (ms: Iterable<unknown>) => void sent.push(...ms) } as unknown as Env["JOB_QUEUE"];
+    const e: Env = { ...env, JOB_DURATION_SECONDS: "3600", MAX_CONCURRENT_RUNS: "50", JOB_QUEUE: queue };
+    const recurring = await Promise.all(Array.from({ length: 50 }, () => createJob({ schedule: { cron: "0 9 * * *" }, notifyOnCancel: true })));
+    const plain = await Promise.all(Array.from({ length: 50 }, () => createJob()));
+    const ids = [...recurring, ...plain].map((j) => j.id);
+
+    const run = await bulk("run", plain.map((j) => j.id), e);
+    expect(run.body.data.done).toHaveLength(50);
+    const cancel = await bulk("cancel", ids, e);
+    expect(cancel.status).toBe(200);
+    // Every job had a run to cancel: the 50 occurrences to come and the 50 runs in progress.
+    expect(cancel.body.data).toMatchObject({ refused: [], notFound: [] });
+    expect(cancel.body.data.done).toHaveLength(100);
+    // Each recurring job's next occurrence follows the one cancelled, and its job.cancelled webhook is queued.
+    for (const job of recurring.slice(0, 3)) expect((await runRows(job.id)).map((r) => r.status)).toEqual(["CANCELLED", "SCHEDULED"]);
+    const pause = await bulk("pause", ids, e);
+    expect(pause.body.data.done).toHaveLength(50);
+    expect(pause.body.data.refused).toHaveLength(50); // the plain jobs have no schedule
+    const resume = await bulk("resume", ids, e);
+    expect(resume.body.data.done).toHaveLength(50);
+    const del = await bulk("delete", [...ids.slice(0, 99), "no-such-job"], e);
+    expect(del.body.data).toMatchObject({ notFound: ["no-such-job"] });
+    expect(del.body.data.done).toHaveLength(99);
+
+    for (const [name, result] of Object.entries({ run, cancel, pause, resume, delete: del })) {
+      // Whatever the number of jobs: a read, a write and, after a cancel or a delete that freed slots, one dispatch.
+      expect(result.cost.d1.roundTrips, name).toBeLessThanOrEqual(6);
+    }
+    expect(sent.length).toBeGreaterThan(0);
   });
 });

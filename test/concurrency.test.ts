@@ -10,13 +10,14 @@ import type { Env } from "../src/env";
 import worker from "../src/index";
 import { runJob } from "../src/jobs/service";
 import { dispatch } from "../src/runs/dispatch";
-import { call, createJob, runRows } from "./support/helpers";
+import { backdateRun, call, createJob, runRows } from "./support/helpers";
 
 /** Two slots; runs take an hour, so they hold their slot until a test completes them by hand. */
 const limited: Env = { ...env, MAX_CONCURRENT_RUNS: "2", JOB_DURATION_SECONDS: "3600" };
 
-/** The completion message of a job's run, delivered as the queue would. */
+/** The completion message of a job's run, delivered as the queue would once its hour has passed. */
 async function complete(jobId: string, run = 1) {
+  await backdateRun(jobId, run, 3_600_000);
   const batch = createMessageBatch<unknown>("job-scheduler-runs", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { jobId, run } }]);
   await worker.queue(batch, limited);
   await getQueueResult(batch, createExecutionContext());

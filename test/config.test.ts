@@ -16,7 +16,7 @@ describe("getConfig", () => {
       signingSecrets: [],
       inboxEnabled: false,
       sweepGraceSeconds: 60,
-      maxConcurrentRuns: 50,
+      maxConcurrentRuns: 0,
       retentionDays: 30,
       apiTokens: [],
       sessionSecret: null,
@@ -36,6 +36,7 @@ describe("getConfig", () => {
       WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw  whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5",
       WEBHOOK_INBOX_ENABLED: "true",
       RETENTION_DAYS: "0",
+      MAX_CONCURRENT_RUNS: "50",
       API_TOKENS: " token-aaaaaaaaaaaaaaaaaaaaaaaa\ttoken-bbbbbbbbbbbbbbbbbbbbbbbb ",
     });
     expect(config).toEqual({

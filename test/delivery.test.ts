@@ -11,7 +11,7 @@ import { runJob } from "../src/jobs/service";
 import worker from "../src/index";
 import { parseRetryAfter } from "../src/webhooks/sender";
 import { signatureHeader } from "../src/webhooks/signing";
-import { API_TOKEN, call, createJob, delivered, deliveryState, getJob, logRows, received, runRows, waitForJob } from "./support/helpers";
+import { API_TOKEN, call, createJob, delivered, deliveryState, failClaimsOf, getJob, logRows, received, runRows, waitForJob } from "./support/helpers";
 
 const secret = env.WEBHOOK_SECRET!;
 const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
@@ -22,11 +22,15 @@ async function startLongRun(fields: Record<string, unknown> = {}): Promise<JobMe
   return { jobId: started.id, run: started.latestRun!.number };
 }
 
+/**
+ * Delivers messages to the consumer as the queue would. The consumer runs with no run duration: the
+ * hour-long runs of startLongRun count as having lasted it (a run completes only once it has).
+ */
 async function deliver(queue: string, bodies: unknown[], withEnv: Env = env) {
   const messages = bodies.map((body, i) => ({ id: `m${i}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body }));
   const batch = createMessageBatch<unknown>(queue, messages);
   const ctx = createExecutionContext();
-  await worker.queue(batch, withEnv);
+  await worker.queue(batch, { ...withEnv, JOB_DURATION_SECONDS: "0" });
   return { messages, result: await getQueueResult(batch, ctx) };
 }
 
@@ -140,16 +144,17 @@ describe("fencing", () => {
     for (let i = 0; i < 10; i++) runs.push(await startLongRun({ payload: { receiver: { script: [500, 200] } } }));
     // Attempt 1 of every webhook fails (and is due again at once), so the next batch works on deliveries under way.
     await deliver("job-scheduler-runs", runs, { ...env, WEBHOOK_RETRY_SCHEDULE: "0s", WEBHOOK_MAX_ATTEMPTS: "5" });
-    // A run that can no longer be read (its payload is not JSON) makes handling its message throw.
-    await env.DB.prepare("UPDATE runs SET payload = '{broken' WHERE jobId = ?").bind(runs[7]!.jobId).run();
+    // D1 refuses every claim of the 8th run's delivery: handling its message throws.
+    const undo = await failClaimsOf(`whd_${runs[7]!.jobId}_1`);
     const { messages, result } = await deliver("job-scheduler-runs", runs);
+    await undo();
     expect(result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual([messages[7]!.id]);
     expect(result.explicitAcks).toEqual(messages.filter((_, i) => i !== 7).map((m) => m.id));
     for (const [i, run] of runs.entries()) {
       if (i === 7) continue;
       expect((await runRows(run.jobId))[0]).toMatchObject({ state: "DELIVERED", attempts: 2 });
     }
-    // The unreadable run got no second attempt; its message goes back to the queue (and, if it never reads, to the dead letters).
+    // The faulty delivery got no second attempt; its message goes back to the queue (and, if it keeps failing, to the dead letters).
     const [broken] = await runRows(runs[7]!.jobId);
     expect(broken).toMatchObject({ state: "RETRYING", attempts: 1 });
     expect(await received(runs[7]!.jobId)).toHaveLength(1);
@@ -190,21 +195,25 @@ describe("nothing stuck, nothing lost", () => {
 
   it("recovers a run whose message never arrives: the sweep queues it again and it completes", async () => {
     const lost = await startLongRun();
-    await runSweep(new Date(Date.now() + 30_000)); // not overdue yet: nothing happens
+    await runSweep(new Date(Date.now() + 30_000), quietEnv); // not overdue yet: nothing happens
     expect((await getJob(lost.jobId)).latestRun.recoveries).toBe(0);
 
-    await runSweep(new Date(Date.now() + 3_600_000 + 120_000));
+    await runSweep(new Date(Date.now() + 3_600_000 + 120_000), quietEnv);
     const done = await waitForJob(lost.jobId, delivered);
     expect(done).toMatchObject({ status: "COMPLETED", latestRun: { recoveries: 1, number: lost.run } });
     expect(await received(lost.jobId)).toHaveLength(1);
   });
 
-  it("fails a run that lost its message more than 3 times, with the reason, and tells the receiver", async () => {
+  it("fails a run whose completion was not recorded within an hour of its expected end, with the reason, and tells the receiver", async () => {
     const lost = await startLongRun();
-    await env.DB.prepare("UPDATE runs SET recoveries = 3 WHERE jobId = ?").bind(lost.jobId).run();
-    await runSweep(new Date(Date.now() + 3_600_000 + 120_000));
+    await env.DB.prepare("UPDATE runs SET recoveries = 5 WHERE jobId = ?").bind(lost.jobId).run();
+    // Its hour of work, then the hour the sweep waits for its completion, then a sweep.
+    await runSweep(new Date(Date.now() + 2 * 3_600_000 + 120_000), quietEnv);
     const done = await waitForJob(lost.jobId, delivered);
-    expect(done).toMatchObject({ status: "FAILED", latestRun: { failureReason: "execution could not be completed: no progress after 3 recoveries" } });
+    expect(done).toMatchObject({
+      status: "FAILED",
+      latestRun: { failureReason: "execution could not be completed: no completion was recorded within 60 min of its expected end (its message was sent again 5 times and never processed)" },
+    });
     expect((await received(lost.jobId))[0]!.body.event).toBe("job.failed");
   });
 

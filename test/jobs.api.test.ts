@@ -1,5 +1,7 @@
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import worker from "../src/index";
 import { call, countRows, createJob, delivered, deliveryState, logRows, received, runRows, uniqueWord, waitForJob } from "./support/helpers";
 
 describe("POST /api/jobs", () => {
@@ -72,7 +74,7 @@ describe("PATCH /api/jobs/:id", () => {
 });
 
 describe("DELETE /api/jobs/:id", () => {
-  it("deletes the job, its runs, their deliveries and its webhook logs", async () => {
+  it("deletes the job at once; its runs, their deliveries and its webhook logs go with the next sweep", async () => {
     const job = await createJob();
     await call("POST", `/api/jobs/${job.id}/run`);
     const done = await waitForJob(job.id, delivered);
@@ -84,6 +86,7 @@ describe("DELETE /api/jobs/:id", () => {
     expect(res.body).toMatchObject({ success: true, data: { id: job.id } });
     expect((await call("GET", `/api/jobs/${job.id}`)).status).toBe(404);
     expect((await call("GET", `/api/runs/${done.latestRun.id}`)).status).toBe(404);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
     expect(await logRows(job.id)).toHaveLength(0);
     expect(await runRows(job.id)).toHaveLength(0);
     expect({ runs: await countRows("runs"), deliveries: await countRows("deliveries") }).toEqual({ runs: before.runs - 1, deliveries: before.deliveries - 1 });

@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Env, JobMessage } from "../src/env";
 import worker from "../src/index";
 import { runJob } from "../src/jobs/service";
-import { createJob, received, runRows } from "./support/helpers";
+import { backdateRun, createJob, deliverRecorded, failClaimsOf, received, runRows } from "./support/helpers";
 
 const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
 /** A deployment mistake: a variable with a value the configuration refuses. */
@@ -33,24 +33,6 @@ async function deliver(queue: string, bodies: unknown[], withEnv: Env) {
  * A batch whose messages record how they were settled, with the delay of each retry (which
  * getQueueResult does not report). `attempts` is how many times the queue has delivered them.
  */
-async function deliverRecorded(queue: string, bodies: unknown[], withEnv: Env, attempts: number) {
-  const settled: { id: string; how: "ack" | "retry"; delaySeconds?: number }[] = [];
-  const messages = bodies.map((body, i) => {
-    const id = `r${i}-${crypto.randomUUID()}`;
-    return {
-      id,
-      timestamp: new Date(),
-      attempts,
-      body,
-      ack: () => void settled.push({ id, how: "ack" }),
-      retry: (options?: QueueRetryOptions) => void settled.push({ id, how: "retry", delaySeconds: options?.delaySeconds }),
-    };
-  });
-  const batch = { queue, messages, ackAll: () => undefined, retryAll: () => undefined } as unknown as MessageBatch<unknown>;
-  await worker.queue(batch, withEnv);
-  return settled;
-}
-
 describe("a bad configuration", () => {
   it("makes every message wait with a backoff, fails nothing, and once fixed every run completes and every webhook goes out", async () => {
     const runs = [await startLongRun(), await startLongRun(), await startLongRun()];
@@ -87,7 +69,7 @@ describe("a bad configuration", () => {
     expect((await runRows(run.jobId))[0]).toMatchObject({ status: "IN_PROGRESS", state: null });
 
     // Once fixed, the sweep finds the run in D1 and queues it again; the real queue completes it.
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 3_600_000 + 120_000, cron: "* * * * *" }), env);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 3_600_000 + 120_000, cron: "* * * * *" }), quietEnv);
     const done = await vi.waitUntil(
       async () => {
         const [row] = await runRows(run.jobId);
@@ -109,10 +91,11 @@ describe("a queue that refuses the completions the dispatcher sends", () => {
     expect((await runJob(limited, waiting.id)).status).toBe("SCHEDULED");
     // The first run's completion frees the slot; the dispatcher starts the waiting run, but its message cannot be queued.
     const refusing: Env = { ...limited, JOB_QUEUE: { send: () => Promise.reject(new Error("queue unavailable")), sendBatch: () => Promise.reject(new Error("queue unavailable")) } as unknown as Env["JOB_QUEUE"] };
+    await backdateRun(first.id, 1, 3_600_000);
     await deliver("job-scheduler-runs", [{ jobId: first.id, run: 1 }], { ...refusing, JOB_DURATION_SECONDS: "3600" });
     expect((await runRows(waiting.id))[0]).toMatchObject({ status: "IN_PROGRESS", failureReason: null });
     // The sweep finds it past its expected time and queues its message again: the real queue completes it.
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 3_600_000 + 120_000, cron: "* * * * *" }), env);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 3_600_000 + 120_000, cron: "* * * * *" }), quietEnv);
     await vi.waitUntil(async () => (await runRows(waiting.id))[0]?.state === "DELIVERED", { timeout: 10_000, interval: 100 });
     expect((await runRows(waiting.id))[0]).toMatchObject({ status: "COMPLETED", recoveries: 1 });
     expect(await received(waiting.id)).toHaveLength(1);
@@ -138,11 +121,11 @@ describe("dead letters", () => {
 
 describe("the real queue's retries and dead-letter queue", () => {
   it("retries a message that keeps failing, then the dead-letter queue fails its delivery with the reason", async () => {
-    // A run whose webhook waits for a retry, then becomes unreadable: every message for it throws.
+    // A run whose webhook waits for a retry, then D1 refuses every claim of its next attempt: every message for it throws.
     const run = await startLongRun({ payload: { receiver: { script: [500] } } });
     await deliver("job-scheduler-runs", [run], { ...env, WEBHOOK_RETRY_SCHEDULE: "1h" });
     expect((await runRows(run.jobId))[0]).toMatchObject({ state: "RETRYING", attempts: 1 });
-    await env.DB.prepare("UPDATE runs SET payload = '{broken' WHERE jobId = ?").bind(run.jobId).run();
+    const undo = await failClaimsOf(`whd_${run.jobId}_${run.run}`);
     await env.DB.prepare("UPDATE deliveries SET nextAttemptAt = 0 WHERE webhookId = ?").bind(`whd_${run.jobId}_${run.run}`).run();
 
     // Through the real queue (2 retries, 2 s and 4 s apart, then its dead-letter queue).
@@ -157,6 +140,7 @@ describe("the real queue's retries and dead-letter queue", () => {
     expect(failed).toMatchObject({ status: "COMPLETED", lastError: "delivery stopped: the queue gave up on this message after repeated failures" });
     // The three tries of the message made no attempt (each threw before sending).
     expect(await received(run.jobId)).toHaveLength(1);
+    await undo();
     await env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(run.jobId).run();
   });
 });

@@ -11,7 +11,7 @@ import type { Env } from "../src/env";
 import worker from "../src/index";
 import { runJob } from "../src/jobs/service";
 import { dispatch } from "../src/runs/dispatch";
-import { call, createJob, delivered, getJob, received, runRows, uniqueWord, waitForJob } from "./support/helpers";
+import { call, createJob, delivered, deliverAt, getJob, received, runRows, uniqueWord, waitForJob } from "./support/helpers";
 
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 /** A run's queue message (start or completion), delivered as the queue would. */
@@ -102,6 +102,8 @@ describe("run at a time", () => {
     expect((await runRows(res.body.data.id))[0]).toMatchObject({ status: "SCHEDULED", expectedAt: runAt.getTime() });
     // At its time (its message stands in for the real 200-day wait): the sweep's dispatch starts it.
     await sweepAt(new Date(runAt.getTime() + 1000));
+    // Its completion, on that clock once it has lasted its duration (1 s).
+    await deliverAt(new Date(runAt.getTime() + 2000), [{ jobId: res.body.data.id, run: 1 }]);
     await waitForJob(res.body.data.id, delivered, 15_000);
     expect(await runRows(res.body.data.id)).toHaveLength(1);
   });
@@ -171,6 +173,7 @@ describe("recurring schedules", () => {
     const id = res.body.data.id;
     const at = new Date(new Date(res.body.data.nextRunAt).getTime() + 500);
     await Promise.all([dispatch(env, at), dispatch(env, at), sweepAt(at), dispatch(env, at)]);
+    await deliverAt(new Date(at.getTime() + 1000), [{ jobId: id, run: 1 }]);
     await waitForJob(id, (j) => delivered(j) && j.status === "SCHEDULED", 15_000);
     const runs = await runRows(id);
     expect(runs.map((r) => [r.number, r.status, r.occurrenceAt - runs[0]!.occurrenceAt])).toEqual([
@@ -199,6 +202,7 @@ describe("recurring schedules", () => {
     const id = res.body.data.id;
     const later = new Date(new Date(res.body.data.nextRunAt).getTime() + 10 * 60_000 + 5000);
     await dispatch(env, later);
+    await deliverAt(new Date(later.getTime() + 1000), [{ jobId: id, run: 1 }]);
     await waitForJob(id, (j) => delivered(j), 15_000);
     const runs = await runRows(id);
     expect(runs.map((r) => r.status)).toEqual(["COMPLETED", "SCHEDULED"]);
@@ -478,6 +482,7 @@ describe("runs that fell due while nothing ran", () => {
     // minute, so the next every-minute occurrence is not yet due).
     const back = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 10 * 60_000 + 5_000);
     await sweepAt(back);
+    await deliverAt(new Date(back.getTime() + 1000), [{ jobId: oneOff, run: 1 }, { jobId: catchUp, run: 1 }]);
     await waitForJob(oneOff, delivered, 15_000);
     await waitForJob(catchUp, delivered, 15_000);
     await sweepAt(new Date(back.getTime() + 1000));

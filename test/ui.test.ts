@@ -1,4 +1,5 @@
 /** The dashboard's HTML routes and htmx fragments, called as a browser and as htmx would call them. */
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
@@ -310,6 +311,9 @@ describe("edit and delete forms", () => {
     const res = await call("POST", `/jobs/${job.id}/delete`, undefined, htmx(undefined, "http://scheduler.test/"));
     expect(res.status).toBe(200);
     expect(res.body).not.toContain(job.id);
+    expect((await call("GET", `/jobs/${job.id}`, undefined, { accept: "text/html" })).status).toBe(404);
+    // Its rows go with the next sweep (nothing was under way).
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
     expect(await logRows(job.id)).toEqual([]);
     expect(await runRows(job.id)).toEqual([]);
   });

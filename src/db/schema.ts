@@ -229,8 +229,8 @@ export const idempotencyKeys = sqliteTable(
       .references(() => jobs.id, { onDelete: "cascade" }),
     createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull(),
   },
-  // Oldest first: retention removes expired keys from its head.
-  (t) => [index("idempotency_keys_created_idx").on(t.createdAt)],
+  // Oldest first: retention removes expired keys from its head. By job: a delete frees its job's keys.
+  (t) => [index("idempotency_keys_created_idx").on(t.createdAt), index("idempotency_keys_job_idx").on(t.jobId)],
 );
 
 /**

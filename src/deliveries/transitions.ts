@@ -6,6 +6,7 @@ import { and, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
+import { deletedJob } from "../jobs/repository";
 import { removable } from "../runs/retention";
 import { runIn } from "../runs/transitions";
 import { webhookBodySql, webhookEventSql, webhookIdSql, type RunRef } from "./body";
@@ -17,6 +18,8 @@ export interface NewDeliveries {
   url: string | null;
   /** Set when the caller sends attempt 1 at once: the deliveries are created SENDING, holding this lease. */
   claimedUntil: Date | null;
+  /** Only for runs CANCELLED at this time (by the cancel earlier in the same batch). */
+  onlyCancelledAt?: Date;
 }
 
 /**
@@ -24,7 +27,9 @@ export interface NewDeliveries {
  * run's row (a cancelled run's only when its job asks for job.cancelled webhooks). Idempotent (one
  * delivery per run): a second call, or a duplicated message, creates nothing. Returns the deliveries created.
  */
-export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claimedUntil }: NewDeliveries) {
+export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claimedUntil, onlyCancelledAt }: NewDeliveries) {
+  // A person's cancel makes its run's delivery only if the cancel in its batch cancelled it then.
+  const onlyIf = onlyCancelledAt ? sql`${runs.status} = 'CANCELLED' AND ${runs.completedAt} = ${onlyCancelledAt.getTime()}` : sql`1`;
   return db
     .insert(deliveries)
     .select(
@@ -45,7 +50,7 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
         NULL
       FROM ${runs}
       JOIN ${jobs} ON ${jobs.id} = ${runs.jobId}
-      WHERE ${runIn(refs)} AND (${runs.status} IN ('COMPLETED', 'FAILED') OR (${runs.status} = 'CANCELLED' AND ${jobs.notifyOnCancel}))`,
+      WHERE ${runIn(refs)} AND (${runs.status} IN ('COMPLETED', 'FAILED') OR (${runs.status} = 'CANCELLED' AND ${jobs.notifyOnCancel})) AND ${onlyIf}`,
     )
     .onConflictDoNothing()
     .returning();
@@ -156,4 +161,21 @@ export function findStalledDeliveries(db: Db, before: Date, limit: number) {
 export function deleteDeliveries(db: Db, runIds: number[], before: Date) {
   return db.delete(deliveries).where(sql`${removable(deliveries.runId, runIds, before)}
     AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${deliveries.runId})`);
+}
+
+/**
+ * The purge of a deleted job: at most `limit` of its finished deliveries (DELIVERED or FAILED) whose
+ * log rows are gone (deleted earlier in the same batch). One still under way is left to finish.
+ */
+export function deleteDeliveriesOfDeletedJob(db: Db, jobId: string, limit: number) {
+  return db.delete(deliveries).where(sql`${deliveries.runId} IN (
+    SELECT d."runId"
+    FROM ${runs} r
+    JOIN ${deliveries} d ON d."runId" = r.id
+    WHERE r."jobId" = ${jobId}
+      AND ${deletedJob(jobId)}
+      AND d.state IN ('DELIVERED', 'FAILED')
+      AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = r.id)
+    LIMIT ${limit}
+  )`);
 }

@@ -6,7 +6,8 @@ import { getDb } from "../db/client";
 import type { RunRef } from "../deliveries/body";
 import { giveUpDelivery } from "../deliveries/transitions";
 import { getConfig, type Env, type JobMessage } from "../env";
-import { dispatch } from "../runs/dispatch";
+import { logFailure } from "../lib/log";
+import { dispatchInBackground } from "../runs/dispatch";
 import { failRuns } from "../runs/finish";
 import * as runsRepo from "../runs/repository";
 
@@ -22,11 +23,11 @@ export async function handleDeadLetter(env: Env, ref: RunRef): Promise<void> {
     if (await failRuns(db, [ref], reason, new Date(), getConfig(env).webhookUrl)) {
       // The run is failed and its job.failed delivery is PENDING in D1. If this message cannot be queued,
       // the sweep sends it; throwing would bring this dead letter back to give that new delivery up.
-      await env.JOB_QUEUE.send({ jobId: ref.jobId, run: ref.number } satisfies JobMessage).catch((err: unknown) => {
-        console.error("could not queue the job.failed webhook; the sweep will", ref, err);
-      });
+      await env.JOB_QUEUE.send({ jobId: ref.jobId, run: ref.number } satisfies JobMessage).catch((err: unknown) =>
+        logFailure("queue.send_failed", { jobId: ref.jobId, run: ref.number, what: "job.failed webhook; the sweep sends it" }, err),
+      );
       // Its slot is free: a run waiting for one starts now (else the next sweep starts it).
-      if (getConfig(env).maxConcurrentRuns > 0) await dispatch(env).catch(() => undefined);
+      if (getConfig(env).maxConcurrentRuns > 0) await dispatchInBackground(env, undefined, { jobId: ref.jobId, run: ref.number, after: "dead letter" });
     }
     return;
   }

@@ -8,11 +8,12 @@ import { getDb } from "../db/client";
 import type { Delivery, Run } from "../db/schema";
 import { webhookIdOf, type RunRef } from "../deliveries/body";
 import { getConfig, type Env } from "../env";
+import { logFailure } from "../lib/log";
 import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
 import { dispatch, type Dispatched } from "../runs/dispatch";
 import { finishStatements, logFinished } from "../runs/finish";
 import * as runsRepo from "../runs/repository";
-import type { RunWithDelivery } from "../runs/repository";
+import type { RunState, RunStateWithDelivery } from "../runs/repository";
 import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
 
 /** The outcome of each message of a batch, or the error that its handling threw. */
@@ -27,7 +28,7 @@ const settled = (work: Promise<MessageOutcome>): Promise<BatchResult> => work.ca
 async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): Promise<{ claimed: Delivery[]; runsWaiting: boolean }> {
   const db = getDb(env.DB);
   const [, created, , waiting] = await db.batch([
-    ...finishStatements(db, refs, { status: "COMPLETED" }, now, { url: getConfig(env).webhookUrl, claimedUntil: lease }),
+    ...finishStatements(db, refs, { status: "COMPLETED", durationMs: getConfig(env).jobDurationSeconds * 1000 }, now, { url: getConfig(env).webhookUrl, claimedUntil: lease }),
     runsRepo.anyDueRun(db, now),
   ]);
   logFinished("run.completed", created);
@@ -62,28 +63,49 @@ const dispatcherFor = (env: Env): DispatchOnce => {
   };
 };
 
-/** One message on its own: complete its run if due and send attempt 1, or carry on with it. */
-export async function processRunMessage(env: Env, ref: RunRef, dispatchOnce = dispatcherFor(env)): Promise<MessageOutcome> {
+/**
+ * One message on its own: complete its run if it has lasted its duration and send attempt 1, or carry
+ * on with it. `waited`: this message already waited here for its run's end (it waits once).
+ */
+export async function processRunMessage(env: Env, ref: RunRef, dispatchOnce = dispatcherFor(env), waited = false): Promise<MessageOutcome> {
   const now = new Date();
   const {
     claimed: [claimed],
   } = await completeRuns(env, [ref], now, deliveryLeaseUntil(env, now));
-  return claimed ? sendClaimedAttempt(env, claimed) : continueRun(env, ref, dispatchOnce);
+  return claimed ? sendClaimedAttempt(env, claimed) : continueRun(env, ref, dispatchOnce, undefined, waited);
 }
 
 /**
- * A message whose run was not completed by it: a start, a retry, a duplicate, a redelivery, a failed
- * run, or a stale one. `read`: its run as the batch read it (null: none), else it is read here.
+ * A message whose run was not completed by it: a start, a run that has not lasted its duration yet, a
+ * retry, a duplicate, a redelivery, a failed run, or a stale one. `read`: its run as the batch read it
+ * (null: none), else it is read here.
  */
-async function continueRun(env: Env, ref: RunRef, dispatchOnce: DispatchOnce, read?: RunWithDelivery | null): Promise<MessageOutcome> {
+async function continueRun(env: Env, ref: RunRef, dispatchOnce: DispatchOnce, read?: RunStateWithDelivery | null, waited = false): Promise<MessageOutcome> {
   const found = read === undefined ? await runsRepo.findRunByRef(getDb(env.DB), ref) : read;
   if (found?.run.status === "SCHEDULED") return startScheduled(found.run.dueAt, dispatchOnce);
+  if (found?.run.status === "IN_PROGRESS") return awaitRunEnd(env, ref, found.run, dispatchOnce, waited);
   if (!found?.delivery) return ack;
   return deliverWebhook(env, found.delivery);
 }
 
-/** A start message that comes at most this early waits here; an earlier one goes back to the queue. */
+/** A message that comes at most this early waits here; an earlier one goes back to the queue. */
 const EARLY_WAIT_MS = 1500;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A message for a run that has not lasted its duration yet: the start message of a run that the sweep,
+ * another message's dispatch or a run call started after it was sent, or a copy the sweep re-sent. It
+ * completes the run at its end: waiting here for a moment, else from the queue again (whole seconds,
+ * rounded down: it comes back up to a second early and waits out the rest here).
+ */
+async function awaitRunEnd(env: Env, ref: RunRef, run: RunState, dispatchOnce: DispatchOnce, waited: boolean): Promise<MessageOutcome> {
+  const endsAt = (run.startedAt?.getTime() ?? 0) + getConfig(env).jobDurationSeconds * 1000;
+  const earlyMs = endsAt - Date.now();
+  if (earlyMs > EARLY_WAIT_MS || waited) return retryIn(Math.max(1, Math.floor(earlyMs / 1000)));
+  if (earlyMs > 0) await sleep(earlyMs);
+  return processRunMessage(env, ref, dispatchOnce, true);
+}
 
 /**
  * A start message: the dispatcher starts the due runs, best place in line first (this run among them,
@@ -94,7 +116,7 @@ const EARLY_WAIT_MS = 1500;
 async function startScheduled(dueAt: Date, dispatchOnce: DispatchOnce): Promise<MessageOutcome> {
   const earlyMs = dueAt.getTime() - Date.now();
   if (earlyMs > EARLY_WAIT_MS) return retryIn(earlyMs / 1000);
-  if (earlyMs > 0) await new Promise((resolve) => setTimeout(resolve, earlyMs));
+  if (earlyMs > 0) await sleep(earlyMs);
   await dispatchOnce(dueAt);
   return ack;
 }
@@ -121,7 +143,8 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
   let runsWaiting: boolean;
   try {
     ({ claimed, runsWaiting } = await completeRuns(env, refs, now, lease));
-  } catch {
+  } catch (err) {
+    logFailure("consumer.batch_failed", { runs: refs, then: "each message is handled on its own" }, err);
     // The batch commits or not as a whole; a failure after it committed (the answer was lost) is
     // recognised by the lease this batch took. Each message looks at its own run again; a second copy
     // of the same run only looks (it finds the lease of the first, and waits).
@@ -133,7 +156,9 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
         return settled(first ? resumeClaim(env, ref, lease, dispatchOnce) : continueRun(env, ref, dispatchOnce));
       }),
     );
-    if (getConfig(env).maxConcurrentRuns > 0) await dispatchOnce().catch(() => undefined);
+    if (getConfig(env).maxConcurrentRuns > 0) {
+      await dispatchOnce().catch((err: unknown) => logFailure("dispatch.failed", { after: "completions", then: "the next sweep starts the waiting runs" }, err));
+    }
     return results;
   }
   // A run named twice (two copies of its message in one batch) is sent for its first copy only.
@@ -142,7 +167,10 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
   // read fails, each message reads its own.
   // (A second copy of a claimed run is not among them: it reads its own, as before.)
   const unclaimed = refs.filter((ref) => !byWebhookId.has(webhookIdOf(ref)));
-  const others = await runsRepo.findRunsByRefs(db, unclaimed).catch(() => undefined);
+  const others = await runsRepo.findRunsByRefs(db, unclaimed).catch((err: unknown) => {
+    logFailure("consumer.read_failed", { runs: unclaimed, then: "each message reads its own run" }, err);
+    return undefined;
+  });
   const reads = others && new Map(unclaimed.map((ref) => [webhookIdOf(ref), others.get(webhookIdOf(ref)) ?? null]));
   const planned = await Promise.all(
     refs.map(async (ref) => {
@@ -162,8 +190,8 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
     try {
       await db.batch(attemptWrites(db, plans));
       grouped = true;
-    } catch {
-      // fall through: write message by message
+    } catch (err) {
+      logFailure("consumer.batch_failed", { runs: plans.map((p) => p.log.deliveryId), then: "each attempt is written on its own" }, err);
     }
   }
   const results = await Promise.all(
@@ -178,7 +206,7 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
   if (claimed.length > 0 && runsWaiting && getConfig(env).maxConcurrentRuns > 0) {
     const freed = await dispatchOnce().then(
       (dispatched) => dispatched.started,
-      (err: unknown) => (console.error("dispatch after completions failed; the sweep will start the waiting runs", err), []),
+      (err: unknown) => (logFailure("dispatch.failed", { after: "completions", then: "the next sweep starts the waiting runs" }, err), []),
     );
     await completeZeroLength(env, freed, budget);
   }
@@ -207,5 +235,5 @@ async function completeZeroLength(env: Env, started: Run[], budget: InlineBudget
   if (started.length > budget.webhooks || Date.now() >= budget.until) return;
   budget.webhooks -= started.length;
   const refs = started.map((run) => ({ jobId: run.jobId, number: run.number }));
-  await processRunBatch(env, refs, budget).catch((err: unknown) => console.error("completing started runs in this batch failed; their messages complete them", err));
+  await processRunBatch(env, refs, budget).catch((err: unknown) => logFailure("consumer.batch_failed", { runs: refs, then: "their own messages complete them" }, err));
 }

@@ -2,20 +2,29 @@
  * The sweep (the Cron Trigger every minute; `npm start` fires it locally): starts due runs that no
  * message started (a lost message, a restart, a run that waited for a slot), queues the start message of
  * runs scheduled further ahead than a message can wait once they come near, queues again the runs in
- * progress and the deliveries whose message was lost, and fails a run that keeps losing its message.
- * It reads no user data and a bounded number of rows (partial indexes of unfinished work).
+ * progress and the deliveries whose message was lost, and fails a run whose completion could not be
+ * recorded for an hour. It reads no user data and a bounded number of rows (partial indexes of
+ * unfinished work). Each phase stands alone: one that fails is logged and the others still run.
  */
 import { getDb } from "../db/client";
 import { findStalledDeliveries } from "../deliveries/transitions";
 import { getConfig, type Env, type JobMessage } from "../env";
+import { logFailure } from "../lib/log";
+import { purge } from "./purge";
 import { dispatch, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
 import { failRuns } from "../runs/finish";
 import { findOverdueRuns, findUnqueuedRuns, markQueued, markRecovered } from "../runs/transitions";
 
 /** How long past its expected time a run (or a delivery past its next attempt) may go quiet before the sweep acts. */
 export const DEFAULT_SWEEP_GRACE_SECONDS = 60;
-/** Re-queued this many times without finishing, a run is failed. */
-export const MAX_RECOVERIES = 3;
+/**
+ * A run whose completion has not been recorded this long after its expected end is FAILED: its
+ * messages were lost or never processed however often they were sent again. A slow queue is waited
+ * for until then (the sweep sends another copy with a growing pause), never failed for being slow.
+ */
+export const COMPLETION_DEADLINE_MS = 60 * 60 * 1000;
+/** Longest pause between two copies the sweep sends of a run's message. */
+const MAX_RECOVERY_PAUSE_MS = 15 * 60 * 1000;
 /** Most rows one sweep handles of each kind; the next sweep takes the rest. */
 const SWEEP_BATCH = 100;
 /** Runs due within this long get their start message from the sweep (the next sweeps come well before). */
@@ -27,46 +36,79 @@ export interface SweepReport {
   requeuedRuns: number;
   failedRuns: number;
   requeuedDeliveries: number;
+  /** Rows of deleted jobs removed by the purge (runs, deliveries and log rows). */
+  purgedRows: number;
+  /** Phases that failed (each logged with its error); the others ran. */
+  failedPhases: number;
 }
+
+/** How long the sweep waits before sending a run's message again, after `recoveries` copies: the grace, doubling. */
+export const recoveryPauseMs = (graceSeconds: number, recoveries: number) => Math.min(graceSeconds * 1000 * 2 ** recoveries, MAX_RECOVERY_PAUSE_MS);
 
 export async function sweep(env: Env, now: Date): Promise<SweepReport> {
   const db = getDb(env.DB);
   const { jobDurationSeconds, sweepGraceSeconds, webhookUrl } = getConfig(env);
   const before = new Date(now.getTime() - sweepGraceSeconds * 1000);
-  const report: SweepReport = { startedRuns: 0, queuedStarts: 0, requeuedRuns: 0, failedRuns: 0, requeuedDeliveries: 0 };
-  const messages: JobMessage[] = [];
+  const report: SweepReport = { startedRuns: 0, queuedStarts: 0, requeuedRuns: 0, failedRuns: 0, requeuedDeliveries: 0, purgedRows: 0, failedPhases: 0 };
+
+  const phase = async (name: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (err) {
+      report.failedPhases += 1;
+      logFailure("sweep.phase_failed", { phase: name }, err);
+    }
+  };
+  const send = async (messages: JobMessage[]) => {
+    // Extra copies are harmless (every step is conditional), so a message that also arrives late costs nothing.
+    for (let i = 0; i < messages.length; i += 100) await env.JOB_QUEUE.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
+  };
 
   // Runs scheduled beyond a message's reach, now coming near: their start message.
-  const soon = await findUnqueuedRuns(db, now, Math.min(LOOKAHEAD_MS, MESSAGE_REACH_MS), SWEEP_BATCH);
-  if (soon.length > 0) {
+  await phase("queue-starts", async () => {
+    const soon = await findUnqueuedRuns(db, now, Math.min(LOOKAHEAD_MS, MESSAGE_REACH_MS), SWEEP_BATCH);
+    if (soon.length === 0) return;
     await markQueued(db, soon.map((run) => run.id));
     await sendStartMessages(env, soon.map((run) => ({ ...run, expectedAt: run.dueAt })), now);
     report.queuedStarts += soon.length;
-  }
+  });
 
-  for (const run of await findOverdueRuns(db, before, SWEEP_BATCH)) {
-    const message = { jobId: run.jobId, run: run.number };
-    if (run.recoveries >= MAX_RECOVERIES) {
-      const reason = `execution could not be completed: no progress after ${MAX_RECOVERIES} recoveries`;
-      if (await failRuns(db, [{ jobId: run.jobId, number: run.number }], reason, now, webhookUrl)) {
-        report.failedRuns += 1;
-        messages.push(message); // its job.failed webhook
+  // Runs in progress whose message is overdue: another copy (after a growing pause), or FAILED once
+  // their completion is an hour late.
+  await phase("overdue-runs", async () => {
+    const messages: JobMessage[] = [];
+    for (const run of await findOverdueRuns(db, before, SWEEP_BATCH)) {
+      const ref = { jobId: run.jobId, number: run.number };
+      const deadline = (run.startedAt?.getTime() ?? 0) + jobDurationSeconds * 1000 + COMPLETION_DEADLINE_MS;
+      if (now.getTime() > deadline) {
+        const reason = `execution could not be completed: no completion was recorded within ${COMPLETION_DEADLINE_MS / 60_000} min of its expected end (its message was sent again ${run.recoveries} times and never processed)`;
+        if (await failRuns(db, [ref], reason, now, webhookUrl)) {
+          report.failedRuns += 1;
+          messages.push({ jobId: run.jobId, run: run.number }); // its job.failed webhook
+        }
+      } else if (await markRecovered(db, run, new Date(Math.min(now.getTime() + recoveryPauseMs(sweepGraceSeconds, run.recoveries), deadline)))) {
+        report.requeuedRuns += 1;
+        messages.push({ jobId: run.jobId, run: run.number });
       }
-    } else if (await markRecovered(db, run, new Date(now.getTime() + jobDurationSeconds * 1000))) {
-      report.requeuedRuns += 1;
-      messages.push(message);
     }
-  }
-  // Due runs (after the overdue ones were failed: their slots are free), in their place in line.
-  report.startedRuns += (await dispatch(env, now)).started.length;
+    await send(messages);
+  });
 
-  for (const stalled of await findStalledDeliveries(db, before, SWEEP_BATCH)) {
-    report.requeuedDeliveries += 1;
-    messages.push({ jobId: stalled.jobId, run: stalled.number });
-  }
-  // Extra copies are harmless (every step is conditional), so a message that also arrives late costs nothing.
-  for (let i = 0; i < messages.length; i += 100) {
-    await env.JOB_QUEUE.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
-  }
+  // Due runs (after the overdue ones were failed: their slots are free), in their place in line.
+  await phase("dispatch", async () => {
+    report.startedRuns += (await dispatch(env, now)).started.length;
+  });
+
+  await phase("stalled-deliveries", async () => {
+    const stalled = await findStalledDeliveries(db, before, SWEEP_BATCH);
+    await send(stalled.map((delivery) => ({ jobId: delivery.jobId, run: delivery.number })));
+    report.requeuedDeliveries += stalled.length;
+  });
+
+  // What deleted jobs left behind, a bounded amount per sweep.
+  await phase("purge", async () => {
+    const purged = await purge(env);
+    report.purgedRows += purged.runsDeleted + purged.deliveriesDeleted + purged.logsDeleted;
+  });
   return report;
 }

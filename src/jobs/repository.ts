@@ -5,7 +5,8 @@
 import { and, count, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { aliasedColumns, joined } from "../db/aliased";
-import { deliveries, idempotencyKeys, jobs, runs, type Delivery, type Job, type JobStatus, type Priority, type Run, type Schedule } from "../db/schema";
+import { jsonValues } from "../db/json-rows";
+import { deliveries, idempotencyKeys, jobs, runs, webhookLogs, type Delivery, type Job, type JobStatus, type Priority, type Run, type Schedule } from "../db/schema";
 import { jobView, type JobView } from "../runs/views";
 
 export interface JobFilter {
@@ -51,6 +52,12 @@ export function scanCondition(term: string): SQL {
 function whereOf({ status, priority }: Omit<JobFilter, "search">): SQL | undefined {
   return and(status ? eq(jobs.status, status) : undefined, priority ? eq(jobs.priority, priority) : undefined);
 }
+
+/**
+ * What hides deleted jobs from a read of rows (a status filter already does; the search index holds
+ * nothing of them).
+ */
+const shownOnly = ({ status }: Omit<JobFilter, "search">): SQL | undefined => (status ? undefined : notDeleted);
 
 /**
  * Lists are in creation order: the order rows were inserted (rowid), which is also createdAt order
@@ -129,7 +136,7 @@ type Row = NonNullable<Awaited<ReturnType<ReturnType<typeof withLatestRun>["get"
 const toView = ({ job, run, delivery }: Row) => jobView(job, joined<Run>(run, "id"), joined<Delivery>(delivery, "runId"));
 
 /** One job with its latest run and delivery: a statement for a db.batch(); `jobViewOf` reads its answer. */
-export const jobQuery = (db: Db, id: string) => withLatestRun(db).where(eq(jobs.id, id));
+export const jobQuery = (db: Db, id: string) => withLatestRun(db).where(and(eq(jobs.id, id), notDeleted));
 export const jobViewOf = (rows: Row[]): JobView | undefined => (rows[0] ? toView(rows[0]) : undefined);
 
 export async function findJob(db: Db, id: string): Promise<JobView | undefined> {
@@ -159,7 +166,7 @@ export async function findRuns(db: Db, ids: number[]): Promise<Run[]> {
 
 /** Which of these ids exist. */
 export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
-  const rows = await db.select({ id: jobs.id }).from(jobs).where(inArray(jobs.id, ids));
+  const rows = await db.select({ id: jobs.id }).from(jobs).where(and(inArray(jobs.id, ids), notDeleted));
   return rows.map((r) => r.id);
 }
 
@@ -178,12 +185,13 @@ export async function listJobs(
 ): Promise<JobList> {
   const dir = direction[sort];
   const where = whereOf(filters);
-  if (search !== undefined) return listSearched(db, search, where, dir, limit, offset, exactCount ? null : offset + SEARCH_COUNT_PAGES * limit);
+  if (search !== undefined) return listSearched(db, search, where, shownOnly(filters), dir, limit, offset, exactCount ? null : offset + SEARCH_COUNT_PAGES * limit);
   // Unfiltered, the createdAt index is the compact one in creation order; the table itself is not.
   const order = where ? sql`${jobs}.rowid ${dir}` : sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}`;
+  const shown = and(where, shownOnly(filters));
   const [rows, [total]] = await db.batch([
-    rowsOf(db, sql`SELECT rowid FROM ${jobs} WHERE ${where ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, order),
-    db.select({ n: count() }).from(jobs).where(where),
+    rowsOf(db, sql`SELECT rowid FROM ${jobs} WHERE ${shown ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, order),
+    db.select({ n: count() }).from(jobs).where(shown),
   ]);
   return { rows: rows.map(toView), total: total?.n ?? 0, totalExact: true };
 }
@@ -196,11 +204,11 @@ const rowsOf = (db: Db, pageRowids: SQL, order: SQL) => withLatestRun(db).where(
  * a filter needs the row (CROSS JOIN keeps the index first), or a scan for a term too short for it.
  * The page stops after its rows; the count stops after `countLimit` + 1 matches (null: counts them all).
  */
-async function listSearched(db: Db, term: string, where: SQL | undefined, dir: SQL, limit: number, offset: number, countLimit: number | null) {
+async function listSearched(db: Db, term: string, where: SQL | undefined, shown: SQL | undefined, dir: SQL, limit: number, offset: number, countLimit: number | null) {
   const phrase = isIndexed(term) ? ftsPhrase(term) : undefined;
   const [rowid, matches] = phrase
     ? [sql`jobs_fts.rowid`, where ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${where}` : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`]
-    : [sql`${jobs}.rowid`, sql`${jobs} WHERE ${and(scanCondition(term), where)!}`];
+    : [sql`${jobs}.rowid`, sql`${jobs} WHERE ${and(scanCondition(term), where, shown)!}`];
   const [rows, [counted]] = await db.batch([
     rowsOf(db, sql`SELECT ${rowid} FROM ${matches} ORDER BY ${rowid} ${dir} LIMIT ${limit} OFFSET ${offset}`, sql`${jobs}.rowid ${dir}`),
     db.select({ n: count() }).from(countLimit === null ? sql`(SELECT 1 FROM ${matches})` : sql`(SELECT 1 FROM ${matches} LIMIT ${countLimit + 1})`),
@@ -220,13 +228,68 @@ export const updateJobFields = (db: Db, id: string, fields: JobFields, now: Date
   db
     .update(jobs)
     .set({ ...fields, updatedAt: now })
-    .where(eq(jobs.id, id))
+    .where(and(eq(jobs.id, id), notDeleted))
     .returning({ id: jobs.id });
 
-/** Deletes the job; its runs, deliveries and webhook logs go with it (foreign keys ON DELETE CASCADE). */
-export async function deleteJob(db: Db, id: string): Promise<boolean> {
-  const rows = await db.delete(jobs).where(eq(jobs.id, id)).returning({ id: jobs.id });
-  return rows.length > 0;
+/**
+ * A deleted job keeps its row, emptied (no task name or payload, so the search index holds nothing of
+ * it) and hidden from every read by this status, until the purge has removed its runs, deliveries and
+ * log rows in bounded batches (execution/purge.ts). Never a status a job shows.
+ */
+export const DELETED = "DELETED";
+export const notDeleted = sql`${jobs.status} != 'DELETED'`;
+
+/** The job is deleted (a guard for the purge's statements). */
+export const deletedJob = (id: string) => sql`EXISTS (SELECT 1 FROM ${jobs} dj WHERE dj.id = ${id} AND dj.status = ${DELETED})`;
+
+/** Marks the listed jobs deleted (those that exist and are not already); returns their ids. */
+export function markDeleted(db: Db, ids: string[], now: Date) {
+  return db
+    .update(jobs)
+    .set({
+      status: sql`${DELETED}`,
+      taskName: "",
+      payload: {},
+      webhookUrl: null,
+      notifyOnCancel: false,
+      schedule: null,
+      paused: false,
+      nextRunAt: null,
+      scheduleCursor: null,
+      updatedAt: now,
+    })
+    .where(and(inArray(jobs.id, jsonValues(ids)), notDeleted))
+    .returning({ id: jobs.id });
+}
+
+/** A deleted job's Idempotency-Keys go with it: the key may make a new job (idempotency_keys_job_idx). */
+export const forgetKeysOf = (db: Db, ids: string[]) => db.delete(idempotencyKeys).where(inArray(idempotencyKeys.jobId, jsonValues(ids)));
+
+/** Deleted jobs whose rows the purge still has to remove (jobs_status_idx). */
+export const findDeletedJobs = (db: Db, limit: number) => db.select({ id: jobs.id }).from(jobs).where(eq(jobs.status, sql`${DELETED}`)).limit(limit);
+
+/** The purge's last step: a deleted job's row, once it has no run and no log row left. */
+export function deletePurgedJob(db: Db, id: string) {
+  return db.delete(jobs).where(sql`${jobs.id} = ${id} AND ${jobs.status} = ${DELETED}
+    AND NOT EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = ${id})
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."jobId" = ${id})`);
+}
+
+/** The schedules of these jobs (those not deleted), for pause and resume. */
+export function findSchedules(db: Db, ids: string[]) {
+  return db
+    .select({ id: jobs.id, schedule: jobs.schedule, paused: jobs.paused, occurrences: jobs.occurrences })
+    .from(jobs)
+    .where(and(inArray(jobs.id, jsonValues(ids)), notDeleted));
+}
+
+/** Pauses (or resumes) the listed jobs' schedules, those that have one and are not already; returns their ids. */
+export function setPaused(db: Db, ids: string[], paused: boolean, now: Date) {
+  return db
+    .update(jobs)
+    .set({ paused, updatedAt: now })
+    .where(and(inArray(jobs.id, jsonValues(ids)), notDeleted, sql`${jobs.schedule} IS NOT NULL`, eq(jobs.paused, !paused)))
+    .returning({ id: jobs.id });
 }
 
 /** Retention: deletes at most `limit` Idempotency-Key records created before `since` (expired), oldest first. */
@@ -267,7 +330,7 @@ export async function exportPage(db: Db, { search, ...filters }: JobFilter, sort
     ? rowFilter
       ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${rowFilter}`
       : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`
-    : sql`${jobs} WHERE ${and(search !== undefined ? scanCondition(search) : undefined, rowFilter) ?? sql`1`}`;
+    : sql`${jobs} WHERE ${and(search !== undefined ? scanCondition(search) : undefined, rowFilter, shownOnly(filters)) ?? sql`1`}`;
   const pageRowids = sql`
     SELECT ${rowid}
     FROM ${matches}

@@ -10,11 +10,11 @@ import { idempotencyKeys, type Job, type Run } from "../db/schema";
 import { getConfig, type Env } from "../env";
 import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
-import { logCancelled, logScheduled } from "../lib/log";
+import { logCancelled, logFailure, logScheduled, runFields } from "../lib/log";
 import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
-import { dispatch, queueCompletions, sendStartMessages } from "../runs/dispatch";
+import { dispatch, dispatchInBackground, queueCompletions, sendStartMessages } from "../runs/dispatch";
 import { countInProgress } from "../runs/repository";
-import { insertRuns, refreshJobs, replanRuns } from "../runs/transitions";
+import { cancelUnfinishedOf, insertRuns, refreshJobs, replanRuns } from "../runs/transitions";
 import { jobView, type JobView } from "../runs/views";
 import { nextRunsOf } from "../schedules/occurrences";
 import { cancelScheduledOf, insertTimingRun, timingOf } from "../schedules/timing";
@@ -102,7 +102,7 @@ async function startTiming(env: Env, made: Run[], now: Date) {
   logScheduled(made);
   // Due now: started at once (a completion the queue refuses is queued again by the sweep: the job exists, so the create stands).
   if (made.some((run) => run.dueAt.getTime() <= now.getTime())) await dispatch(env, now);
-  else await sendStartMessages(env, made, now).catch((err: unknown) => console.error("could not queue a start message; the sweep starts the run when due", err));
+  else await sendStartMessages(env, made, now).catch((err: unknown) => logFailure("queue.send_failed", { runs: made.map(runFields), what: "start message; the sweep starts the run when due" }, err));
 }
 
 export async function getJob(env: Env, id: string): Promise<JobView> {
@@ -138,7 +138,7 @@ export async function updateJob(env: Env, id: string, input: UpdateJobInput): Pr
   const { runAt, delaySeconds, schedule, ...fields } = input;
   const timing = timingOf(id, { runAt, delaySeconds, schedule }, now);
   // The runs still to come are cancelled only when the timing changes, before the new run is made.
-  const replaced = timing.replaces ? [cancelScheduledOf(db, id, timing.replaces, now)] : [];
+  const replaced = timing.replaces ? [cancelScheduledOf(db, [id], timing.replaces, now)] : [];
   // Runs still to come take the new definition (after any that the new timing replaces are cancelled).
   const replanned = fields.taskName !== undefined || fields.payload !== undefined || fields.priority !== undefined ? [replanRuns(db, id)] : [];
   const results = await db.batch([repo.updateJobFields(db, id, { ...fields, ...timing.schedule }, now), ...replaced, insertTimingRun(db, timing), ...replanned, refreshJobs(db, [id], now)]);
@@ -149,9 +149,33 @@ export async function updateJob(env: Env, id: string, input: UpdateJobInput): Pr
 }
 
 export async function deleteJob(env: Env, id: string): Promise<void> {
-  if (!(await repo.deleteJob(getDb(env.DB), id))) throw notFound("Job", id);
-  // A run of it may have held a slot: a run waiting for one starts now (else the next sweep starts it).
-  if (getConfig(env).maxConcurrentRuns > 0) await dispatch(env).catch(() => undefined);
+  const { deleted } = await deleteJobs(env, [id]);
+  if (deleted.length === 0) throw notFound("Job", id);
+}
+
+/** Why a deleted job's unfinished runs were stopped (their runs' failure reason). */
+export const DELETED_REASON = "the job was deleted";
+
+/**
+ * Deletes jobs (one D1 round trip for up to 100): each is gone from every read at once, its runs to
+ * come and in progress are CANCELLED without a webhook, and its Idempotency-Keys are freed. Webhooks
+ * its finished runs still owe (deliveries under way) are delivered as promised; the purge removes its
+ * runs, deliveries and log rows in bounded batches once they are (execution/purge.ts). Returns the ids
+ * deleted; the others did not exist.
+ */
+export async function deleteJobs(env: Env, ids: string[]): Promise<{ deleted: string[] }> {
+  const db = getDb(env.DB);
+  const now = new Date();
+  // Marked first: a run call or a dispatch after this batch finds the job gone and makes no run.
+  const [marked, , cancelledScheduled, cancelledRunning] = await db.batch([
+    repo.markDeleted(db, ids, now),
+    repo.forgetKeysOf(db, ids),
+    ...cancelUnfinishedOf(db, ids, DELETED_REASON, now),
+  ]);
+  logCancelled([...cancelledScheduled, ...cancelledRunning]);
+  // Runs of them held slots: runs waiting for one start now (else the next sweep starts them).
+  if (cancelledRunning.length > 0 && getConfig(env).maxConcurrentRuns > 0) await dispatchInBackground(env, now, { jobIds: ids, after: "delete" });
+  return { deleted: marked.map((row) => row.id) };
 }
 
 /**
@@ -219,7 +243,7 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
     if (dispatchNow) await dispatch(env, now);
   } catch (err) {
     // The runs that failed freed their slots: a run waiting for one (another call's) starts now.
-    if (maxConcurrentRuns > 0) await dispatch(env).catch(() => undefined);
+    if (maxConcurrentRuns > 0) await dispatchInBackground(env, undefined, { jobIds: ids, after: "failed run call" });
     throw unavailable(unstarted(`could not enqueue the run: ${errorText(err)}`));
   }
   const current = dispatchNow ? await repo.findRuns(db, made.map((run) => run.id)) : made;

@@ -65,3 +65,27 @@ export const requestLog = (): MiddlewareHandler => async (c, next) => {
     ray: c.req.header("cf-ray") ?? null,
   });
 };
+
+/** Work that failed and is recovered later (the sweep, a retry): named, with the ids it concerns. */
+export type FailureEventName =
+  | "sweep.phase_failed"
+  | "dispatch.failed"
+  | "queue.send_failed"
+  | "consumer.batch_failed"
+  | "consumer.read_failed"
+  | "dead_letter.failed";
+
+/**
+ * One line per failure, with the ids it concerns and what kind of error it was: the error's name and the
+ * first line of its message, without a statement's bound values (they may carry a user's payload).
+ */
+export function logFailure(event: FailureEventName, fields: Record<string, unknown>, err: unknown) {
+  console.error(JSON.stringify({ event, ...fields, error: errorSummary(err) }));
+}
+
+export function errorSummary(err: unknown): string {
+  if (!(err instanceof Error)) return typeof err;
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+  const first = (err.message.split("\n")[0] ?? "").replace(/\bparams:.*$/, "");
+  return `${err.name}: ${first}${cause}`.slice(0, 300);
+}

@@ -15,8 +15,8 @@ import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
 import { latestOccurrence, nextOccurrence, underLimit } from "../schedules/occurrences";
 import { failRuns } from "./finish";
 import { countInProgress, findDueRuns, type DueRun } from "./repository";
-import { logCancelled, logScheduled, logStarted } from "../lib/log";
-import { cancelRuns, insertRuns, refreshJobs, retimeRuns, scheduled, startRuns, type NewRun } from "./transitions";
+import { logCancelled, logFailure, logScheduled, logStarted, runFields } from "../lib/log";
+import { afterRunHolds, cancelRuns, insertRuns, refreshJobs, retimeStarted, scheduled, startRuns, type NewRun } from "./transitions";
 
 /** Most runs one dispatch weighs; a backlog is taken in turns. */
 export const DISPATCH_BATCH = 100;
@@ -84,7 +84,7 @@ export async function queueCompletions(env: Env, started: Run[], onFailure: Queu
     await env.JOB_QUEUE.sendBatch(started.map((run) => ({ body: messageOf(run), delaySeconds: jobDurationSeconds })));
   } catch (err) {
     if (onFailure === "recover") {
-      console.error(`could not queue the completion of ${started.length} runs just started; the sweep will queue them`, err);
+      logFailure("queue.send_failed", { runs: started.map(runFields), what: "completions of runs just started; the sweep queues them" }, err);
       return;
     }
     const reason = `could not enqueue the run: ${err instanceof Error ? err.message : String(err)}`;
@@ -111,7 +111,18 @@ function weighOccurrence(run: DueRun, now: Date): { cancel: string | null; next:
     return { cancel, next: run.paused || !underLimit(schedule, run.occurrences) ? null : nextOccurrence(schedule, after), catchUp: missed && !cancel };
   } catch (err) {
     // A stored schedule that can no longer be read must not hold back every other due run.
-    return { cancel: `the schedule cannot be evaluated: ${err instanceof Error ? err.message : String(err)}`, next: null };
+    return { cancel: unreadableSchedule(err), next: null };
+  }
+}
+
+const unreadableSchedule = (err: unknown) => `the schedule cannot be evaluated: ${err instanceof Error ? err.message : String(err)}`;
+
+/** The occurrence a catch-up run stands for; an Error when the stored schedule cannot be read (its run is cancelled, others go on). */
+function catchUpTime(run: DueRun, now: Date): Date | Error {
+  try {
+    return latestOccurrence(run.schedule!, now, run.occurrenceAt!);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
   }
 }
 
@@ -124,17 +135,25 @@ export function advanceCursors(db: Db, nexts: NewRun[]) {
   return db
     .update(jobs)
     .set({ scheduleCursor: sql`${m(1)}`, occurrences: sql`${jobs.occurrences} + 1` })
-    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null]))} AS m`)
+    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null, n.afterCancelAt?.getTime() ?? null]))} AS m`)
     .where(
       and(
         sql`${jobs.id} = ${m(0)}`,
-        sql`(${m(2)} IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(2)} AND ${scheduled}))`,
+        afterRunHolds(m(2), m(4)),
         sql`(${m(3)} IS NULL OR (${jobs.schedule} = ${m(3)} AND ${jobs.paused} = 0))`,
         sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
         // Only an occurrence that was made (one already planned for the job wins: runs_planned_occurrence_idx).
         sql`EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.jobId} = ${m(0)} AND ${runs.occurrenceAt} = ${m(1)} AND ${scheduled})`,
       ),
     );
+}
+
+/**
+ * A dispatch after a slot freed (a cancel, a delete, a failed run) that the caller does not wait on
+ * for its answer: a failure is logged, and the next sweep starts the waiting runs.
+ */
+export async function dispatchInBackground(env: Env, now: Date | undefined, fields: Record<string, unknown>) {
+  await dispatch(env, now).catch((err: unknown) => logFailure("dispatch.failed", { ...fields, then: "the next sweep starts the waiting runs" }, err));
 }
 
 /** Most turns one dispatch takes (each up to DISPATCH_BATCH runs) before leaving the rest to the next. */
@@ -172,9 +191,13 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
     const weighed = run.occurrenceAt && run.schedule ? weighOccurrence(run, now) : { cancel: null, next: null };
     if (weighed.cancel) cancels.push({ id: run.id, reason: weighed.cancel });
     else if (slots > 0) {
-      starts.push(run.id);
       // Its catch-up time, worked out only for a run that starts (a run waiting for a slot is weighed again each turn).
-      const catchUp = weighed.catchUp ? latestOccurrence(run.schedule!, now, run.occurrenceAt!) : null;
+      const catchUp = weighed.catchUp ? catchUpTime(run, now) : null;
+      if (catchUp instanceof Error) {
+        cancels.push({ id: run.id, reason: unreadableSchedule(catchUp) });
+        continue;
+      }
+      starts.push(run.id);
       if (catchUp && catchUp.getTime() !== run.occurrenceAt!.getTime()) catchUps.push({ id: run.id, at: catchUp });
       slots -= 1;
     } else continue; // waits for a slot; its next occurrence is made when it leaves SCHEDULED
@@ -183,11 +206,11 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
   if (cancels.length + starts.length === 0) return { result: none, more: false };
 
   const jobIds = due.map((run) => run.jobId);
-  // Catch-up runs take their new time first (rare: after downtime; still due whatever happens next).
-  if (catchUps.length > 0) await retimeRuns(db, catchUps);
-  const [cancelled, started, scheduled] = await db.batch([
+  const [cancelled, started, , scheduled] = await db.batch([
     cancelRuns(db, cancels.length > 0 ? cancels : [{ id: -1, reason: "" }], now),
     startRuns(db, starts.length > 0 ? starts : [-1], now, jobDurationSeconds * 1000, limit),
+    // Catch-up runs take their new time only if this batch started them: one that lost its slot keeps its place.
+    retimeStarted(db, catchUps.length > 0 ? catchUps : [{ id: -1, at: now }], now),
     insertRuns(db, nexts),
     advanceCursors(db, nexts),
     refreshJobs(db, jobIds, now, { started: true }),
@@ -197,7 +220,9 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
   logScheduled(scheduled);
   // In the background (whoever called, the runs it starts may be anyone's): a lost send is the sweep's.
   await queueCompletions(env, started, "recover");
-  await sendStartMessages(env, scheduled, now).catch((err: unknown) => console.error("could not queue start messages; the sweep will start those runs when due", err));
+  await sendStartMessages(env, scheduled, now).catch((err: unknown) =>
+    logFailure("queue.send_failed", { runs: scheduled.map(runFields), what: "start messages; the sweep starts those runs when due" }, err),
+  );
   // Another turn when another dispatcher took some of this turn's runs (more due runs may be beyond
   // them, and a dispatcher that read earlier may not see them), or when more may be due than one turn reads.
   const raced = started.length + cancelled.length < starts.length + cancels.length;

@@ -1,5 +1,6 @@
 /** Drizzle reads of runs, each with its delivery: one run, a job's runs page by page, a run named by a message. */
-import { and, count, desc, eq, getTableColumns } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
+import { jsonValues } from "../db/json-rows";
 import { aliasedColumns, joined } from "../db/aliased";
 import type { Db } from "../db/client";
 import { deliveries, jobs, runs, type Delivery, type Run } from "../db/schema";
@@ -20,23 +21,45 @@ const withDelivery = (db: Db) =>
 type Row = Awaited<ReturnType<ReturnType<typeof withDelivery>["get"]>>;
 const toRunWithDelivery = (row: NonNullable<Row>): RunWithDelivery => ({ run: row.run, delivery: joined<Delivery>(row.delivery, "runId") });
 
+/** A run by id, unless its job was deleted. */
 export async function findRun(db: Db, id: number): Promise<RunWithDelivery | undefined> {
-  const row = await withDelivery(db).where(eq(runs.id, id)).get();
-  return row && toRunWithDelivery(row);
-}
-
-/** The run a queue message names, with its delivery. */
-export async function findRunByRef(db: Db, ref: RunRef): Promise<RunWithDelivery | undefined> {
   const row = await withDelivery(db)
-    .where(and(eq(runs.jobId, ref.jobId), eq(runs.number, ref.number)))
+    .where(and(eq(runs.id, id), sql`EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = ${runs.jobId} AND j.status != 'DELETED')`))
     .get();
   return row && toRunWithDelivery(row);
 }
 
+/** What the consumer reads of a run: its state and times, never its copy of the user's payload (which might not parse). */
+export type RunState = Pick<Run, "id" | "jobId" | "number" | "status" | "dueAt" | "startedAt">;
+export interface RunStateWithDelivery {
+  run: RunState;
+  delivery: Delivery | null;
+}
+
+const stateWithDelivery = (db: Db) =>
+  db
+    .select({
+      run: { id: runs.id, jobId: runs.jobId, number: runs.number, status: runs.status, dueAt: runs.dueAt, startedAt: runs.startedAt },
+      delivery: aliasedColumns(deliveries, "d"),
+    })
+    .from(runs)
+    .leftJoin(deliveries, eq(deliveries.runId, runs.id));
+
+type StateRow = Awaited<ReturnType<ReturnType<typeof stateWithDelivery>["get"]>>;
+const toStateWithDelivery = (row: NonNullable<StateRow>): RunStateWithDelivery => ({ run: row.run, delivery: joined<Delivery>(row.delivery, "runId") });
+
+/** The run a queue message names, with its delivery. */
+export async function findRunByRef(db: Db, ref: RunRef): Promise<RunStateWithDelivery | undefined> {
+  const row = await stateWithDelivery(db)
+    .where(and(eq(runs.jobId, ref.jobId), eq(runs.number, ref.number)))
+    .get();
+  return row && toStateWithDelivery(row);
+}
+
 /** The runs the messages of a batch name, with their deliveries, keyed by webhook-id (one round trip). */
-export async function findRunsByRefs(db: Db, refs: RunRef[]): Promise<Map<string, RunWithDelivery>> {
-  const rows = refs.length > 0 ? await withDelivery(db).where(runIn(refs)) : [];
-  return new Map(rows.map((row) => [webhookIdOf(row.run), toRunWithDelivery(row)]));
+export async function findRunsByRefs(db: Db, refs: RunRef[]): Promise<Map<string, RunStateWithDelivery>> {
+  const rows = refs.length > 0 ? await stateWithDelivery(db).where(runIn(refs)) : [];
+  return new Map(rows.map((row) => [webhookIdOf(row.run), toStateWithDelivery(row)]));
 }
 
 /**
@@ -93,4 +116,27 @@ export async function listRuns(db: Db, jobId: string, limit: number, offset: num
     db.select({ n: count() }).from(runs).where(eq(runs.jobId, jobId)),
   ]);
   return { rows: rows.map(toRunWithDelivery), total: total?.n ?? 0 };
+}
+
+/**
+ * Each job's current run, as a cancel sees it: the latest started of its runs in progress, else its next
+ * run to come (null when it has neither), with what its schedule needs (runs_job_running_idx and
+ * runs_job_scheduled_idx, one lookup each). Deleted jobs are left out.
+ */
+export function findCurrentRuns(db: Db, jobIds: string[]) {
+  const current = sql`coalesce(
+    (SELECT r.id FROM ${runs} r WHERE r."jobId" = ${jobs.id} AND r.status = 'IN_PROGRESS' ORDER BY r."startedAt" DESC, r.id DESC LIMIT 1),
+    (SELECT r.id FROM ${runs} r WHERE r."jobId" = ${jobs.id} AND r.status = 'SCHEDULED' ORDER BY r."dueAt" LIMIT 1)
+  )`;
+  return db
+    .select({
+      jobId: jobs.id,
+      schedule: jobs.schedule,
+      paused: jobs.paused,
+      occurrences: jobs.occurrences,
+      run: { id: runs.id, number: runs.number, status: runs.status, occurrenceAt: runs.occurrenceAt },
+    })
+    .from(jobs)
+    .leftJoin(runs, sql`${runs.id} = ${current}`)
+    .where(and(inArray(jobs.id, jsonValues(jobIds)), sql`${jobs.status} != 'DELETED'`));
 }

@@ -9,6 +9,7 @@ import type { Db } from "../db/client";
 import type { Cursor } from "../db/cursors";
 import { jsonValues } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs } from "../db/schema";
+import { deletedJob } from "../jobs/repository";
 import { finished } from "./transitions";
 
 /**
@@ -58,4 +59,21 @@ export function deleteRuns(db: Db, ids: number[], before: Date) {
   return db.delete(runs).where(sql`${removable(runs.id, ids, before)}
     AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})
     AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`);
+}
+
+/**
+ * The purge of a deleted job: at most `limit` of its runs with nothing left (their deliveries and log
+ * rows deleted earlier in the same batch). Its unfinished runs were cancelled when it was deleted.
+ */
+export function deleteRunsOfDeletedJob(db: Db, jobId: string, limit: number) {
+  return db.delete(runs).where(sql`${runs.id} IN (
+    SELECT r.id
+    FROM ${runs} r
+    WHERE r."jobId" = ${jobId}
+      AND ${deletedJob(jobId)}
+      AND r.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+      AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = r.id)
+      AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = r.id)
+    LIMIT ${limit}
+  )`);
 }

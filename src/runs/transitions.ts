@@ -56,6 +56,8 @@ export interface NewRun {
   expectedAt: Date | null;
   /** Made only once this run is no longer SCHEDULED (the occurrence before it started or was cancelled). */
   afterRunId?: number | null;
+  /** With afterRunId: made only if that run was CANCELLED at this time (by the cancel in the same batch). */
+  afterCancelAt?: Date | null;
   /** Made only while the job still has this schedule (its stored JSON) and is not paused: an edit or a pause in between wins. */
   schedule?: string | null;
 }
@@ -70,7 +72,7 @@ export interface NewRun {
  */
 export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { unlessBusyAt?: Date; start?: StartNow } = {}) {
   const m = (i: number) => field(i, "m.value");
-  const json = rows.map((r) => [r.jobId, r.dueAt.getTime(), r.occurrenceAt?.getTime() ?? null, r.expectedAt?.getTime() ?? null, r.afterRunId ?? null, r.schedule ?? null]);
+  const json = rows.map((r) => [r.jobId, r.dueAt.getTime(), r.occurrenceAt?.getTime() ?? null, r.expectedAt?.getTime() ?? null, r.afterRunId ?? null, r.schedule ?? null, r.afterCancelAt?.getTime() ?? null]);
   const rank = sql`${m(1)} + ${offsetSql(jobs.priority)}`;
   const now = start?.now.getTime() ?? 0;
   // SQLite reads the whole SELECT before inserting into the table it reads: the count and the waiting
@@ -102,13 +104,30 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
         0
       FROM ${jsonEach(json)} AS m
       JOIN ${jobs} ON ${jobs.id} = ${m(0)}
-      WHERE (${m(4)} IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${m(4)} AND ${scheduled}))
+      WHERE ${jobs.status} != 'DELETED'
+        AND ${afterRunHolds(m(4), m(6))}
         AND (${m(5)} IS NULL OR (${jobs.schedule} = ${m(5)} AND ${jobs.paused} = 0))
         AND ${unlessBusyAt ? sql`${jobs.status} != 'IN_PROGRESS' AND (${jobs.nextRunAt} IS NULL OR ${jobs.nextRunAt} > ${unlessBusyAt.getTime()})` : sql`1`}`,
     )
     .onConflictDoNothing()
     .returning();
 }
+
+/**
+ * The condition on the run before a new one (NewRun's afterRunId and afterCancelAt, as SQL values):
+ * none, or it has left SCHEDULED, or (with a cancel time) it was cancelled then.
+ */
+export const afterRunHolds = (runId: SQL, cancelAt: SQL) => sql`(${runId} IS NULL OR CASE
+    WHEN ${cancelAt} IS NULL THEN NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${runId} AND ${scheduled})
+    ELSE ${cancelledAt(runId, cancelAt)}
+  END)`;
+
+/**
+ * Whether the run was CANCELLED at `at` (the cancel of the same batch): the statements that follow a
+ * person's cancel in its batch depend on it, so a cancel that found its run finished changes nothing.
+ */
+export const cancelledAt = (runId: SQL | number, at: SQL | Date) =>
+  sql`EXISTS (SELECT 1 FROM ${runs} c WHERE c.id = ${runId} AND c.status = 'CANCELLED' AND c."completedAt" = ${at instanceof Date ? at.getTime() : at})`;
 
 /**
  * A job's runs still to come (SCHEDULED) take its definition as it now stands: nothing of them ran, so
@@ -129,18 +148,19 @@ export function replanRuns(db: Db, jobId: string) {
 }
 
 /**
- * Gives SCHEDULED occurrences a later occurrence time (a catch-up run standing for the latest one
- * missed): due then, and in line from then. Unless a run of the job already holds that time (then the
- * run keeps its own: an occurrence is never made twice, and the statement never fails on it).
+ * Gives catch-up runs (each standing for the latest occurrence its schedule missed) that occurrence's
+ * time, only if the run was started at `startedAt` (by the startRuns earlier in the same batch): a run
+ * that lost its slot keeps its own time and place in line. Unless a run of the job already holds that
+ * time (then the run keeps its own: an occurrence is never made twice, and the statement never fails on it).
  */
-export function retimeRuns(db: Db, retimes: { id: number; at: Date }[]) {
+export function retimeStarted(db: Db, retimes: { id: number; at: Date }[], startedAt: Date) {
   const m = (i: number) => field(i, "m.value");
   return db
     .update(runs)
     .set({ dueAt: sql`${m(1)}`, occurrenceAt: sql`${m(1)}`, rank: sql`${m(1)} + ${offsetSql(runs.priority)}` })
     .from(sql`${jsonEach(retimes.map((r) => [r.id, r.at.getTime()]))} AS m`)
     .where(
-      sql`${runs.id} = ${m(0)} AND ${scheduled}
+      sql`${runs.id} = ${m(0)} AND ${inProgress} AND ${runs.startedAt} = ${startedAt.getTime()}
         AND NOT EXISTS (SELECT 1 FROM ${runs} o WHERE o."jobId" = ${runs.jobId} AND o."occurrenceAt" = ${m(1)} AND o.status != 'CANCELLED')`,
     );
 }
@@ -159,14 +179,20 @@ export function startRuns(db: Db, ids: number[], now: Date, durationMs: number, 
     .returning();
 }
 
-export type RunEnd = { status: "COMPLETED" } | { status: "FAILED"; reason: string };
+/** How runs end: COMPLETED once they have lasted `durationMs`, or FAILED with a reason (at any time). */
+export type RunEnd = { status: "COMPLETED"; durationMs: number } | { status: "FAILED"; reason: string };
 
-/** IN_PROGRESS -> COMPLETED or FAILED for the listed runs that are still in progress. */
+/**
+ * IN_PROGRESS -> COMPLETED or FAILED for the listed runs that are still in progress. A run completes
+ * only once it has lasted its duration: a message that comes earlier (the start message of a run that
+ * another path started after it was sent) finds nothing to complete, and waits for the rest.
+ */
 export function finishRuns(db: Db, refs: RunRef[], end: RunEnd, now: Date) {
+  const lasted = end.status === "COMPLETED" ? sql`${runs.startedAt} <= ${now.getTime() - end.durationMs}` : undefined;
   return db
     .update(runs)
     .set({ status: end.status, completedAt: now, expectedAt: null, failureReason: end.status === "FAILED" ? end.reason : null })
-    .where(and(runIn(refs), inProgress));
+    .where(and(runIn(refs), inProgress, lasted));
 }
 
 /** SCHEDULED (or IN_PROGRESS, when `running` allows it) -> CANCELLED, each with its reason. Returns the runs cancelled. */
@@ -181,17 +207,34 @@ export function cancelRuns(db: Db, cancels: { id: number; reason: string }[], no
 }
 
 /**
+ * The unfinished runs of these jobs (deleted): CANCELLED with the reason, and no webhook. Two
+ * statements, each through its partial index (runs_job_scheduled_idx, runs_job_running_idx): a job with
+ * 50 000 finished runs costs what one with none does.
+ */
+export function cancelUnfinishedOf(db: Db, jobIds: string[], reason: string, now: Date) {
+  const cancel = (which: SQL) =>
+    db
+      .update(runs)
+      .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: reason })
+      .where(and(inArray(runs.jobId, jsonValues(jobIds)), which))
+      .returning();
+  return [cancel(scheduled), cancel(inProgress)] as const;
+}
+
+/**
  * The job's latest run becomes each of these runs (a run a person cancels is what the job shows; an
  * occurrence skipped by a policy or an edit is not). Runs that start take their place through
  * refreshJobs' `started`.
  */
-export function pointLatest(db: Db, runIds: number[]) {
+export function pointLatest(db: Db, runIds: number[], { onlyCancelledAt }: { onlyCancelledAt?: Date } = {}) {
   const latest = alias(runs, "latest");
+  // After a person's cancel: only the runs that the cancel earlier in the same batch cancelled.
+  const onlyIf = onlyCancelledAt ? sql`${latest.status} = 'CANCELLED' AND ${latest.completedAt} = ${onlyCancelledAt.getTime()}` : sql`1`;
   return db
     .update(jobs)
     .set({ latestRunId: sql`${latest.id}` })
     .from(latest)
-    .where(sql`${latest.id} IN ${jsonValues(runIds.length > 0 ? runIds : [-1])} AND ${jobs.id} = ${latest.jobId}`);
+    .where(sql`${latest.id} IN ${jsonValues(runIds.length > 0 ? runIds : [-1])} AND ${jobs.id} = ${latest.jobId} AND ${onlyIf}`);
 }
 
 /**
@@ -222,12 +265,16 @@ export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = fal
                ${startedNow} AS startedNow
         FROM ${jobs} j
         WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
+          AND j.status != 'DELETED'
       ) AS s`,
     )
     .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR ${jobs.latestRunId} IS NOT coalesce(s.startedNow, ${jobs.latestRunId}))`);
 }
 
-/** Counts a recovery of a run whose message never came (conditional, so two sweeps count once). */
+/**
+ * Counts a recovery of a run whose message never came (conditional, so two sweeps count once); the
+ * sweep looks at it again after `expectedAt`.
+ */
 export async function markRecovered(db: Db, run: { id: number; recoveries: number }, expectedAt: Date) {
   const [row] = await db
     .update(runs)
@@ -240,7 +287,7 @@ export async function markRecovered(db: Db, run: { id: number; recoveries: numbe
 /** Runs in progress whose message is overdue (expected before `before`), without user data. */
 export function findOverdueRuns(db: Db, before: Date, limit: number) {
   return db
-    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, recoveries: runs.recoveries })
+    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, recoveries: runs.recoveries, startedAt: runs.startedAt })
     .from(runs)
     .where(and(inProgress, lt(runs.expectedAt, before)))
     .limit(limit);

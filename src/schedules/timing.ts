@@ -3,7 +3,8 @@
  * after a delay, or the first occurrence of a recurring schedule. An edit first cancels the runs still
  * to come (a SCHEDULED run is a plan, not a run: nothing ran), so a job has one timing at a time.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, inArray, sql } from "drizzle-orm";
+import { jsonValues } from "../db/json-rows";
 import type { Db } from "../db/client";
 import { runs, type Schedule } from "../db/schema";
 import { expectedStart } from "../runs/dispatch";
@@ -53,12 +54,12 @@ export function timingOf(jobId: string, input: TimingInput, now: Date): Timing {
  * occurrences, and its one-off runs set for later unless `occurrencesOnly` (a "run now" waiting for a
  * slot is a request to run, not a plan, and stays).
  */
-export function cancelScheduledOf(db: Db, jobId: string, reason: string, now: Date, { occurrencesOnly = false } = {}) {
+export function cancelScheduledOf(db: Db, jobIds: string[], reason: string, now: Date, { occurrencesOnly = false } = {}) {
   const which = occurrencesOnly ? sql`${runs.occurrenceAt} IS NOT NULL` : sql`(${runs.occurrenceAt} IS NOT NULL OR ${runs.dueAt} > ${now.getTime()})`;
   return db
     .update(runs)
     .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: reason })
-    .where(and(eq(runs.jobId, jobId), scheduled, which))
+    .where(and(inArray(runs.jobId, jsonValues(jobIds)), scheduled, which))
     .returning();
 }
 

@@ -9,6 +9,7 @@ import { count, sql } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { deliveries, jobs, runs } from "../db/schema";
+import { notDeleted } from "../jobs/repository";
 import { dueBy, finished, inProgress } from "../runs/transitions";
 
 export const HOUR_MS = 3_600_000;
@@ -35,7 +36,7 @@ export function statsQueries(db: Db, since: number, now: number) {
       AND d.state = 'DELIVERED'
   ) AS ranked`;
   return [
-    db.select({ status: jobs.status, n: count() }).from(jobs).groupBy(jobs.status),
+    db.select({ status: jobs.status, n: count() }).from(jobs).where(notDeleted).groupBy(jobs.status),
 
     // Runs finished in the window, per hour and status.
     db.select({ hour: finishedHour, status: runs.status, n: count() }).from(runs).where(finishedSince(since)).groupBy(finishedHour, runs.status),

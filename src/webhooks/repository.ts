@@ -2,7 +2,8 @@
 import { and, count, desc, eq, getTableColumns, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { insertRows } from "../db/json-rows";
-import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
+import { deliveries, jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
+import { deletedJob, notDeleted } from "../jobs/repository";
 import { removable } from "../runs/retention";
 import { parseStored } from "../runs/views";
 
@@ -40,7 +41,7 @@ export async function listLogs(db: Db, { jobId, outcome }: LogFilter, limit: num
     db
       .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName, runNumber: runs.number })
       .from(webhookLogs)
-      .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
+      .innerJoin(jobs, and(eq(jobs.id, webhookLogs.jobId), notDeleted))
       .leftJoin(runs, eq(runs.id, webhookLogs.runId))
       .where(where)
       .orderBy(desc(webhookLogs.id))
@@ -67,6 +68,21 @@ export function deleteRunLogs(db: Db, runIds: number[], before: Date, limit: num
     SELECT l.id
     FROM ${webhookLogs} l
     WHERE ${removable(sql`l."runId"`, runIds, before)}
+    LIMIT ${limit}
+  )`);
+}
+
+/**
+ * The purge of a deleted job: at most `limit` of its log rows (webhook_logs_job_idx), except those of
+ * a delivery still under way (its webhook is still owed, and its attempts are logged).
+ */
+export function deleteLogsOfDeletedJob(db: Db, jobId: string, limit: number) {
+  return db.delete(webhookLogs).where(sql`${webhookLogs.id} IN (
+    SELECT l.id
+    FROM ${webhookLogs} l
+    WHERE l."jobId" = ${jobId}
+      AND ${deletedJob(jobId)}
+      AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = l."runId" AND d.state IN ('PENDING', 'SENDING', 'RETRYING'))
     LIMIT ${limit}
   )`);
 }

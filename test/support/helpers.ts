@@ -1,6 +1,9 @@
 /** Small fixtures for the tests: call the Worker, make jobs, wait for the queue, read the receiver. */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { vi } from "vitest";
+import type { Env } from "../../src/env";
+import worker from "../../src/index";
 import type { ReceivedRequest } from "./receiver-types";
 
 export interface ApiResponse<T = any> {
@@ -110,4 +113,59 @@ export async function runRows(jobId: string) {
 export async function countRows(table: "jobs" | "runs" | "deliveries" | "webhook_logs") {
   const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>();
   return row?.n ?? 0;
+}
+
+/**
+ * Delivers run messages to the real consumer as the queue would, with the consumer's clock (Date) set
+ * to `at`: for runs a test started on a future clock (a run completes only once it has lasted its
+ * duration, by the clock of whoever completes it).
+ */
+export async function deliverAt(at: Date, messages: { jobId: string; run: number }[], withEnv: Env = env) {
+  const batch = createMessageBatch<unknown>(
+    "job-scheduler-runs",
+    messages.map((body) => ({ id: crypto.randomUUID(), timestamp: at, attempts: 1, body })),
+  );
+  vi.useFakeTimers({ toFake: ["Date"], now: at });
+  try {
+    await worker.queue(batch, withEnv);
+  } finally {
+    vi.useRealTimers();
+  }
+  return getQueueResult(batch, createExecutionContext());
+}
+
+/** Lets a run's duration pass at once: it started `ms` earlier than it did (a test's hour-long runs). */
+export async function backdateRun(jobId: string, run: number, ms: number) {
+  await env.DB.prepare("UPDATE runs SET startedAt = startedAt - ?1 WHERE jobId = ?2 AND number = ?3").bind(ms, jobId, run).run();
+}
+
+/** Delivers messages to the consumer and records how it settled each: acknowledged, or retried after how long. */
+export async function deliverRecorded(queue: string, bodies: unknown[], withEnv: Env, attempts: number) {
+  const settled: { id: string; how: "ack" | "retry"; delaySeconds?: number }[] = [];
+  const messages = bodies.map((body, i) => {
+    const id = `r${i}-${crypto.randomUUID()}`;
+    return {
+      id,
+      timestamp: new Date(),
+      attempts,
+      body,
+      ack: () => void settled.push({ id, how: "ack" }),
+      retry: (options?: QueueRetryOptions) => void settled.push({ id, how: "retry", delaySeconds: options?.delaySeconds }),
+    };
+  });
+  const batch = { queue, messages, ackAll: () => undefined, retryAll: () => undefined } as unknown as MessageBatch<unknown>;
+  await worker.queue(batch, withEnv);
+  return settled;
+}
+
+/**
+ * A fault in the real D1: every attempt to claim this delivery (its move to SENDING) is refused by a
+ * trigger, so handling its message throws wherever it runs (the real queue included). Returns the undo.
+ */
+export async function failClaimsOf(webhookId: string) {
+  const name = `fail_claims_${webhookId.replace(/\W/g, "_")}`;
+  await env.DB.prepare(
+    `CREATE TRIGGER ${name} BEFORE UPDATE ON deliveries WHEN old.webhookId = '${webhookId}' AND new.state = 'SENDING' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+  ).run();
+  return async () => void (await env.DB.prepare(`DROP TRIGGER ${name}`).run());
 }
