@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: apply the D1 migrations to the local database, then run the Worker under wrangler dev
 // with the local defaults in config/local.env (webhooks go to the app's own inbox). Overrides:
-// a `.dev.vars` file, or WEBHOOK_URL / PORT / PERSIST_TO (local state folder) in the environment.
+// a `.dev.vars` file, or in the environment WEBHOOK_URL / PORT / PERSIST_TO (local state folder) and
+// the run and delivery settings (SETTINGS below).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 
@@ -34,6 +35,10 @@ if (devVars !== null) args.push("--env-file", ".dev.vars");
 const inbox = port !== "8787" && !/^\s*(export\s+)?WEBHOOK_URL\s*[=:]/m.test(devVars ?? "") ? `http://127.0.0.1:${port}/webhooks/inbox` : undefined;
 const webhookUrl = process.env.WEBHOOK_URL ?? inbox;
 if (webhookUrl) args.push("--var", `WEBHOOK_URL:${webhookUrl}`);
+// The run and delivery settings may also come from the environment (`MAX_CONCURRENT_RUNS=10 npm start`),
+// over config/local.env and .dev.vars.
+const SETTINGS = ["JOB_DURATION_SECONDS", "MAX_CONCURRENT_RUNS", "WEBHOOK_TIMEOUT_MS", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_RETRY_SCHEDULE", "WEBHOOK_RETRY_JITTER", "SWEEP_GRACE_SECONDS", "RETENTION_DAYS"];
+for (const name of SETTINGS) if (process.env[name] !== undefined) args.push("--var", `${name}:${process.env[name]}`);
 
 const dev = spawn(...wrangler(args));
 

@@ -116,7 +116,7 @@ const configSchema = z.object({
   WEBHOOK_SECRET: signingSecrets.default([]),
   WEBHOOK_INBOX_ENABLED: flag,
   SWEEP_GRACE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
-  MAX_CONCURRENT_RUNS: z.coerce.number().int().min(0).max(100_000).default(50),
+  MAX_CONCURRENT_RUNS: z.coerce.number().int().min(0).max(100_000).default(0),
   RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(30),
   API_TOKENS: apiTokens.default([]),
   SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
