@@ -89,7 +89,7 @@ describe("retention (RETENTION_DAYS, default 30)", () => {
       { status: "COMPLETED", age: 1, delivery: "DELIVERED" },
     ]);
     const report = await retention(env, NOW);
-    expect(report).toEqual({ runsDeleted: 3, deliveriesDeleted: 2, logsDeleted: 11, idempotencyKeysDeleted: 0 });
+    expect(report).toEqual({ runsDeleted: 3, deliveriesDeleted: 2, logsDeleted: 11, idempotencyKeysDeleted: 0, behind: 0 });
     expect(await left(jobId)).toMatchObject({ runs: [4, 5], deliveries: 2, logs: 2 });
   });
 
@@ -152,7 +152,7 @@ describe("retention (RETENTION_DAYS, default 30)", () => {
       { status: "COMPLETED", age: 3000, delivery: "DELIVERED" },
     ]);
     const keepAll: Env = { ...env, RETENTION_DAYS: "0" };
-    expect(await retention(keepAll, NOW)).toEqual({ runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0 });
+    expect(await retention(keepAll, NOW)).toEqual({ runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0, behind: 0 });
     expect(await left(jobId)).toMatchObject({ runs: [1, 2], deliveries: 2, logs: 3 });
   });
 
@@ -249,6 +249,46 @@ describe("retention in bounded batches", () => {
 describe("the retention Cron Trigger", () => {
   const fire = (cron: string, withEnv: Env = env) => worker.scheduled(createScheduledController({ scheduledTime: NOW.getTime(), cron }), withEnv);
 
+  it("keeps going while it is behind: a pass cut short by its limits has every sweep run another until it has caught up", async () => {
+    // More aged runs than one hourly pass deletes (60 batches of 500), each with its webhook and one attempt.
+    const { jobId } = await seedJob([{ status: "COMPLETED", age: 1, delivery: "DELIVERED" }]);
+    const aged = RETENTION_LIMITS.maxBatches * RETENTION_LIMITS.runBatch + 1000;
+    await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO runs (jobId, number, status, taskName, payload, priority, dueAt, startedAt, completedAt)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+         SELECT ?1, 1 + i, 'COMPLETED', 'aged', '{}', 'MEDIUM', ?3 + i, ?3 + i, ?3 + i FROM n`,
+      ).bind(jobId, aged, daysAgo(90).getTime()),
+      env.DB.prepare(
+        `INSERT INTO deliveries (runId, jobId, webhookId, event, url, body, state, attempts, createdAt)
+         SELECT id, jobId, 'whd_' || jobId || '_' || number, 'job.completed', 'https://hooks.example/in', '{}', 'DELIVERED', 1, completedAt FROM runs WHERE jobId = ?1 AND number > 1`,
+      ).bind(jobId),
+      env.DB.prepare(
+        `INSERT INTO webhook_logs (jobId, runId, deliveryId, attempt, url, durationMs, sentAt)
+         SELECT jobId, id, 'whd_' || jobId || '_' || number, 1, 'https://hooks.example/in', 5, completedAt FROM runs WHERE jobId = ?1 AND number > 1`,
+      ).bind(jobId),
+    ]);
+    const runsLeft = async () => (await env.DB.prepare("SELECT count(*) AS n FROM runs WHERE jobId = ?").bind(jobId).first<{ n: number }>())!.n;
+    const behind = async () => (await env.DB.prepare("SELECT count(*) AS n FROM cursors WHERE name = 'retention.behind'").first<{ n: number }>())!.n;
+
+    // Before: the per-minute sweep leaves retention to its hourly pass.
+    await fire("* * * * *");
+    expect(await runsLeft()).toBe(aged + 1);
+    await fire(RETENTION_CRON);
+    expect(await behind()).toBe(1);
+    const afterHourly = await runsLeft();
+    expect(afterHourly).toBeLessThan(aged + 1);
+    expect(afterHourly).toBeGreaterThan(1);
+    // Then each sweep takes another pass, until only the job's latest run (and its highest number) is left.
+    for (let sweep = 0; sweep < 5 && (await behind()) === 1; sweep++) await fire("* * * * *");
+    expect(await behind()).toBe(0);
+    expect(await runsLeft()).toBe(2);
+    const log = vi.spyOn(console, "log");
+    await fire("* * * * *");
+    expect(log.mock.calls.filter((c) => String(c[0]).includes('"retainedRows"'))).toEqual([]);
+    log.mockRestore();
+  }, 60_000);
+
   it("runs retention on its own cron and logs one line with what it removed; the per-minute sweep deletes nothing", async () => {
     const { jobId } = await seedJob([{ status: "COMPLETED", age: 90, delivery: "DELIVERED", logs: 2 }, { status: "COMPLETED", age: 1, delivery: "DELIVERED" }]);
     const log = vi.spyOn(console, "log");
@@ -259,7 +299,7 @@ describe("the retention Cron Trigger", () => {
       expect(retentionLines()).toEqual([]);
       await fire(RETENTION_CRON);
       expect((await left(jobId)).runs).toEqual([2]);
-      expect(retentionLines()).toEqual([JSON.stringify({ event: "retention", runsDeleted: 1, deliveriesDeleted: 1, logsDeleted: 2, idempotencyKeysDeleted: 0 })]);
+      expect(retentionLines()).toEqual([JSON.stringify({ event: "retention", runsDeleted: 1, deliveriesDeleted: 1, logsDeleted: 2, idempotencyKeysDeleted: 0, behind: 0 })]);
       // Nothing left to do: no line.
       await fire(RETENTION_CRON);
       expect(retentionLines()).toHaveLength(1);

@@ -7,6 +7,10 @@
  * from where the last pass stopped: runs that are kept (a job's latest run, a webhook under way) are
  * examined once per walk, never at the head of every pass. At the end of the aged runs the walk starts
  * again from the oldest, where a run kept then (its job has run since) may now go.
+ *
+ * A pass that stops at its limits with aged runs left says so (the `retention.behind` mark), and every
+ * sweep (each minute) then runs another pass until it has caught up: retention keeps up with up to about
+ * a pass's worth of runs a minute, not an hour (docs/performance.md measures the rate).
  */
 import { getDb } from "../db/client";
 import { readCursor, writeCursor, type Cursor } from "../db/cursors";
@@ -21,6 +25,8 @@ import { deleteRunLogs } from "../webhooks/repository";
 export const RETENTION_CRON = "17 * * * *";
 const DAY_MS = 86_400_000;
 const CURSOR = "retention.runs";
+/** Present while the last pass stopped at its limits with work left: the sweep runs another. */
+const BEHIND = "retention.behind";
 
 export interface RetentionLimits {
   /** Most runs examined (so deleted, with as many deliveries) per batch. */
@@ -39,37 +45,48 @@ export interface RetentionLimits {
  * At most 30 000 runs an hour (720 000 a day) within 20 s a pass, each statement at most 500 runs or
  * 2 000 log rows.
  */
-export const RETENTION_LIMITS: RetentionLimits = { runBatch: 500, logBatch: 2000, keyBatch: 500, maxBatches: 60, budgetMs: 20_000 };
+export const RETENTION_LIMITS: RetentionLimits = { runBatch: 500, logBatch: 2000, keyBatch: 2000, maxBatches: 60, budgetMs: 20_000 };
 
 export interface RetentionReport {
   runsDeleted: number;
   deliveriesDeleted: number;
   logsDeleted: number;
   idempotencyKeysDeleted: number;
+  /** 1 when the pass stopped at its limits with work left (the next sweep runs another), else 0. */
+  behind: number;
 }
 
 /** Rows a statement deleted (D1's count: the rows it removed itself, never a cascade). */
 const changes = (result: unknown) => (result as D1Result).meta.changes;
 
 export async function retention(env: Env, now: Date, limits: RetentionLimits = RETENTION_LIMITS): Promise<RetentionReport> {
-  const report: RetentionReport = { runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0 };
+  const report: RetentionReport = { runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0, behind: 0 };
   const { retentionDays } = getConfig(env);
   if (retentionDays === 0) return report; // keeps everything
   const db = getDb(env.DB);
   const before = new Date(now.getTime() - retentionDays * DAY_MS);
 
-  const [[stored], keys] = await db.batch([readCursor(db, CURSOR), deleteExpiredKeys(db, new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS), limits.keyBatch)]);
+  const [[stored], [wasBehind], keys] = await db.batch([
+    readCursor(db, CURSOR),
+    readCursor(db, BEHIND),
+    deleteExpiredKeys(db, new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS), limits.keyBatch),
+  ]);
   report.idempotencyKeysDeleted = changes(keys);
 
   let cursor: Cursor | null = stored ?? null;
   let next: Cursor | null = cursor;
+  // The walk stopped at the end of the aged runs (or found none): nothing is left for another pass.
+  let walked = false;
   const until = Date.now() + limits.budgetMs;
   for (let batch = 0; batch < limits.maxBatches && Date.now() < until; batch++) {
     const aged = await findAgedRuns(db, before, cursor, limits.runBatch);
     const last = aged.at(-1);
     // Fewer than a batch: the walk reached the end, and the next one starts from the oldest.
     next = last && aged.length === limits.runBatch ? { at: last.completedAt!.getTime(), id: last.id } : null;
-    if (aged.length === 0) break;
+    if (aged.length === 0) {
+      walked = true;
+      break;
+    }
     const ids = aged.map((run) => run.id);
     // Logs first, then deliveries without logs, then runs without either: a cut-off batch leaves no orphan.
     const [logs, deliveries, runs] = await db.batch([deleteRunLogs(db, ids, before, limits.logBatch), deleteDeliveries(db, ids, before), deleteRuns(db, ids, before)]);
@@ -78,9 +95,23 @@ export async function retention(env: Env, now: Date, limits: RetentionLimits = R
     report.runsDeleted += changes(runs);
     // The log cap cut this batch short: the same runs again (with fewer log rows left), not the next ones.
     if (changes(logs) === limits.logBatch) next = cursor;
-    else if (!next) break;
+    else if (!next) {
+      walked = true;
+      break;
+    }
     cursor = next;
   }
-  if (next?.at !== stored?.at || next?.id !== stored?.id) await writeCursor(db, CURSOR, next);
+  report.behind = !walked || report.idempotencyKeysDeleted === limits.keyBatch ? 1 : 0;
+  const writes = [];
+  if (next?.at !== stored?.at || next?.id !== stored?.id) writes.push(writeCursor(db, CURSOR, next));
+  if (Boolean(report.behind) !== Boolean(wasBehind)) writes.push(writeCursor(db, BEHIND, report.behind ? { at: now.getTime(), id: 0 } : null));
+  if (writes.length > 0) await db.batch(writes as [(typeof writes)[number], ...typeof writes]);
   return report;
+}
+
+/** Whether the last retention pass stopped with work left (one row read): the sweep then runs another. */
+export async function retentionBehind(env: Env): Promise<boolean> {
+  const db = getDb(env.DB);
+  const [mark] = await readCursor(db, BEHIND);
+  return mark !== undefined;
 }

@@ -11,6 +11,7 @@ import { findStalledDeliveries } from "../deliveries/transitions";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { logFailure } from "../lib/log";
 import { purge } from "./purge";
+import { retention, retentionBehind } from "./retention";
 import { dispatch, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
 import { failRuns } from "../runs/finish";
 import { findOverdueRuns, findUnqueuedRuns, markQueued, markRecovered } from "../runs/transitions";
@@ -36,6 +37,8 @@ export interface SweepReport {
   requeuedRuns: number;
   failedRuns: number;
   requeuedDeliveries: number;
+  /** Rows removed by a retention pass that was behind (runs, deliveries, log rows and keys). */
+  retainedRows: number;
   /** Rows of deleted jobs removed by the purge (runs, deliveries and log rows). */
   purgedRows: number;
   /** Phases that failed (each logged with its error); the others ran. */
@@ -49,7 +52,7 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
   const db = getDb(env.DB);
   const { jobDurationSeconds, sweepGraceSeconds, webhookUrl } = getConfig(env);
   const before = new Date(now.getTime() - sweepGraceSeconds * 1000);
-  const report: SweepReport = { startedRuns: 0, queuedStarts: 0, requeuedRuns: 0, failedRuns: 0, requeuedDeliveries: 0, purgedRows: 0, failedPhases: 0 };
+  const report: SweepReport = { startedRuns: 0, queuedStarts: 0, requeuedRuns: 0, failedRuns: 0, requeuedDeliveries: 0, retainedRows: 0, purgedRows: 0, failedPhases: 0 };
 
   const phase = async (name: string, work: () => Promise<void>) => {
     try {
@@ -103,6 +106,13 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
     const stalled = await findStalledDeliveries(db, before, SWEEP_BATCH);
     await send(stalled.map((delivery) => ({ jobId: delivery.jobId, run: delivery.number })));
     report.requeuedDeliveries += stalled.length;
+  });
+
+  // Retention behind (its last pass stopped at its limits): another pass now, not in an hour.
+  await phase("retention", async () => {
+    if (!(await retentionBehind(env))) return;
+    const retained = await retention(env, now);
+    report.retainedRows += retained.runsDeleted + retained.deliveriesDeleted + retained.logsDeleted + retained.idempotencyKeysDeleted;
   });
 
   // What deleted jobs left behind, a bounded amount per sweep.
