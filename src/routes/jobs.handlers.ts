@@ -117,7 +117,7 @@ const jobAction = (name: string, summary: string, description: string, act: (env
 export const cancelJob = jobAction(
   "Run cancelled",
   "Cancel the scheduled or running run",
-  "The run becomes CANCELLED; its queue message does nothing and no completion webhook is sent (a job.cancelled one if the job asks for it). A recurring job keeps its schedule: pause stops that.",
+  "The run becomes CANCELLED; its queue message does nothing and no completion webhook is sent (a job.cancelled one if the job asks for it). A recurring job keeps its schedule: pause stops that. 409 when there is nothing to cancel, or when the run finished before it could be cancelled; a 409 changes nothing.",
   schedules.cancelJob,
 );
 export const pauseJob = jobAction("Schedule paused", "Pause a recurring schedule", "No occurrence starts until it is resumed.", schedules.pauseJob);
@@ -126,7 +126,8 @@ export const resumeJob = jobAction("Schedule resumed", "Resume a recurring sched
 export const bulkJobs = factory.createHandlers(
   doc({
     summary: "Act on many jobs",
-    description: "run, cancel, pause, resume or delete up to 100 jobs by id; each id is reported as done, refused (with the reason) or not found.",
+    description:
+      "run, cancel, pause, resume or delete up to 100 jobs by id, each action in a fixed number of database round trips whatever the number of ids; each id is reported as done, refused (with the reason) or not found. A refused id changes nothing.",
     tag: "Jobs",
     ok: [200, "What was done", body.ok(body.bulkResult)],
     more: { 202: ["Runs started (action run)", body.ok(body.bulkResult)] },
@@ -161,7 +162,14 @@ export const updateJob = factory.createHandlers(
 const deleted = (id: string) => ({ success: true, message: "Job deleted", data: { id } }) as const;
 
 export const deleteJob = factory.createHandlers(
-  doc({ summary: "Delete a job", description: "With its runs, deliveries and logs.", tag: "Jobs", ok: [200, "Job deleted", body.ok(body.deleted)], errors: [404] }),
+  doc({
+    summary: "Delete a job",
+    description:
+      "The job is gone from every read at once (404 from then on) and its Idempotency-Keys are free. Its runs to come and in progress are CANCELLED without a webhook. Webhooks its finished runs still owe (deliveries pending or retrying) are still delivered, at least once; then its runs, deliveries and log rows are removed in the background, in bounded batches.",
+    tag: "Jobs",
+    ok: [200, "Job deleted", body.ok(body.deleted)],
+    errors: [404],
+  }),
   validate("param", jobIdParam),
   async (c) => {
     const { id } = c.req.valid("param");
@@ -180,7 +188,8 @@ export const deleteJobByQuery = factory.createHandlers(validate("query", jobIdPa
 export const runJob = factory.createHandlers(
   doc({
     summary: "Run a job now",
-    description: "Starts a new run (IN_PROGRESS), or queues it (SCHEDULED) while MAX_CONCURRENT_RUNS runs are in progress. 409 if a run is already in progress.",
+    description:
+      "Starts a new run (IN_PROGRESS): it lasts the job's duration (JOB_DURATION_SECONDS), then completes and sends its webhook. With a concurrency limit set (MAX_CONCURRENT_RUNS; none by default) it is queued (SCHEDULED) while that many runs are in progress. 409 if a run is already in progress or waiting to.",
     tag: "Jobs",
     ok: [202, "Run started or queued", body.started],
     errors: [404, 409],
