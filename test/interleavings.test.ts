@@ -247,8 +247,12 @@ describe("one bad schedule never stalls dispatching", () => {
     // Its stored schedule no longer reads (a zone gone from the time zone database), its limit is reached,
     // and its one occurrence was missed: the dispatcher must work out a catch-up time for it.
     const missedAt = Date.now() - 10 * 60_000;
-    await env.DB.prepare(`UPDATE jobs SET schedule = json_set(schedule, '$.timezone', 'Mars/Olympus') WHERE id = ?`).bind(bad.id).run();
+    await env.DB.prepare(`UPDATE jobs SET schedule = json_set(schedule, '$.timezone', 'Mars/Olympus'), nextRunAt = ?1 WHERE id = ?2`).bind(missedAt, bad.id).run();
     await env.DB.prepare("UPDATE runs SET dueAt = ?1, occurrenceAt = ?1, rank = ?1, expectedAt = NULL WHERE jobId = ?2").bind(missedAt, bad.id).run();
+    // Before the dispatcher comes, its page still answers (its run to come, without the times after it).
+    expect((await call("GET", `/api/jobs/${bad.id}`)).status).toBe(200);
+    const before = await worker.fetch(new Request(`${ORIGIN}/jobs/${bad.id}`, { headers: { cookie: await sessionCookie(), accept: "text/html" } }), env);
+    expect(before.status).toBe(200);
     for (const job of healthy) await env.DB.prepare("UPDATE runs SET dueAt = ?1, rank = ?1 + 30000, expectedAt = NULL WHERE jobId = ?2").bind(Date.now() - 1000, job.id).run();
 
     await dispatch(e);

@@ -177,5 +177,10 @@ export function invalidSchedule(cron: string, timezone: string): string | null {
 export function nextRunsOf(job: { nextRunAt: Date | null; schedule: Schedule | null; paused: boolean; occurrences: number }, count: number): Date[] {
   if (!job.nextRunAt) return [];
   if (!job.schedule || job.paused) return [job.nextRunAt];
-  return [job.nextRunAt, ...upcomingOccurrences(job.schedule, job.nextRunAt, count - 1, job.occurrences)];
+  try {
+    return [job.nextRunAt, ...upcomingOccurrences(job.schedule, job.nextRunAt, count - 1, job.occurrences)];
+  } catch {
+    // A stored schedule that no longer evaluates: its run to come only (the dispatcher cancels it, saying why).
+    return [job.nextRunAt];
+  }
 }
