@@ -154,3 +154,53 @@ describe("deleting a job with 50 000 runs", () => {
     expect(await getJob(big.id)).toBeUndefined();
   }, 60_000);
 });
+
+describe("the purge", () => {
+  /** A deleted job with `runs` finished runs, each with a delivery in `state` and `attempts` log rows. */
+  async function deletedJobWith(runs: number, attempts: number, state = "FAILED", nextAttemptAt: number | null = null) {
+    const job = await createJob({ taskName: uniqueWord("purge") });
+    const t0 = Date.now() - 86_400_000;
+    await env.DB.batch([
+      env.DB.prepare(
+        `INSERT INTO runs (jobId, number, status, taskName, payload, priority, dueAt, startedAt, completedAt)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+         SELECT ?1, i, 'COMPLETED', 'x', '{}', 'MEDIUM', ?3 + i, ?3 + i, ?3 + i FROM n`,
+      ).bind(job.id, runs, t0),
+      env.DB.prepare(
+        `INSERT INTO deliveries (runId, jobId, webhookId, event, url, body, state, attempts, nextAttemptAt, createdAt)
+         SELECT id, jobId, 'whd_' || jobId || '_' || number, 'job.completed', 'http://127.0.0.1:1/hooks', '{}', ?2, ?3, ?4, completedAt FROM runs WHERE jobId = ?1`,
+      ).bind(job.id, state, attempts, nextAttemptAt),
+      env.DB.prepare(
+        `INSERT INTO webhook_logs (jobId, runId, deliveryId, attempt, url, requestBody, responseStatus, durationMs, sentAt)
+         WITH RECURSIVE a(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM a WHERE k < ?2)
+         SELECT r.jobId, r.id, 'whd_' || r.jobId || '_' || r.number, a.k, 'http://127.0.0.1:1/hooks', '{}', 500, 5, r.completedAt FROM runs r, a WHERE r.jobId = ?1`,
+      ).bind(job.id, attempts),
+    ]);
+    expect((await call("DELETE", `/api/jobs/${job.id}`)).status).toBe(200);
+    return job.id;
+  }
+
+  it("purges runs with long logs (six attempts each) across batches, each batch reading a bounded number of rows", async () => {
+    const id = await deletedJobWith(1200, 6);
+    const metered: Env = { ...env, COST_METER: "true" };
+    readMeter(true);
+    await sweep(metered);
+    const cost = readMeter(true);
+    expect(await leftOf(id)).toEqual(nothing);
+    // 7 200 log rows, 1 200 deliveries and runs deleted; reads stay within a few per row deleted.
+    expect(cost.d1.rowsWritten).toBeGreaterThan(9_600);
+    expect(cost.d1.rowsRead).toBeLessThan(20 * cost.d1.rowsWritten);
+  });
+
+  it("is not held up by deleted jobs whose webhooks are still owed: they go to the back of the line", async () => {
+    // 25 deleted jobs, each keeping a run whose webhook retries tomorrow, then one with nothing owed.
+    const waiting = [];
+    for (let i = 0; i < 25; i++) waiting.push(await deletedJobWith(1, 1, "RETRYING", Date.now() + 86_400_000));
+    const done = await deletedJobWith(3, 1);
+    for (let pass = 0; pass < 4 && (await leftOf(done)).job > 0; pass++) await sweep();
+    expect(await leftOf(done)).toEqual(nothing);
+    // The ones still owed keep their run, delivery and attempt until it is delivered or gives up.
+    expect(await leftOf(waiting[0]!)).toMatchObject({ job: 1, runs: 1, deliveries: 1, logs: 1 });
+  });
+});
+

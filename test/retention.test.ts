@@ -283,10 +283,10 @@ describe("the retention Cron Trigger", () => {
     for (let sweep = 0; sweep < 5 && (await behind()) === 1; sweep++) await fire("* * * * *");
     expect(await behind()).toBe(0);
     expect(await runsLeft()).toBe(2);
-    const log = vi.spyOn(console, "log");
+    // Caught up: the sweep leaves retention to its hourly pass again (a run that ages meanwhile waits for it).
+    await db.insert(runs).values({ jobId, number: aged + 5, status: "COMPLETED", taskName: jobId, payload: {}, priority: "MEDIUM", dueAt: daysAgo(90), completedAt: daysAgo(90) });
     await fire("* * * * *");
-    expect(log.mock.calls.filter((c) => String(c[0]).includes('"retainedRows"'))).toEqual([]);
-    log.mockRestore();
+    expect(await runsLeft()).toBe(3);
   }, 60_000);
 
   it("runs retention on its own cron and logs one line with what it removed; the per-minute sweep deletes nothing", async () => {

@@ -6,8 +6,7 @@ import { and, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
-import { deletedJob } from "../jobs/repository";
-import { removable } from "../runs/retention";
+import { purgeable, removable } from "../runs/retention";
 import { runIn } from "../runs/transitions";
 import { webhookBodySql, webhookEventSql, webhookIdSql, type RunRef } from "./body";
 
@@ -50,7 +49,10 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
         NULL
       FROM ${runs}
       JOIN ${jobs} ON ${jobs.id} = ${runs.jobId}
-      WHERE ${runIn(refs)} AND (${runs.status} IN ('COMPLETED', 'FAILED') OR (${runs.status} = 'CANCELLED' AND ${jobs.notifyOnCancel})) AND ${onlyIf}`,
+      WHERE ${runIn(refs)}
+        AND (${runs.status} IN ('COMPLETED', 'FAILED') OR (${runs.status} = 'CANCELLED' AND ${jobs.notifyOnCancel}))
+        AND ${jobs.status} != 'DELETED'
+        AND ${onlyIf}`,
     )
     .onConflictDoNothing()
     .returning();
@@ -163,19 +165,8 @@ export function deleteDeliveries(db: Db, runIds: number[], before: Date) {
     AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${deliveries.runId})`);
 }
 
-/**
- * The purge of a deleted job: at most `limit` of its finished deliveries (DELIVERED or FAILED) whose
- * log rows are gone (deleted earlier in the same batch). One still under way is left to finish.
- */
-export function deleteDeliveriesOfDeletedJob(db: Db, jobId: string, limit: number) {
-  return db.delete(deliveries).where(sql`${deliveries.runId} IN (
-    SELECT d."runId"
-    FROM ${runs} r
-    JOIN ${deliveries} d ON d."runId" = r.id
-    WHERE r."jobId" = ${jobId}
-      AND ${deletedJob(jobId)}
-      AND d.state IN ('DELIVERED', 'FAILED')
-      AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = r.id)
-    LIMIT ${limit}
-  )`);
+/** The purge: the deliveries of the purgeable runs among `ids` whose log rows are gone (deleted earlier in the same batch). */
+export function deletePurgedDeliveries(db: Db, ids: number[]) {
+  return db.delete(deliveries).where(sql`${purgeable(deliveries.runId, ids)}
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${deliveries.runId})`);
 }

@@ -3,19 +3,20 @@
  * delete hides its job at once and stops its runs (jobs/service.ts deleteJobs); its runs, deliveries and
  * log rows go here, `runBatch` runs at a time, each batch one D1 transaction that deletes log rows
  * first, then deliveries without logs, then runs without either, so a batch cut short leaves nothing
- * orphaned. A delivery still under way is left to finish (its webhook is owed); the job's row goes last.
+ * orphaned. A delivery still under way is left to finish (its webhook is owed), and its job goes to the
+ * back of the line meanwhile; the job's row goes last.
  */
 import { getDb } from "../db/client";
-import { deleteDeliveriesOfDeletedJob } from "../deliveries/transitions";
+import { deletePurgedDeliveries } from "../deliveries/transitions";
 import type { Env } from "../env";
-import { deletePurgedJob, findDeletedJobs } from "../jobs/repository";
-import { deleteRunsOfDeletedJob } from "../runs/retention";
-import { deleteLogsOfDeletedJob } from "../webhooks/repository";
+import { deletePurgedJob, findDeletedJobs, purgeLater } from "../jobs/repository";
+import { deletePurgedRuns, findRunsOfDeletedJob } from "../runs/retention";
+import { deletePurgedLogs } from "../webhooks/repository";
 
 export interface PurgeLimits {
-  /** Most runs (and deliveries) deleted per batch. */
+  /** Most runs (and deliveries) looked at, so deleted, per batch. */
   runBatch: number;
-  /** Most log rows deleted per batch. */
+  /** Most log rows deleted per batch; a run with a longer log goes in a later batch. */
   logBatch: number;
   /** Batches per pass; what is left goes in the next pass (the next sweep). */
   maxBatches: number;
@@ -35,28 +36,35 @@ export interface PurgeReport {
 
 const changes = (result: unknown) => (result as D1Result).meta.changes;
 
-export async function purge(env: Env, limits: PurgeLimits = PURGE_LIMITS): Promise<PurgeReport> {
+export async function purge(env: Env, now = new Date(), limits: PurgeLimits = PURGE_LIMITS): Promise<PurgeReport> {
   const db = getDb(env.DB);
   const report: PurgeReport = { jobsPurged: 0, runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0 };
   const until = Date.now() + limits.budgetMs;
   let batches = 0;
+  const more = () => batches < limits.maxBatches && Date.now() < until;
   for (const { id } of await findDeletedJobs(db, limits.maxBatches)) {
-    while (batches < limits.maxBatches && Date.now() < until) {
+    // The job's runs in number order, a batch at a time (keyset: what a batch reads is bounded).
+    let after = 0;
+    while (more()) {
       batches += 1;
-      const [logs, deliveries, runs, job] = await db.batch([
-        deleteLogsOfDeletedJob(db, id, limits.logBatch),
-        deleteDeliveriesOfDeletedJob(db, id, limits.runBatch),
-        deleteRunsOfDeletedJob(db, id, limits.runBatch),
-        deletePurgedJob(db, id),
-      ]);
+      const batch = await findRunsOfDeletedJob(db, id, after, limits.runBatch);
+      if (batch.length === 0) {
+        const [job] = await db.batch([deletePurgedJob(db, id)]);
+        if (changes(job) > 0) report.jobsPurged += 1;
+        // Runs of it are kept while their webhooks are owed: it goes to the back of the line.
+        else await purgeLater(db, id, now);
+        break;
+      }
+      const ids = batch.map((run) => run.id);
+      // Logs first, then deliveries without logs, then runs without either: a batch cut short leaves no orphan.
+      const [logs, deliveries, runs] = await db.batch([deletePurgedLogs(db, ids, limits.logBatch), deletePurgedDeliveries(db, ids), deletePurgedRuns(db, ids)]);
       report.logsDeleted += changes(logs);
       report.deliveriesDeleted += changes(deliveries);
       report.runsDeleted += changes(runs);
-      report.jobsPurged += changes(job);
-      // Done with this job (gone), or waiting on webhooks still under way (nothing more to delete now).
-      if (changes(job) > 0 || changes(logs) + changes(deliveries) + changes(runs) === 0) break;
+      // The log cap cut this batch short: the same runs again, else the next ones.
+      if (changes(logs) < limits.logBatch) after = batch.at(-1)!.number;
     }
-    if (batches >= limits.maxBatches || Date.now() >= until) break;
+    if (!more()) break;
   }
   return report;
 }

@@ -117,7 +117,7 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
 
   // What deleted jobs left behind, a bounded amount per sweep.
   await phase("purge", async () => {
-    const purged = await purge(env);
+    const purged = await purge(env, now);
     report.purgedRows += purged.runsDeleted + purged.deliveriesDeleted + purged.logsDeleted;
   });
   return report;

@@ -239,9 +239,6 @@ export const updateJobFields = (db: Db, id: string, fields: JobFields, now: Date
 export const DELETED = "DELETED";
 export const notDeleted = sql`${jobs.status} != 'DELETED'`;
 
-/** The job is deleted (a guard for the purge's statements). */
-export const deletedJob = (id: string) => sql`EXISTS (SELECT 1 FROM ${jobs} dj WHERE dj.id = ${id} AND dj.status = ${DELETED})`;
-
 /** Marks the listed jobs deleted (those that exist and are not already); returns their ids. */
 export function markDeleted(db: Db, ids: string[], now: Date) {
   return db
@@ -265,8 +262,16 @@ export function markDeleted(db: Db, ids: string[], now: Date) {
 /** A deleted job's Idempotency-Keys go with it: the key may make a new job (idempotency_keys_job_idx). */
 export const forgetKeysOf = (db: Db, ids: string[]) => db.delete(idempotencyKeys).where(inArray(idempotencyKeys.jobId, jsonValues(ids)));
 
-/** Deleted jobs whose rows the purge still has to remove (jobs_status_idx). */
-export const findDeletedJobs = (db: Db, limit: number) => db.select({ id: jobs.id }).from(jobs).where(eq(jobs.status, sql`${DELETED}`)).limit(limit);
+/**
+ * Deleted jobs whose rows the purge still has to remove (jobs_status_idx), the one it looked at least
+ * recently first: one that waits for a webhook still owed goes to the back (see purgeLater).
+ */
+export const findDeletedJobs = (db: Db, limit: number) =>
+  db.select({ id: jobs.id }).from(jobs).where(eq(jobs.status, sql`${DELETED}`)).orderBy(jobs.updatedAt).limit(limit);
+
+/** A deleted job the purge could not finish (a webhook of it is still owed) goes to the back of its line. */
+export const purgeLater = (db: Db, id: string, now: Date) =>
+  db.update(jobs).set({ updatedAt: now }).where(sql`${jobs.id} = ${id} AND ${jobs.status} = ${DELETED}`);
 
 /** The purge's last step: a deleted job's row, once it has no run and no log row left. */
 export function deletePurgedJob(db: Db, id: string) {

@@ -135,11 +135,12 @@ export function advanceCursors(db: Db, nexts: NewRun[]) {
   return db
     .update(jobs)
     .set({ scheduleCursor: sql`${m(1)}`, occurrences: sql`${jobs.occurrences} + 1` })
-    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null, n.afterCancelAt?.getTime() ?? null]))} AS m`)
+    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null, n.afterCancelAt?.getTime() ?? null, n.jobWrittenAt?.getTime() ?? null]))} AS m`)
     .where(
       and(
         sql`${jobs.id} = ${m(0)}`,
         afterRunHolds(m(2), m(4)),
+        sql`(${m(5)} IS NULL OR ${jobs.updatedAt} = ${m(5)})`,
         sql`(${m(3)} IS NULL OR (${jobs.schedule} = ${m(3)} AND ${jobs.paused} = 0))`,
         sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
         // Only an occurrence that was made (one already planned for the job wins: runs_planned_occurrence_idx).
@@ -206,14 +207,18 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
   if (cancels.length + starts.length === 0) return { result: none, more: false };
 
   const jobIds = due.map((run) => run.jobId);
+  // Runs start now by the clock, not at `now` (the sweep's scheduled time, a caller's time from before
+  // its own writes, an earlier turn's): a run's duration and its slot count from when it really started.
+  // A `now` ahead of the clock (a test's controlled clock) is kept.
+  const startedAt = new Date(Math.max(now.getTime(), Date.now()));
   const [cancelled, started, , scheduled] = await db.batch([
     cancelRuns(db, cancels.length > 0 ? cancels : [{ id: -1, reason: "" }], now),
-    startRuns(db, starts.length > 0 ? starts : [-1], now, jobDurationSeconds * 1000, limit),
+    startRuns(db, starts.length > 0 ? starts : [-1], startedAt, jobDurationSeconds * 1000, limit),
     // Catch-up runs take their new time only if this batch started them: one that lost its slot keeps its place.
-    retimeStarted(db, catchUps.length > 0 ? catchUps : [{ id: -1, at: now }], now),
+    retimeStarted(db, catchUps.length > 0 ? catchUps : [{ id: -1, at: now }], startedAt),
     insertRuns(db, nexts),
     advanceCursors(db, nexts),
-    refreshJobs(db, jobIds, now, { started: true }),
+    refreshJobs(db, jobIds, startedAt, { started: true }),
   ] as const);
 
   logCancelled(cancelled);

@@ -9,7 +9,6 @@ import type { Db } from "../db/client";
 import type { Cursor } from "../db/cursors";
 import { jsonValues } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs } from "../db/schema";
-import { deletedJob } from "../jobs/repository";
 import { finished } from "./transitions";
 
 /**
@@ -61,19 +60,34 @@ export function deleteRuns(db: Db, ids: number[], before: Date) {
     AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`);
 }
 
+/** The purge of a deleted job: its next `limit` runs after run number `after`, ids and numbers only (runs_job_number_idx). */
+export function findRunsOfDeletedJob(db: Db, jobId: string, after: number, limit: number) {
+  return db
+    .select({ id: runs.id, number: runs.number })
+    .from(runs)
+    .where(sql`${runs.jobId} = ${jobId} AND ${runs.number} > ${after}`)
+    .orderBy(runs.number)
+    .limit(limit);
+}
+
 /**
- * The purge of a deleted job: at most `limit` of its runs with nothing left (their deliveries and log
- * rows deleted earlier in the same batch). Its unfinished runs were cancelled when it was deleted.
+ * `runId` is one of `ids` that the purge may delete: a finished run of a deleted job whose webhook is
+ * not under way (one still owed is delivered first). Checked again by each deletion, in the same batch.
  */
-export function deleteRunsOfDeletedJob(db: Db, jobId: string, limit: number) {
-  return db.delete(runs).where(sql`${runs.id} IN (
+export function purgeable(runId: SQL | AnySQLiteColumn, ids: number[]): SQL {
+  return sql`${runId} IN (
     SELECT r.id
     FROM ${runs} r
-    WHERE r."jobId" = ${jobId}
-      AND ${deletedJob(jobId)}
+    WHERE r.id IN ${jsonValues(ids)}
       AND r.status IN ('COMPLETED', 'FAILED', 'CANCELLED')
-      AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = r.id)
-      AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = r.id)
-    LIMIT ${limit}
-  )`);
+      AND EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r."jobId" AND j.status = 'DELETED')
+      AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = r.id AND d.state IN ('PENDING', 'SENDING', 'RETRYING'))
+  )`;
+}
+
+/** The purge: the purgeable runs among `ids` with nothing left (their deliveries and log rows went earlier in the same batch). */
+export function deletePurgedRuns(db: Db, ids: number[]) {
+  return db.delete(runs).where(sql`${purgeable(runs.id, ids)}
+    AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`);
 }

@@ -58,6 +58,8 @@ export interface NewRun {
   afterRunId?: number | null;
   /** With afterRunId: made only if that run was CANCELLED at this time (by the cancel in the same batch). */
   afterCancelAt?: Date | null;
+  /** Made only if the job row was written at this time (by the resume earlier in the same batch). */
+  jobWrittenAt?: Date | null;
   /** Made only while the job still has this schedule (its stored JSON) and is not paused: an edit or a pause in between wins. */
   schedule?: string | null;
 }
@@ -72,7 +74,7 @@ export interface NewRun {
  */
 export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { unlessBusyAt?: Date; start?: StartNow } = {}) {
   const m = (i: number) => field(i, "m.value");
-  const json = rows.map((r) => [r.jobId, r.dueAt.getTime(), r.occurrenceAt?.getTime() ?? null, r.expectedAt?.getTime() ?? null, r.afterRunId ?? null, r.schedule ?? null, r.afterCancelAt?.getTime() ?? null]);
+  const json = rows.map((r) => [r.jobId, r.dueAt.getTime(), r.occurrenceAt?.getTime() ?? null, r.expectedAt?.getTime() ?? null, r.afterRunId ?? null, r.schedule ?? null, r.afterCancelAt?.getTime() ?? null, r.jobWrittenAt?.getTime() ?? null]);
   const rank = sql`${m(1)} + ${offsetSql(jobs.priority)}`;
   const now = start?.now.getTime() ?? 0;
   // SQLite reads the whole SELECT before inserting into the table it reads: the count and the waiting
@@ -106,6 +108,7 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
       JOIN ${jobs} ON ${jobs.id} = ${m(0)}
       WHERE ${jobs.status} != 'DELETED'
         AND ${afterRunHolds(m(4), m(6))}
+        AND (${m(7)} IS NULL OR ${jobs.updatedAt} = ${m(7)})
         AND (${m(5)} IS NULL OR (${jobs.schedule} = ${m(5)} AND ${jobs.paused} = 0))
         AND ${unlessBusyAt ? sql`${jobs.status} != 'IN_PROGRESS' AND (${jobs.nextRunAt} IS NULL OR ${jobs.nextRunAt} > ${unlessBusyAt.getTime()})` : sql`1`}`,
     )

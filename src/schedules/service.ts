@@ -156,7 +156,8 @@ export async function resumeJobs(env: Env, ids: string[]): Promise<ActionResult>
     else {
       resuming.push(id);
       const next = followingOccurrence(job.schedule, false, job.occurrences, now);
-      if (next) rows.push(occurrenceRun(id, next, job.schedule, now));
+      // Made only if this batch's resume wrote the job (a second resume at once is refused and makes nothing).
+      if (next) rows.push({ ...occurrenceRun(id, next, job.schedule, now), jobWrittenAt: now });
     }
   }
   if (resuming.length === 0) return result;

@@ -2,9 +2,9 @@
 import { and, count, desc, eq, getTableColumns, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { insertRows } from "../db/json-rows";
-import { deliveries, jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
-import { deletedJob, notDeleted } from "../jobs/repository";
-import { removable } from "../runs/retention";
+import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
+import { notDeleted } from "../jobs/repository";
+import { purgeable, removable } from "../runs/retention";
 import { parseStored } from "../runs/views";
 
 /** A log row as shown: the request body parsed (it is stored as the exact bytes sent). */
@@ -72,17 +72,12 @@ export function deleteRunLogs(db: Db, runIds: number[], before: Date, limit: num
   )`);
 }
 
-/**
- * The purge of a deleted job: at most `limit` of its log rows (webhook_logs_job_idx), except those of
- * a delivery still under way (its webhook is still owed, and its attempts are logged).
- */
-export function deleteLogsOfDeletedJob(db: Db, jobId: string, limit: number) {
+/** The purge: at most `limit` log rows of the purgeable runs among `ids` (webhook_logs_run_idx). */
+export function deletePurgedLogs(db: Db, ids: number[], limit: number) {
   return db.delete(webhookLogs).where(sql`${webhookLogs.id} IN (
     SELECT l.id
     FROM ${webhookLogs} l
-    WHERE l."jobId" = ${jobId}
-      AND ${deletedJob(jobId)}
-      AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = l."runId" AND d.state IN ('PENDING', 'SENDING', 'RETRYING'))
+    WHERE ${purgeable(sql`l."runId"`, ids)}
     LIMIT ${limit}
   )`);
 }
