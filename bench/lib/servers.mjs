@@ -124,7 +124,7 @@ export async function startWorkerd(kind, { state, vars = {}, inspectorPort, mini
   const url = (await mf.ready).toString().replace(/\/$/, "");
   await waitFor(`${url}/health`);
   // The Cron Trigger by hand: Miniflare runs the Worker's scheduled() handler.
-  const scheduled = async (at = new Date()) => (await mf.getWorker()).scheduled({ scheduledTime: at, cron: "* * * * *" });
+  const scheduled = async (at = new Date(), cron = "* * * * *") => (await mf.getWorker()).scheduled({ scheduledTime: at, cron });
   const ticker = kind === "app" && sweepEverySeconds > 0 ? setInterval(() => scheduled().catch(() => undefined), sweepEverySeconds * 1000) : undefined;
   const stop = () => {
     clearInterval(ticker);
