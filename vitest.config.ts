@@ -50,7 +50,8 @@ export default defineConfig(async () => {
                 queueProducers: { TEST_QUEUE: { queueName: "job-scheduler-test-runs" } },
                 // Empty databases for the migration tests (the previous version's schema and rows, then 0004):
                 // rows written here, and rows the previous version itself wrote (test/fixtures/previous-version.sql).
-                d1Databases: { MIGRATION_DB: "migration-test", PREVIOUS_DB: "previous-version", PLANNED_DB: "planned-occurrences" },
+                // NO_SCHEMA_DB stays empty: every statement on it fails, as on a database whose migrations did not run.
+                d1Databases: { MIGRATION_DB: "migration-test", PREVIOUS_DB: "previous-version", PLANNED_DB: "planned-occurrences", NO_SCHEMA_DB: "no-schema" },
               },
             })),
           ],
@@ -61,7 +62,8 @@ export default defineConfig(async () => {
             globalSetup: ["./test/node/global-setup.ts"],
             // The Worker's structured log lines (one per request, run transition and attempt) are asserted
             // where they matter (test/logs.test.ts), not printed for every test.
-            onConsoleLog: (log: string) => !log.startsWith('{"event":'),
+            // Error lines (stderr) still print: a test that did not expect one shows why.
+            onConsoleLog: (log: string, type: "stdout" | "stderr") => type === "stderr" || !log.startsWith('{"event":'),
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 20_000,
           },
