@@ -62,8 +62,7 @@ export default defineConfig(async () => {
             globalSetup: ["./test/node/global-setup.ts"],
             // The Worker's structured log lines (one per request, run transition and attempt) are asserted
             // where they matter (test/logs.test.ts), not printed for every test.
-            // Error lines (stderr) still print: a test that did not expect one shows why.
-            onConsoleLog: (log: string, type: "stdout" | "stderr") => type === "stderr" || !log.startsWith('{"event":'),
+            onConsoleLog: (log: string) => !log.startsWith('{"event":'),
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 20_000,
           },
