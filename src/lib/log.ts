@@ -8,6 +8,7 @@ import { DrizzleQueryError } from "drizzle-orm/errors";
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { Run } from "../db/schema";
+import { ConfigError } from "../env";
 
 export type LogEventName =
   | "request"
@@ -120,6 +121,8 @@ const unquoted = (message: string) => message.replace(/'[^']*'|"[^"]*"|`[^`]*`/g
  */
 export function errorFields(err: unknown): ErrorFields {
   if (!(err instanceof Error)) return { kind: typeof err, reason: unquoted(String(err)) };
+  // Written by getConfig to name the variable and what is wrong with it, never a secret: kept whole for the operator.
+  if (err instanceof ConfigError) return { kind: err.name, reason: err.message };
   const chain: Error[] = [];
   for (let e: unknown = err; e instanceof Error && chain.length < 10; e = e.cause) chain.push(e);
   const inner = chain.at(-1)!;
