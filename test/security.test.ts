@@ -323,6 +323,45 @@ describe("safe webhook targets", () => {
   });
 });
 
+/**
+ * The cost meter (COST_METER=true: benchmark and tests) answers only a client on this machine asking a
+ * local server. Deployed, Cloudflare sets CF-Connecting-IP to the client's address and the URL's host is
+ * one of the Worker's routes: neither is loopback, so a deployment left metered by mistake refuses all.
+ */
+describe("the cost meter at /__meter", () => {
+  const metered: Env = { ...env, COST_METER: "true" };
+  const meter = (url: string, headers: Record<string, string> = {}, method = "GET") => worker.fetch(new Request(url, { method, headers }), metered);
+
+  it.each([
+    ["127.0.0.1 asking 127.0.0.1 (wrangler dev, the benchmark)", "http://127.0.0.1:8787/__meter", "127.0.0.1"],
+    ["::1 asking localhost", "http://localhost:8787/__meter", "::1"],
+  ])("answers %s", async (_, url, client) => {
+    const res = await meter(url, { "cf-connecting-ip": client });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ invocations: expect.any(Object), d1: expect.any(Object), queue: expect.any(Object) });
+  });
+
+  it.each([
+    ["a deployed Worker's client", "https://scheduler.example.com/__meter", { "cf-connecting-ip": "203.0.113.7" }],
+    ["a deployed Worker, even with a loopback client address", "https://scheduler.example.com/__meter", { "cf-connecting-ip": "127.0.0.1" }],
+    ["a local server's client on another machine", "http://127.0.0.1:8787/__meter", { "cf-connecting-ip": "192.168.1.20" }],
+    ["a request that names no client", "http://127.0.0.1:8787/__meter", {}],
+    ["a host that only starts like a loopback name", "http://localhost.example.com/__meter", { "cf-connecting-ip": "127.0.0.1" }],
+  ])("refuses %s with 403", async (_, url, headers) => {
+    const res = await meter(url, headers);
+    expect(res.status).toBe(403);
+    expect(await res.text()).toBe("The cost meter answers only on a local server, to this machine");
+  });
+
+  it("does not reset the tally for a refused DELETE", async () => {
+    const local = { "cf-connecting-ip": "127.0.0.1" };
+    await meter("http://127.0.0.1:8787/__meter", local, "DELETE");
+    await meter("http://127.0.0.1:8787/health");
+    expect((await meter("https://scheduler.example.com/__meter", { "cf-connecting-ip": "203.0.113.7" }, "DELETE")).status).toBe(403);
+    expect(((await (await meter("http://127.0.0.1:8787/__meter", local)).json()) as { invocations: { fetch: number } }).invocations.fetch).toBe(1);
+  });
+});
+
 describe("duplicate keys", () => {
   it.each([
     ['{"a":1,"a":2}', "a"],
