@@ -46,11 +46,20 @@ describe("POST /api/jobs/:id/run through the queue", () => {
     // The log keeps the exact bytes that were sent.
     expect(log!.requestBody).toBe(hook!.rawBody);
     expect(JSON.parse(log!.responseBody)).toEqual({ received: true, status: 200 });
-    expect(log!.durationMs).toBeGreaterThanOrEqual(0);
 
     const viaApi = await call("GET", `/api/jobs/${job.id}/logs`);
     expect(viaApi.body.data).toHaveLength(1);
     expect(viaApi.body.data[0]).toMatchObject({ attempt: 1, responseStatus: 200, requestBody: hook!.body, taskName: "Send Email" });
+  });
+
+  it("logs how long the receiver took: at least its delay, and less than the timeout", async () => {
+    // The receiver answers 400 ms after the request arrives (a timer in another process: a few ms of slack).
+    const job = await createJob({ payload: { receiver: { script: [{ status: 200, delayMs: 400 }] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, delivered);
+    const [log] = await logRows(job.id);
+    expect(log!.durationMs).toBeGreaterThanOrEqual(395);
+    expect(log!.durationMs).toBeLessThan(Number(env.WEBHOOK_TIMEOUT_MS));
   });
 
   it("retries a delivery that got a 500, logs both attempts, and delivers once", async () => {
