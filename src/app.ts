@@ -7,7 +7,7 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError, type AppEnv } from "./env";
 import { DomainError, statusOfKind } from "./lib/errors";
-import { logError, requestLog } from "./lib/log";
+import { logFailure, requestLog } from "./lib/log";
 import { limitBody, rejectControlCharacters } from "./lib/validate";
 import { api } from "./routes/api";
 import { health } from "./routes/health";
@@ -75,7 +75,7 @@ export function createApp() {
       return c.json({ success: false, message: `Server misconfigured: ${err.message}` }, 500);
     }
     // The path, not the URL: a query string is the caller's data (search terms).
-    logError("unhandled error", err, { method: c.req.method, path: new URL(c.req.url).pathname });
+    logFailure("request.failed", { method: c.req.method, path: new URL(c.req.url).pathname }, err);
     return c.json({ success: false, message: "Internal server error" }, 500);
   });
 

@@ -7,7 +7,7 @@ import { createApp } from "./app";
 import { ConfigError, type Env } from "./env";
 import { retention, RETENTION_CRON } from "./execution/retention";
 import { sweep } from "./execution/sweep";
-import { errorSummary, logError, logEvent } from "./lib/log";
+import { errorSummary, logEvent, logFailure } from "./lib/log";
 import { meteredBatch, meteredEnv, meterEnabled, meterResponse } from "./lib/meter";
 import { handleJobBatch } from "./queue/consumer";
 
@@ -28,12 +28,12 @@ async function onSchedule(controller: ScheduledController, env: Env) {
 
 /**
  * An error thrown out of a handler is printed by the runtime, message and all: it is logged here
- * through logError (no values), and what is thrown instead only names its kind, so the invocation
+ * through logFailure (no values), and what is thrown instead only names its kind, so the invocation
  * still counts as failed (the cron run, the batch retried).
  */
-function logged(what: string, err: unknown): Error {
-  logError(`${what} failed`, err);
-  return new Error(`${what} failed: ${errorSummary(err)}`);
+function logged(handler: string, err: unknown): Error {
+  logFailure("handler.failed", { handler }, err);
+  return new Error(`${handler} failed: ${errorSummary(err)}`);
 }
 
 export default {

@@ -2,13 +2,14 @@
  * What the Worker logs when a database statement fails: the kind of error, the statement (its verb and
  * tables) and the database's reason, never the values it carried. Drizzle's own error message quotes
  * every parameter ("params: ..."): a job's payload, a search term, a webhook body. Each test makes a
- * real statement fail with a secret-looking marker among its values and reads everything the Worker
- * printed, or threw for the runtime to print.
+ * real statement fail (with a secret-looking marker among its values where a user's data can reach
+ * one) and reads everything the Worker printed, or threw for the runtime to print.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../src/env";
+import { RETENTION_CRON } from "../src/execution/retention";
 import worker from "../src/index";
 import { errorFields } from "../src/lib/log";
 import { signatureHeader } from "../src/webhooks/signing";
@@ -36,8 +37,12 @@ afterEach(() => {
   for (const spy of spies.splice(0)) spy.mockRestore();
 });
 
-/** The structured error lines printed so far. */
-const errorLines = () => printed.filter((line) => line.startsWith('{"event":"error"')).map((line) => JSON.parse(line) as Record<string, any>);
+/** The structured failure lines printed so far (each has an `error`). */
+const errorLines = () =>
+  printed
+    .filter((line) => line.startsWith('{"event":'))
+    .map((line) => JSON.parse(line) as Record<string, any>)
+    .filter((line) => "error" in line);
 
 describe("a failed statement in the log", () => {
   it("names the refused insert and the database's reason, and never prints the webhook body it carried", async () => {
@@ -72,7 +77,7 @@ describe("a failed statement in the log", () => {
     expect(printed.join("\n")).not.toMatch(/params:|Failed query/);
     expect(errorLines()).toEqual([
       expect.objectContaining({
-        what: "unhandled error",
+        event: "request.failed",
         method: "POST",
         path: "/webhooks/inbox",
         error: expect.objectContaining({
@@ -96,36 +101,42 @@ describe("a failed statement in the log", () => {
     expect(cutOff).toBeInstanceOf(Error);
     expect(asText(cutOff)).not.toContain(secret);
     expect(printed.join("\n")).not.toContain(secret);
-    expect(errorLines()).toEqual([expect.objectContaining({ what: "job export failed", error: expect.objectContaining({ kind: "DrizzleQueryError (D1_ERROR)", statement: "select jobs,runs,deliveries,jobs_fts" }) })]);
+    expect(errorLines()).toEqual([expect.objectContaining({ event: "export.failed", error: expect.objectContaining({ kind: "DrizzleQueryError (D1_ERROR)", statement: "select jobs,runs,deliveries,jobs_fts" }) })]);
   });
 
-  it("never prints the job id of a queue message whose statement failed, and retries the message", async () => {
-    const secret = marker();
-    const batch = createMessageBatch<unknown>("job-scheduler-runs", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { jobId: secret, run: 1 } }]);
+  it("says which statement of a queue message failed, with the run's ids, and retries the message", async () => {
+    // Ids are what a line is for (to follow a run); the statement's text and parameters are not printed.
+    const batch = createMessageBatch<unknown>("job-scheduler-runs", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body: { jobId: "job-of-a-lost-database", run: 1 } }]);
     await worker.queue(batch, noSchema);
     expect((await getQueueResult(batch, createExecutionContext())).retryMessages).toHaveLength(1);
-    expect(printed.join("\n")).not.toContain(secret);
-    expect(printed.join("\n")).not.toMatch(/params:|Failed query/);
-    expect(errorLines()).toEqual([
+    expect(printed.join("\n")).not.toMatch(/params:|Failed query|select "/);
+    expect(errorLines()).toContainEqual(
       expect.objectContaining({
-        what: "queue message failed; it will be retried",
+        event: "consumer.message_failed",
         messageId: batch.messages[0]!.id,
         error: expect.objectContaining({ kind: "DrizzleQueryError (D1_ERROR)", statement: "select runs,deliveries", reason: "no such table: runs: SQLITE_ERROR" }),
       }),
-    ]);
+    );
   });
 
-  it("fails a sweep that cannot read the database with an error that names the statement, not its values", async () => {
-    const controller = { cron: "* * * * *", scheduledTime: Date.now(), noRetry: () => undefined } as ScheduledController;
-    const thrown = await worker.scheduled(controller, noSchema).then(
+  it("logs each failing sweep phase by name and statement, and goes on", async () => {
+    await worker.scheduled(createScheduledController({ cron: "* * * * *", scheduledTime: Date.now() }), noSchema);
+    expect(printed.join("\n")).not.toMatch(/params:|Failed query|select "/);
+    expect(errorLines()).toContainEqual(
+      expect.objectContaining({ event: "sweep.phase_failed", phase: "overdue-runs", error: expect.objectContaining({ statement: "select runs", reason: "no such table: runs: SQLITE_ERROR" }) }),
+    );
+  });
+
+  it("fails a retention pass that cannot read the database with an error that names the kind, not the statement's values", async () => {
+    const thrown = await worker.scheduled(createScheduledController({ cron: RETENTION_CRON, scheduledTime: Date.now() }), noSchema).then(
       () => null,
       (err: unknown) => err,
     );
+    // What the runtime prints for a failed invocation is this error: it says no more than the log line.
     expect(thrown).toBeInstanceOf(Error);
-    expect((thrown as Error).message).toMatch(/^sweep failed: .*D1_ERROR.*no such table/);
+    expect((thrown as Error).message).toBe("retention failed: D1_ERROR: no such table: cursors: SQLITE_ERROR");
     expect(asText(thrown)).not.toMatch(/params:|Failed query/);
-    expect(errorLines()).toEqual([expect.objectContaining({ what: "sweep failed", error: expect.objectContaining({ reason: expect.stringMatching(/no such table/) }) })]);
-    expect(printed.join("\n")).not.toMatch(/params:|Failed query/);
+    expect(errorLines()).toEqual([expect.objectContaining({ event: "handler.failed", handler: "retention", error: expect.objectContaining({ reason: "no such table: cursors: SQLITE_ERROR" }) })]);
   });
 });
 

@@ -20,7 +20,7 @@ beforeEach(() => {
 afterEach(() => errors.mockRestore());
 /** The error lines logged about readiness checks, parsed. */
 const checkLines = () =>
-  errors.mock.calls.map(([line]) => JSON.parse(String(line))).filter((line) => line.event === "error" && line.what === "readiness check failed");
+  errors.mock.calls.map(([line]) => JSON.parse(String(line))).filter((line) => line.event === "readiness.check_failed");
 
 const passing = { ok: true, ms: expect.any(Number) };
 const failing = { ok: false, ms: expect.any(Number) };

@@ -1,8 +1,8 @@
 /**
  * Structured logs: one JSON object per line, which Workers Logs (wrangler.toml [observability]) indexes
  * field by field, so a run or a delivery can be followed by its ids. One line per request, per run
- * transition and per delivery attempt; nothing else logs on the happy path. Errors go through
- * `logError`, which never prints a value (see errorFields).
+ * transition and per delivery attempt; nothing else logs on the happy path. Failures go through
+ * `logFailure`, which never prints a value (see errorFields).
  */
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import type { Context, MiddlewareHandler } from "hono";
@@ -19,8 +19,7 @@ export type LogEventName =
   | "run.cancelled"
   | "delivery.attempt"
   | "sweep"
-  | "retention"
-  | "error";
+  | "retention";
 
 export function logEvent(event: LogEventName, fields: Record<string, unknown>) {
   console.log(JSON.stringify({ event, ...fields }));
@@ -70,14 +69,22 @@ export const requestLog = (): MiddlewareHandler => async (c, next) => {
   });
 };
 
-/** Work that failed and is recovered later (the sweep, a retry): named, with the ids it concerns. */
+/**
+ * Work that failed: named, with the ids it concerns. Most is recovered later (the sweep, a retry); a
+ * request that failed is a bug answered with a 500, and a handler that failed counts as failed.
+ */
 export type FailureEventName =
   | "sweep.phase_failed"
   | "dispatch.failed"
   | "queue.send_failed"
   | "consumer.batch_failed"
   | "consumer.read_failed"
-  | "dead_letter.failed";
+  | "consumer.message_failed"
+  | "dead_letter.failed"
+  | "request.failed"
+  | "export.failed"
+  | "readiness.check_failed"
+  | "handler.failed";
 
 /**
  * One line per failure, with the ids it concerns and what kind of error it was (errorFields: never a
@@ -132,11 +139,6 @@ export function errorFields(err: unknown): ErrorFields {
   // Frames only: the stack's first lines repeat the message (and Drizzle's spans several lines).
   const frames = (err.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line)).slice(0, FRAMES_KEPT).map((line) => line.trim());
   return { kind, ...(query !== undefined ? { statement: statementLabel(query) } : {}), reason: unquoted(inner.message), ...(frames.length > 0 ? { frames } : {}) };
-}
-
-/** One error line: what was being done, its context (ids, a route), and the error's safe fields. */
-export function logError(what: string, err: unknown, fields: Record<string, unknown> = {}) {
-  console.error(JSON.stringify({ event: "error" satisfies LogEventName, what, ...fields, error: errorFields(err) }));
 }
 
 /** A short summary of an error for a message that leaves this code (a rethrown error): no values either. */

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { getDb } from "../db/client";
 import { jobs } from "../db/schema";
 import { getConfig, type AppEnv, type Env } from "../env";
-import { logError } from "../lib/log";
+import { logFailure } from "../lib/log";
 import { doc } from "../openapi/describe";
 import { ok, readiness } from "../openapi/responses";
 
@@ -25,7 +25,7 @@ async function check(name: string, work: () => unknown): Promise<Check> {
     await work();
     return { ok: true, ms: Date.now() - started };
   } catch (err) {
-    logError("readiness check failed", err, { check: name });
+    logFailure("readiness.check_failed", { check: name }, err);
     return { ok: false, ms: Date.now() - started };
   }
 }
