@@ -12,6 +12,7 @@ import worker from "../src/index";
 import { runJob } from "../src/jobs/service";
 import { dispatch } from "../src/runs/dispatch";
 import { call, createJob, delivered, deliverAt, getJob, received, runRows, uniqueWord, waitForJob } from "./support/helpers";
+import { interleave } from "./support/interleave";
 
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 /** A run's queue message (start or completion), delivered as the queue would. */
@@ -24,36 +25,6 @@ const sweepAt = (at: Date, withEnv: Env = env) => worker.scheduled(createSchedul
 const nextMinute = (from = Date.now()) => new Date(Math.floor(from / 60_000) * 60_000 + 60_000);
 /** The queue binding with its messages lost (a restart of local Queues, a crash before they were sent). */
 const lostMessages: Env = { ...env, JOB_QUEUE: { send: async () => undefined, sendBatch: async () => undefined } as unknown as Env["JOB_QUEUE"] };
-
-/**
- * The real database, with a dispatcher's write held back: its first batch (the read of due runs) runs at
- * once, its second (the write) waits for `release`. `writing` resolves when the write is waiting, so a
- * request can be made to land between the dispatcher's read and its write.
- */
-function holdSecondBatch(db: D1Database) {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let waiting!: () => void;
-  const writing = new Promise<void>((resolve) => (waiting = resolve));
-  let batches = 0;
-  const held = new Proxy(db, {
-    get(target, prop) {
-      if (prop === "batch") {
-        return async (statements: D1PreparedStatement[]) => {
-          batches += 1;
-          if (batches === 2) {
-            waiting();
-            await released;
-          }
-          return target.batch(statements);
-        };
-      }
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { db: held, writing, release };
-}
 
 async function create(fields: Record<string, unknown>, withEnv?: Env) {
   const body = { taskName: uniqueWord("sched"), ...fields };
@@ -304,13 +275,12 @@ describe("recurring schedules", () => {
     const id = res.body.data.id;
     const at = new Date(new Date(res.body.data.nextRunAt).getTime() + 500);
     // The dispatcher reads the due occurrence, the pause lands, then the dispatcher writes (the start of that
-    // occurrence and the making of the next): the write must see the pause.
-    const held = holdSecondBatch(env.DB);
-    const dispatching = dispatch({ ...lostMessages, DB: held.db }, at);
-    await held.writing;
-    expect((await call("POST", `/api/jobs/${id}/pause`)).status).toBe(200);
-    held.release();
-    await dispatching;
+    // occurrence and the making of the next): the write must see the pause. Its write batch opens with its
+    // cancels, whose status is the only "CANCELLED" it sends.
+    let paused = 0;
+    const raced = interleave(env.DB, `"CANCELLED"`, async () => (paused = (await call("POST", `/api/jobs/${id}/pause`)).status));
+    await dispatch({ ...lostMessages, DB: raced.db }, at);
+    expect([raced.fired(), paused]).toEqual([true, 200]);
     const job = await getJob(id);
     expect(job.paused).toBe(true);
     expect((await runRows(id)).filter((r) => r.status === "SCHEDULED")).toEqual([]);
