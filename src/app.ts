@@ -7,7 +7,7 @@ import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError, type AppEnv } from "./env";
 import { DomainError, statusOfKind } from "./lib/errors";
-import { requestLog } from "./lib/log";
+import { logFailure, requestLog } from "./lib/log";
 import { limitBody, rejectControlCharacters } from "./lib/validate";
 import { api } from "./routes/api";
 import { health } from "./routes/health";
@@ -74,7 +74,8 @@ export function createApp() {
       console.error(err.message);
       return c.json({ success: false, message: `Server misconfigured: ${err.message}` }, 500);
     }
-    console.error("unhandled error", c.req.method, c.req.url, err);
+    // The path, not the URL: a query string is the caller's data (search terms).
+    logFailure("request.failed", { method: c.req.method, path: new URL(c.req.url).pathname }, err);
     return c.json({ success: false, message: "Internal server error" }, 500);
   });
 

@@ -7,7 +7,7 @@ import { createApp } from "./app";
 import { ConfigError, type Env } from "./env";
 import { retention, RETENTION_CRON } from "./execution/retention";
 import { sweep } from "./execution/sweep";
-import { logEvent } from "./lib/log";
+import { errorSummary, logEvent, logFailure } from "./lib/log";
 import { meteredBatch, meteredEnv, meterEnabled, meterResponse } from "./lib/meter";
 import { handleJobBatch } from "./queue/consumer";
 
@@ -21,9 +21,19 @@ async function onSchedule(controller: ScheduledController, env: Env) {
     if (Object.values(report).some((n) => n > 0)) logEvent(name, { ...report });
   } catch (err) {
     // Under a bad configuration a pass changes nothing (no run is counted as lost, nothing deleted) until it is fixed.
-    if (!(err instanceof ConfigError)) throw err;
+    if (!(err instanceof ConfigError)) throw logged(name, err);
     console.error(`${name} skipped until the configuration is fixed: ${err.message}`);
   }
+}
+
+/**
+ * An error thrown out of a handler is printed by the runtime, message and all: it is logged here
+ * through logFailure (no values), and what is thrown instead only names its kind, so the invocation
+ * still counts as failed (the cron run, the batch retried).
+ */
+function logged(handler: string, err: unknown): Error {
+  logFailure("handler.failed", { handler }, err);
+  return new Error(`${handler} failed: ${errorSummary(err)}`);
 }
 
 export default {
@@ -33,10 +43,14 @@ export default {
     return app.fetch(request, meteredEnv(env, "fetch"), ctx);
   },
   queue: async (batch, env) => {
-    if (!meterEnabled(env)) return handleJobBatch(batch, env);
-    const metered = meteredBatch(batch);
-    await handleJobBatch(metered.batch, meteredEnv(env, "queue"));
-    metered.settle();
+    try {
+      if (!meterEnabled(env)) return await handleJobBatch(batch, env);
+      const metered = meteredBatch(batch);
+      await handleJobBatch(metered.batch, meteredEnv(env, "queue"));
+      metered.settle();
+    } catch (err) {
+      throw logged("queue batch", err);
+    }
   },
   scheduled: (controller, env) => onSchedule(controller, meterEnabled(env) ? meteredEnv(env, "scheduled") : env),
 } satisfies ExportedHandler<Env, unknown>;

@@ -78,21 +78,30 @@ describe("MAX_CONCURRENT_RUNS and priority", () => {
     }
   });
 
-  it("never starts more than the limit, even with several dispatchers at once (the count and the start are one statement)", async () => {
-    const jobs = await Promise.all(Array.from({ length: 8 }, () => createJob()));
-    // Runs due now, not yet dispatched; then three dispatchers at once, each reading two free slots.
-    await env.DB.batch(
-      jobs.map((j, i) =>
-        env.DB.prepare("INSERT INTO runs (jobId, number, status, taskName, payload, priority, dueAt, rank) VALUES (?, 1, 'SCHEDULED', 'x', '{}', 'MEDIUM', ?, ?)").bind(j.id, Date.now() - 1000 + i, Date.now() - 1000 + i),
-      ),
-    );
-    await Promise.all([dispatch(limited), dispatch(limited), dispatch(limited)]);
+  it("never starts more than the limit when two dispatchers read two free slots each before either starts a run (the count and the start are one statement)", async () => {
+    // Two dispatchers in this isolate, interleaved at their D1 calls: both reads, then both writes. D1 runs one
+    // statement at a time, so this is an order dispatchers in separate isolates can produce too. Each must pick
+    // other runs, or the runs' own conditional start (SCHEDULED -> IN_PROGRESS) would be what stops the second:
+    // the early dispatcher sees only the two runs due first (LOW: behind in line), the later one also two HIGH runs
+    // due a little later, ahead of them in line.
+    const now = Date.now();
+    const early = [await createJob({ priority: "LOW" }), await createJob({ priority: "LOW" })];
+    const later = [await createJob({ priority: "HIGH" }), await createJob({ priority: "HIGH" })];
+    const insert = (jobId: string, priority: string, dueAt: number, rank: number) =>
+      env.DB.prepare("INSERT INTO runs (jobId, number, status, taskName, payload, priority, dueAt, rank) VALUES (?, 1, 'SCHEDULED', 'x', '{}', ?, ?, ?)").bind(jobId, priority, dueAt, rank);
+    await env.DB.batch([
+      ...early.map((j, i) => insert(j.id, "LOW", now - 60_000 + i, now - 60_000 + i + 120_000)),
+      ...later.map((j, i) => insert(j.id, "HIGH", now - 30_000 + i, now - 30_000 + i)),
+    ]);
+    const [first, second] = await Promise.all([dispatch(limited, new Date(now - 45_000)), dispatch(limited, new Date(now))]);
+    // Each read two free slots and went for two runs of its own; one statement's count let only two start in all.
+    expect(first.started.length + second.started.length).toBe(2);
     const inProgress = await env.DB.prepare("SELECT count(*) AS n FROM runs WHERE status = 'IN_PROGRESS'").first<{ n: number }>();
     expect(inProgress?.n).toBe(2);
-    for (const j of jobs) await call("DELETE", `/api/jobs/${j.id}`);
+    for (const j of [...early, ...later]) await call("DELETE", `/api/jobs/${j.id}`);
   });
 
-  it("never starts more than the limit, even with many runs asked for at once", async () => {
+  it("never starts more than the limit when one request asks to run eight jobs", async () => {
     const jobs = await Promise.all(Array.from({ length: 8 }, () => createJob()));
     const res = await worker.fetch(
       new Request("http://scheduler.test/api/jobs/run", {

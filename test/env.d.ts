@@ -14,6 +14,7 @@ declare global {
       MIGRATION_DB: D1Database;
       PREVIOUS_DB: D1Database;
       PLANNED_DB: D1Database;
+      NO_SCHEMA_DB: D1Database;
     }
   }
 }

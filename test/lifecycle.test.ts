@@ -2,6 +2,7 @@
  * The whole lifecycle through the real local queue: run -> IN_PROGRESS -> (1 s later, the consumer)
  * COMPLETED -> webhook POSTed to the real test receiver -> one log row per attempt.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { call, createJob, delivered, deliveryState, logRows, received, runRows, waitForJob } from "./support/helpers";
 
@@ -45,11 +46,20 @@ describe("POST /api/jobs/:id/run through the queue", () => {
     // The log keeps the exact bytes that were sent.
     expect(log!.requestBody).toBe(hook!.rawBody);
     expect(JSON.parse(log!.responseBody)).toEqual({ received: true, status: 200 });
-    expect(log!.durationMs).toBeGreaterThanOrEqual(0);
 
     const viaApi = await call("GET", `/api/jobs/${job.id}/logs`);
     expect(viaApi.body.data).toHaveLength(1);
     expect(viaApi.body.data[0]).toMatchObject({ attempt: 1, responseStatus: 200, requestBody: hook!.body, taskName: "Send Email" });
+  });
+
+  it("logs how long the receiver took: at least its delay, and less than the timeout", async () => {
+    // The receiver answers 400 ms after the request arrives (a timer in another process: a few ms of slack).
+    const job = await createJob({ payload: { receiver: { script: [{ status: 200, delayMs: 400 }] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    await waitForJob(job.id, delivered);
+    const [log] = await logRows(job.id);
+    expect(log!.durationMs).toBeGreaterThanOrEqual(395);
+    expect(log!.durationMs).toBeLessThan(Number(env.WEBHOOK_TIMEOUT_MS));
   });
 
   it("retries a delivery that got a 500, logs both attempts, and delivers once", async () => {
@@ -110,7 +120,23 @@ describe("POST /api/jobs/:id/run through the queue", () => {
     await call("POST", `/api/jobs/${job.id}/run`);
     await waitForJob(job.id, delivered);
     const logs = await logRows(job.id);
-    expect(logs[0]).toMatchObject({ responseStatus: 301, error: "redirect 301 to http://127.0.0.1:1/elsewhere not followed" });
+    expect(logs[0]).toMatchObject({ responseStatus: 301, error: "redirect 301 to http://127.0.0.1:1 (path and query not kept) not followed" });
+  });
+
+  // A redirect's Location may carry a token (a signed callback URL): the log keeps where it pointed, not the token.
+  it.each([
+    ["an absolute Location", "https://login.example.com:8443/callback?token=SECRET-abc123#frag", "https://login.example.com:8443"],
+    ["a relative Location", "/next/SECRET-abc123?token=SECRET-abc123", new URL(env.RECEIVER_URL).origin],
+  ])("keeps only the origin of %s in the attempt's error", async (_, location, origin) => {
+    const job = await createJob({ payload: { receiver: { script: [{ status: 302, headers: { location } }] } } });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    const failed = await waitForJob(job.id, (j) => (j.latestRun?.delivery?.attempts ?? 0) >= 1 && j.latestRun.delivery.state !== "SENDING");
+    const error = `redirect 302 to ${origin} (path and query not kept) not followed`;
+    expect((await logRows(job.id))[0]).toMatchObject({ responseStatus: 302, error });
+    expect(failed.latestRun.delivery.lastError).toBe(error);
+    // (The request body does carry the Location: this job's payload scripted it.)
+    expect((await call("GET", `/api/jobs/${job.id}/logs`)).body.data.at(-1)).toMatchObject({ attempt: 1, error });
+    await call("DELETE", `/api/jobs/${job.id}`);
   });
 
   const truncated = /^y{4096}… \[truncated at 4096 bytes\]$/;

@@ -12,6 +12,7 @@ import worker from "../src/index";
 import { runJob } from "../src/jobs/service";
 import { dispatch } from "../src/runs/dispatch";
 import { call, createJob, delivered, deliverAt, getJob, received, runRows, uniqueWord, waitForJob } from "./support/helpers";
+import { interleave } from "./support/interleave";
 
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 /** A run's queue message (start or completion), delivered as the queue would. */
@@ -273,8 +274,13 @@ describe("recurring schedules", () => {
     const res = await create({ schedule: { cron: "* * * * *" } }, lostMessages);
     const id = res.body.data.id;
     const at = new Date(new Date(res.body.data.nextRunAt).getTime() + 500);
-    // The pause and a dispatch at once: whichever lands second, no occurrence is made for a paused schedule.
-    await Promise.all([call("POST", `/api/jobs/${id}/pause`), dispatch(lostMessages, at)]);
+    // The dispatcher reads the due occurrence, the pause lands, then the dispatcher writes (the start of that
+    // occurrence and the making of the next): the write must see the pause. Its write batch opens with its
+    // cancels, whose status is the only "CANCELLED" it sends.
+    let paused = 0;
+    const raced = interleave(env.DB, `"CANCELLED"`, async () => (paused = (await call("POST", `/api/jobs/${id}/pause`)).status));
+    await dispatch({ ...lostMessages, DB: raced.db }, at);
+    expect([raced.fired(), paused]).toEqual([true, 200]);
     const job = await getJob(id);
     expect(job.paused).toBe(true);
     expect((await runRows(id)).filter((r) => r.status === "SCHEDULED")).toEqual([]);

@@ -6,6 +6,7 @@
 import { getDb } from "../db/client";
 import type { Env } from "../env";
 import { csvLine, type CsvValue } from "../lib/csv";
+import { errorSummary, logFailure } from "../lib/log";
 import * as repo from "./repository";
 import type { ExportFormat, ExportJobsQuery } from "./schemas";
 
@@ -112,8 +113,9 @@ export function exportJobs(env: Env, { format, sort, ...filter }: ExportJobsQuer
           if (page.length < pageSize) controller.close();
         } catch (err) {
           // The status line is already sent: the reader sees a cut-off file, and the log says why.
-          console.error("job export failed", err);
-          controller.error(err);
+          logFailure("export.failed", {}, err);
+          // Not the error itself: the runtime reports a stream's error, and Drizzle's quotes the search term.
+          controller.error(new Error(`job export failed: ${errorSummary(err)}`));
         }
       },
     },

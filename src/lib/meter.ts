@@ -3,8 +3,9 @@
  * Cloudflare bills, exactly: Worker invocations, D1 round trips and statements with the rows each read
  * and wrote (from D1's own `meta`, index entries included), and queue operations (a message is written,
  * read on each delivery to the consumer, and deleted when acknowledged). One tally per isolate, read and
- * reset at /__meter.
+ * reset at /__meter, from this machine only.
  */
+import ipaddr from "ipaddr.js";
 import type { Env } from "../env";
 
 export interface Tally {
@@ -122,8 +123,25 @@ export function meteredBatch<T>(batch: MessageBatch<T>): { batch: MessageBatch<T
   return { batch: metered, settle };
 }
 
-/** GET /__meter: the tally; DELETE /__meter: the tally, then a fresh one. */
+const isLoopback = (host: string) => host === "localhost" || (ipaddr.isValid(host) && ipaddr.process(host).range() === "loopback");
+
+/**
+ * Whether a request comes from this machine to a server on this machine: its client address
+ * (CF-Connecting-IP) and the host it asked for are both loopback. Deployed, neither can be: Cloudflare's
+ * edge sets CF-Connecting-IP to the connecting client's address, and routes a request to a Worker only
+ * by the host names of its routes, so a deployment left with COST_METER=true still refuses everyone.
+ * Locally workerd's entry sets CF-Connecting-IP from the socket when the client sent none (`wrangler
+ * dev` and Miniflare), and the servers listen on loopback unless told otherwise.
+ */
+export function fromThisMachine(request: Request): boolean {
+  const client = request.headers.get("cf-connecting-ip");
+  const host = new URL(request.url).hostname.replace(/^\[|\]$/g, "");
+  return client !== null && isLoopback(client) && isLoopback(host);
+}
+
+/** GET /__meter: the tally; DELETE /__meter: the tally, then a fresh one. Refused unless from this machine. */
 export function meterResponse(request: Request): Response {
+  if (!fromThisMachine(request)) return new Response("The cost meter answers only on a local server, to this machine", { status: 403 });
   if (request.method !== "GET" && request.method !== "DELETE") return new Response("GET or DELETE", { status: 405 });
   return Response.json(readMeter(request.method === "DELETE"));
 }

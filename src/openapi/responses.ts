@@ -97,7 +97,7 @@ export const bulkRunResult = z
   })
   .meta({ id: "BulkRunResult" });
 
-const check = z.object({ ok: z.boolean(), ms: z.number(), error: z.string().optional() });
+const check = z.object({ ok: z.boolean(), ms: z.number() });
 
 export const readiness = z.object({
   success: z.boolean(),

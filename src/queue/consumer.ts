@@ -10,6 +10,7 @@ import type { RunRef } from "../deliveries/body";
 import { ConfigError, getConfig, isDeadLetterQueue, type Env } from "../env";
 import { handleDeadLetter } from "../execution/dead-letter";
 import { processRunBatch, type BatchResult } from "../execution/run-batch";
+import { logFailure } from "../lib/log";
 import { ack } from "./outcome";
 import { CONFIG_WAIT_MAX_ATTEMPTS, configBackoffSeconds, crashBackoffSeconds } from "./backoff";
 
@@ -53,7 +54,7 @@ export async function handleJobBatch(batch: MessageBatch<unknown>, env: Env): Pr
 
 function settle(message: Message<unknown>, result: BatchResult) {
   if (result instanceof Error) {
-    console.error("queue message failed; it will be retried", message.id, result);
+    logFailure("consumer.message_failed", { messageId: message.id, then: "the message is retried" }, result);
     message.retry({ delaySeconds: crashBackoffSeconds(message.attempts) });
   } else if (result.kind === "ack") message.ack();
   else message.retry({ delaySeconds: result.delaySeconds });

@@ -11,6 +11,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import { ConfigError, getConfig, type AppEnv } from "../env";
 import { DomainError, statusOfKind } from "../lib/errors";
+import { logFailure } from "../lib/log";
 import { formatIssues } from "../lib/validate";
 import { Layout, type Section } from "../views/layout";
 
@@ -79,7 +80,7 @@ export function uiErrorHandler(err: Error, c: Ctx) {
   }
   if (err instanceof HTTPException) return errorResponse(c, err.status as ContentfulStatusCode, err.message || "Request failed");
   if (err instanceof ConfigError) return errorResponse(c, 500, `Server misconfigured: ${err.message}`);
-  console.error("unhandled dashboard error", c.req.method, c.req.url, err);
+  logFailure("request.failed", { method: c.req.method, path: new URL(c.req.url).pathname, page: true }, err);
   return errorResponse(c, 500, "Internal server error");
 }
 

@@ -4,8 +4,8 @@
  * public unicast space. Addresses are classified by ipaddr.js (private, loopback, link-local, CGNAT,
  * multicast, reserved, IPv4-mapped, NAT64, 6to4, Teredo, site-local, ...). The URL parser has already
  * turned 2130706433, 0x7f.1 or 0177.0.0.1 into 127.0.0.1. Local development may allow http: and this
- * machine. Names are not resolved here: Workers cannot, and Cloudflare's network does not route
- * fetches to private addresses anyway.
+ * machine. Names are not resolved here (Workers cannot): a name that resolves to a private address
+ * passes, and the network under the Worker must refuse it (docs/security.md).
  */
 import ipaddr from "ipaddr.js";
 

@@ -44,7 +44,7 @@ export async function sendWebhook(url: string, body: string, { timeoutMs, header
       ok,
       responseStatus: res.status,
       responseBody,
-      error: ok ? null : describeStatus(res),
+      error: ok ? null : describeStatus(res, url),
       durationMs: Date.now() - started,
       stop: res.status === 410,
       retryAfterSeconds: res.status === 429 || res.status === 503 ? parseRetryAfter(res.headers.get("retry-after")) : null,
@@ -70,13 +70,26 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.min(RETRY_AFTER_MAX_SECONDS, Math.max(0, Math.ceil(seconds)));
 }
 
-function describeStatus(res: Response): string {
+function describeStatus(res: Response, url: string): string {
   if (res.status >= 300 && res.status < 400) {
-    return `redirect ${res.status} to ${res.headers.get("location") ?? "(no location)"} not followed`;
+    return `redirect ${res.status} to ${redirectOrigin(res.headers.get("location"), url)} not followed`;
   }
   if (res.status === 410) return "receiver answered HTTP 410 Gone: no more retries";
   const retryAfter = res.headers.get("retry-after");
   return `receiver answered HTTP ${res.status}${retryAfter ? ` (Retry-After: ${retryAfter})` : ""}`;
+}
+
+/**
+ * Where a redirect pointed, as its origin only: a Location often carries a token (a signed callback,
+ * a session), and the error text is stored and shown. A relative Location resolves against the webhook URL.
+ */
+function redirectOrigin(location: string | null, url: string): string {
+  if (location === null) return "(no location)";
+  try {
+    return `${new URL(location, url).origin} (path and query not kept)`;
+  } catch {
+    return "a location that is not a URL";
+  }
 }
 
 function describeError(err: unknown, timeoutMs: number): string {
