@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ConfigError, type AppEnv } from "./env";
+import { ConfigError, misconfigured, type AppEnv } from "./env";
 import { DomainError, statusOfKind } from "./lib/errors";
 import { logFailure, requestLog } from "./lib/log";
 import { limitBody, rejectControlCharacters } from "./lib/validate";
@@ -72,7 +72,7 @@ export function createApp() {
     }
     if (err instanceof ConfigError) {
       console.error(err.message);
-      return c.json({ success: false, message: `Server misconfigured: ${err.message}` }, 500);
+      return c.json({ success: false, message: misconfigured(err) }, 500);
     }
     // The path, not the URL: a query string is the caller's data (search terms).
     logFailure("request.failed", { method: c.req.method, path: new URL(c.req.url).pathname }, err);

@@ -145,10 +145,23 @@ export type Config = {
   allowLocalWebhooks: boolean;
 };
 
-/** A deployment mistake (a variable with a bad value); its message names the variable, never a secret. */
+/**
+ * A deployment mistake (a variable with a bad value); its message names the variable and the problem,
+ * never a secret, and goes to the Worker's log. A client is told only which variables are wrong.
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /** The variables with a bad value: what an answer to a client may name (the message goes to the log). */
+  constructor(
+    message: string,
+    readonly variables: string[],
+  ) {
+    super(message);
+  }
 }
+
+/** What a client is told about a bad configuration: the variables to fix, not their values or the problem's detail. */
+export const misconfigured = (err: ConfigError) => `Server misconfigured: check ${err.variables.join(", ")} (the Worker's log says what is wrong)`;
 
 const cache = new WeakMap<Env, Config>();
 
@@ -161,7 +174,7 @@ export function getConfig(env: Env): Config {
   );
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new ConfigError(`Invalid configuration: ${problems}`);
+    throw new ConfigError(`Invalid configuration: ${problems}`, [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? "")))]);
   }
   const c = parsed.data;
   const config: Config = {
@@ -182,7 +195,7 @@ export function getConfig(env: Env): Config {
   };
   if (config.webhookUrl) {
     const problem = unsafeWebhookTarget(config.webhookUrl, config.allowLocalWebhooks);
-    if (problem) throw new ConfigError(`Invalid configuration: WEBHOOK_URL: ${problem}`);
+    if (problem) throw new ConfigError(`Invalid configuration: WEBHOOK_URL: ${problem}`, ["WEBHOOK_URL"]);
   }
   cache.set(env, config);
   return config;

@@ -9,7 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
-import { ConfigError, getConfig, type AppEnv } from "../env";
+import { ConfigError, getConfig, misconfigured, type AppEnv } from "../env";
 import { DomainError, statusOfKind } from "../lib/errors";
 import { logFailure } from "../lib/log";
 import { formatIssues } from "../lib/validate";
@@ -79,7 +79,7 @@ export function uiErrorHandler(err: Error, c: Ctx) {
     return errorResponse(c, statusOfKind[err.kind], err.message);
   }
   if (err instanceof HTTPException) return errorResponse(c, err.status as ContentfulStatusCode, err.message || "Request failed");
-  if (err instanceof ConfigError) return errorResponse(c, 500, `Server misconfigured: ${err.message}`);
+  if (err instanceof ConfigError) return errorResponse(c, 500, misconfigured(err));
   logFailure("request.failed", { method: c.req.method, path: new URL(c.req.url).pathname, page: true }, err);
   return errorResponse(c, 500, "Internal server error");
 }

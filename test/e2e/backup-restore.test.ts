@@ -85,8 +85,10 @@ describe("npm run db:backup, then npm run db:restore into an empty state", () =>
         return job.latestRun?.delivery?.state === "DELIVERED" ? job : undefined;
       }, 60_000, first);
     }
-    // The newest run's job deleted: the run counter is now past the largest run id left.
+    // The newest run's job deleted, and purged by the sweep that `npm start` fires every 15 s: the run
+    // counter is now past the largest run id left.
     expect((await api(first, "DELETE", `/api/jobs/${made[3]}`)).status).toBe(200);
+    await waitFor("the sweep to purge the deleted job", async () => (rows(source, `SELECT count(*) AS n FROM jobs WHERE id = '${made[3]}'`)[0]!.n === 0 ? true : undefined), 45_000, first);
     await stop(first);
 
     const before = Object.fromEntries(DATA_TABLES.map((table) => [table, rows(source, `SELECT * FROM ${table} ORDER BY rowid`)]));

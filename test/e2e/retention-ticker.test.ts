@@ -57,7 +57,7 @@ describe("npm start: retention", () => {
 
     await waitFor("the retention report", async () => (output.join("").includes('{"event":"retention"') ? true : undefined), 90_000, app);
     const text = output.join("");
-    expect(text, text.slice(-3000)).toContain(`{"event":"retention","runsDeleted":1,"deliveriesDeleted":1,"logsDeleted":1,"idempotencyKeysDeleted":0}`);
+    expect(text, text.slice(-3000)).toContain(`{"event":"retention","runsDeleted":1,"deliveriesDeleted":1,"logsDeleted":1,"idempotencyKeysDeleted":0,"behind":0}`);
 
     const res = await fetch(`http://127.0.0.1:${port}/api/jobs/${jobId}/runs`, { headers: { authorization: `Bearer ${token}` } });
     const runs = ((await res.json()) as any).data as any[];
