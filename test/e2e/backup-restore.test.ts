@@ -17,9 +17,13 @@ const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 
 type App = Started & { base: string };
 
+/** Every app started, stopped at the end even when it never answered. */
+const started: App[] = [];
+
 async function start(state: string): Promise<App> {
   const port = await closedPort();
   const app = { ...startApp(port, state), base: `http://127.0.0.1:${port}` };
+  started.push(app);
   await waitFor("the app to answer /health", async () => ((await fetch(`${app.base}/health`)).ok ? true : undefined), 90_000, app);
   return app;
 }
@@ -57,16 +61,14 @@ describe("npm run db:backup, then npm run db:restore into an empty state", () =>
   const source = mkdtempSync(join(tmpdir(), "scheduler-backup-source-"));
   const target = mkdtempSync(join(tmpdir(), "scheduler-backup-target-"));
   const files = mkdtempSync(join(tmpdir(), "scheduler-backup-files-"));
-  const apps: App[] = [];
   afterAll(async () => {
-    for (const app of apps) await stop(app);
+    for (const app of started) await stop(app);
     for (const dir of [source, target, files]) rmSync(dir, { recursive: true, force: true });
   });
 
   it("restores every row in order, the id counters and a search index that finds a job by its payload text", async () => {
     // 1. Real state: jobs made, run and delivered by the app itself (its webhooks go to its own inbox).
     const first = await start(source);
-    apps.push(first);
     const needle = `needle${Date.now().toString(36)}`;
     const made: string[] = [];
     const payloads = [{ note: `find the ${needle} here` }, { text: 'a "quote", a comma\nand a line', emoji: "🚀 Zürich" }, {}, { n: 42 }];
@@ -131,7 +133,6 @@ describe("npm run db:backup, then npm run db:restore into an empty state", () =>
 
     // 4. The app on the restored state: the list in the same order, and search finds the payload's text.
     const second = await start(target);
-    apps.push(second);
     const listed = await api(second, "GET", "/api/jobs?limit=100");
     expect(listed.body.data.map((j: { id: string }) => j.id)).toEqual(before.jobs!.map((j) => j.id).reverse());
     const found = await api(second, "GET", `/api/jobs?search=${needle}`);
