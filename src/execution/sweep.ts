@@ -11,6 +11,7 @@ import { getConfig, type Env, type JobMessage } from "../env";
 import { dispatch, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
 import { failRuns } from "../runs/finish";
 import { findOverdueRuns, findUnqueuedRuns, markQueued, markRecovered } from "../runs/transitions";
+import { rollupPass } from "../stats/rollup";
 
 /** How long past its expected time a run (or a delivery past its next attempt) may go quiet before the sweep acts. */
 export const DEFAULT_SWEEP_GRACE_SECONDS = 60;
@@ -68,5 +69,6 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
   for (let i = 0; i < messages.length; i += 100) {
     await env.JOB_QUEUE.sendBatch(messages.slice(i, i + 100).map((body) => ({ body })));
   }
+  await rollupPass(env, now); // the overview's hours that are over (stats/rollup.ts)
   return report;
 }

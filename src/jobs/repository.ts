@@ -2,9 +2,11 @@
  * Drizzle queries for jobs: create, read, list and search, edit, delete. A job is read with its latest
  * run and that run's delivery (runs/views.ts). Runs are started and finished in runs/transitions.ts.
  */
-import { and, count, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { aliasedColumns, joined } from "../db/aliased";
+import { countMatches, pageKeys, type KeysetList } from "../db/keyset";
+import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { deliveries, idempotencyKeys, jobs, runs, type Delivery, type Job, type JobStatus, type Priority, type Run, type Schedule } from "../db/schema";
 import { jobView, type JobView } from "../runs/views";
 
@@ -40,16 +42,22 @@ const isIndexed = (term: string) => [...term].length >= INDEXED_SEARCH_MIN_CHARS
 /**
  * Search is a case-insensitive substring match in the task name or the payload's JSON text, with `%`,
  * `_` and quotes as plain characters. Terms of 3+ characters are found through the FTS5 trigram index
- * (`jobs_fts`, see listSearched); shorter ones by this scan, which defines the same match.
+ * (`jobs_fts`, see jobsList); shorter ones by this scan, which defines the same match.
  */
 export function scanCondition(term: string): SQL {
   const pattern = `%${escapeLike(term)}%`;
   return or(sql`${jobs.taskName} LIKE ${pattern} ESCAPE '\\'`, sql`${jobs.payload} LIKE ${pattern} ESCAPE '\\'`)!;
 }
 
-/** The status and priority filters (a search is matched by listJobs, from its index). */
+/**
+ * The status and priority filters (a search is matched by listJobs, from its index). With both, the
+ * status index is walked and each row's priority checked (the unary + keeps the planner off the
+ * priority index): a status can be rare (IN_PROGRESS), while jobs are usually spread over the three
+ * priorities, so the walk reads about three entries per match at worst.
+ */
 function whereOf({ status, priority }: Omit<JobFilter, "search">): SQL | undefined {
-  return and(status ? eq(jobs.status, status) : undefined, priority ? eq(jobs.priority, priority) : undefined);
+  const byPriority = priority === undefined ? undefined : status === undefined ? eq(jobs.priority, priority) : sql`+${jobs.priority} = ${priority}`;
+  return and(status ? eq(jobs.status, status) : undefined, byPriority);
 }
 
 /**
@@ -59,22 +67,6 @@ function whereOf({ status, priority }: Omit<JobFilter, "search">): SQL | undefin
  */
 const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
 export type JobSort = keyof typeof direction;
-
-/**
- * How far a search counts its matches: through this many pages of the requested size, starting at the
- * requested page (100 matches for page 1 at the default limit of 10). Past that the total is a lower
- * bound (`totalExact: false`). Counting is a walk over the matches, so an exact count would cost as
- * much as reading every one of them; this way a search costs about what its pages cost, however many
- * jobs match. Lists without a search count exactly (an index count).
- */
-export const SEARCH_COUNT_PAGES = 10;
-
-export interface JobList {
-  rows: JobView[];
-  total: number;
-  /** False when a search stopped counting: `total` matches exist, and more. */
-  totalExact: boolean;
-}
 
 /**
  * createdAt never decreases from one job to the next: it is `now`, or the newest job's createdAt when
@@ -118,14 +110,14 @@ export function insertJob(db: Db, job: NewJob, now: Date, { unlessKey }: { unles
 }
 
 /** Jobs with their latest run and its delivery (left joins by primary key). */
-const withLatestRun = (db: Db) =>
+const withLatestRun = <E extends Record<string, SQL.Aliased | SQL>>(db: Db, extra: E = {} as E) =>
   db
-    .select({ job: getTableColumns(jobs), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
+    .select({ ...extra, job: getTableColumns(jobs), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
     .from(jobs)
     .leftJoin(runs, eq(runs.id, jobs.latestRunId))
     .leftJoin(deliveries, eq(deliveries.runId, jobs.latestRunId));
 
-type Row = NonNullable<Awaited<ReturnType<ReturnType<typeof withLatestRun>["get"]>>>;
+type Row = Pick<NonNullable<Awaited<ReturnType<ReturnType<typeof withLatestRun>["get"]>>>, "job" | "run" | "delivery">;
 const toView = ({ job, run, delivery }: Row) => jobView(job, joined<Run>(run, "id"), joined<Delivery>(delivery, "runId"));
 
 /** One job with its latest run and delivery: a statement for a db.batch(); `jobViewOf` reads its answer. */
@@ -164,50 +156,45 @@ export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
 }
 
 /**
- * One page and the total, in one D1 round trip. The page's rowids come first, from an index alone
- * (skipping `offset` entries without reading their rows), then only those rows are read.
+ * A list of jobs as a keyset list (db/keyset.ts), in creation order, keyed by rowid: the search index's
+ * matches (its rowid is the job's), each joined to its row when a filter needs the row (CROSS JOIN keeps
+ * the index first); a scan for a term too short for the index; else the table, or the status or
+ * priority index. A page by number without a filter skips through the createdAt index, the compact one
+ * in creation order (the table itself is not).
  */
-export async function listJobs(
-  db: Db,
-  { search, ...filters }: JobFilter,
-  sort: JobSort,
-  limit: number,
-  offset: number,
-  /** Count every match of a search (the original API's clients loop over `totalPages`). */
-  exactCount = false,
-): Promise<JobList> {
-  const dir = direction[sort];
+function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList {
+  const order = sort === "newest" ? "desc" : "asc";
   const where = whereOf(filters);
-  if (search !== undefined) return listSearched(db, search, where, dir, limit, offset, exactCount ? null : offset + SEARCH_COUNT_PAGES * limit);
-  // Unfiltered, the createdAt index is the compact one in creation order; the table itself is not.
-  const order = where ? sql`${jobs}.rowid ${dir}` : sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}`;
-  const [rows, [total]] = await db.batch([
-    rowsOf(db, sql`SELECT rowid FROM ${jobs} WHERE ${where ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, order),
-    db.select({ n: count() }).from(jobs).where(where),
-  ]);
-  return { rows: rows.map(toView), total: total?.n ?? 0, totalExact: true };
+  if (search !== undefined && isIndexed(search)) {
+    const phrase = ftsPhrase(search);
+    const matches = where
+      ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${where}`
+      : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`;
+    return { key: sql`jobs_fts.rowid`, matches, order };
+  }
+  const condition = and(search === undefined ? undefined : scanCondition(search), where);
+  const dir = direction[sort];
+  return {
+    key: sql`${jobs}.rowid`,
+    matches: sql`${jobs} WHERE ${condition ?? sql`1`}`,
+    order,
+    offsetOrder: condition ? undefined : sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}`,
+  };
 }
 
-/** The jobs whose rowids `pageRowids` selects, in `order`, each with its latest run. */
-const rowsOf = (db: Db, pageRowids: SQL, order: SQL) => withLatestRun(db).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(order);
-
 /**
- * A search walks its matches in rowid order: from the search index, each match joined to its row when
- * a filter needs the row (CROSS JOIN keeps the index first), or a scan for a term too short for it.
- * The page stops after its rows; the count stops after `countLimit` + 1 matches (null: counts them all).
+ * One page of jobs (each with its latest run, keyed by rowid) and the bounded count of the matches, in
+ * one D1 round trip. The page's rowids come first, from an index alone, then only those rows are read.
  */
-async function listSearched(db: Db, term: string, where: SQL | undefined, dir: SQL, limit: number, offset: number, countLimit: number | null) {
-  const phrase = isIndexed(term) ? ftsPhrase(term) : undefined;
-  const [rowid, matches] = phrase
-    ? [sql`jobs_fts.rowid`, where ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${where}` : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`]
-    : [sql`${jobs}.rowid`, sql`${jobs} WHERE ${and(scanCondition(term), where)!}`];
+export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, start: Start, count: CountFrom, countLimit: number | null): Promise<{ rows: Keyed<JobView>[]; counted: number }> {
+  const list = jobsList(filter, sort);
   const [rows, [counted]] = await db.batch([
-    rowsOf(db, sql`SELECT ${rowid} FROM ${matches} ORDER BY ${rowid} ${dir} LIMIT ${limit} OFFSET ${offset}`, sql`${jobs}.rowid ${dir}`),
-    db.select({ n: count() }).from(countLimit === null ? sql`(SELECT 1 FROM ${matches})` : sql`(SELECT 1 FROM ${matches} LIMIT ${countLimit + 1})`),
+    withLatestRun(db, { rowid: sql<number>`${jobs}.rowid` })
+      .where(sql`${jobs}.rowid IN (${pageKeys(list, start, limit)})`)
+      .orderBy(sql`${jobs}.rowid ${direction[sort]}`),
+    countMatches(db, list, count, countLimit),
   ]);
-  const n = counted?.n ?? 0;
-  if (countLimit === null) return { rows: rows.map(toView), total: n, totalExact: true };
-  return { rows: rows.map(toView), total: Math.min(n, countLimit), totalExact: n <= countLimit };
+  return { rows: rows.map((row) => ({ key: row.rowid, item: toView(row) })), counted: counted?.n ?? 0 };
 }
 
 export type JobFields = Partial<Pick<Job, "taskName" | "payload" | "priority" | "webhookUrl" | "notifyOnCancel" | "schedule" | "paused" | "scheduleCursor" | "occurrences">>;
@@ -253,7 +240,7 @@ export interface ExportRow {
 
 /**
  * One page of an export: up to `limit` jobs past the rowid `after` (null: from the first), in the
- * list's order and with the list's filters (see listJobs and listSearched). Keyset, not OFFSET: each
+ * list's order and with the list's filters (see jobsList). Keyset, not OFFSET: each
  * page starts where the last one stopped, so page 200 costs what page 1 costs.
  */
 export async function exportPage(db: Db, { search, ...filters }: JobFilter, sort: JobSort, after: number | null, limit: number): Promise<ExportRow[]> {

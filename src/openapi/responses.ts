@@ -58,9 +58,11 @@ const pagination = z
   .object({
     page: z.number().int(),
     limit: z.number().int(),
-    total: z.number().int(),
+    total: z.number().int().meta({ description: "Counted ten pages ahead of this page and no further: a lower bound when totalExact is false" }),
     totalPages: z.number().int().meta({ description: "At least this many pages when the total is not exact" }),
-    totalExact: z.boolean().meta({ description: "False when a search stopped counting after ten pages (ask count=exact)" }),
+    totalExact: z.boolean().meta({ description: "False when the count stopped ten pages ahead (GET /api/jobs: ask count=exact)" }),
+    nextCursor: z.string().nullable().meta({ description: "Pass as `cursor` to read the next page, at any depth for the cost of one page; null on the last page" }),
+    prevCursor: z.string().nullable().meta({ description: "Pass as `cursor` to read the page before; null on the first page" }),
   })
   .meta({ id: "Pagination" });
 

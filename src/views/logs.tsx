@@ -57,6 +57,7 @@ export function AttemptList({ logs, now }: { logs: LogView[]; now: Date }) {
 export interface LogsQuery {
   limit: number;
   page: number;
+  cursor?: string;
   jobId?: string;
   outcome?: "success" | "failure";
 }
@@ -67,6 +68,7 @@ export function logsUrl(q: LogsQuery): string {
   if (q.outcome) params.set("outcome", q.outcome);
   if (q.limit !== 20) params.set("limit", String(q.limit));
   if (q.page !== 1) params.set("page", String(q.page));
+  if (q.cursor) params.set("cursor", q.cursor);
   const query = params.toString();
   return query ? `/logs?${query}` : "/logs";
 }
@@ -135,7 +137,7 @@ export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info:
           </tbody>
         </table>
       </div>
-      <Pagination info={info} hrefFor={(page) => logsUrl({ ...query, page })} target="#logs-table" />
+      <Pagination info={info} hrefFor={({ page, cursor }) => logsUrl({ ...query, page, cursor })} target="#logs-table" />
     </>
   );
 }

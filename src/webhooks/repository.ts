@@ -1,6 +1,8 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
-import { and, count, desc, eq, getTableColumns, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { countMatches, pageKeys, type KeysetList } from "../db/keyset";
+import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { insertRows } from "../db/json-rows";
 import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
 import { removable } from "../runs/retention";
@@ -25,30 +27,42 @@ export interface LogFilter {
 }
 
 const status = webhookLogs.responseStatus;
+/**
+ * The failure condition written as webhook_logs_failed_idx's own (literals, no parameters): the planner
+ * uses a partial index only for a query that states its condition.
+ */
+const failed = sql`(${status} IS NULL OR ${status} < 200 OR ${status} >= 300)`;
 const byOutcome = {
   success: and(gte(status, 200), lt(status, 300)),
-  failure: or(isNull(status), lt(status, 200), gte(status, 300)),
+  failure: failed,
 };
 
-export async function listLogs(db: Db, { jobId, outcome }: LogFilter, limit: number, offset: number) {
-  const where = and(
-    jobId ? eq(webhookLogs.jobId, jobId) : undefined,
-    outcome ? byOutcome[outcome] : undefined,
-  );
-  const [rows, [total]] = await db.batch([
+/**
+ * The delivery log as a keyset list (db/keyset.ts), newest first by id: all of it from the table, a job's
+ * from webhook_logs_job_idx, failures from webhook_logs_failed_idx (however rare they are). Successes are
+ * found by walking the newest attempts, most of which succeed.
+ */
+const logsList = ({ jobId, outcome }: LogFilter): KeysetList => ({
+  key: sql`${webhookLogs.id}`,
+  matches: sql`${webhookLogs} WHERE ${and(jobId ? eq(webhookLogs.jobId, jobId) : undefined, outcome ? byOutcome[outcome] : undefined) ?? sql`1`}`,
+  order: "desc",
+});
+
+/** One page of attempts and the bounded count of the matches, in one round trip. */
+export async function listLogs(db: Db, filter: LogFilter, limit: number, start: Start, count: CountFrom, countLimit: number | null): Promise<{ rows: Keyed<ListedLog>[]; counted: number }> {
+  const list = logsList(filter);
+  const [rows, [counted]] = await db.batch([
     // With the job's task name and the run's number, so a list of deliveries reads as more than ids.
     db
       .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName, runNumber: runs.number })
       .from(webhookLogs)
       .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
       .leftJoin(runs, eq(runs.id, webhookLogs.runId))
-      .where(where)
-      .orderBy(desc(webhookLogs.id))
-      .limit(limit)
-      .offset(offset),
-    db.select({ n: count() }).from(webhookLogs).where(where),
+      .where(sql`${webhookLogs.id} IN (${pageKeys(list, start, limit)})`)
+      .orderBy(desc(webhookLogs.id)),
+    countMatches(db, list, count, countLimit),
   ]);
-  return { rows: rows.map(logView), total: total?.n ?? 0 };
+  return { rows: rows.map((row) => ({ key: row.id, item: logView(row) })), counted: counted?.n ?? 0 };
 }
 
 /** The attempts of these runs, newest first, at most `limit` per call. */
