@@ -15,7 +15,12 @@ import { MINUTELY_JOB, seedLarge } from "./lib/seed-large.mjs";
 import { migrate, startWorkerd, writeBenchConfig } from "./lib/servers.mjs";
 
 const { values: args } = parseArgs({
-  options: { jobs: { type: "string", default: "1000000" }, "runs-per-path": { type: "string", default: "40" }, state: { type: "string" } },
+  options: {
+    jobs: { type: "string", default: "1000000" },
+    "runs-per-path": { type: "string", default: "40" },
+    state: { type: "string" },
+    "seed-only": { type: "boolean", default: false },
+  },
 });
 const JOBS = Number(args.jobs);
 const REPEAT = Number(args["runs-per-path"]);
@@ -45,8 +50,9 @@ if (existsSync(seededMark)) {
   writeFileSync(seededMark, JSON.stringify(counts));
 }
 console.log(counts);
+if (args["seed-only"]) process.exit(0);
 
-const app = await startWorkerd("app", { state, vars: { COST_METER: "true", WEBHOOK_URL: "http://127.0.0.1:9/hook" }, sweepEverySeconds: 0 });
+const app = await startWorkerd("app", { state, vars: { COST_METER: "true", WEBHOOK_URL: "http://127.0.0.1:9/hook" }, sweepEverySeconds: 0, quiet: true });
 const api = { authorization: `Bearer ${TOKEN}` };
 
 // The sweep once, as the Cron Trigger would: it rolls up the overview's hours that are over.

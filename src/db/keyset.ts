@@ -23,7 +23,12 @@ const flip = { asc: "desc", desc: "asc" } as const;
 const past = { asc: ">", desc: "<" } as const;
 const from = { asc: ">=", desc: "<=" } as const;
 
-const compare = (key: SQL, op: string, value: number) => sql`${key} ${sql.raw(op)} ${value}`;
+/**
+ * The key written into the statement as an integer (it is one: cursors are checked): D1 binds a JS
+ * number as REAL, and the search index (FTS5) seeks by rowid only for an integer; bound, it walks its
+ * matches from the end instead.
+ */
+const compare = (key: SQL, op: string, value: number) => sql`${key} ${sql.raw(op)} ${sql.raw(String(Math.trunc(value)))}`;
 
 /**
  * The keys of the page that starts at `start`, `limit` of them: after an offset (the skipped index
