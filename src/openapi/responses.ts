@@ -140,7 +140,12 @@ export const stats = z
     generatedAt: z.date(),
     since: z.date().meta({ description: "Start of the window the hourly figures cover (whole hours)" }),
     windowHours: z.number().int(),
-    jobs: z.object({ total: z.number().int(), byStatus: counts(JOB_STATUSES) }),
+    countLimit: z.number().int().meta({ description: "Counts stop here: a count equal to it means that many or more" }),
+    jobs: z.object({
+      total: z.number().int(),
+      totalExact: z.boolean().meta({ description: "False when a status reached countLimit: the total is a lower bound" }),
+      byStatus: counts(JOB_STATUSES).meta({ description: "Each counted up to countLimit" }),
+    }),
     runs: z.object({
       inProgress: z.number().int(),
       waiting: z.object({ count: z.number().int(), oldestDueAt: z.date().nullable(), oldestWaitMs: z.number().nullable() }).meta({ description: "Due runs not started yet" }),
@@ -148,9 +153,12 @@ export const stats = z
       totals: z.object(hourCounts),
     }),
     deliveries: z.object({
-      byState: counts(DELIVERY_STATES).meta({ description: "The webhooks of the runs finished in the window" }),
+      sample: z.object({ runs: z.number().int(), limit: z.number().int() }).meta({ description: "The runs the webhook figures cover: the latest finished in the window, at most `limit`" }),
+      byState: counts(DELIVERY_STATES).meta({ description: "The webhooks of the sample's runs, by state" }),
       lagMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), samples: z.number().int() }).meta({ description: "Run finished -> webhook delivered" }),
-      backlog: z.object({ pending: z.number().int(), sending: z.number().int(), retrying: z.number().int(), nextAttemptAt: z.date().nullable() }),
+      backlog: z
+        .object({ pending: z.number().int(), sending: z.number().int(), retrying: z.number().int(), nextAttemptAt: z.date().nullable(), exact: z.boolean() })
+        .meta({ description: "Deliveries under way; when exact is false, the countLimit due soonest" }),
     }),
   })
   .meta({ id: "Stats" });
