@@ -6,6 +6,7 @@
  */
 import { count as countAll, sql, type SQL } from "drizzle-orm";
 import type { CountFrom, Start } from "../lib/pagination";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client";
 
 export interface KeysetList {
@@ -16,6 +17,8 @@ export interface KeysetList {
   order: "asc" | "desc";
   /** For a page by number: an order the same as the key's whose index is more compact to skip through. */
   offsetOrder?: SQL;
+  /** The table, when the list is all of it: an exact count is then SQLite's count of its smallest index. */
+  whole?: SQLiteTable;
 }
 
 const flip = { asc: "desc", desc: "asc" } as const;
@@ -57,7 +60,10 @@ export function pageKeys({ key, matches, order, offsetOrder }: KeysetList, start
  * statement for the page's db.batch(). The walk stops after `countLimit` index entries, whatever order
  * it takes them in.
  */
-export function countMatches(db: Db, { key, matches, order }: KeysetList, count: CountFrom, countLimit: number | null) {
+export function countMatches(db: Db, { key, matches, order, whole }: KeysetList, count: CountFrom, countLimit: number | null) {
+  // A bare count(*) of a table: SQLite counts the entries of its smallest index page by page (about
+  // twice as fast as walking them), which a WHERE clause, even `WHERE 1`, would prevent.
+  if (whole && countLimit === null && "start" in count) return db.select({ n: countAll() }).from(whole);
   const condition = "after" in count ? compare(key, past[order], count.after) : "from" in count ? compare(key, from[order], count.from) : sql`1`;
   const walked = sql`(
     SELECT 1

@@ -10,7 +10,7 @@ export async function insertEntry(db: Db, entry: Omit<InboxEntry, "id">): Promis
   return row!;
 }
 
-const entriesList: KeysetList = { key: sql`${inboxEntries.id}`, matches: sql`${inboxEntries} WHERE 1`, order: "desc" };
+const entriesList: KeysetList = { key: sql`${inboxEntries.id}`, matches: sql`${inboxEntries} WHERE 1`, order: "desc", whole: inboxEntries };
 
 /** A page of entries, newest first, and the bounded count of them (one round trip). */
 export async function listEntries(db: Db, limit: number, start: Start, count: CountFrom, countLimit: number | null): Promise<{ rows: Keyed<InboxEntry>[]; counted: number }> {

@@ -179,6 +179,7 @@ function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList 
     matches: sql`${jobs} WHERE ${condition ?? sql`1`}`,
     order,
     offsetOrder: condition ? undefined : sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}`,
+    whole: condition ? undefined : jobs,
   };
 }
 

@@ -42,11 +42,10 @@ const byOutcome = {
  * from webhook_logs_job_idx, failures from webhook_logs_failed_idx (however rare they are). Successes are
  * found by walking the newest attempts, most of which succeed.
  */
-const logsList = ({ jobId, outcome }: LogFilter): KeysetList => ({
-  key: sql`${webhookLogs.id}`,
-  matches: sql`${webhookLogs} WHERE ${and(jobId ? eq(webhookLogs.jobId, jobId) : undefined, outcome ? byOutcome[outcome] : undefined) ?? sql`1`}`,
-  order: "desc",
-});
+function logsList({ jobId, outcome }: LogFilter): KeysetList {
+  const where = and(jobId ? eq(webhookLogs.jobId, jobId) : undefined, outcome ? byOutcome[outcome] : undefined);
+  return { key: sql`${webhookLogs.id}`, matches: sql`${webhookLogs} WHERE ${where ?? sql`1`}`, order: "desc", whole: where ? undefined : webhookLogs };
+}
 
 /** One page of attempts and the bounded count of the matches, in one round trip. */
 export async function listLogs(db: Db, filter: LogFilter, limit: number, start: Start, count: CountFrom, countLimit: number | null): Promise<{ rows: Keyed<ListedLog>[]; counted: number }> {
