@@ -12,6 +12,13 @@ import { API_TOKEN, call, ORIGIN, sessionCookie, uniqueWord } from "./support/he
 
 const metered: Env = { ...env, COST_METER: "true" };
 
+/** The rows the Worker read to answer each path, one after the other (the meter's tally is shared). */
+async function rowsReadEach(paths: string[]) {
+  const rows: number[] = [];
+  for (const path of paths) rows.push(await rowsRead(path));
+  return rows;
+}
+
 /** The rows the Worker read to answer `path` (an API path with the token, a page with the session). */
 async function rowsRead(path: string) {
   const headers = { authorization: `Bearer ${API_TOKEN}`, cookie: await sessionCookie() };
@@ -59,7 +66,7 @@ async function seedRuns(jobId: string, count: number, { failed = false } = {}) {
 }
 
 describe("list pages read a bounded number of rows", () => {
-  it("reads as many rows for a page of jobs with 5 000 jobs in the table as with 500, filtered, searched or not", async () => {
+  it("reads as many rows for a page of jobs with 15 000 jobs in the table as with 1 500, filtered, searched or not", async () => {
     const word = uniqueWord("rd");
     const paths = [
       "/api/jobs",
@@ -70,11 +77,12 @@ describe("list pages read a bounded number of rows", () => {
       "/",
       `/?search=${word}&status=FAILED`,
     ];
-    // (500: a quarter of them, the FAILED ones, are more than the 101 a page's count walks to.)
-    await seedJobs(word, 500);
-    const small = await Promise.all(paths.map(rowsRead));
-    await seedJobs(word, 4500);
-    const large = await Promise.all(paths.map(rowsRead));
+    // (1 500: more than the 1 010 entries a page's count walks when it checks each row, a search with a
+    // status, or a status with a priority.)
+    await seedJobs(word, 1500);
+    const small = await rowsReadEach(paths);
+    await seedJobs(word, 13500);
+    const large = await rowsReadEach(paths);
     // (Within a row or two: an index walk may read one entry more to find where it stops.)
     for (const [i, path] of paths.entries()) expect(Math.abs(large[i]! - small[i]!), `${path}: ${small[i]} then ${large[i]} rows`).toBeLessThanOrEqual(2);
     // The original /get-jobs counts every match, as its clients need: that grows with the table.
@@ -87,9 +95,9 @@ describe("list pages read a bounded number of rows", () => {
     const jobId = (await call("POST", "/api/jobs", { taskName: uniqueWord("minutely") })).body.data.id as string;
     const paths = [`/jobs/${jobId}`, `/jobs/${jobId}/live`, `/api/jobs/${jobId}/runs`, `/api/jobs/${jobId}/logs`];
     await seedRuns(jobId, 200);
-    const small = await Promise.all(paths.map(rowsRead));
+    const small = await rowsReadEach(paths);
     await seedRuns(jobId, 1800);
-    const large = await Promise.all(paths.map(rowsRead));
+    const large = await rowsReadEach(paths);
     for (const [i, path] of paths.entries()) expect(Math.abs(large[i]! - small[i]!), `${path}: ${small[i]} then ${large[i]} rows`).toBeLessThanOrEqual(2);
     const page = await call("GET", `/jobs/${jobId}`);
     expect(page.body).toContain('Runs <span class="muted">(100+)</span>');
@@ -101,15 +109,45 @@ describe("list pages read a bounded number of rows", () => {
     await seedRuns(jobId, 30, { failed: true });
     await seedRuns(jobId, 200);
     const paths = ["/api/logs?outcome=failure", "/logs?outcome=failure", "/api/logs", "/logs"];
-    const small = await Promise.all(paths.map(rowsRead));
+    const small = await rowsReadEach(paths);
     await seedRuns(jobId, 2000);
-    const large = await Promise.all(paths.map(rowsRead));
+    const large = await rowsReadEach(paths);
     for (const [i, path] of paths.entries()) expect(Math.abs(large[i]! - small[i]!), `${path}: ${small[i]} then ${large[i]} rows`).toBeLessThanOrEqual(2);
     // The page of failures is failures only, newest first.
     const failures = (await call("GET", "/api/logs?outcome=failure&limit=100")).body.data as { responseStatus: number | null; id: number }[];
     expect(failures.length).toBeGreaterThanOrEqual(30);
     expect(failures.every((log) => log.responseStatus === null || log.responseStatus < 200 || log.responseStatus >= 300)).toBe(true);
     expect(failures.map((log) => log.id)).toEqual(failures.map((log) => log.id).sort((a, b) => b - a));
+  });
+});
+
+describe("a filter few rows pass", () => {
+  it("walks at most 1 010 search matches per page, says where it stopped, and finds the rare match by going on", async () => {
+    const word = uniqueWord("rare");
+    // One IN_PROGRESS job, then 3 000 newer ones that all match the search but not the status.
+    await env.DB.prepare(`INSERT INTO jobs (id, taskName, payload, status) VALUES (?1, 'Seeded ' || ?2, '{}', 'IN_PROGRESS')`).bind(`${word}-the-one`, word).run();
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+       INSERT INTO jobs (id, taskName, payload, status) SELECT ?1 || '-' || i, 'Seeded ' || ?1, '{}', 'COMPLETED' FROM n`,
+    )
+      .bind(word)
+      .run();
+    const path = `/api/jobs?search=${word}&status=IN_PROGRESS`;
+    const first = (await call("GET", path)).body;
+    expect(first.data).toEqual([]);
+    expect(first.pagination).toMatchObject({ page: 1, totalExact: false });
+    expect(first.pagination.nextCursor).not.toBeNull();
+    // Each page: the window of the page, its count and where the walk stopped, each about 2 rows an entry.
+    expect(await rowsRead(path)).toBeLessThan(7000);
+    let cursor = first.pagination.nextCursor as string;
+    const found: string[] = [];
+    for (let page = 0; page < 5 && cursor; page++) {
+      const next = (await call("GET", `${path}&cursor=${cursor}`)).body;
+      found.push(...next.data.map((j: { id: string }) => j.id));
+      cursor = next.pagination.nextCursor;
+    }
+    expect(found).toEqual([`${word}-the-one`]);
+    expect(cursor).toBeNull();
   });
 });
 

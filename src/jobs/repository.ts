@@ -5,7 +5,7 @@
 import { and, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { aliasedColumns, joined } from "../db/aliased";
-import { countMatches, pageKeys, type KeysetList } from "../db/keyset";
+import { countCutShort, countMatches, pageKeys, walkedTo, windowed, type KeysetList } from "../db/keyset";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { deliveries, idempotencyKeys, jobs, runs, type Delivery, type Job, type JobStatus, type Priority, type Run, type Schedule } from "../db/schema";
 import { jobView, type JobView } from "../runs/views";
@@ -156,30 +156,33 @@ export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
 }
 
 /**
- * A list of jobs as a keyset list (db/keyset.ts), in creation order, keyed by rowid: the search index's
- * matches (its rowid is the job's), each joined to its row when a filter needs the row (CROSS JOIN keeps
- * the index first); a scan for a term too short for the index; else the table, or the status or
- * priority index. A page by number without a filter skips through the createdAt index, the compact one
- * in creation order (the table itself is not).
+ * A list of jobs as a keyset list (db/keyset.ts), in creation order, keyed by rowid. A search walks the
+ * search index's matches (its rowid is the job's) and checks each one's row against the filters (CROSS
+ * JOIN keeps the index first); a term too short for the index is a check on each row walked. Otherwise
+ * the status index is walked for a status (its priority, if asked, checked on each row), the priority
+ * index for a priority, or the table. A page by number of the whole list skips through the createdAt
+ * index, the compact one in creation order (the table itself is not).
  */
 function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList {
   const order = sort === "newest" ? "desc" : "asc";
-  const where = whereOf(filters);
   if (search !== undefined && isIndexed(search)) {
     const phrase = ftsPhrase(search);
-    const matches = where
-      ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${where}`
-      : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`;
-    return { key: sql`jobs_fts.rowid`, matches, order };
+    const check = whereOf(filters);
+    const matches = check ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase}` : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`;
+    return { key: sql`jobs_fts.rowid`, matches, order, check };
   }
-  const condition = and(search === undefined ? undefined : scanCondition(search), where);
+  const { status, priority } = filters;
+  const walked = status ? eq(jobs.status, status) : priority ? eq(jobs.priority, priority) : undefined;
+  const check = and(status && priority ? eq(jobs.priority, priority) : undefined, search === undefined ? undefined : scanCondition(search));
   const dir = direction[sort];
+  const all = !walked && !check;
   return {
     key: sql`${jobs}.rowid`,
-    matches: sql`${jobs} WHERE ${condition ?? sql`1`}`,
+    matches: sql`${jobs} WHERE ${walked ?? sql`1`}`,
     order,
-    offsetOrder: condition ? undefined : sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}`,
-    whole: condition ? undefined : jobs,
+    check,
+    offsetOrder: all ? sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}` : undefined,
+    whole: all ? jobs : undefined,
   };
 }
 
@@ -187,7 +190,7 @@ function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList 
  * One page of jobs (each with its latest run, keyed by rowid) and the bounded count of the matches, in
  * one D1 round trip. The page's rowids come first, from an index alone, then only those rows are read.
  */
-export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, start: Start, count: CountFrom, countLimit: number | null): Promise<{ rows: Keyed<JobView>[]; counted: number }> {
+export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
   const list = jobsList(filter, sort);
   const [rows, [counted]] = await db.batch([
     withLatestRun(db, { rowid: sql<number>`${jobs}.rowid` })
@@ -195,7 +198,12 @@ export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: 
       .orderBy(sql`${jobs}.rowid ${direction[sort]}`),
     countMatches(db, list, count, countLimit),
   ]);
-  return { rows: rows.map((row) => ({ key: row.rowid, item: toView(row) })), counted: counted?.n ?? 0 };
+  return {
+    rows: rows.map((row): Keyed<JobView> => ({ key: row.rowid, item: toView(row) })),
+    counted: counted?.n ?? 0,
+    countCutShort: counted !== undefined && countCutShort(list, counted, countLimit),
+    walkedTo: windowed(list, start) ? () => walkedTo(db, list, start, limit) : undefined,
+  };
 }
 
 export type JobFields = Partial<Pick<Job, "taskName" | "payload" | "priority" | "webhookUrl" | "notifyOnCancel" | "schedule" | "paused" | "scheduleCursor" | "occurrences">>;

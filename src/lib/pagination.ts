@@ -100,8 +100,17 @@ export interface Keyed<T> {
   item: T;
 }
 
-/** One page's rows and the count of matches from `count` (at most `countLimit`, when given). */
-export type ReadPage<T> = (start: Start, count: CountFrom, countLimit: number | null) => Promise<{ rows: Keyed<T>[]; counted: number }>;
+/**
+ * One page's rows and the count of matches from `count` (at most `countLimit`, when given).
+ * `countCutShort`: the count stopped walking before it found `countLimit` (a lower bound, whatever it is).
+ * `walkedTo`: for a page that walked a bounded window, where the walk stopped (null: at the end of the
+ * list), asked only when the page came back short.
+ */
+export type ReadPage<T> = (
+  start: Start,
+  count: CountFrom,
+  countLimit: number | null,
+) => Promise<{ rows: Keyed<T>[]; counted: number; countCutShort?: boolean; walkedTo?: () => Promise<number | null> }>;
 
 export interface ListOf {
   list: ListName;
@@ -119,43 +128,42 @@ export async function readPage<T>(request: PageRequest, read: ReadPage<T>, { lis
   const cursor = request.cursor === undefined ? null : decodeCursor(request.cursor);
   if (request.cursor !== undefined && !cursor) throw new Error(BAD_CURSOR); // validated before: a bug if reached
   const ahead = COUNT_PAGES * limit;
-  let before: number;
-  let rows: Keyed<T>[];
-  let total: number;
-  let totalExact: boolean;
 
   const readFrom = async (offset: number) => {
-    const { rows: found, counted } = await read({ offset }, { start: true }, exact ? null : offset + ahead + 1);
-    return { found, total: exact ? counted : Math.min(counted, offset + ahead), totalExact: exact || counted <= offset + ahead };
+    const answer = await read({ offset }, { start: true }, exact ? null : offset + ahead + 1);
+    return { answer, before: offset, total: exact ? answer.counted : Math.min(answer.counted, offset + ahead), totalExact: exact || answer.counted <= offset + ahead };
   };
-
-  if (!cursor) {
-    before = (request.page - 1) * limit;
-    ({ found: rows, total, totalExact } = await readFrom(before));
-  } else if (cursor.dir === "next") {
-    before = cursor.at;
-    const { rows: found, counted } = await read({ after: cursor.key }, exact ? { start: true } : { after: cursor.key }, exact ? null : ahead + 1);
-    rows = found;
-    total = exact ? counted : before + Math.min(counted, ahead);
-    totalExact = exact || counted <= ahead;
-  } else {
-    const { rows: found, counted } = await read({ before: cursor.key }, exact ? { start: true } : { from: cursor.key }, exact ? null : ahead + 1);
-    if (found.length < limit) {
-      // Fewer than a page before the key: this is the start of the list, read as page 1.
-      before = 0;
-      ({ found: rows, total, totalExact } = await readFrom(0));
-    } else {
-      before = cursor.at;
-      rows = found;
-      total = exact ? counted : before + found.length + Math.min(counted, ahead);
-      totalExact = exact || counted <= ahead;
-    }
+  const readPast = async (key: number, at: number) => {
+    const answer = await read({ after: key }, exact ? { start: true } : { after: key }, exact ? null : ahead + 1);
+    return { answer, before: at, total: exact ? answer.counted : at + Math.min(answer.counted, ahead), totalExact: exact || answer.counted <= ahead };
+  };
+  const readBack = async (key: number, at: number) => {
+    const answer = await read({ before: key }, exact ? { start: true } : { from: key }, exact ? null : ahead + 1);
+    // Fewer than a page before the key: this is the start of the list, read as page 1.
+    if (answer.rows.length < limit) return readFrom(0);
+    return { answer, before: at, total: exact ? answer.counted : at + answer.rows.length + Math.min(answer.counted, ahead), totalExact: exact || answer.counted <= ahead };
+  };
+  const found = !cursor ? await readFrom((request.page - 1) * limit) : cursor.dir === "next" ? await readPast(cursor.key, cursor.at) : await readBack(cursor.key, cursor.at);
+  const { answer, before } = found;
+  const rows = answer.rows;
+  let { total, totalExact } = found;
+  if (answer.countCutShort) {
+    // The count stopped walking before it found enough: at least what was found, and more to come.
+    total = Math.max(total, before + rows.length + (rows.length === limit ? 1 : 0));
+    totalExact = false;
+  }
+  // A short page whose walk stopped before the end of the list: the next page goes on from there.
+  const stoppedAt = rows.length < limit && answer.walkedTo ? await answer.walkedTo() : null;
+  if (stoppedAt !== null) {
+    total = Math.max(total, before + rows.length + 1);
+    totalExact = false;
   }
 
   const page = Math.floor(before / limit) + 1;
   const first = rows[0];
   const last = rows.at(-1);
   const more = rows.length === limit && total > before + rows.length;
+  const next = stoppedAt !== null ? stoppedAt : more && last !== undefined ? last.key : null;
   return {
     items: rows.map((row) => row.item),
     pagination: {
@@ -164,7 +172,7 @@ export async function readPage<T>(request: PageRequest, read: ReadPage<T>, { lis
       total,
       totalPages: Math.max(Math.ceil(total / limit), rows.length > 0 ? page : 0),
       totalExact,
-      nextCursor: more && last !== undefined ? encodeCursor({ list, sort, dir: "next", key: last.key, at: before + rows.length }) : null,
+      nextCursor: next === null ? null : encodeCursor({ list, sort, dir: "next", key: next, at: before + rows.length }),
       prevCursor: before > 0 && first !== undefined ? encodeCursor({ list, sort, dir: "prev", key: first.key, at: Math.max(0, before - limit) }) : null,
     },
   };

@@ -70,7 +70,7 @@ export function announcement(job: JobView): string {
 
 export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
   const filtered = Boolean(query.search || query.status || query.priority);
-  if (info.total === 0) {
+  if (info.total === 0 && info.nextCursor === null) {
     return filtered ? (
       <EmptyState title="No jobs match these filters.">
         <a href="/">Clear the filters</a>
@@ -88,7 +88,11 @@ export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: P
   return (
     <>
       <p class="summary">
-        {jobs.length > 0 ? `Showing ${first}–${last} of ${total} jobs` : `Page ${info.page} is past the end (${total} jobs)`}
+        {jobs.length > 0
+          ? `Showing ${first}–${last} of ${total} jobs`
+          : info.nextCursor
+            ? "No match among the jobs looked through for this page: Next looks further"
+            : `Page ${info.page} is past the end (${total} jobs)`}
         <ExportLinks query={query} />
       </p>
       <div class="table-wrap">

@@ -74,7 +74,7 @@ export function logsUrl(q: LogsQuery): string {
 }
 
 export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info: PageInfo; query: LogsQuery; now: Date }) {
-  if (info.total === 0) {
+  if (info.total === 0 && info.nextCursor === null) {
     return query.jobId || query.outcome ? (
       <EmptyState title="No deliveries match these filters.">
         <a href="/logs">Clear the filters</a>

@@ -1,7 +1,7 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
 import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { countMatches, pageKeys, type KeysetList } from "../db/keyset";
+import { countCutShort, countMatches, pageKeys, walkedTo, windowed, type KeysetList } from "../db/keyset";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { insertRows } from "../db/json-rows";
 import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
@@ -39,16 +39,19 @@ const byOutcome = {
 
 /**
  * The delivery log as a keyset list (db/keyset.ts), newest first by id: all of it from the table, a job's
- * from webhook_logs_job_idx, failures from webhook_logs_failed_idx (however rare they are). Successes are
- * found by walking the newest attempts, most of which succeed.
+ * from webhook_logs_job_idx, failures from webhook_logs_failed_idx (however rare they are). The outcome
+ * of a job's attempts, and successes, are checked on each row walked (most attempts succeed).
  */
 function logsList({ jobId, outcome }: LogFilter): KeysetList {
-  const where = and(jobId ? eq(webhookLogs.jobId, jobId) : undefined, outcome ? byOutcome[outcome] : undefined);
-  return { key: sql`${webhookLogs.id}`, matches: sql`${webhookLogs} WHERE ${where ?? sql`1`}`, order: "desc", whole: where ? undefined : webhookLogs };
+  const key = sql`${webhookLogs.id}`;
+  if (outcome === "failure" && !jobId) return { key, matches: sql`${webhookLogs} WHERE ${failed}`, order: "desc" };
+  const check = outcome ? byOutcome[outcome] : undefined;
+  if (jobId) return { key, matches: sql`${webhookLogs} WHERE ${eq(webhookLogs.jobId, jobId)}`, order: "desc", check };
+  return { key, matches: sql`${webhookLogs} WHERE 1`, order: "desc", check, whole: check ? undefined : webhookLogs };
 }
 
 /** One page of attempts and the bounded count of the matches, in one round trip. */
-export async function listLogs(db: Db, filter: LogFilter, limit: number, start: Start, count: CountFrom, countLimit: number | null): Promise<{ rows: Keyed<ListedLog>[]; counted: number }> {
+export async function listLogs(db: Db, filter: LogFilter, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
   const list = logsList(filter);
   const [rows, [counted]] = await db.batch([
     // With the job's task name and the run's number, so a list of deliveries reads as more than ids.
@@ -61,7 +64,12 @@ export async function listLogs(db: Db, filter: LogFilter, limit: number, start: 
       .orderBy(desc(webhookLogs.id)),
     countMatches(db, list, count, countLimit),
   ]);
-  return { rows: rows.map((row) => ({ key: row.id, item: logView(row) })), counted: counted?.n ?? 0 };
+  return {
+    rows: rows.map((row): Keyed<ListedLog> => ({ key: row.id, item: logView(row) })),
+    counted: counted?.n ?? 0,
+    countCutShort: counted !== undefined && countCutShort(list, counted, countLimit),
+    walkedTo: windowed(list, start) ? () => walkedTo(db, list, start, limit) : undefined,
+  };
 }
 
 /** The attempts of these runs, newest first, at most `limit` per call. */
