@@ -61,13 +61,14 @@ export const windowed = (list: KeysetList, start: Start) => list.check !== undef
  * The keys of the page that starts at `start`, `limit` of them: after an offset (the skipped index
  * entries are read), past a cursor's key (an index seek), or the `limit` keys just before a key (read
  * backwards from it; the caller orders the rows). A checked list read forward stops after walkLimit
- * entries, with fewer keys if fewer passed.
+ * entries, with fewer keys if fewer passed (unless `exact`).
  */
-export function pageKeys(list: KeysetList, start: Start, limit: number): SQL {
+export function pageKeys(list: KeysetList, start: Start, limit: number, { exact = false } = {}): SQL {
   const { key, check } = list;
   const { from: walked, orderBy } = walk(list, start);
   const offset = "offset" in start ? start.offset : 0;
-  if (check && windowed(list, start)) {
+  // (An exact count walks every match anyway: its page is not cut short either.)
+  if (check && windowed(list, start) && !exact) {
     return sql`
       SELECT k
       FROM (
@@ -88,37 +89,27 @@ export function pageKeys(list: KeysetList, start: Start, limit: number): SQL {
 }
 
 /**
- * Where a windowed page's walk stopped: the last key it examined (null when the walk reached the end of
- * the entries). Asked only when the page came back short from a full walk.
+ * How many matches there are from `count` on, counting no further than `countLimit` (null: all): a
+ * statement for the page's db.batch(). A checked list's count walks the same window as its page (the
+ * same entries, from the same start), so it also says how many entries it examined and the last one:
+ * where a short page's walk stopped (see windowEnd).
  */
-export async function walkedTo(db: Db, list: KeysetList, start: Start, limit: number): Promise<number | null> {
-  const { from: walked, orderBy } = walk(list, start);
-  const window = walkLimit(limit, "offset" in start ? start.offset : 0);
-  const [row] = await db
-    .select({ examined: sql<number>`count(*)`.mapWith(Number).as("examined"), last: sql<number | null>`${sql.raw(list.order === "desc" ? "min" : "max")}(k)`.as("last") })
-    .from(sql`(SELECT ${list.key} AS k FROM ${walked} ORDER BY ${orderBy} LIMIT ${window})`);
-  return row && row.examined >= window ? row.last : null;
-}
-
-/**
- * How many matches there are from `count` on, counting no further than `countLimit` (null: all), and
- * how many entries the count walked (`examined`): a statement for the page's db.batch(). A checked
- * list's count walks at most ten entries per match it looks for; when it walked them all, `n` is a
- * lower bound.
- */
-export function countMatches(db: Db, { key, matches, order, whole, check }: KeysetList, count: CountFrom, countLimit: number | null) {
+export function countMatches(db: Db, list: KeysetList, count: CountFrom, countLimit: number | null) {
+  const { key, matches, order, whole, check } = list;
   // A bare count(*) of a table: SQLite counts the entries of its smallest index page by page (about
   // twice as fast as walking them), which a WHERE clause, even `WHERE 1`, would prevent.
-  if (whole && countLimit === null && "start" in count) return db.select(counts(sql`count(*)`, sql`0`)).from(whole);
+  if (whole && countLimit === null && "start" in count) return db.select(counts(sql`count(*)`, sql`0`, sql`NULL`)).from(whole);
   const condition = "after" in count ? compare(key, past[order], count.after) : "from" in count ? compare(key, from[order], count.from) : sql`1`;
   if (check && countLimit !== null && !("from" in count)) {
     const walked = sql`(
-      SELECT (${check}) AS passed
+      SELECT ${key} AS k, (${check}) AS passed
       FROM ${matches}
         AND ${condition}
+      ORDER BY ${key} ${sql.raw(order)}
       LIMIT ${10 * countLimit}
     )`;
-    return db.select(counts(sql`min(coalesce(sum(passed), 0), ${sql.raw(String(countLimit))})`, sql`count(*)`)).from(walked);
+    const last = sql`${sql.raw(order === "desc" ? "min" : "max")}(k)`;
+    return db.select(counts(sql`min(coalesce(sum(passed), 0), ${sql.raw(String(countLimit))})`, sql`count(*)`, last)).from(walked);
   }
   const walked = sql`(
     SELECT 1
@@ -127,15 +118,22 @@ export function countMatches(db: Db, { key, matches, order, whole, check }: Keys
       AND ${check ?? sql`1`}
     ${countLimit === null ? sql`` : sql`LIMIT ${countLimit}`}
   )`;
-  return db.select(counts(sql`count(*)`, sql`0`)).from(walked);
+  return db.select(counts(sql`count(*)`, sql`0`, sql`NULL`)).from(walked);
+}
+
+/** What a checked list's count says of its window: cut short (a lower bound), and where a short page stopped. */
+export function windowEnd(list: KeysetList, start: Start, counted: { examined: number; last: number | null } | undefined, countLimit: number | null) {
+  const full = list.check !== undefined && countLimit !== null && counted !== undefined && counted.examined >= 10 * countLimit;
+  // The page walked the same window when it read forward from the count's start.
+  return { countCutShort: full, walkedTo: full && windowed(list, start) ? counted.last : null };
 }
 
 /**
- * The count's two columns, each named: D1 hands a batch's rows back as objects keyed by column name, and
+ * The count's columns, each named: D1 hands a batch's rows back as objects keyed by column name, and
  * an unnamed `0` would be keyed "0", which JavaScript puts first, before "count(*)".
  */
-const counts = (n: SQL, examined: SQL) => ({ n: sql<number>`${n}`.mapWith(Number).as("n"), examined: sql<number>`${examined}`.mapWith(Number).as("examined") });
-
-/** Whether a count walked its whole window (it is then a lower bound, whatever it found). */
-export const countCutShort = (list: KeysetList, counted: { examined: number }, countLimit: number | null) =>
-  list.check !== undefined && countLimit !== null && counted.examined >= 10 * countLimit;
+const counts = (n: SQL, examined: SQL, last: SQL) => ({
+  n: sql<number>`${n}`.mapWith(Number).as("n"),
+  examined: sql<number>`${examined}`.mapWith(Number).as("examined"),
+  last: sql<number | null>`${last}`.as("last"),
+});

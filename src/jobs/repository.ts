@@ -5,7 +5,7 @@
 import { and, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { aliasedColumns, joined } from "../db/aliased";
-import { countCutShort, countMatches, pageKeys, walkedTo, windowed, type KeysetList } from "../db/keyset";
+import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { deliveries, idempotencyKeys, jobs, runs, type Delivery, type Job, type JobStatus, type Priority, type Run, type Schedule } from "../db/schema";
 import { jobView, type JobView } from "../runs/views";
@@ -194,15 +194,14 @@ export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: 
   const list = jobsList(filter, sort);
   const [rows, [counted]] = await db.batch([
     withLatestRun(db, { rowid: sql<number>`${jobs}.rowid` })
-      .where(sql`${jobs}.rowid IN (${pageKeys(list, start, limit)})`)
+      .where(sql`${jobs}.rowid IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`)
       .orderBy(sql`${jobs}.rowid ${direction[sort]}`),
     countMatches(db, list, count, countLimit),
   ]);
   return {
     rows: rows.map((row): Keyed<JobView> => ({ key: row.rowid, item: toView(row) })),
     counted: counted?.n ?? 0,
-    countCutShort: counted !== undefined && countCutShort(list, counted, countLimit),
-    walkedTo: windowed(list, start) ? () => walkedTo(db, list, start, limit) : undefined,
+    ...windowEnd(list, start, counted, countLimit),
   };
 }
 

@@ -103,14 +103,14 @@ export interface Keyed<T> {
 /**
  * One page's rows and the count of matches from `count` (at most `countLimit`, when given).
  * `countCutShort`: the count stopped walking before it found `countLimit` (a lower bound, whatever it is).
- * `walkedTo`: for a page that walked a bounded window, where the walk stopped (null: at the end of the
- * list), asked only when the page came back short.
+ * `walkedTo`: for a page that walked a bounded window to its end, the last key it examined (null: it
+ * reached the end of the list first).
  */
 export type ReadPage<T> = (
   start: Start,
   count: CountFrom,
   countLimit: number | null,
-) => Promise<{ rows: Keyed<T>[]; counted: number; countCutShort?: boolean; walkedTo?: () => Promise<number | null> }>;
+) => Promise<{ rows: Keyed<T>[]; counted: number; countCutShort?: boolean; walkedTo?: number | null }>;
 
 export interface ListOf {
   list: ListName;
@@ -153,7 +153,7 @@ export async function readPage<T>(request: PageRequest, read: ReadPage<T>, { lis
     totalExact = false;
   }
   // A short page whose walk stopped before the end of the list: the next page goes on from there.
-  const stoppedAt = rows.length < limit && answer.walkedTo ? await answer.walkedTo() : null;
+  const stoppedAt = rows.length < limit ? (answer.walkedTo ?? null) : null;
   if (stoppedAt !== null) {
     total = Math.max(total, before + rows.length + 1);
     totalExact = false;

@@ -1,7 +1,7 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
 import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { countCutShort, countMatches, pageKeys, walkedTo, windowed, type KeysetList } from "../db/keyset";
+import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { insertRows } from "../db/json-rows";
 import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
@@ -60,15 +60,14 @@ export async function listLogs(db: Db, filter: LogFilter, limit: number, start: 
       .from(webhookLogs)
       .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
       .leftJoin(runs, eq(runs.id, webhookLogs.runId))
-      .where(sql`${webhookLogs.id} IN (${pageKeys(list, start, limit)})`)
+      .where(sql`${webhookLogs.id} IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`)
       .orderBy(desc(webhookLogs.id)),
     countMatches(db, list, count, countLimit),
   ]);
   return {
     rows: rows.map((row): Keyed<ListedLog> => ({ key: row.id, item: logView(row) })),
     counted: counted?.n ?? 0,
-    countCutShort: counted !== undefined && countCutShort(list, counted, countLimit),
-    walkedTo: windowed(list, start) ? () => walkedTo(db, list, start, limit) : undefined,
+    ...windowEnd(list, start, counted, countLimit),
   };
 }
 
