@@ -1,8 +1,8 @@
 /**
  * The rollup pass (the sweep calls it every minute): once an hour is over, its runs per hour are
  * written to run_hours, one row per hour, so the overview reads 24 rows instead of every run of the
- * last day. It writes about one row an hour and nothing on a run's own path; a minute with nothing to
- * roll up reads one row.
+ * last day. It writes about one row an hour (none while nothing runs) and nothing on a run's own path;
+ * a minute with nothing to roll up reads one row.
  */
 import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
@@ -28,6 +28,9 @@ export async function rollupHours(env: Env, now: Date): Promise<number> {
   const figures = (await db.batch(hourFigures(db, sql`${first * HOUR_MS}`, sql`${(lastOver + 1) * HOUR_MS}`, null))) as HourFigureRows;
   const hours = emptyHours(first, lastOver - first + 1);
   addFigures(hours, figures);
+  // Nothing ran in any of them: an idle deployment writes nothing (the overview reads those hours from
+  // the runs, of which there are none; a later pass writes them with the first hour something ran).
+  if (hours.every((h) => h.started + h.completed + h.failed + h.cancelled === 0)) return 0;
   const rows: RunHour[] = hours.map(({ hour, ...counts }) => ({ hour: hour.getTime() / HOUR_MS, ...counts, rolledAt: now }));
   const [head, ...rest] = insertHours(db, rows);
   await db.batch([head!, ...rest]);
