@@ -25,12 +25,14 @@ export async function rollupHours(env: Env, now: Date): Promise<number> {
   // Hours before the window are never shown: a pass after a long stop starts at the window's first.
   const first = Math.max(Math.floor(now.getTime() / HOUR_MS) - (STATS_WINDOW_HOURS - 1), (latest?.hour ?? -Infinity) + 1);
   if (first > lastOver) return 0;
-  const figures = (await db.batch(hourFigures(db, sql`${first * HOUR_MS}`, sql`${(lastOver + 1) * HOUR_MS}`, null))) as HourFigureRows;
+  const [finishedIn, startedFinished, startedRunning] = hourFigures(db, sql`${first * HOUR_MS}`, sql`${(lastOver + 1) * HOUR_MS}`, null);
+  // Nothing finished in those hours and nothing started in them runs still: an idle deployment writes
+  // nothing (the overview reads those hours from the runs: none, or the ones that started in them and
+  // finished since). Both are range scans of what happened in the hours, so an idle minute stays cheap.
+  const [finished, running] = await db.batch([finishedIn, startedRunning]);
+  if (finished.length === 0 && running.length === 0) return 0;
   const hours = emptyHours(first, lastOver - first + 1);
-  addFigures(hours, figures);
-  // Nothing ran in any of them: an idle deployment writes nothing (the overview reads those hours from
-  // the runs, of which there are none; a later pass writes them with the first hour something ran).
-  if (hours.every((h) => h.started + h.completed + h.failed + h.cancelled === 0)) return 0;
+  addFigures(hours, [finished, await startedFinished, running] as HourFigureRows);
   const rows: RunHour[] = hours.map(({ hour, ...counts }) => ({ hour: hour.getTime() / HOUR_MS, ...counts, rolledAt: now }));
   const [head, ...rest] = insertHours(db, rows);
   await db.batch([head!, ...rest]);
