@@ -1,8 +1,8 @@
 /**
  * The rollup pass (the sweep calls it every minute): once an hour is over, its runs per hour are
  * written to run_hours, one row per hour, so the overview reads 24 rows instead of every run of the
- * last day. It writes about one row an hour (none while nothing runs) and nothing on a run's own path;
- * a minute with nothing to roll up reads one row.
+ * last day. It writes one row an hour (23 on its first pass) and nothing on a run's own path; a minute
+ * with nothing to roll up reads one row.
  */
 import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
@@ -25,14 +25,11 @@ export async function rollupHours(env: Env, now: Date): Promise<number> {
   // Hours before the window are never shown: a pass after a long stop starts at the window's first.
   const first = Math.max(Math.floor(now.getTime() / HOUR_MS) - (STATS_WINDOW_HOURS - 1), (latest?.hour ?? -Infinity) + 1);
   if (first > lastOver) return 0;
-  const [finishedIn, startedFinished, startedRunning] = hourFigures(db, sql`${first * HOUR_MS}`, sql`${(lastOver + 1) * HOUR_MS}`, null);
-  // Nothing finished in those hours and nothing started in them runs still: an idle deployment writes
-  // nothing (the overview reads those hours from the runs: none, or the ones that started in them and
-  // finished since). Both are range scans of what happened in the hours, so an idle minute stays cheap.
-  const [finished, running] = await db.batch([finishedIn, startedRunning]);
-  if (finished.length === 0 && running.length === 0) return 0;
+  const figures = (await db.batch(hourFigures(db, sql`${first * HOUR_MS}`, sql`${(lastOver + 1) * HOUR_MS}`, null))) as HourFigureRows;
+  // Every hour is written, those in which nothing ran too: the next pass then has nothing to look at
+  // until the next hour is over (one row read a minute, one written an hour).
   const hours = emptyHours(first, lastOver - first + 1);
-  addFigures(hours, [finished, await startedFinished, running] as HourFigureRows);
+  addFigures(hours, figures);
   const rows: RunHour[] = hours.map(({ hour, ...counts }) => ({ hour: hour.getTime() / HOUR_MS, ...counts, rolledAt: now }));
   const [head, ...rest] = insertHours(db, rows);
   await db.batch([head!, ...rest]);
