@@ -46,12 +46,14 @@ describe("DELETE /api/jobs/:id", () => {
       expect(listed.body.data.map((j: any) => j.id)).not.toContain(job.id);
     }
     expect((await call("GET", `/api/jobs?limit=100`)).body.data.map((j: any) => j.id)).not.toContain(job.id);
-    expect((await call("GET", `/api/logs?jobId=${job.id}`)).body.data).toEqual([]);
     expect((await call("GET", `/get-logs/${job.id}`)).status).toBe(404);
+    // Its attempts stay in the delivery log, marked, until the purge.
+    expect((await call("GET", `/api/logs?jobId=${job.id}`)).body.data).toMatchObject([{ jobId: job.id, jobDeleted: true, taskName: "" }]);
 
     // The sweep purges its rows (nothing was under way).
     await sweep();
     expect(await leftOf(job.id)).toEqual(nothing);
+    expect((await call("GET", `/api/logs?jobId=${job.id}`)).body.data).toEqual([]);
   });
 
   it("stops the runs in progress and to come without a webhook", async () => {

@@ -8,7 +8,9 @@ import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { insertRows } from "../src/db/json-rows";
 import { jobs } from "../src/db/schema";
-import { INDEXED_SEARCH_MIN_CHARS, listJobs, scanCondition, SEARCH_COUNT_PAGES } from "../src/jobs/repository";
+import { INDEXED_SEARCH_MIN_CHARS, listJobs, scanCondition } from "../src/jobs/repository";
+import { listJobs as listJobPage } from "../src/jobs/service";
+import { COUNT_PAGES } from "../src/lib/pagination";
 import { call, createJob, sessionCookie, uniqueWord } from "./support/helpers";
 
 const FIXTURE = [
@@ -47,7 +49,7 @@ describe("search index", () => {
     const ids = made.map((j) => j.id);
     const db = getDb(env.DB);
     const listed = async (term: string) =>
-      (await listJobs(db, { search: term }, "newest", 100, 0)).rows.map((r) => r.id).filter((id) => ids.includes(id)).sort();
+      (await listJobs(db, { search: term }, "newest", 100, { offset: 0 }, { start: true }, null)).rows.map((r) => r.item.id).filter((id) => ids.includes(id)).sort();
     const scanned = async (term: string) =>
       (await db.select({ id: jobs.id }).from(jobs).where(and(inArray(jobs.id, ids), scanCondition(term)))).map((r) => r.id).sort();
     for (const term of TERMS) {
@@ -105,7 +107,7 @@ describe("search index", () => {
 
     const page2 = await call("GET", `/api/jobs?search=${word}&limit=3&page=2`);
     expect(ids(page2)).toEqual(newest.slice(3, 6));
-    expect(page2.body.pagination).toEqual({ page: 2, limit: 3, total: 7, totalPages: 3, totalExact: true });
+    expect(page2.body.pagination).toMatchObject({ page: 2, limit: 3, total: 7, totalPages: 3, totalExact: true });
     expect(ids(await call("GET", `/api/jobs?search=${word}&limit=3&page=3`))).toEqual(newest.slice(6));
     expect(ids(await call("GET", `/api/jobs?search=${word}&limit=3&sort=oldest`))).toEqual(made.slice(0, 3).map((j) => j.id));
 
@@ -125,7 +127,7 @@ describe("search index", () => {
   });
 
   it("counts a search's matches through ten pages, then reports a lower bound, and still pages past it", async () => {
-    expect(SEARCH_COUNT_PAGES).toBe(10);
+    expect(COUNT_PAGES).toBe(10);
     const word = uniqueWord("many");
     const now = new Date();
     // 25 matches, every other one COMPLETED (12), seeded in one batch.
@@ -147,12 +149,12 @@ describe("search index", () => {
     // Page 1 of 2 counts 20 matches (pages 1-10) and stops: "20 and more".
     const page1 = await list("");
     expect(ids(page1)).toEqual(newest.slice(0, 2));
-    expect(page1.body.pagination).toEqual({ page: 1, limit: 2, total: 20, totalPages: 10, totalExact: false });
+    expect(page1.body.pagination).toMatchObject({ page: 1, limit: 2, total: 20, totalPages: 10, totalExact: false });
     expect((await list("&page=3")).body.pagination).toMatchObject({ total: 24, totalExact: false });
     // From page 4, ten pages reach past the last match: the count is exact.
     const page4 = await list("&page=4");
     expect(ids(page4)).toEqual(newest.slice(6, 8));
-    expect(page4.body.pagination).toEqual({ page: 4, limit: 2, total: 25, totalPages: 13, totalExact: true });
+    expect(page4.body.pagination).toMatchObject({ page: 4, limit: 2, total: 25, totalPages: 13, totalExact: true });
     // A page past the first count still has its rows.
     expect(ids(await list("&page=13"))).toEqual(newest.slice(24));
     // A filter that leaves fewer matches than ten pages is counted exactly.
@@ -160,20 +162,23 @@ describe("search index", () => {
     expect(ids(completed)).toEqual(rows.filter((r) => r.status === "COMPLETED").slice(0, 2).map((r) => r.id));
     expect(completed.body.pagination).toMatchObject({ total: 12, totalExact: true });
 
-    // The dashboard says "20+" and offers pages past the last numbered one.
+    // The dashboard says "20+" and "page 1 of at least 10", and its Next link reads page 2 by cursor.
     const page = await call("GET", `/?search=${word}&limit=2`, undefined, { cookie: await sessionCookie() });
     expect(page.body).toContain("Showing 1–2 of 20+ jobs");
-    expect(page.body).toMatch(/<a href="\/\?search=many[0-9a-f]+&amp;limit=2&amp;page=2"[^>]*rel="next"/);
+    expect(page.body).toContain("Page 1 of at least 10");
+    const next = page.body.match(/<a href="(\/\?search=many[0-9a-f]+&amp;limit=2&amp;page=2&amp;cursor=[\w-]+)"[^>]*rel="next"/);
+    expect(next).not.toBeNull();
+    const page2 = await call("GET", next![1]!.replaceAll("&amp;", "&"), undefined, { cookie: await sessionCookie() });
+    expect(page2.body).toContain("Showing 3–4 of 22+ jobs");
   });
 
   it("counts through ten pages alike on the index and on the scan of short terms", async () => {
     const word = uniqueWord("lim");
     for (let i = 0; i < 12; i++) await createJob({ taskName: `Qz${i} ${word}` });
-    const db = getDb(env.DB);
     for (const term of [word, "Qz"]) {
       const totals = async (offset: number) => {
-        const { rows, total, totalExact } = await listJobs(db, { search: term }, "newest", 1, offset);
-        return [rows.length, total, totalExact];
+        const { items, pagination } = await listJobPage(env, { search: term, sort: "newest", count: "bounded", limit: 1, page: offset + 1 });
+        return [items.length, pagination.total, pagination.totalExact];
       };
       expect(await totals(0), term).toEqual([1, 10, false]);
       expect(await totals(1), term).toEqual([1, 11, false]);

@@ -143,7 +143,12 @@ export async function measureCost(state, receiver, headers, { largeJobs = 100_00
     ops.recurringRun = perJob(await measured(app.url, () => waitDelivered(receiver, recurring, 150_000)), N);
     await runLoad(app.url, { total: N, concurrency: 8, request: (i) => ({ method: "POST", path: `/api/jobs/${recurring[i]}/pause`, headers }) });
 
-    const idleSweep = async () => perJob(await measured(app.url, () => app.scheduled(new Date())), 1);
+    // A pass first: the first sweep after new rows rolls up the overview's hours that are over (work of
+    // its own, once an hour); the one measured then has nothing to do.
+    const idleSweep = async () => {
+      await app.scheduled(new Date());
+      return perJob(await measured(app.url, () => app.scheduled(new Date())), 1);
+    };
     ops.idleSweep = await idleSweep();
     await app.stop();
 

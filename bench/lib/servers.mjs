@@ -97,7 +97,7 @@ function stopGroup(child) {
  * does deployed. For a profile: `inspectorPort` opens the DevTools protocol, and `minify: false` keeps
  * the function names.
  */
-export async function startWorkerd(kind, { state, vars = {}, inspectorPort, minify = true, sweepEverySeconds = 15 } = {}) {
+export async function startWorkerd(kind, { state, vars = {}, inspectorPort, minify = true, sweepEverySeconds = 15, silent = false } = {}) {
   const config = kind === "app" ? BENCH_CONFIG : "bench/baseline/wrangler.toml";
   const outdir = resolve(`bench/.build/${kind}`);
   execFileSync("npx", ["wrangler", "deploy", "--dry-run", "-c", config, ...(config === BENCH_CONFIG ? ["--env", ""] : []), "--outdir", outdir, ...(minify ? [] : ["--minify=false"])], quiet);
@@ -116,8 +116,10 @@ export async function startWorkerd(kind, { state, vars = {}, inspectorPort, mini
     ...(state ? { d1Persist: `${state}/v3/d1` } : {}),
     // The Worker's log lines straight through, unparsed: Miniflare's default (a readline per stream) was
     // seen to stop reading under a benchmark's volume, and workerd then blocks on its full stdout.
+    // `silent`: the Worker's output is read and dropped (a benchmark of latency prints its own lines).
     handleRuntimeStdio: (stdout, stderr) => {
-      stdout.pipe(process.stdout);
+      if (silent) stdout.resume();
+      else stdout.pipe(process.stdout);
       stderr.pipe(process.stderr);
     },
   });

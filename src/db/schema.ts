@@ -210,7 +210,15 @@ export const webhookLogs = sqliteTable(
     sentAt: integer("sentAt", { mode: "timestamp_ms" }).notNull(),
     nextRetryAt: integer("nextRetryAt", { mode: "timestamp_ms" }),
   },
-  (t) => [index("webhook_logs_job_idx").on(t.jobId, t.id), index("webhook_logs_run_idx").on(t.runId, t.id)],
+  (t) => [
+    index("webhook_logs_job_idx").on(t.jobId, t.id),
+    index("webhook_logs_run_idx").on(t.runId, t.id),
+    // Failed attempts only (no response, or not 2xx), newest last: the logs' failure filter reads its page
+    // from here however rare failures are. A successful attempt writes no entry in it.
+    index("webhook_logs_failed_idx")
+      .on(t.id)
+      .where(sql`${t.responseStatus} IS NULL OR ${t.responseStatus} < 200 OR ${t.responseStatus} >= 300`),
+  ],
 );
 
 /** What the built-in webhook inbox received: lets the whole loop run offline. */
@@ -243,6 +251,23 @@ export const cursors = sqliteTable("cursors", {
   id: integer("id").notNull(),
 });
 
+/**
+ * The overview's runs per hour, for hours that are over: written once per hour by the rollup pass
+ * (execution/rollup.ts), so the overview reads 24 of these rows instead of every run of the last 24 h.
+ * An hour's figures do not change once it is over: a run is counted in the hour it started and in the
+ * hour it finished.
+ */
+export const runHours = sqliteTable("run_hours", {
+  /** The hour: ms since the epoch / 3 600 000. */
+  hour: integer("hour").primaryKey(),
+  /** Runs that started in the hour (finished since, or still in progress when it was rolled up). */
+  started: integer("started").notNull(),
+  completed: integer("completed").notNull(),
+  failed: integer("failed").notNull(),
+  cancelled: integer("cancelled").notNull(),
+  rolledAt: integer("rolledAt", { mode: "timestamp_ms" }).notNull(),
+});
+
 export const inboxEntries = sqliteTable("inbox_entries", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   receivedAt: integer("receivedAt", { mode: "timestamp_ms" }).notNull(),
@@ -255,3 +280,4 @@ export type Run = typeof runs.$inferSelect;
 export type Delivery = typeof deliveries.$inferSelect;
 export type WebhookLog = typeof webhookLogs.$inferSelect;
 export type InboxEntry = typeof inboxEntries.$inferSelect;
+export type RunHour = typeof runHours.$inferSelect;

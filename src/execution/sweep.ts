@@ -10,6 +10,7 @@ import { getDb } from "../db/client";
 import { findStalledDeliveries } from "../deliveries/transitions";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { logFailure } from "../lib/log";
+import { rollupHours } from "../stats/rollup";
 import { purge } from "./purge";
 import { retention, retentionBehind } from "./retention";
 import { dispatch, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
@@ -114,6 +115,9 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
     const retained = await retention(env, now);
     report.retainedRows += retained.runsDeleted + retained.deliveriesDeleted + retained.logsDeleted + retained.idempotencyKeysDeleted;
   });
+
+  // The overview's hours that are over, rolled up once each (stats/rollup.ts); a failed rollup is tried again next sweep.
+  await phase("rollup", async () => void (await rollupHours(env, now)));
 
   // What deleted jobs left behind, a bounded amount per sweep.
   await phase("purge", async () => {

@@ -8,7 +8,7 @@ import { Webhook } from "standardwebhooks";
 import { getDb } from "../db/client";
 import { getConfig, type Env } from "../env";
 import { notFound, unauthorized } from "../lib/errors";
-import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
+import { readPage, type PageRequest } from "../lib/pagination";
 import * as repo from "./repository";
 
 /** Headers worth keeping from a received webhook (the rest is transport noise). */
@@ -52,8 +52,8 @@ export async function receive(env: Env, headers: Headers, rawBody: string) {
 
 export async function list(env: Env, page: PageRequest) {
   ensureEnabled(env);
-  const { rows, total } = await repo.listEntries(getDb(env.DB), page.limit, offsetOf(page));
-  return toPage(rows, total, page);
+  const db = getDb(env.DB);
+  return readPage(page, (start, from, countLimit) => repo.listEntries(db, page.limit, start, from, countLimit), { list: "inbox" });
 }
 
 export async function clear(env: Env) {

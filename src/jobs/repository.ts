@@ -2,10 +2,12 @@
  * Drizzle queries for jobs: create, read, list and search, edit, delete. A job is read with its latest
  * run and that run's delivery (runs/views.ts). Runs are started and finished in runs/transitions.ts.
  */
-import { and, count, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { aliasedColumns, joined } from "../db/aliased";
 import { jsonValues } from "../db/json-rows";
+import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
+import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { deliveries, idempotencyKeys, jobs, runs, webhookLogs, type Delivery, type Job, type JobStatus, type Priority, type Run, type Schedule } from "../db/schema";
 import { jobView, type JobView } from "../runs/views";
 
@@ -41,16 +43,22 @@ const isIndexed = (term: string) => [...term].length >= INDEXED_SEARCH_MIN_CHARS
 /**
  * Search is a case-insensitive substring match in the task name or the payload's JSON text, with `%`,
  * `_` and quotes as plain characters. Terms of 3+ characters are found through the FTS5 trigram index
- * (`jobs_fts`, see listSearched); shorter ones by this scan, which defines the same match.
+ * (`jobs_fts`, see jobsList); shorter ones by this scan, which defines the same match.
  */
 export function scanCondition(term: string): SQL {
   const pattern = `%${escapeLike(term)}%`;
   return or(sql`${jobs.taskName} LIKE ${pattern} ESCAPE '\\'`, sql`${jobs.payload} LIKE ${pattern} ESCAPE '\\'`)!;
 }
 
-/** The status and priority filters (a search is matched by listJobs, from its index). */
+/**
+ * The status and priority filters (a search is matched by listJobs, from its index). With both, the
+ * status index is walked and each row's priority checked (the unary + keeps the planner off the
+ * priority index): a status can be rare (IN_PROGRESS), while jobs are usually spread over the three
+ * priorities, so the walk reads about three entries per match at worst.
+ */
 function whereOf({ status, priority }: Omit<JobFilter, "search">): SQL | undefined {
-  return and(status ? eq(jobs.status, status) : undefined, priority ? eq(jobs.priority, priority) : undefined);
+  const byPriority = priority === undefined ? undefined : status === undefined ? eq(jobs.priority, priority) : sql`+${jobs.priority} = ${priority}`;
+  return and(status ? eq(jobs.status, status) : undefined, byPriority);
 }
 
 /**
@@ -66,22 +74,6 @@ const shownOnly = ({ status }: Omit<JobFilter, "search">): SQL | undefined => (s
  */
 const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
 export type JobSort = keyof typeof direction;
-
-/**
- * How far a search counts its matches: through this many pages of the requested size, starting at the
- * requested page (100 matches for page 1 at the default limit of 10). Past that the total is a lower
- * bound (`totalExact: false`). Counting is a walk over the matches, so an exact count would cost as
- * much as reading every one of them; this way a search costs about what its pages cost, however many
- * jobs match. Lists without a search count exactly (an index count).
- */
-export const SEARCH_COUNT_PAGES = 10;
-
-export interface JobList {
-  rows: JobView[];
-  total: number;
-  /** False when a search stopped counting: `total` matches exist, and more. */
-  totalExact: boolean;
-}
 
 /**
  * createdAt never decreases from one job to the next: it is `now`, or the newest job's createdAt when
@@ -125,14 +117,14 @@ export function insertJob(db: Db, job: NewJob, now: Date, { unlessKey }: { unles
 }
 
 /** Jobs with their latest run and its delivery (left joins by primary key). */
-const withLatestRun = (db: Db) =>
+const withLatestRun = <E extends Record<string, SQL.Aliased | SQL>>(db: Db, extra: E = {} as E) =>
   db
-    .select({ job: getTableColumns(jobs), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
+    .select({ ...extra, job: getTableColumns(jobs), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
     .from(jobs)
     .leftJoin(runs, eq(runs.id, jobs.latestRunId))
     .leftJoin(deliveries, eq(deliveries.runId, jobs.latestRunId));
 
-type Row = NonNullable<Awaited<ReturnType<ReturnType<typeof withLatestRun>["get"]>>>;
+type Row = Pick<NonNullable<Awaited<ReturnType<ReturnType<typeof withLatestRun>["get"]>>>, "job" | "run" | "delivery">;
 const toView = ({ job, run, delivery }: Row) => jobView(job, joined<Run>(run, "id"), joined<Delivery>(delivery, "runId"));
 
 /** One job with its latest run and delivery: a statement for a db.batch(); `jobViewOf` reads its answer. */
@@ -171,51 +163,54 @@ export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
 }
 
 /**
- * One page and the total, in one D1 round trip. The page's rowids come first, from an index alone
- * (skipping `offset` entries without reading their rows), then only those rows are read.
+ * A list of jobs as a keyset list (db/keyset.ts), in creation order, keyed by rowid. A search walks the
+ * search index's matches (its rowid is the job's) and checks each one's row against the filters (CROSS
+ * JOIN keeps the index first); a term too short for the index is a check on each row walked. Otherwise
+ * the status index is walked for a status (its priority, if asked, checked on each row), the priority
+ * index for a priority, or the table. A page by number of the whole list skips through the createdAt
+ * index, the compact one in creation order (the table itself is not).
  */
-export async function listJobs(
-  db: Db,
-  { search, ...filters }: JobFilter,
-  sort: JobSort,
-  limit: number,
-  offset: number,
-  /** Count every match of a search (the original API's clients loop over `totalPages`). */
-  exactCount = false,
-): Promise<JobList> {
+function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList {
+  const order = sort === "newest" ? "desc" : "asc";
+  if (search !== undefined && isIndexed(search)) {
+    const phrase = ftsPhrase(search);
+    const check = whereOf(filters);
+    const matches = check ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase}` : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`;
+    return { key: sql`jobs_fts.rowid`, matches, order, check };
+  }
+  const { status, priority } = filters;
+  const walked = status ? eq(jobs.status, status) : priority ? eq(jobs.priority, priority) : undefined;
+  const check = and(status && priority ? eq(jobs.priority, priority) : undefined, search === undefined ? undefined : scanCondition(search));
   const dir = direction[sort];
-  const where = whereOf(filters);
-  if (search !== undefined) return listSearched(db, search, where, shownOnly(filters), dir, limit, offset, exactCount ? null : offset + SEARCH_COUNT_PAGES * limit);
-  // Unfiltered, the createdAt index is the compact one in creation order; the table itself is not.
-  const order = where ? sql`${jobs}.rowid ${dir}` : sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}`;
-  const shown = and(where, shownOnly(filters));
-  const [rows, [total]] = await db.batch([
-    rowsOf(db, sql`SELECT rowid FROM ${jobs} WHERE ${shown ?? sql`1`} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`, order),
-    db.select({ n: count() }).from(jobs).where(shown),
-  ]);
-  return { rows: rows.map(toView), total: total?.n ?? 0, totalExact: true };
+  const all = !walked && !check;
+  return {
+    key: sql`${jobs}.rowid`,
+    // Deleted jobs (awaiting their purge) are walked past: a status filter never matches them.
+    matches: sql`${jobs} WHERE ${walked ?? sql`1`} AND ${shownOnly(filters) ?? sql`1`}`,
+    order,
+    check,
+    offsetOrder: all ? sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}` : undefined,
+    whole: all ? { table: jobs, less: sql`(SELECT count(*) FROM ${jobs} WHERE ${jobs.status} = ${DELETED})` } : undefined,
+  };
 }
 
-/** The jobs whose rowids `pageRowids` selects, in `order`, each with its latest run. */
-const rowsOf = (db: Db, pageRowids: SQL, order: SQL) => withLatestRun(db).where(sql`${jobs}.rowid IN (${pageRowids})`).orderBy(order);
-
 /**
- * A search walks its matches in rowid order: from the search index, each match joined to its row when
- * a filter needs the row (CROSS JOIN keeps the index first), or a scan for a term too short for it.
- * The page stops after its rows; the count stops after `countLimit` + 1 matches (null: counts them all).
+ * One page of jobs (each with its latest run, keyed by rowid) and the bounded count of the matches, in
+ * one D1 round trip. The page's rowids come first, from an index alone, then only those rows are read.
  */
-async function listSearched(db: Db, term: string, where: SQL | undefined, shown: SQL | undefined, dir: SQL, limit: number, offset: number, countLimit: number | null) {
-  const phrase = isIndexed(term) ? ftsPhrase(term) : undefined;
-  const [rowid, matches] = phrase
-    ? [sql`jobs_fts.rowid`, where ? sql`jobs_fts CROSS JOIN ${jobs} ON ${jobs}.rowid = jobs_fts.rowid WHERE jobs_fts MATCH ${phrase} AND ${where}` : sql`jobs_fts WHERE jobs_fts MATCH ${phrase}`]
-    : [sql`${jobs}.rowid`, sql`${jobs} WHERE ${and(scanCondition(term), where, shown)!}`];
+export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
+  const list = jobsList(filter, sort);
   const [rows, [counted]] = await db.batch([
-    rowsOf(db, sql`SELECT ${rowid} FROM ${matches} ORDER BY ${rowid} ${dir} LIMIT ${limit} OFFSET ${offset}`, sql`${jobs}.rowid ${dir}`),
-    db.select({ n: count() }).from(countLimit === null ? sql`(SELECT 1 FROM ${matches})` : sql`(SELECT 1 FROM ${matches} LIMIT ${countLimit + 1})`),
+    withLatestRun(db, { rowid: sql<number>`${jobs}.rowid` })
+      .where(sql`${jobs}.rowid IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`)
+      .orderBy(sql`${jobs}.rowid ${direction[sort]}`),
+    countMatches(db, list, count, countLimit),
   ]);
-  const n = counted?.n ?? 0;
-  if (countLimit === null) return { rows: rows.map(toView), total: n, totalExact: true };
-  return { rows: rows.map(toView), total: Math.min(n, countLimit), totalExact: n <= countLimit };
+  return {
+    rows: rows.map((row): Keyed<JobView> => ({ key: row.rowid, item: toView(row) })),
+    counted: counted?.n ?? 0,
+    ...windowEnd(list, start, counted, countLimit),
+  };
 }
 
 export type JobFields = Partial<Pick<Job, "taskName" | "payload" | "priority" | "webhookUrl" | "notifyOnCancel" | "schedule" | "paused" | "scheduleCursor" | "occurrences">>;
@@ -321,7 +316,7 @@ export interface ExportRow {
 
 /**
  * One page of an export: up to `limit` jobs past the rowid `after` (null: from the first), in the
- * list's order and with the list's filters (see listJobs and listSearched). Keyset, not OFFSET: each
+ * list's order and with the list's filters (see jobsList). Keyset, not OFFSET: each
  * page starts where the last one stopped, so page 200 costs what page 1 costs.
  */
 export async function exportPage(db: Db, { search, ...filters }: JobFilter, sort: JobSort, after: number | null, limit: number): Promise<ExportRow[]> {

@@ -6,6 +6,7 @@ import { createInsertSchema } from "drizzle-zod";
 import { z } from "zod";
 import { JOB_STATUSES, PRIORITIES, jobs } from "../db/schema";
 import { parseJsonText } from "../lib/json";
+import { cursorParam, decodeCursor, type ListName } from "../lib/pagination";
 import { oneTimingAtMost, timingFields } from "../schedules/schemas";
 
 export const TASK_NAME_MAX = 200;
@@ -128,8 +129,11 @@ export const pageQuery = {
   page: intParam("page", 1, 1_000_000, 1),
 };
 
-export const listJobsQuery = z.object({
-  ...pageQuery,
+/** A page by number (`page`) or by cursor (`cursor`, from the answer's pagination) of the list `list`. */
+export const pageQueryOf = (list: ListName) => ({ ...pageQuery, cursor: cursorParam(list) });
+
+const listJobsObject = z.object({
+  ...pageQueryOf("jobs"),
   search: z
     .string()
     .trim()
@@ -142,18 +146,24 @@ export const listJobsQuery = z.object({
     (v) => (v === "" ? undefined : v),
     z.enum(["newest", "oldest"], { error: "sort must be newest or oldest" }).default("newest"),
   ),
-  /** `exact`: a search counts every match (by default it stops after ten pages; see the README). */
+  /** `exact`: count every match (by default a list counts ten pages ahead and stops; see the README). */
   count: z.preprocess(
     (v) => (v === "" ? undefined : v),
     z.enum(["bounded", "exact"], { error: "count must be bounded or exact" }).default("bounded"),
   ),
 });
 
+/** A cursor reads on in the order it was made in: with another `sort` it would jump, so it is refused. */
+export const listJobsQuery = listJobsObject.superRefine((q, ctx) => {
+  const made = q.cursor === undefined ? undefined : decodeCursor(q.cursor)?.sort;
+  if (made !== undefined && made !== q.sort) ctx.addIssue({ code: "custom", path: ["cursor"], message: `cursor belongs to the list sorted ${made}, not ${q.sort}` });
+});
+
 export const EXPORT_FORMATS = ["csv", "ndjson"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** An export: the list's filters and order (no page: every match), and the file format (CSV by default). */
-export const exportJobsQuery = listJobsQuery.pick({ search: true, status: true, priority: true, sort: true }).extend({
+export const exportJobsQuery = listJobsObject.pick({ search: true, status: true, priority: true, sort: true }).extend({
   format: z.preprocess(
     (v) => (v === "" || v === undefined ? undefined : typeof v === "string" ? v.trim().toLowerCase() : v),
     z.enum(EXPORT_FORMATS, { error: `format must be one of ${EXPORT_FORMATS.join(", ")}` }).default("csv"),
@@ -166,7 +176,7 @@ export type ExportJobsQuery = z.infer<typeof exportJobsQuery>;
 export const legacyListJobsQuery = listJobsQuery.transform((q) => ({ ...q, count: "exact" as const }));
 
 export const listLogsQuery = z.object({
-  ...pageQuery,
+  ...pageQueryOf("logs"),
   jobId: z.preprocess((v) => (v === "" ? undefined : v), z.string().trim().max(64).optional()),
   outcome: z.preprocess(
     (v) => (v === "" ? undefined : v),

@@ -11,7 +11,7 @@ import { getConfig, type Env } from "../env";
 import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
 import { logCancelled, logFailure, logScheduled, runFields } from "../lib/log";
-import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
+import { readPage, type PageRequest } from "../lib/pagination";
 import { dispatch, dispatchInBackground, queueCompletions, sendStartMessages } from "../runs/dispatch";
 import { countInProgress } from "../runs/repository";
 import { cancelUnfinishedOf, insertRuns, refreshJobs, replanRuns } from "../runs/transitions";
@@ -120,10 +120,14 @@ export async function getJobWithNextRuns(env: Env, id: string) {
   return { ...job, nextRuns: nextRunsOf(job, NEXT_RUNS_SHOWN) };
 }
 
-/** A page of jobs. A search counts its matches through ten pages unless `count=exact` asks for all of them. */
-export async function listJobs(env: Env, { limit, page, sort, count, ...filter }: ListJobsQuery) {
-  const { rows, total, totalExact } = await repo.listJobs(getDb(env.DB), filter, sort, limit, offsetOf({ limit, page }), count === "exact");
-  return toPage(rows, total, { limit, page }, totalExact);
+/** A page of jobs. The total is counted ten pages ahead unless `count=exact` asks for every match. */
+export async function listJobs(env: Env, { limit, page, cursor, sort, count, ...filter }: ListJobsQuery) {
+  const db = getDb(env.DB);
+  return readPage({ limit, page, cursor }, (start, from, countLimit) => repo.listJobs(db, filter, sort, limit, start, from, countLimit), {
+    list: "jobs",
+    sort,
+    exact: count === "exact",
+  });
 }
 
 /**
@@ -258,8 +262,8 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
 export const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export async function listLogs(env: Env, { jobId, outcome, ...page }: PageRequest & logsRepo.LogFilter) {
-  const { rows, total } = await logsRepo.listLogs(getDb(env.DB), { jobId, outcome }, page.limit, offsetOf(page));
-  return toPage(rows, total, page);
+  const db = getDb(env.DB);
+  return readPage(page, (start, from, countLimit) => logsRepo.listLogs(db, { jobId, outcome }, page.limit, start, from, countLimit), { list: "logs" });
 }
 
 export async function listJobLogs(env: Env, jobId: string, page: PageRequest) {

@@ -45,7 +45,13 @@ export const log = createSelectSchema(webhookLogs, { requestBody: () => z.unknow
   description: "One attempt of a delivery: the exact bytes sent and what came back",
 });
 
-export const listedLog = log.extend({ taskName: z.string(), runNumber: z.number().int().nullable() }).meta({ id: "ListedWebhookLog" });
+export const listedLog = log
+  .extend({
+    taskName: z.string(),
+    runNumber: z.number().int().nullable(),
+    jobDeleted: z.boolean().meta({ description: "The job was deleted since: its attempts stay listed until they are purged, within minutes of its last webhook" }),
+  })
+  .meta({ id: "ListedWebhookLog" });
 
 export const runDetail = runRow
   .extend({
@@ -58,9 +64,11 @@ const pagination = z
   .object({
     page: z.number().int(),
     limit: z.number().int(),
-    total: z.number().int(),
+    total: z.number().int().meta({ description: "Counted ten pages ahead of this page and no further: a lower bound when totalExact is false" }),
     totalPages: z.number().int().meta({ description: "At least this many pages when the total is not exact" }),
-    totalExact: z.boolean().meta({ description: "False when a search stopped counting after ten pages (ask count=exact)" }),
+    totalExact: z.boolean().meta({ description: "False when the count stopped ten pages ahead (GET /api/jobs: ask count=exact)" }),
+    nextCursor: z.string().nullable().meta({ description: "Pass as `cursor` to read the next page, at any depth for the cost of one page; null on the last page" }),
+    prevCursor: z.string().nullable().meta({ description: "Pass as `cursor` to read the page before; null on the first page" }),
   })
   .meta({ id: "Pagination" });
 
@@ -138,7 +146,12 @@ export const stats = z
     generatedAt: z.date(),
     since: z.date().meta({ description: "Start of the window the hourly figures cover (whole hours)" }),
     windowHours: z.number().int(),
-    jobs: z.object({ total: z.number().int(), byStatus: counts(JOB_STATUSES) }),
+    countLimit: z.number().int().meta({ description: "Counts stop here: a count equal to it means that many or more" }),
+    jobs: z.object({
+      total: z.number().int(),
+      totalExact: z.boolean().meta({ description: "False when a status reached countLimit: the total is a lower bound" }),
+      byStatus: counts(JOB_STATUSES).meta({ description: "Each counted up to countLimit" }),
+    }),
     runs: z.object({
       inProgress: z.number().int(),
       waiting: z.object({ count: z.number().int(), oldestDueAt: z.date().nullable(), oldestWaitMs: z.number().nullable() }).meta({ description: "Due runs not started yet" }),
@@ -146,9 +159,12 @@ export const stats = z
       totals: z.object(hourCounts),
     }),
     deliveries: z.object({
-      byState: counts(DELIVERY_STATES).meta({ description: "The webhooks of the runs finished in the window" }),
+      sample: z.object({ runs: z.number().int(), limit: z.number().int() }).meta({ description: "The runs the webhook figures cover: the latest finished in the window, at most `limit`" }),
+      byState: counts(DELIVERY_STATES).meta({ description: "The webhooks of the sample's runs, by state" }),
       lagMs: z.object({ p50: z.number().nullable(), p95: z.number().nullable(), samples: z.number().int() }).meta({ description: "Run finished -> webhook delivered" }),
-      backlog: z.object({ pending: z.number().int(), sending: z.number().int(), retrying: z.number().int(), nextAttemptAt: z.date().nullable() }),
+      backlog: z
+        .object({ pending: z.number().int(), sending: z.number().int(), retrying: z.number().int(), nextAttemptAt: z.date().nullable(), exact: z.boolean() })
+        .meta({ description: "Deliveries under way; when exact is false, the countLimit due soonest" }),
     }),
   })
   .meta({ id: "Stats" });

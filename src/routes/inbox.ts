@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../env";
 import * as inbox from "../inbox/service";
-import { pageQuery } from "../jobs/schemas";
+import { pageQueryOf } from "../jobs/schemas";
 import { validate } from "../lib/validate";
 import { apiAuth } from "../security/api-auth";
 
@@ -18,7 +18,7 @@ export const inboxRoutes = new Hono<AppEnv>()
       return c.json({ success: true, message: "Webhook received", data: { id: entry.id } });
     },
   )
-  .get("/", apiAuth, validate("query", z.object(pageQuery)), async (c) => {
+  .get("/", apiAuth, validate("query", z.object(pageQueryOf("inbox"))), async (c) => {
     const { items, pagination } = await inbox.list(c.env, c.req.valid("query"));
     return c.json({ success: true, data: items, pagination });
   })

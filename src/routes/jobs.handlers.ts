@@ -5,7 +5,7 @@
 import { createFactory } from "hono/factory";
 import { z } from "zod";
 import type { AppEnv, Env } from "../env";
-import { bulkActionSchema, bulkRunSchema, createJobSchema, exportJobsQuery, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQuery, runIdParam, updateJobSchema } from "../jobs/schemas";
+import { bulkActionSchema, bulkRunSchema, createJobSchema, exportJobsQuery, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQueryOf, runIdParam, updateJobSchema } from "../jobs/schemas";
 import { bulkAction } from "../jobs/bulk";
 import { exportFile, exportJobs as exportStream } from "../jobs/export";
 import * as jobs from "../jobs/service";
@@ -56,7 +56,8 @@ export const createJob = factory.createHandlers(
 export const listJobs = factory.createHandlers(
   doc({
     summary: "List and search jobs",
-    description: "Newest first (or `sort=oldest`). `search` matches the task name or the payload's text, case-insensitively; filters combine with it.",
+    description:
+      "Newest first (or `sort=oldest`). `search` matches the task name or the payload's text, case-insensitively; filters combine with it. The total is counted ten pages ahead of the page and stops there (`totalExact: false`; `count=exact` counts every match, at the cost of reading them all). `pagination.nextCursor` reads the next page for the cost of one page at any depth; a `page` number skips that many jobs first.",
     tag: "Jobs",
     ok: [200, "A page of jobs", body.page(body.job)],
   }),
@@ -67,7 +68,7 @@ export const listJobs = factory.createHandlers(
   },
 );
 
-/** The original `GET /get-jobs`: the same list, with exact totals. */
+/** The original `GET /get-jobs`: the same list, with exact totals (its clients loop over totalPages): a count of every match. */
 export const legacyListJobs = factory.createHandlers(validate("query", legacyListJobsQuery), async (c) => {
   const { items, pagination } = await jobs.listJobs(c.env, c.req.valid("query"));
   return c.json({ success: true, data: items, pagination });
@@ -233,7 +234,7 @@ export const redeliverJob = factory.createHandlers(
 export const listJobRuns = factory.createHandlers(
   doc({ summary: "List a job's runs", description: "Newest first, each with its delivery's state.", tag: "Runs", ok: [200, "A page of runs", body.page(body.run)], errors: [404] }),
   validate("param", jobIdParam),
-  validate("query", z.object(pageQuery)),
+  validate("query", z.object(pageQueryOf("runs"))),
   async (c) => {
     const { items, pagination } = await runs.listJobRuns(c.env, c.req.valid("param").id, c.req.valid("query"));
     return c.json({ success: true, data: items, pagination });
@@ -260,7 +261,7 @@ export const redeliverRun = factory.createHandlers(
 export const listJobLogs = factory.createHandlers(
   doc({ summary: "List a job's delivery attempts", description: "Every webhook attempt of its runs, newest first.", tag: "Logs", ok: [200, "A page of attempts", body.page(body.listedLog)], errors: [404] }),
   validate("param", jobIdParam),
-  validate("query", z.object(pageQuery)),
+  validate("query", z.object(pageQueryOf("logs"))),
   async (c) => {
     const { items, pagination } = await jobs.listJobLogs(c.env, c.req.valid("param").id, c.req.valid("query"));
     return c.json({ success: true, data: items, pagination });

@@ -9,7 +9,7 @@ export const stats = createFactory<AppEnv>().createHandlers(
   doc({
     summary: "Overview figures",
     description:
-      "Jobs by status; runs started and finished per hour over the last 24 h; their webhooks by state and the webhook lag (run finished to delivered) at p50 and p95; the deliveries still under way; the oldest due run still waiting. Figures are at most 10 s old (reused across callers).",
+      "Jobs by status (each counted up to countLimit); runs started and finished per hour over the last 24 h (hours that are over from a rollup); the webhooks of the latest 1 000 runs finished in that window by state, and their lag (run finished to delivered) at p50 and p95; the deliveries still under way; the oldest due run still waiting. Every figure reads a bounded number of rows. Figures are at most 10 s old (reused across callers).",
     tag: "Stats",
     ok: [200, "The figures", body.ok(body.stats)],
   }),

@@ -9,6 +9,8 @@ import { z } from "zod";
 import type { AppEnv } from "../env";
 import { formValuesOf, jobCreateForm, jobEditForm, repeatedFields } from "../jobs/form";
 import { exportJobsQuery, jobIdParam, listJobsQuery, pageQuery, runIdParam } from "../jobs/schemas";
+import { cursorParam } from "../lib/pagination";
+import type { PageLink } from "../views/components";
 import * as schedules from "../schedules/service";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
@@ -40,28 +42,28 @@ async function timingAction(c: Ctx, act: (env: Ctx["env"], id: string) => Promis
 
 /** Runs shown per page of a job's page. */
 const RUNS_PER_PAGE = 10;
-const runsPageQuery = z.object({ page: pageQuery.page });
+const runsPageQuery = z.object({ page: pageQuery.page, cursor: cursorParam("runs") });
 
 /**
  * The page of runs the browser shows on this job's page (from HX-Current-URL): an action taken there
  * answers that page again, not the first.
  */
-function currentRunsPage(c: Ctx, id: string): number {
+function currentRunsPage(c: Ctx, id: string): PageLink {
   const url = currentUrl(c);
-  if (url?.pathname !== jobPageUrl(id)) return 1;
+  if (url?.pathname !== jobPageUrl(id)) return { page: 1 };
   const parsed = runsPageQuery.safeParse(Object.fromEntries(url.searchParams));
-  return parsed.success ? parsed.data.page : 1;
+  return parsed.success ? parsed.data : { page: 1 };
 }
 
 /** Everything a job's page shows: the job, a page of its runs, and their attempts. */
-async function loadDetail(c: Ctx, id: string, page = 1): Promise<JobDetail> {
+async function loadDetail(c: Ctx, id: string, runsPage: PageLink = { page: 1 }): Promise<JobDetail> {
   const job = await jobs.getJob(c.env, id);
-  const { items, pagination } = await runs.listJobRuns(c.env, id, { page, limit: RUNS_PER_PAGE });
+  const { items, pagination } = await runs.listJobRuns(c.env, id, { ...runsPage, limit: RUNS_PER_PAGE }, { known: true });
   const attempts = await runs.attemptsOf(
     c.env,
     items.map((run) => run.id),
   );
-  return { job, runs: items, runsInfo: pagination, attempts, now: new Date() };
+  return { job, runs: items, runsInfo: pagination, runsPage, attempts, now: new Date() };
 }
 
 /** Each issue beside its field: a schedule's issues beside the schedule field they name (cron, timezone, ...). */
@@ -109,7 +111,7 @@ export const uiJobs = new Hono<AppEnv>()
   })
 
   .get("/jobs/:id", validPageInput("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
-    const detail = await loadDetail(c, c.req.valid("param").id, c.req.valid("query").page);
+    const detail = await loadDetail(c, c.req.valid("param").id, c.req.valid("query"));
     if (wantsFragment(c, "job-live")) return c.html(<JobLive {...detail} />);
     return renderPage(c, "jobs", detail.job.taskName, <JobDetailPage {...detail} />);
   })
@@ -120,7 +122,7 @@ export const uiJobs = new Hono<AppEnv>()
   })
 
   .get("/jobs/:id/live", validPageInput("param", jobIdParam), validPageQuery(runsPageQuery), async (c) => {
-    return c.html(<JobLive {...await loadDetail(c, c.req.valid("param").id, c.req.valid("query").page)} />);
+    return c.html(<JobLive {...await loadDetail(c, c.req.valid("param").id, c.req.valid("query"))} />);
   })
 
   .get("/jobs/:id/edit", validPageInput("param", jobIdParam), async (c) => {
@@ -161,8 +163,9 @@ export const uiJobs = new Hono<AppEnv>()
   .get("/jobs/:id/delete", validPageInput("param", jobIdParam), async (c) => {
     const { id } = c.req.valid("param");
     const job = await jobs.getJob(c.env, id);
-    const [logs, runList] = await Promise.all([jobs.listJobLogs(c.env, id, { limit: 1, page: 1 }), runs.listJobRuns(c.env, id, { limit: 1, page: 1 })]);
-    const form = <DeleteConfirm job={job} runCount={runList.pagination.total} logCount={logs.pagination.total} />;
+    // Counted as every list counts (ten pages of 10 ahead): "100+ runs" for a job that has more.
+    const [logs, runList] = await Promise.all([jobs.listJobLogs(c.env, id, { limit: 10, page: 1 }), runs.listJobRuns(c.env, id, { limit: 10, page: 1 }, { known: true })]);
+    const form = <DeleteConfirm job={job} runs={runList.pagination} logs={logs.pagination} />;
     if (wantsFragment(c)) return c.html(<Modal title="Delete job?">{form}</Modal>);
     return renderPage(c, "jobs", "Delete job?", <article class="standalone-form"><h1>Delete job?</h1>{form}</article>);
   })

@@ -5,13 +5,13 @@ import type { AppEnv } from "../env";
 import * as inbox from "../inbox/service";
 import { listLogsQuery } from "../jobs/schemas";
 import * as jobs from "../jobs/service";
-import { toPage } from "../lib/pagination";
+import { cursorParam, emptyPage } from "../lib/pagination";
 import { InboxList, InboxPage } from "../views/inbox";
 import { LogsPage, LogsTable, logsUrl } from "../views/logs";
 import { renderPage, trigger, validPageQuery, wantsFragment } from "./ui.shared";
 
 const logsPageQuery = listLogsQuery.extend({ limit: listLogsQuery.shape.limit.default(20) });
-const inboxQuery = z.object({ page: listLogsQuery.shape.page });
+const inboxQuery = z.object({ page: listLogsQuery.shape.page, cursor: cursorParam("inbox") });
 
 export const uiLogs = new Hono<AppEnv>()
   .get("/logs", validPageQuery(logsPageQuery), async (c) => {
@@ -26,8 +26,7 @@ export const uiLogs = new Hono<AppEnv>()
   })
 
   .get("/inbox", validPageQuery(inboxQuery), async (c) => {
-    const { page } = c.req.valid("query");
-    const { items, pagination } = await inbox.list(c.env, { page, limit: 20 });
+    const { items, pagination } = await inbox.list(c.env, { ...c.req.valid("query"), limit: 20 });
     const now = new Date();
     if (wantsFragment(c, "inbox-list")) return c.html(<InboxList entries={items} info={pagination} now={now} />);
     return renderPage(c, "inbox", "Webhook inbox", <InboxPage entries={items} info={pagination} now={now} />);
@@ -37,5 +36,5 @@ export const uiLogs = new Hono<AppEnv>()
     const removed = await inbox.clear(c.env);
     if (!wantsFragment(c)) return c.redirect("/inbox", 303);
     trigger(c, { toast: `Inbox cleared (${removed} ${removed === 1 ? "entry" : "entries"})` });
-    return c.html(<InboxList entries={[]} info={toPage([], 0, { page: 1, limit: 20 }).pagination} now={new Date()} />);
+    return c.html(<InboxList entries={[]} info={emptyPage(20)} now={new Date()} />);
   });

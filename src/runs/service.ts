@@ -8,7 +8,7 @@ import { restartDelivery } from "../deliveries/transitions";
 import type { Env, JobMessage } from "../env";
 import { getJob, errorText } from "../jobs/service";
 import { conflict, notFound, unavailable } from "../lib/errors";
-import { offsetOf, toPage, type PageRequest } from "../lib/pagination";
+import { readPage, type PageRequest } from "../lib/pagination";
 import { listRunLogs, type LogView } from "../webhooks/repository";
 import * as repo from "./repository";
 import { deliveryDetail, runView, type DeliveryDetail, type RunView } from "./views";
@@ -16,15 +16,12 @@ import { deliveryDetail, runView, type DeliveryDetail, type RunView } from "./vi
 /** Attempts shown with a run: the newest ones (a delivery has at most 50 per series). */
 export const RUN_ATTEMPTS_SHOWN = 100;
 
-/** A job's runs, newest first, each with its delivery. */
-export async function listJobRuns(env: Env, jobId: string, page: PageRequest) {
-  await getJob(env, jobId);
-  const { rows, total } = await repo.listRuns(getDb(env.DB), jobId, page.limit, offsetOf(page));
-  return toPage(
-    rows.map(({ run, delivery }) => runView(run, delivery)),
-    total,
-    page,
-  );
+/** A job's runs, newest first, each with its delivery; `known`: the job was just read (no second lookup for the 404). */
+export async function listJobRuns(env: Env, jobId: string, page: PageRequest, { known = false } = {}) {
+  if (!known) await getJob(env, jobId);
+  const db = getDb(env.DB);
+  const { items, pagination } = await readPage(page, (start, from, countLimit) => repo.listRuns(db, jobId, page.limit, start, from, countLimit), { list: "runs" });
+  return { items: items.map(({ run, delivery }) => runView(run, delivery)), pagination };
 }
 
 /** The attempts of each run, newest first. */

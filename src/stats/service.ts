@@ -1,13 +1,14 @@
 /**
- * The overview: jobs by status, runs started and finished per hour over the last 24 h, the webhooks
- * of those runs by state and their lag (run finished -> delivered) at p50/p95, the deliveries still
- * under way (the retry backlog), and the oldest due run still waiting. The API (/api/stats) and the
- * dashboard (/overview) show the same figures.
+ * The overview: jobs by status, runs started and finished per hour over the last 24 h, the webhooks of
+ * the latest runs finished in that window by state and their lag (run finished -> delivered) at
+ * p50/p95, the deliveries still under way (the retry backlog), and the oldest due run still waiting.
+ * The API (/api/stats) and the dashboard (/overview) show the same figures. Every figure reads a
+ * bounded number of rows (see repository.ts); counts stop at COUNT_LIMIT.
  */
 import { getDb } from "../db/client";
-import { DELIVERY_STATES, JOB_STATUSES, type DeliveryState, type JobStatus } from "../db/schema";
+import { DELIVERY_STATES, JOB_STATUSES, type DeliveryState, type JobStatus, type RunHour } from "../db/schema";
 import type { Env } from "../env";
-import { HOUR_MS, statsQueries } from "./repository";
+import { COUNT_LIMIT, DELIVERY_SAMPLE, HOUR_MS, statsQueries, type HourFigureRows } from "./repository";
 
 /** The window the hourly figures cover, in whole hours (the current hour is the last, partial one). */
 export const STATS_WINDOW_HOURS = 24;
@@ -24,20 +25,24 @@ export interface Stats {
   generatedAt: Date;
   since: Date;
   windowHours: number;
-  jobs: { total: number; byStatus: Record<JobStatus, number> };
+  /** Counts stop here: a count equal to it means that many or more. */
+  countLimit: number;
+  jobs: { total: number; totalExact: boolean; byStatus: Record<JobStatus, number> };
   runs: {
     inProgress: number;
-    /** Due runs not started yet (waiting for a slot, or for their start message). */
+    /** Due runs not started yet (waiting for a slot, or for their start message); the oldest among the first countLimit in line. */
     waiting: { count: number; oldestDueAt: Date | null; oldestWaitMs: number | null };
     hourly: HourStats[];
     totals: Omit<HourStats, "hour">;
   };
   deliveries: {
-    /** The webhooks of the runs finished in the window, by state. */
+    /** The runs the webhook figures cover: the latest finished in the window, at most `limit`. */
+    sample: { runs: number; limit: number };
+    /** The webhooks of those runs, by state. */
     byState: Record<DeliveryState, number>;
     lagMs: { p50: number | null; p95: number | null; samples: number };
-    /** Every delivery not finished yet, whatever its age: the work still ahead of the sender. */
-    backlog: { pending: number; sending: number; retrying: number; nextAttemptAt: Date | null };
+    /** The deliveries not finished yet, whatever their age: the work still ahead of the sender (the countLimit soonest when `exact` is false). */
+    backlog: { pending: number; sending: number; retrying: number; nextAttemptAt: Date | null; exact: boolean };
   };
 }
 
@@ -59,17 +64,14 @@ export function getRecentStats(env: Env): Promise<Stats> {
 
 const zeros = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
-export async function getStats(env: Env, now = new Date()): Promise<Stats> {
-  const db = getDb(env.DB);
-  const firstHour = Math.floor(now.getTime() / HOUR_MS) - (STATS_WINDOW_HOURS - 1);
-  const since = firstHour * HOUR_MS;
-  const [jobRows, finishedRows, startedDone, startedRunning, stateRows, [lag], backlogRows, [running], [waiting]] = await db.batch(statsQueries(db, since, now.getTime()));
+/** Empty hours from `firstHour`, `count` of them. */
+export const emptyHours = (firstHour: number, count: number): HourStats[] =>
+  Array.from({ length: count }, (_, i) => ({ hour: new Date((firstHour + i) * HOUR_MS), started: 0, completed: 0, failed: 0, cancelled: 0 }));
 
-  const byStatus = zeros(JOB_STATUSES);
-  for (const row of jobRows) byStatus[row.status] = row.n;
-
-  const hourly: HourStats[] = Array.from({ length: STATS_WINDOW_HOURS }, (_, i) => ({ hour: new Date((firstHour + i) * HOUR_MS), started: 0, completed: 0, failed: 0, cancelled: 0 }));
-  const at = (hour: number) => hourly[hour - firstHour];
+/** Adds what hourFigures read to the hours (those outside them are left out). */
+export function addFigures(hours: HourStats[], [finishedRows, startedDone, startedRunning]: HourFigureRows) {
+  const first = hours[0] ? hours[0].hour.getTime() / HOUR_MS : 0;
+  const at = (hour: number) => hours[hour - first];
   for (const row of [...startedDone, ...startedRunning]) {
     const bucket = at(row.hour);
     if (bucket) bucket.started += row.n;
@@ -81,33 +83,63 @@ export async function getStats(env: Env, now = new Date()): Promise<Stats> {
     else if (row.status === "FAILED") bucket.failed += row.n;
     else bucket.cancelled += row.n;
   }
+}
+
+export async function getStats(env: Env, now = new Date()): Promise<Stats> {
+  const db = getDb(env.DB);
+  const firstHour = Math.floor(now.getTime() / HOUR_MS) - (STATS_WINDOW_HOURS - 1);
+  const since = firstHour * HOUR_MS;
+  const [[jobCounts], rolled, finishedRows, startedDone, startedRunning, stateRows, [lag], backlogRows, [running], [waiting]] = await db.batch(statsQueries(db, firstHour, STATS_WINDOW_HOURS, now.getTime()));
+
+  const byStatus = { ...zeros(JOB_STATUSES), ...jobCounts };
+  const jobRows = Object.values(byStatus);
+
+  // Hours that are over come rolled up; the rest (from the first one not rolled up) from the runs.
+  const hourly = emptyHours(firstHour, STATS_WINDOW_HOURS);
+  for (const row of rolled as RunHour[]) {
+    const bucket = hourly[row.hour - firstHour];
+    if (!bucket) continue;
+    bucket.started += row.started;
+    bucket.completed += row.completed;
+    bucket.failed += row.failed;
+    bucket.cancelled += row.cancelled;
+  }
+  addFigures(hourly, [finishedRows, startedDone, startedRunning]);
   const totals = { started: 0, completed: 0, failed: 0, cancelled: 0 };
   for (const bucket of hourly) for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += bucket[key];
 
   const byState = zeros(DELIVERY_STATES);
-  for (const row of stateRows) byState[row.state] = row.n;
-  const backlog = { pending: 0, sending: 0, retrying: 0, nextAttemptAt: null as Date | null };
+  let sampled = 0;
+  for (const row of stateRows) {
+    sampled += row.n;
+    if (row.state !== null) byState[row.state] = row.n;
+  }
+  const backlog = { pending: 0, sending: 0, retrying: 0, nextAttemptAt: null as Date | null, exact: true };
   let next: number | null = null;
+  let underWay = 0;
   for (const row of backlogRows) {
+    underWay += row.n;
     if (row.state === "PENDING") backlog.pending = row.n;
     else if (row.state === "SENDING") backlog.sending = row.n;
     else if (row.state === "RETRYING") backlog.retrying = row.n;
     if (row.oldest !== null && (next === null || row.oldest < next)) next = row.oldest;
   }
   backlog.nextAttemptAt = next === null ? null : new Date(next);
+  backlog.exact = underWay < COUNT_LIMIT;
 
   const oldestDue = waiting?.oldest ?? null;
   return {
     generatedAt: now,
     since: new Date(since),
     windowHours: STATS_WINDOW_HOURS,
-    jobs: { total: jobRows.reduce((sum, row) => sum + row.n, 0), byStatus },
+    countLimit: COUNT_LIMIT,
+    jobs: { total: jobRows.reduce((sum, n) => sum + n, 0), totalExact: jobRows.every((n) => n < COUNT_LIMIT), byStatus },
     runs: {
       inProgress: running?.n ?? 0,
       waiting: { count: waiting?.n ?? 0, oldestDueAt: oldestDue === null ? null : new Date(oldestDue), oldestWaitMs: oldestDue === null ? null : Math.max(0, now.getTime() - oldestDue) },
       hourly,
       totals,
     },
-    deliveries: { byState, lagMs: { p50: lag?.p50 ?? null, p95: lag?.p95 ?? null, samples: lag?.samples ?? 0 }, backlog },
+    deliveries: { sample: { runs: sampled, limit: DELIVERY_SAMPLE }, byState, lagMs: { p50: lag?.p50 ?? null, p95: lag?.p95 ?? null, samples: lag?.samples ?? 0 }, backlog },
   };
 }

@@ -71,46 +71,38 @@ export const CopyId = ({ id, label = "id" }: { id: string; label?: string }) => 
 
 export type { PageInfo };
 
-/** Page links that work as plain links; with htmx they swap `target` and push the URL. */
-export function Pagination({ info, hrefFor, target, swap = "innerHTML" }: { info: PageInfo; hrefFor: (page: number) => string; target: string; swap?: string }) {
-  if (info.totalPages <= 1) return null;
-  const pages = pageWindow(info.page, info.totalPages);
-  const link = (page: number, label: Child, rel?: string, current = false) => (
-    <a
-      href={hrefFor(page)}
-      hx-get={hrefFor(page)}
-      hx-target={target}
-      hx-swap={swap}
-      hx-push-url="true"
-      rel={rel}
-      aria-current={current ? "page" : undefined}
-      aria-label={typeof label === "string" ? undefined : `Page ${page}`}
-    >
+/** Where a page link goes: the page's number (shown in the URL) and the cursor that reads it by key. */
+export interface PageLink {
+  page: number;
+  cursor?: string;
+}
+
+/** "3 of 12", or "3 of at least 12" when the list stopped counting. */
+export const pageOfPages = (info: PageInfo) => `${info.page} of ${info.totalExact ? info.totalPages : `at least ${info.totalPages}`}`;
+
+/**
+ * First / Previous / "Page 3 of at least 12" / Next: links that work as plain links; with htmx they swap
+ * `target` and push the URL. Previous and Next carry the cursors of the answer, so a page at any depth
+ * costs what the first one does; First is page 1 by number.
+ */
+export function Pagination({ info, hrefFor, target, swap = "innerHTML" }: { info: PageInfo; hrefFor: (to: PageLink) => string; target: string; swap?: string }) {
+  if (info.page === 1 && info.nextCursor === null) return null;
+  const link = (to: PageLink, label: Child, rel?: string) => (
+    <a href={hrefFor(to)} hx-get={hrefFor(to)} hx-target={target} hx-swap={swap} hx-push-url="true" rel={rel}>
       {label}
     </a>
   );
-  // A total that is a lower bound (a search that stopped counting) has pages past its last number.
-  const more = !info.totalExact;
+  // Page 1 by number (the newest rows, whatever came since); past the end of the list (a page number too
+  // far) there is no row to hold a cursor: back by number too.
+  const previous = info.prevCursor && info.page > 2 ? { page: info.page - 1, cursor: info.prevCursor } : { page: info.page - 1 };
   return (
     <nav class="pagination" aria-label="Pagination">
-      {info.page > 1 ? link(info.page - 1, "‹ Previous", "prev") : <span class="muted">‹ Previous</span>}
-      {pages.map((p) => (p === null ? <span class="gap">…</span> : link(p, String(p), undefined, p === info.page)))}
-      {more && <span class="gap">…</span>}
-      {info.page < info.totalPages || more ? link(info.page + 1, "Next ›", "next") : <span class="muted">Next ›</span>}
+      {info.page > 2 ? link({ page: 1 }, "« First", "first") : null}
+      {info.page > 1 ? link(previous, "‹ Previous", "prev") : <span class="muted">‹ Previous</span>}
+      <span class="page-of">Page {pageOfPages(info)}</span>
+      {info.nextCursor ? link({ page: info.page + 1, cursor: info.nextCursor }, "Next ›", "next") : <span class="muted">Next ›</span>}
     </nav>
   );
-}
-
-/** 1 … 4 5 [6] 7 8 … 20 */
-function pageWindow(current: number, last: number): (number | null)[] {
-  const wanted = new Set([1, last, current - 2, current - 1, current, current + 1, current + 2].filter((p) => p >= 1 && p <= last));
-  const sorted = [...wanted].sort((a, b) => a - b);
-  const out: (number | null)[] = [];
-  sorted.forEach((p, i) => {
-    if (i > 0 && p - sorted[i - 1]! > 1) out.push(null);
-    out.push(p);
-  });
-  return out;
 }
 
 export const EmptyState = ({ title, children }: { title: string; children?: Child }) => (

@@ -1,6 +1,6 @@
 /** What the built-in webhook inbox received. */
 import type { InboxEntry } from "../db/schema";
-import { EmptyState, Pagination, poll, Time, type PageInfo } from "./components";
+import { EmptyState, Pagination, poll, Time, type PageInfo, type PageLink } from "./components";
 import { prettyJson } from "./format";
 
 export function InboxPage({ entries, info, now }: { entries: InboxEntry[]; info: PageInfo; now: Date }) {
@@ -25,7 +25,13 @@ export function InboxPage({ entries, info, now }: { entries: InboxEntry[]; info:
   );
 }
 
-export const inboxUrl = (page: number) => (page === 1 ? "/inbox" : `/inbox?page=${page}`);
+export function inboxUrl({ page, cursor }: PageLink): string {
+  const params = new URLSearchParams();
+  if (page !== 1) params.set("page", String(page));
+  if (cursor) params.set("cursor", cursor);
+  const query = params.toString();
+  return query ? `/inbox?${query}` : "/inbox";
+}
 
 /**
  * The entries of one page. New deliveries appear by themselves on the first page (it polls every 3 s);
@@ -33,7 +39,7 @@ export const inboxUrl = (page: number) => (page === 1 ? "/inbox" : `/inbox?page=
  */
 export function InboxList({ entries, info, now }: { entries: InboxEntry[]; info: PageInfo; now: Date }) {
   return (
-    <div id="inbox-list" {...(info.page === 1 ? poll(inboxUrl(1), 3000) : {})}>
+    <div id="inbox-list" {...(info.page === 1 ? poll(inboxUrl({ page: 1 }), 3000) : {})}>
       <InboxEntries entries={entries} info={info} now={now} />
     </div>
   );

@@ -5,7 +5,7 @@
  */
 import type { RunView } from "../runs/views";
 import type { LogView } from "../webhooks/repository";
-import { CopyId, DeliveryBadge, Pagination, poll, PriorityBadge, StatusBadge, Time, type PageInfo } from "./components";
+import { CopyId, DeliveryBadge, Pagination, poll, PriorityBadge, StatusBadge, Time, type PageInfo, type PageLink } from "./components";
 import { exactTime, prettyJson } from "./format";
 import { describeSchedule } from "../schedules/describe";
 import { nextRunsOf } from "../schedules/occurrences";
@@ -17,12 +17,21 @@ export interface JobDetail {
   job: JobView;
   runs: RunView[];
   runsInfo: PageInfo;
+  /** The page of runs asked for (its cursor, if it was read by one): the live part re-reads that page. */
+  runsPage: PageLink;
   /** The attempts of each listed run, newest first. */
   attempts: Map<number, LogView[]>;
   now: Date;
 }
 
-export const jobPageUrl = (id: string, page = 1) => (page > 1 ? `/jobs/${id}?page=${page}` : `/jobs/${id}`);
+/** A job's page, or (`live`) its live part, showing the page of runs `to` names. */
+export function jobPageUrl(id: string, to: PageLink = { page: 1 }, live = false): string {
+  const params = new URLSearchParams();
+  if (to.page > 1) params.set("page", String(to.page));
+  if (to.cursor) params.set("cursor", to.cursor);
+  const query = params.toString();
+  return `/jobs/${id}${live ? "/live" : ""}${query ? `?${query}` : ""}`;
+}
 
 export function JobDetailPage(props: JobDetail) {
   const { job } = props;
@@ -66,9 +75,9 @@ function TimingActions({ job }: { job: JobView }) {
   );
 }
 
-export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
+export function JobLive({ job, runs, runsInfo, runsPage, attempts, now }: JobDetail) {
   const nextRuns = nextRunsOf(job, 5);
-  const url = `/jobs/${job.id}/live${runsInfo.page > 1 ? `?page=${runsInfo.page}` : ""}`;
+  const url = jobPageUrl(job.id, runsInfo.page > 1 ? runsPage : { page: 1 }, true);
   // Live while what it shows can change: the job runs (any of its runs: its status says so), or a run on
   // this page has its webhook under way (an older run's may still retry, or be redelivered).
   const active = isActive(job) || runs.some((run) => deliveryActive(run.delivery));
@@ -115,7 +124,7 @@ export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
       ) : null}
       <section aria-labelledby="runs-heading">
         <h2 id="runs-heading">
-          Runs <span class="muted">({runsInfo.total})</span>
+          Runs <span class="muted">({runsInfo.totalExact ? runsInfo.total : `${runsInfo.total}+`})</span>
         </h2>
         {runs.length === 0 ? (
           <p class="muted">{runsInfo.total === 0 ? "Not run yet. Run it: each run and its webhook appear here." : "No runs on this page."}</p>
@@ -126,7 +135,7 @@ export function JobLive({ job, runs, runsInfo, attempts, now }: JobDetail) {
             ))}
           </ol>
         )}
-        <Pagination info={runsInfo} hrefFor={(page) => jobPageUrl(job.id, page)} target="#job-live" swap="morph" />
+        <Pagination info={runsInfo} hrefFor={(to) => jobPageUrl(job.id, to)} target="#job-live" swap="morph" />
       </section>
     </div>
   );

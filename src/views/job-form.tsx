@@ -148,13 +148,17 @@ export function JobForm({ job, values, errors = {} }: { job?: JobView; values: J
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
-export function DeleteConfirm({ job, runCount, logCount }: { job: JobView; runCount: number; logCount: number }) {
+/** How many a bounded count found: "1 run", "100+ runs". */
+const counted = ({ total, totalExact }: { total: number; totalExact: boolean }, one: string, many: string) =>
+  totalExact ? plural(total, one, many) : `${total}+ ${many}`;
+
+export function DeleteConfirm({ job, runs, logs }: { job: JobView; runs: { total: number; totalExact: boolean }; logs: { total: number; totalExact: boolean } }) {
   return (
     <form method="post" action={`/jobs/${job.id}/delete`} hx-post={`/jobs/${job.id}/delete`} hx-swap="none">
       <p>
         Delete <strong>{job.taskName}</strong> (<code>{job.id}</code>)?{" "}
-        {runCount + logCount > 0
-          ? `Its ${plural(runCount, "run", "runs")} and ${plural(logCount, "webhook log entry", "webhook log entries")} go too.`
+        {runs.total + logs.total > 0
+          ? `Its ${counted(runs, "run", "runs")} and ${counted(logs, "webhook log entry", "webhook log entries")} go too.`
           : "It has never run."}{" "}
         This cannot be undone.
       </p>

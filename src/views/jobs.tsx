@@ -15,6 +15,8 @@ export function jobsUrl(q: Partial<ListJobsQuery>): string {
   if (q.sort && q.sort !== "newest") params.set("sort", q.sort);
   if (q.limit && q.limit !== 10) params.set("limit", String(q.limit));
   if (q.page && q.page !== 1) params.set("page", String(q.page));
+  // The page number stays in the URL for people; the cursor is what the page is read by.
+  if (q.cursor) params.set("cursor", q.cursor);
   const query = params.toString();
   return query ? `/?${query}` : "/";
 }
@@ -68,7 +70,7 @@ export function announcement(job: JobView): string {
 
 export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: PageInfo; query: ListJobsQuery; now: Date }) {
   const filtered = Boolean(query.search || query.status || query.priority);
-  if (info.total === 0) {
+  if (info.total === 0 && info.nextCursor === null) {
     return filtered ? (
       <EmptyState title="No jobs match these filters.">
         <a href="/">Clear the filters</a>
@@ -80,13 +82,17 @@ export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: P
     );
   }
   const first = (info.page - 1) * info.limit + 1;
-  const last = Math.min(info.total, info.page * info.limit);
-  // A search that stopped counting says "100+": that many match, and more.
+  const last = first + jobs.length - 1;
+  // A list that stopped counting (ten pages ahead) says "100+": that many match, and more.
   const total = info.totalExact ? String(info.total) : `${info.total}+`;
   return (
     <>
       <p class="summary">
-        {jobs.length > 0 ? `Showing ${first}–${last} of ${total} jobs` : `Page ${info.page} is past the end (${total} jobs)`}
+        {jobs.length > 0
+          ? `Showing ${first}–${last} of ${total} jobs`
+          : info.nextCursor
+            ? "No match among the jobs looked through for this page: Next looks further"
+            : `Page ${info.page} is past the end (${total} jobs)`}
         <ExportLinks query={query} />
       </p>
       <div class="table-wrap">
@@ -113,7 +119,7 @@ export function JobsTable({ jobs, info, query, now }: { jobs: JobView[]; info: P
           </tbody>
         </table>
       </div>
-      <Pagination info={info} hrefFor={(page) => jobsUrl({ ...query, page })} target="#jobs-table" />
+      <Pagination info={info} hrefFor={({ page, cursor }) => jobsUrl({ ...query, page, cursor })} target="#jobs-table" />
     </>
   );
 }

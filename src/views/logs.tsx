@@ -57,6 +57,7 @@ export function AttemptList({ logs, now }: { logs: LogView[]; now: Date }) {
 export interface LogsQuery {
   limit: number;
   page: number;
+  cursor?: string;
   jobId?: string;
   outcome?: "success" | "failure";
 }
@@ -67,12 +68,13 @@ export function logsUrl(q: LogsQuery): string {
   if (q.outcome) params.set("outcome", q.outcome);
   if (q.limit !== 20) params.set("limit", String(q.limit));
   if (q.page !== 1) params.set("page", String(q.page));
+  if (q.cursor) params.set("cursor", q.cursor);
   const query = params.toString();
   return query ? `/logs?${query}` : "/logs";
 }
 
 export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info: PageInfo; query: LogsQuery; now: Date }) {
-  if (info.total === 0) {
+  if (info.total === 0 && info.nextCursor === null) {
     return query.jobId || query.outcome ? (
       <EmptyState title="No deliveries match these filters.">
         <a href="/logs">Clear the filters</a>
@@ -106,9 +108,13 @@ export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info:
                   <Time at={log.sentAt} now={now} />
                 </td>
                 <td>
-                  <a href={`/jobs/${log.jobId}`} class="task-name">
-                    {log.taskName}
-                  </a>
+                  {log.jobDeleted ? (
+                    <em class="muted">deleted job</em>
+                  ) : (
+                    <a href={`/jobs/${log.jobId}`} class="task-name">
+                      {log.taskName}
+                    </a>
+                  )}
                   <br />
                   <small class="mono muted">{log.jobId}</small>
                 </td>
@@ -135,7 +141,7 @@ export function LogsTable({ logs, info, query, now }: { logs: ListedLog[]; info:
           </tbody>
         </table>
       </div>
-      <Pagination info={info} hrefFor={(page) => logsUrl({ ...query, page })} target="#logs-table" />
+      <Pagination info={info} hrefFor={({ page, cursor }) => logsUrl({ ...query, page, cursor })} target="#logs-table" />
     </>
   );
 }

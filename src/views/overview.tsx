@@ -12,6 +12,8 @@ import { formatMs } from "./format";
 const REFRESH_MS = 15_000;
 
 const number = (n: number) => n.toLocaleString("en-US");
+/** A count that stopped at the limit says so: "10,000+". */
+const atLeast = (n: number, limit: number, exact = n < limit) => `${number(n)}${exact ? "" : "+"}`;
 
 /** A wait or a lag: as the logs show durations, then in minutes and hours. */
 function duration(ms: number | null) {
@@ -78,14 +80,14 @@ function HourlyChart({ hourly }: { hourly: HourStats[] }) {
 }
 
 /** Horizontal bars of counts by kind, each in its badge colour. */
-function Bars<K extends string>({ id, title, counts, kinds }: { id: string; title: string; counts: Record<K, number>; kinds: readonly K[] }) {
+function Bars<K extends string>({ id, title, counts, kinds, limit = Infinity }: { id: string; title: string; counts: Record<K, number>; kinds: readonly K[]; limit?: number }) {
   const width = 360;
   const row = 24;
   const labelWidth = 110;
   const top = Math.max(1, ...kinds.map((k) => counts[k]));
   return (
     <svg class="chart" viewBox={`0 0 ${width} ${row * kinds.length}`} role="img" aria-labelledby={`${id}-title`}>
-      <title id={`${id}-title`}>{`${title}: ${kinds.map((k) => `${k.replace("_", " ").toLowerCase()} ${counts[k]}`).join(", ")}`}</title>
+      <title id={`${id}-title`}>{`${title}: ${kinds.map((k) => `${k.replace("_", " ").toLowerCase()} ${atLeast(counts[k], limit)}`).join(", ")}`}</title>
       {kinds.map((kind, i) => (
         <g>
           <text class="tick" x={labelWidth - 8} y={i * row + 16} text-anchor="end">
@@ -93,7 +95,7 @@ function Bars<K extends string>({ id, title, counts, kinds }: { id: string; titl
           </text>
           <rect class={`bar bar-${kind.toLowerCase()}`} x={labelWidth} y={i * row + 5} width={Math.max(counts[kind] > 0 ? 2 : 0, ((width - labelWidth - 50) * counts[kind]) / top)} height={row - 10} />
           <text class="tick value" x={labelWidth + ((width - labelWidth - 50) * counts[kind]) / top + 6} y={i * row + 16}>
-            {number(counts[kind])}
+            {atLeast(counts[kind], limit)}
           </text>
         </g>
       ))}
@@ -106,24 +108,28 @@ const DELIVERY_KINDS: readonly DeliveryState[] = ["DELIVERED", "FAILED", "RETRYI
 
 /** The live part: cards and charts, re-requested every 15 s. */
 export function OverviewLive({ stats }: { stats: Stats }) {
-  const { jobs, runs, deliveries } = stats;
+  const { jobs, runs, deliveries, countLimit } = stats;
   const now = stats.generatedAt;
   const finished = runs.totals.completed + runs.totals.failed + runs.totals.cancelled;
   return (
     <section id="overview-live" aria-label="Figures" {...poll("/overview", REFRESH_MS)}>
       <div class="stat-cards">
-        <Card label="Jobs" value={number(jobs.total)} detail={`${number(jobs.byStatus.SCHEDULED)} scheduled`} />
-        <Card label="Runs in progress" value={number(runs.inProgress)} detail={`${number(runs.totals.started)} started in 24 h`} />
+        <Card label="Jobs" value={atLeast(jobs.total, countLimit, jobs.totalExact)} detail={`${atLeast(jobs.byStatus.SCHEDULED, countLimit)} scheduled`} />
+        <Card label="Runs in progress" value={atLeast(runs.inProgress, countLimit)} detail={`${number(runs.totals.started)} started in 24 h`} />
         <Card
           label="Waiting to start"
-          value={number(runs.waiting.count)}
+          value={atLeast(runs.waiting.count, countLimit)}
           detail={runs.waiting.count > 0 ? `oldest due ${duration(runs.waiting.oldestWaitMs)} ago` : "nothing due is waiting"}
         />
-        <Card label="Webhook lag p50 / p95" value={`${duration(deliveries.lagMs.p50)} / ${duration(deliveries.lagMs.p95)}`} detail={`${number(deliveries.lagMs.samples)} delivered in 24 h`} />
+        <Card
+          label="Webhook lag p50 / p95"
+          value={`${duration(deliveries.lagMs.p50)} / ${duration(deliveries.lagMs.p95)}`}
+          detail={`${number(deliveries.lagMs.samples)} delivered, of the latest ${number(deliveries.sample.runs)} runs finished in 24 h`}
+        />
         <Card
           label="Retry backlog"
-          value={number(deliveries.backlog.retrying)}
-          detail={`${number(deliveries.backlog.pending + deliveries.backlog.sending)} more under way`}
+          value={atLeast(deliveries.backlog.retrying, countLimit, deliveries.backlog.exact)}
+          detail={`${atLeast(deliveries.backlog.pending + deliveries.backlog.sending, countLimit, deliveries.backlog.exact)} more under way`}
         />
       </div>
 
@@ -165,15 +171,18 @@ export function OverviewLive({ stats }: { stats: Stats }) {
       <div class="chart-pair">
         <figure class="chart-box">
           <figcaption>
-            <strong>Webhooks by state</strong> <span class="muted">(runs finished in the last 24 h)</span>
+            <strong>Webhooks by state</strong>{" "}
+            <span class="muted">
+              (the latest {number(deliveries.sample.runs)} runs finished in the last 24 h{deliveries.sample.runs >= deliveries.sample.limit ? "" : ": all of them"})
+            </span>
           </figcaption>
-          <Bars id="deliveries" title="Webhooks of the last 24 hours by state" counts={deliveries.byState} kinds={DELIVERY_KINDS} />
+          <Bars id="deliveries" title="Webhooks of the latest runs finished by state" counts={deliveries.byState} kinds={DELIVERY_KINDS} />
         </figure>
         <figure class="chart-box">
           <figcaption>
-            <strong>Jobs by status</strong> <span class="muted">(each job's latest run)</span>
+            <strong>Jobs by status</strong> <span class="muted">(each job's latest run; counted up to {number(countLimit)})</span>
           </figcaption>
-          <Bars id="jobs" title="Jobs by status" counts={jobs.byStatus} kinds={JOB_KINDS} />
+          <Bars id="jobs" title="Jobs by status" counts={jobs.byStatus} kinds={JOB_KINDS} limit={countLimit} />
         </figure>
       </div>
       <p class="summary">

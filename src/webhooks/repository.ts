@@ -1,16 +1,23 @@
 /** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
-import { and, count, desc, eq, getTableColumns, gte, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
+import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { insertRows } from "../db/json-rows";
 import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
-import { notDeleted } from "../jobs/repository";
+import { DELETED } from "../jobs/repository";
 import { purgeable, removable } from "../runs/retention";
 import { parseStored } from "../runs/views";
 
 /** A log row as shown: the request body parsed (it is stored as the exact bytes sent). */
 export type LogView = Omit<WebhookLog, "requestBody"> & { requestBody: unknown };
 /** A log row as listed: the attempt, its job's task name and its run's number. */
-export type ListedLog = LogView & { taskName: string; runNumber: number | null };
+/**
+ * A log row as listed: the attempt, its job's task name and its run's number. The attempts of a job
+ * deleted since stay listed until the purge removes them (a webhook still owed is still delivered, and
+ * its attempts logged): `jobDeleted` says so, and their task name is gone.
+ */
+export type ListedLog = LogView & { taskName: string; runNumber: number | null; jobDeleted: boolean };
 
 export type NewWebhookLog = typeof webhookLogs.$inferInsert;
 
@@ -26,30 +33,48 @@ export interface LogFilter {
 }
 
 const status = webhookLogs.responseStatus;
+/**
+ * The failure condition written as webhook_logs_failed_idx's own (literals, no parameters): the planner
+ * uses a partial index only for a query that states its condition.
+ */
+const failed = sql`(${status} IS NULL OR ${status} < 200 OR ${status} >= 300)`;
 const byOutcome = {
   success: and(gte(status, 200), lt(status, 300)),
-  failure: or(isNull(status), lt(status, 200), gte(status, 300)),
+  failure: failed,
 };
 
-export async function listLogs(db: Db, { jobId, outcome }: LogFilter, limit: number, offset: number) {
-  const where = and(
-    jobId ? eq(webhookLogs.jobId, jobId) : undefined,
-    outcome ? byOutcome[outcome] : undefined,
-  );
-  const [rows, [total]] = await db.batch([
+/**
+ * The delivery log as a keyset list (db/keyset.ts), newest first by id: all of it from the table, a job's
+ * from webhook_logs_job_idx, failures from webhook_logs_failed_idx (however rare they are). The outcome
+ * of a job's attempts, and successes, are checked on each row walked (most attempts succeed).
+ */
+function logsList({ jobId, outcome }: LogFilter): KeysetList {
+  const key = sql`${webhookLogs.id}`;
+  if (outcome === "failure" && !jobId) return { key, matches: sql`${webhookLogs} WHERE ${failed}`, order: "desc" };
+  const check = outcome ? byOutcome[outcome] : undefined;
+  if (jobId) return { key, matches: sql`${webhookLogs} WHERE ${eq(webhookLogs.jobId, jobId)}`, order: "desc", check };
+  return { key, matches: sql`${webhookLogs} WHERE 1`, order: "desc", check, whole: check ? undefined : { table: webhookLogs } };
+}
+
+/** One page of attempts and the bounded count of the matches, in one round trip. */
+export async function listLogs(db: Db, filter: LogFilter, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
+  const list = logsList(filter);
+  const [rows, [counted]] = await db.batch([
     // With the job's task name and the run's number, so a list of deliveries reads as more than ids.
     db
-      .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName, runNumber: runs.number })
+      .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName, runNumber: runs.number, jobDeleted: sql<number>`${jobs.status} = ${DELETED}` })
       .from(webhookLogs)
-      .innerJoin(jobs, and(eq(jobs.id, webhookLogs.jobId), notDeleted))
+      .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
       .leftJoin(runs, eq(runs.id, webhookLogs.runId))
-      .where(where)
-      .orderBy(desc(webhookLogs.id))
-      .limit(limit)
-      .offset(offset),
-    db.select({ n: count() }).from(webhookLogs).where(where),
+      .where(sql`${webhookLogs.id} IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`)
+      .orderBy(desc(webhookLogs.id)),
+    countMatches(db, list, count, countLimit),
   ]);
-  return { rows: rows.map(logView), total: total?.n ?? 0 };
+  return {
+    rows: rows.map(({ jobDeleted, ...row }): Keyed<ListedLog> => ({ key: row.id, item: { ...logView(row), jobDeleted: Boolean(jobDeleted) } })),
+    counted: counted?.n ?? 0,
+    ...windowEnd(list, start, counted, countLimit),
+  };
 }
 
 /** The attempts of these runs, newest first, at most `limit` per call. */
