@@ -229,7 +229,7 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
       { unlessBusyAt: now, start },
     ),
     refreshJobs(db, ids, now, { started: true }),
-    countInProgress(db),
+    countInProgress(db, maxConcurrentRuns),
     repo.jobQuery(db, ids[0] ?? ""),
   ]);
   const madeIds = new Set(made.map((run) => run.jobId));

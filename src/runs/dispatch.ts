@@ -180,7 +180,7 @@ export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> 
 async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; more: boolean }> {
   const { maxConcurrentRuns: limit, jobDurationSeconds } = getConfig(env);
   const db = getDb(env.DB);
-  const [due, [counted]] = await db.batch([findDueRuns(db, now, DISPATCH_BATCH), countInProgress(db)]);
+  const [due, [counted]] = await db.batch([findDueRuns(db, now, DISPATCH_BATCH), countInProgress(db, limit)]);
   if (due.length === 0) return { result: none, more: false };
 
   let slots = limit > 0 ? limit - (counted?.n ?? 0) : Infinity;

@@ -108,8 +108,12 @@ export type DueRun = Awaited<ReturnType<typeof findDueRuns>>[number];
 /** Whether any SCHEDULED run is due (waiting for a slot, or for its start): one index probe. */
 export const anyDueRun = (db: Db, now: Date) => db.select({ id: runs.id }).from(runs).where(dueBy(now.getTime())).limit(1);
 
-/** How many runs are in progress (the partial index of them: at most the limit, or a backlog's worth). */
-export const countInProgress = (db: Db) => db.select({ n: count() }).from(runs).where(inProgress);
+/**
+ * How many runs are in progress, counted no further than `upTo` (the concurrency limit: all a slot count
+ * needs), so the count costs at most the limit's worth of index entries, and nothing without a limit.
+ */
+export const countInProgress = (db: Db, upTo: number) =>
+  db.select({ n: count() }).from(sql`(SELECT 1 FROM ${runs} WHERE ${inProgress} LIMIT ${sql.raw(String(Math.max(0, Math.trunc(upTo))))})`);
 
 /** A job's runs as a keyset list (db/keyset.ts): newest first by number, from runs_job_number_idx. */
 const runsList = (jobId: string): KeysetList => ({ key: sql`${runs.number}`, matches: sql`${runs} WHERE ${eq(runs.jobId, jobId)}`, order: "desc" });
