@@ -17,6 +17,7 @@ import { reference } from "./routes/reference";
 import { uiAuth } from "./routes/ui.auth";
 import { uiBulk } from "./routes/ui.bulk";
 import { uiJobs } from "./routes/ui.jobs";
+import { uiInbox } from "./routes/ui.inbox";
 import { uiLogs } from "./routes/ui.logs";
 import { uiOverview } from "./routes/ui.overview";
 import { notFoundPage, uiErrorHandler } from "./routes/ui.shared";
@@ -38,7 +39,7 @@ const wantsPage = (c: Context<AppEnv>) =>
 function dashboard() {
   const ui = new Hono<AppEnv>();
   for (const path of DASHBOARD_PATHS) ui.use(path, requireSession, csrfGuard);
-  return ui.route("/", uiAuth).route("/", uiOverview).route("/", uiBulk).route("/", uiJobs).route("/", uiLogs).onError(uiErrorHandler);
+  return ui.route("/", uiAuth).route("/", uiOverview).route("/", uiBulk).route("/", uiJobs).route("/", uiLogs).route("/", uiInbox).onError(uiErrorHandler);
 }
 
 export function createApp() {

@@ -5,11 +5,11 @@
  */
 import { createApp } from "./app";
 import { ConfigError, type Env } from "./env";
-import { retention, RETENTION_CRON } from "./execution/retention";
-import { sweep } from "./execution/sweep";
+import { retention, RETENTION_CRON } from "./background/retention";
+import { sweep } from "./background/sweep";
 import { errorSummary, logEvent, logFailure } from "./lib/log";
 import { meteredBatch, meteredEnv, meterEnabled, meterResponse } from "./lib/meter";
-import { handleJobBatch } from "./queue/consumer";
+import { handleJobBatch } from "./background/consumer";
 
 const app = createApp();
 

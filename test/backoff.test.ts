@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { crashBackoffSeconds, retryDelaySeconds } from "../src/queue/backoff";
-import { retryIn } from "../src/queue/outcome";
+import { crashBackoffSeconds, retryDelaySeconds } from "../src/background/backoff";
+import { retryIn } from "../src/background/outcome";
 
 const svix = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
 

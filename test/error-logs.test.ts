@@ -9,7 +9,7 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../src/env";
-import { RETENTION_CRON } from "../src/execution/retention";
+import { RETENTION_CRON } from "../src/background/retention";
 import worker from "../src/index";
 import { errorFields } from "../src/lib/log";
 import { signatureHeader } from "../src/webhooks/signing";

@@ -11,8 +11,8 @@ import type { Env, JobMessage } from "../src/env";
 import worker from "../src/index";
 import { runJob } from "../src/jobs/service";
 import { dispatch } from "../src/runs/dispatch";
-import { cancelJob } from "../src/schedules/service";
-import { COMPLETION_DEADLINE_MS } from "../src/execution/sweep";
+import { cancelJob } from "../src/runs/service";
+import { COMPLETION_DEADLINE_MS } from "../src/background/sweep";
 import { API_TOKEN, call, deliverRecorded, getJob, ORIGIN, received, runRows, sessionCookie } from "./support/helpers";
 import { interleave } from "./support/interleave";
 

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { cursors, deliveries, idempotencyKeys, jobs, runs, webhookLogs, type DeliveryState, type RunStatus } from "../src/db/schema";
 import type { Env } from "../src/env";
-import { retention, RETENTION_CRON, RETENTION_LIMITS, type RetentionLimits } from "../src/execution/retention";
+import { retention, RETENTION_CRON, RETENTION_LIMITS, type RetentionLimits } from "../src/background/retention";
 import worker from "../src/index";
 import { readMeter } from "../src/lib/meter";
 import { call, uniqueWord } from "./support/helpers";

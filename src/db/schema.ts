@@ -253,7 +253,7 @@ export const cursors = sqliteTable("cursors", {
 
 /**
  * The overview's runs per hour, for hours that are over: written once per hour by the rollup pass
- * (execution/rollup.ts), so the overview reads 24 of these rows instead of every run of the last 24 h.
+ * (stats/rollup.ts), so the overview reads 24 of these rows instead of every run of the last 24 h.
  * An hour's figures do not change once it is over: a run is counted in the hour it started and in the
  * hour it finished.
  */

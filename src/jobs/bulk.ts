@@ -5,11 +5,13 @@
  * ...) or not found.
  */
 import type { Env } from "../env";
+import type { ActionResult } from "./actions";
+import * as runs from "../runs/service";
 import * as schedules from "../schedules/service";
 import type { BulkAction } from "./schemas";
 import * as jobs from "./service";
 
-export type BulkResult = schedules.ActionResult;
+export type BulkResult = ActionResult;
 
 export async function bulkAction(env: Env, action: BulkAction, ids: string[]): Promise<BulkResult> {
   const unique = [...new Set(ids)];
@@ -19,7 +21,7 @@ export async function bulkAction(env: Env, action: BulkAction, ids: string[]): P
       return { done: started.map((run) => run.jobId), refused: inProgress.map((id) => ({ id, message: `Job '${id}' is already IN_PROGRESS or waiting to run` })), notFound };
     }
     case "cancel":
-      return schedules.cancelJobs(env, unique);
+      return runs.cancelJobs(env, unique);
     case "pause":
       return schedules.pauseJobs(env, unique);
     case "resume":

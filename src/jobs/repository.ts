@@ -1,32 +1,21 @@
 /**
- * Drizzle queries for jobs: create, read, list and search, edit, delete. A job is read with its latest
- * run and that run's delivery (runs/views.ts). Runs are started and finished in runs/transitions.ts.
+ * Drizzle reads of jobs: one job with its latest run and that run's delivery (runs/views.ts), lists and
+ * search in creation order, exports, and what pause and resume read. Every write to `jobs` is in state.ts.
  */
-import { and, eq, getTableColumns, inArray, or, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../db/client";
+import { type SQL, and, eq, getTableColumns, inArray, or, sql } from "drizzle-orm";
 import { aliasedColumns, joined } from "../db/aliased";
+import type { Db } from "../db/client";
 import { jsonValues } from "../db/json-rows";
-import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
+import { countMatches, type KeysetList, pageKeys, windowEnd } from "../db/keyset";
+import { deliveries, type Delivery, type Job, jobs, type JobStatus, type Priority, type Run, runs } from "../db/schema";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
-import { deliveries, idempotencyKeys, jobs, runs, webhookLogs, type Delivery, type Job, type JobStatus, type Priority, type Run, type Schedule } from "../db/schema";
-import { jobView, type JobView } from "../runs/views";
+import { type JobView, jobView } from "../runs/views";
+import { DELETED, notDeleted } from "./state";
 
 export interface JobFilter {
   search?: string;
   status?: JobStatus;
   priority?: Priority;
-}
-
-export interface NewJob {
-  id: string;
-  taskName: string;
-  payload: Record<string, unknown>;
-  priority: Priority;
-  webhookUrl: string | null;
-  notifyOnCancel: boolean;
-  schedule: Schedule | null;
-  /** The first occurrence of the schedule, made a run with the job. */
-  scheduleCursor: Date | null;
 }
 
 /** `%` and `_` in user text match themselves, not any character. */
@@ -75,47 +64,6 @@ const shownOnly = ({ status }: Omit<JobFilter, "search">): SQL | undefined => (s
 const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
 export type JobSort = keyof typeof direction;
 
-/**
- * createdAt never decreases from one job to the next: it is `now`, or the newest job's createdAt when
- * that is later (another Worker's clock ahead by a few ms). So creation time and insertion order agree,
- * and a list may read its page from whichever index is ordered that way (see listJobs).
- */
-const createdAtOf = (now: Date) => sql`max(${now.getTime()}, coalesce((select max(${jobs.createdAt}) from ${jobs}), 0))`;
-
-/**
- * Inserts the job. With an idempotency key, only if no live record of that key exists (checked in the
- * same statement, so two creates with one key at once make one job).
- */
-export function insertJob(db: Db, job: NewJob, now: Date, { unlessKey }: { unlessKey?: { key: string; since: Date } } = {}) {
-  const createdAt = createdAtOf(now);
-  const guard = unlessKey
-    ? sql`NOT EXISTS (SELECT 1 FROM ${idempotencyKeys} WHERE ${idempotencyKeys.key} = ${unlessKey.key} AND ${idempotencyKeys.createdAt} > ${unlessKey.since.getTime()})`
-    : sql`1`;
-  return db
-    .insert(jobs)
-    .select(
-      // Every column of `jobs`, in table order.
-      sql`SELECT
-        ${job.id},
-        ${job.taskName},
-        ${JSON.stringify(job.payload)},
-        ${job.priority},
-        'PENDING',
-        ${createdAt},
-        ${createdAt},
-        NULL,
-        NULL,
-        ${job.webhookUrl},
-        ${job.notifyOnCancel ? 1 : 0},
-        ${job.schedule ? JSON.stringify(job.schedule) : null},
-        0,
-        ${job.scheduleCursor?.getTime() ?? null},
-        ${job.scheduleCursor ? 1 : 0}
-      WHERE ${guard}`,
-    )
-    .returning();
-}
-
 /** Jobs with their latest run and its delivery (left joins by primary key). */
 const withLatestRun = <E extends Record<string, SQL.Aliased | SQL>>(db: Db, extra: E = {} as E) =>
   db
@@ -133,21 +81,6 @@ export const jobViewOf = (rows: Row[]): JobView | undefined => (rows[0] ? toView
 
 export async function findJob(db: Db, id: string): Promise<JobView | undefined> {
   return jobViewOf(await jobQuery(db, id));
-}
-
-/**
- * Records an Idempotency-Key for the job just created (only if it was: the job must exist), or renews
- * a record older than `since` (an expired key may be used again).
- */
-export function rememberKey(db: Db, record: { key: string; requestHash: string; jobId: string }, now: Date, since: Date) {
-  return db
-    .insert(idempotencyKeys)
-    .select(sql`SELECT ${record.key}, ${record.requestHash}, ${record.jobId}, ${now.getTime()} WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE ${jobs.id} = ${record.jobId})`)
-    .onConflictDoUpdate({
-      target: idempotencyKeys.key,
-      set: { requestHash: record.requestHash, jobId: record.jobId, createdAt: now },
-      setWhere: sql`${idempotencyKeys.createdAt} <= ${since.getTime()}`,
-    });
 }
 
 /** These runs as they are now. */
@@ -213,50 +146,6 @@ export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: 
   };
 }
 
-export type JobFields = Partial<Pick<Job, "taskName" | "payload" | "priority" | "webhookUrl" | "notifyOnCancel" | "schedule" | "paused" | "scheduleCursor" | "occurrences">>;
-
-/**
- * Edits a job's definition (for db.batch()). Runs keep the copy they started with, so an edit applies to
- * the next run and never to one under way or its webhook.
- */
-export const updateJobFields = (db: Db, id: string, fields: JobFields, now: Date) =>
-  db
-    .update(jobs)
-    .set({ ...fields, updatedAt: now })
-    .where(and(eq(jobs.id, id), notDeleted))
-    .returning({ id: jobs.id });
-
-/**
- * A deleted job keeps its row, emptied (no task name or payload, so the search index holds nothing of
- * it) and hidden from every read by this status, until the purge has removed its runs, deliveries and
- * log rows in bounded batches (execution/purge.ts). Never a status a job shows.
- */
-export const DELETED = "DELETED";
-export const notDeleted = sql`${jobs.status} != 'DELETED'`;
-
-/** Marks the listed jobs deleted (those that exist and are not already); returns their ids. */
-export function markDeleted(db: Db, ids: string[], now: Date) {
-  return db
-    .update(jobs)
-    .set({
-      status: sql`${DELETED}`,
-      taskName: "",
-      payload: {},
-      webhookUrl: null,
-      notifyOnCancel: false,
-      schedule: null,
-      paused: false,
-      nextRunAt: null,
-      scheduleCursor: null,
-      updatedAt: now,
-    })
-    .where(and(inArray(jobs.id, jsonValues(ids)), notDeleted))
-    .returning({ id: jobs.id });
-}
-
-/** A deleted job's Idempotency-Keys go with it: the key may make a new job (idempotency_keys_job_idx). */
-export const forgetKeysOf = (db: Db, ids: string[]) => db.delete(idempotencyKeys).where(inArray(idempotencyKeys.jobId, jsonValues(ids)));
-
 /**
  * Deleted jobs whose rows the purge still has to remove (jobs_status_idx), the one it looked at least
  * recently first: one that waits for a webhook still owed goes to the back (see purgeLater).
@@ -264,43 +153,12 @@ export const forgetKeysOf = (db: Db, ids: string[]) => db.delete(idempotencyKeys
 export const findDeletedJobs = (db: Db, limit: number) =>
   db.select({ id: jobs.id }).from(jobs).where(eq(jobs.status, sql`${DELETED}`)).orderBy(jobs.updatedAt).limit(limit);
 
-/** A deleted job the purge could not finish (a webhook of it is still owed) goes to the back of its line. */
-export const purgeLater = (db: Db, id: string, now: Date) =>
-  db.update(jobs).set({ updatedAt: now }).where(sql`${jobs.id} = ${id} AND ${jobs.status} = ${DELETED}`);
-
-/** The purge's last step: a deleted job's row, once it has no run and no log row left. */
-export function deletePurgedJob(db: Db, id: string) {
-  return db.delete(jobs).where(sql`${jobs.id} = ${id} AND ${jobs.status} = ${DELETED}
-    AND NOT EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = ${id})
-    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."jobId" = ${id})`);
-}
-
 /** The schedules of these jobs (those not deleted), for pause and resume. */
 export function findSchedules(db: Db, ids: string[]) {
   return db
     .select({ id: jobs.id, schedule: jobs.schedule, paused: jobs.paused, occurrences: jobs.occurrences })
     .from(jobs)
     .where(and(inArray(jobs.id, jsonValues(ids)), notDeleted));
-}
-
-/** Pauses (or resumes) the listed jobs' schedules, those that have one and are not already; returns their ids. */
-export function setPaused(db: Db, ids: string[], paused: boolean, now: Date) {
-  return db
-    .update(jobs)
-    .set({ paused, updatedAt: now })
-    .where(and(inArray(jobs.id, jsonValues(ids)), notDeleted, sql`${jobs.schedule} IS NOT NULL`, eq(jobs.paused, !paused)))
-    .returning({ id: jobs.id });
-}
-
-/** Retention: deletes at most `limit` Idempotency-Key records created before `since` (expired), oldest first. */
-export function deleteExpiredKeys(db: Db, since: Date, limit: number) {
-  return db.delete(idempotencyKeys).where(sql`${idempotencyKeys.key} IN (
-    SELECT k.key
-    FROM ${idempotencyKeys} k
-    WHERE k."createdAt" <= ${since.getTime()}
-    ORDER BY k."createdAt"
-    LIMIT ${limit}
-  )`);
 }
 
 /**

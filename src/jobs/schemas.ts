@@ -5,7 +5,6 @@
 import { createInsertSchema } from "drizzle-zod";
 import { z } from "zod";
 import { JOB_STATUSES, PRIORITIES, jobs } from "../db/schema";
-import { parseJsonText } from "../lib/json";
 import { cursorParam, decodeCursor, type ListName } from "../lib/pagination";
 import { oneTimingAtMost, timingFields } from "../schedules/schemas";
 

@@ -5,23 +5,23 @@
  * webhook (webhooks/).
  */
 import { and, eq, gt } from "drizzle-orm";
+import * as repo from "./repository";
 import { getDb } from "../db/client";
 import { idempotencyKeys, type Job, type Run } from "../db/schema";
-import { getConfig, type Env } from "../env";
+import { type Env, getConfig } from "../env";
 import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
 import { logCancelled, logFailure, logScheduled, runFields } from "../lib/log";
-import { readPage, type PageRequest } from "../lib/pagination";
+import { readPage } from "../lib/pagination";
 import { dispatch, dispatchInBackground, queueCompletions, sendStartMessages } from "../runs/dispatch";
+import { cancelScheduledOf, cancelUnfinishedOf, insertRuns, replanRuns } from "../runs/lifecycle";
 import { countInProgress } from "../runs/repository";
-import { cancelUnfinishedOf, insertRuns, refreshJobs, replanRuns } from "../runs/transitions";
-import { jobView, type JobView } from "../runs/views";
+import { type JobView, jobView } from "../runs/views";
 import { nextRunsOf } from "../schedules/occurrences";
-import { cancelScheduledOf, insertTimingRun, timingOf } from "../schedules/timing";
+import { insertTimingRun, timingOf } from "../schedules/timing";
 import { unsafeWebhookTarget } from "../security/webhook-target";
-import * as logsRepo from "../webhooks/repository";
-import * as repo from "./repository";
 import type { CreateJobInput, ListJobsQuery, UpdateJobInput } from "./schemas";
+import * as state from "./state";
 
 /** How long an Idempotency-Key is remembered. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -62,20 +62,20 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
     scheduleCursor: timing.schedule?.scheduleCursor ?? null,
   };
   const since = new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS);
-  // A plain create is one statement; a run to make, or a key to remember, go in the same batch.
-  const [inserted, ...rest] = await db.batch([
-    repo.insertJob(db, job, now, idempotency ? { unlessKey: { key: idempotency.key, since } } : {}),
-    // The run joins the job row: when the job was not inserted, neither is the run.
-    ...(timing.run ? [insertTimingRun(db, timing), refreshJobs(db, [id], now)] : []),
-    ...(idempotency ? [repo.rememberKey(db, { ...idempotency, jobId: id }, now, since)] : []),
-  ]);
+  const insert = state.insertJob(db, job, now, idempotency ? { unlessKey: { key: idempotency.key, since } } : {});
+  const remember = idempotency ? [state.rememberKey(db, { ...idempotency, jobId: id }, now, since)] : [];
+  // A plain create is one statement; a run to make, or a key to remember, go in the same batch (the run
+  // joins the job row: when the job was not inserted, neither is the run).
+  const { inserted, made } = timing.run
+    ? await db.batch([insert, insertTimingRun(db, timing), state.refreshJobs(db, [id], now), ...remember]).then(([inserted, made]) => ({ inserted, made }))
+    : await db.batch([insert, ...remember]).then(([inserted]) => ({ inserted, made: [] }));
   if (idempotency) {
     // Another create with this key got in first (two at once): its job is the answer.
     const first = await findIdempotentJob(env, idempotency, now, id);
     if (first) return { job: first, created: false };
   }
-  if (!timing.run) return { job: jobView((inserted as Job[])[0]!, null, null), created: true };
-  await startTiming(env, rest[0] as Run[], now);
+  if (!timing.run) return { job: jobView(inserted[0]!, null, null), created: true };
+  await startTiming(env, made, now);
   return { job: await getJob(env, id), created: true };
 }
 
@@ -141,13 +141,17 @@ export async function updateJob(env: Env, id: string, input: UpdateJobInput): Pr
   const now = new Date();
   const { runAt, delaySeconds, schedule, ...fields } = input;
   const timing = timingOf(id, { runAt, delaySeconds, schedule }, now);
-  // The runs still to come are cancelled only when the timing changes, before the new run is made.
-  const replaced = timing.replaces ? [cancelScheduledOf(db, [id], timing.replaces, now)] : [];
-  // Runs still to come take the new definition (after any that the new timing replaces are cancelled).
-  const replanned = fields.taskName !== undefined || fields.payload !== undefined || fields.priority !== undefined ? [replanRuns(db, id)] : [];
-  const results = await db.batch([repo.updateJobFields(db, id, { ...fields, ...timing.schedule }, now), ...replaced, insertTimingRun(db, timing), ...replanned, refreshJobs(db, [id], now)]);
-  const made = results[1 + replaced.length] as Run[];
-  if (replaced.length > 0) logCancelled(results[1] as Run[]);
+  const redefined = fields.taskName !== undefined || fields.payload !== undefined || fields.priority !== undefined;
+  const [, cancelled, made] = await db.batch([
+    state.updateJobFields(db, id, { ...fields, ...timing.schedule }, now),
+    // The runs still to come are cancelled only when the timing changes, before the new run is made.
+    cancelScheduledOf(db, timing.replaces ? [id] : [], timing.replaces ?? "", now),
+    insertTimingRun(db, timing),
+    // Runs still to come take the new definition (after any that the new timing replaces are cancelled).
+    replanRuns(db, redefined ? [id] : []),
+    state.refreshJobs(db, [id], now),
+  ]);
+  logCancelled(cancelled);
   await startTiming(env, made, now);
   return getJob(env, id);
 }
@@ -164,7 +168,7 @@ export const DELETED_REASON = "the job was deleted";
  * Deletes jobs (one D1 round trip for up to 100): each is gone from every read at once, its runs to
  * come and in progress are CANCELLED without a webhook, and its Idempotency-Keys are freed. Webhooks
  * its finished runs still owe (deliveries under way) are delivered as promised; the purge removes its
- * runs, deliveries and log rows in bounded batches once they are (execution/purge.ts). Returns the ids
+ * runs, deliveries and log rows in bounded batches once they are (background/purge.ts). Returns the ids
  * deleted; the others did not exist.
  */
 export async function deleteJobs(env: Env, ids: string[]): Promise<{ deleted: string[] }> {
@@ -172,8 +176,8 @@ export async function deleteJobs(env: Env, ids: string[]): Promise<{ deleted: st
   const now = new Date();
   // Marked first: a run call or a dispatch after this batch finds the job gone and makes no run.
   const [marked, , cancelledScheduled, cancelledRunning] = await db.batch([
-    repo.markDeleted(db, ids, now),
-    repo.forgetKeysOf(db, ids),
+    state.markDeleted(db, ids, now),
+    state.forgetKeysOf(db, ids),
     ...cancelUnfinishedOf(db, ids, DELETED_REASON, now),
   ]);
   logCancelled([...cancelledScheduled, ...cancelledRunning]);
@@ -228,7 +232,7 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
       ids.map((jobId) => ({ jobId, dueAt: now, occurrenceAt: null, expectedAt: null })),
       { unlessBusyAt: now, start },
     ),
-    refreshJobs(db, ids, now, { started: true }),
+    state.refreshJobs(db, ids, now, { started: true }),
     countInProgress(db, maxConcurrentRuns),
     repo.jobQuery(db, ids[0] ?? ""),
   ]);
@@ -260,13 +264,3 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
 }
 
 export const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-export async function listLogs(env: Env, { jobId, outcome, ...page }: PageRequest & logsRepo.LogFilter) {
-  const db = getDb(env.DB);
-  return readPage(page, (start, from, countLimit) => logsRepo.listLogs(db, { jobId, outcome }, page.limit, start, from, countLimit), { list: "logs" });
-}
-
-export async function listJobLogs(env: Env, jobId: string, page: PageRequest) {
-  await getJob(env, jobId);
-  return listLogs(env, { jobId, ...page });
-}

@@ -1,6 +1,6 @@
 /**
  * The response bodies of the API, as zod schemas for the OpenAPI document: derived from the Drizzle
- * tables (drizzle-zod), shaped as the views in runs/views.ts and webhooks/repository.ts shape them.
+ * tables (drizzle-zod), shaped as the views in runs/views.ts and webhooks/log.ts shape them.
  * Times are ISO 8601 strings on the wire (Date objects serialize so). A test checks real responses
  * against the document, so a view that drifts from these fails it.
  */
@@ -118,7 +118,7 @@ export const deleted = z.object({ id: z.string() }).meta({ id: "Deleted" });
 /** A run call's answer: the job, and its status beside it (as the original `POST /run-job` answered). */
 export const started = ok(job).extend({ status: z.enum(JOB_STATUSES).meta({ description: "IN_PROGRESS, or SCHEDULED while every slot is busy" }) });
 
-/** What a receiver gets (the bytes come from deliveries/body.ts; a test checks a real one against this). */
+/** What a receiver gets (the bytes come from webhooks/body.ts; a test checks a real one against this). */
 export const webhookBody = z
   .object({
     event: z.enum(WEBHOOK_EVENTS),

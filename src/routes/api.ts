@@ -3,6 +3,8 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { apiAuth } from "../security/api-auth";
 import * as h from "./jobs.handlers";
+import * as logs from "./logs.handlers";
+import * as runs from "./runs.handlers";
 import { stats } from "./stats.handlers";
 
 export const api = new Hono<AppEnv>()
@@ -19,10 +21,10 @@ export const api = new Hono<AppEnv>()
   .post("/jobs/:id/cancel", ...h.cancelJob)
   .post("/jobs/:id/pause", ...h.pauseJob)
   .post("/jobs/:id/resume", ...h.resumeJob)
-  .post("/jobs/:id/redeliver", ...h.redeliverJob)
-  .get("/jobs/:id/runs", ...h.listJobRuns)
-  .get("/jobs/:id/logs", ...h.listJobLogs)
-  .get("/runs/:runId", ...h.getRun)
-  .post("/runs/:runId/redeliver", ...h.redeliverRun)
-  .get("/logs", ...h.listLogs)
+  .post("/jobs/:id/redeliver", ...runs.redeliverJob)
+  .get("/jobs/:id/runs", ...runs.listJobRuns)
+  .get("/jobs/:id/logs", ...logs.listJobLogs)
+  .get("/runs/:runId", ...runs.getRun)
+  .post("/runs/:runId/redeliver", ...runs.redeliverRun)
+  .get("/logs", ...logs.listLogs)
   .get("/stats", ...stats);

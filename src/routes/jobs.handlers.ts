@@ -4,17 +4,16 @@
  */
 import { createFactory } from "hono/factory";
 import { z } from "zod";
-import type { AppEnv, Env } from "../env";
-import { bulkActionSchema, bulkRunSchema, createJobSchema, exportJobsQuery, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, listLogsQuery, pageQueryOf, runIdParam, updateJobSchema } from "../jobs/schemas";
-import { bulkAction } from "../jobs/bulk";
-import { exportFile, exportJobs as exportStream } from "../jobs/export";
+import * as body from "../openapi/responses";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
 import * as schedules from "../schedules/service";
-import type { ExportJobsQuery } from "../jobs/schemas";
+import type { AppEnv, Env } from "../env";
+import { bulkAction } from "../jobs/bulk";
+import { exportFile, exportJobs as exportStream } from "../jobs/export";
+import { bulkActionSchema, bulkRunSchema, createJobSchema, type ExportJobsQuery, exportJobsQuery, idempotencyKey, jobIdParam, legacyListJobsQuery, listJobsQuery, updateJobSchema } from "../jobs/schemas";
 import { jsonBody, validate } from "../lib/validate";
 import { doc } from "../openapi/describe";
-import * as body from "../openapi/responses";
 
 const factory = createFactory<AppEnv>();
 
@@ -119,7 +118,7 @@ export const cancelJob = jobAction(
   "Run cancelled",
   "Cancel the scheduled or running run",
   "The run becomes CANCELLED; its queue message does nothing and no completion webhook is sent (a job.cancelled one if the job asks for it). A recurring job keeps its schedule: pause stops that. 409 when there is nothing to cancel, or when the run finished before it could be cancelled; a 409 changes nothing.",
-  schedules.cancelJob,
+  runs.cancelJob,
 );
 export const pauseJob = jobAction("Schedule paused", "Pause a recurring schedule", "No occurrence starts until it is resumed.", schedules.pauseJob);
 export const resumeJob = jobAction("Schedule resumed", "Resume a recurring schedule", "Starts the schedule again from now: occurrences that fell while it was paused are not run.", schedules.resumeJob);
@@ -218,61 +217,5 @@ export const runJobs = factory.createHandlers(
       },
       202,
     );
-  },
-);
-
-/** Redelivers the webhook of the job's latest run. */
-export const redeliverJob = factory.createHandlers(
-  doc({ summary: "Redeliver the latest run's webhook", description: "A new series of attempts, same webhook-id and same bytes.", tag: "Runs", ok: [202, "Redelivery queued", body.ok(body.run)], errors: [404, 409] }),
-  validate("param", jobIdParam),
-  async (c) => {
-    const run = await runs.redeliverLatest(c.env, c.req.valid("param").id);
-    return c.json({ success: true, message: "Redelivery queued", data: run }, 202);
-  },
-);
-
-export const listJobRuns = factory.createHandlers(
-  doc({ summary: "List a job's runs", description: "Newest first, each with its delivery's state.", tag: "Runs", ok: [200, "A page of runs", body.page(body.run)], errors: [404] }),
-  validate("param", jobIdParam),
-  validate("query", z.object(pageQueryOf("runs"))),
-  async (c) => {
-    const { items, pagination } = await runs.listJobRuns(c.env, c.req.valid("param").id, c.req.valid("query"));
-    return c.json({ success: true, data: items, pagination });
-  },
-);
-
-export const getRun = factory.createHandlers(
-  doc({ summary: "Get a run", description: "What ran, its delivery with the exact body, and every attempt (newest first).", tag: "Runs", ok: [200, "The run", body.ok(body.runDetail)], errors: [404] }),
-  validate("param", runIdParam),
-  async (c) => {
-    return c.json({ success: true, data: await runs.getRun(c.env, c.req.valid("param").runId) });
-  },
-);
-
-export const redeliverRun = factory.createHandlers(
-  doc({ summary: "Redeliver a run's webhook", description: "A new series of attempts of a finished delivery, same webhook-id and same bytes.", tag: "Runs", ok: [202, "Redelivery queued", body.ok(body.run)], errors: [404, 409] }),
-  validate("param", runIdParam),
-  async (c) => {
-    const run = await runs.redeliverRun(c.env, c.req.valid("param").runId);
-    return c.json({ success: true, message: "Redelivery queued", data: run }, 202);
-  },
-);
-
-export const listJobLogs = factory.createHandlers(
-  doc({ summary: "List a job's delivery attempts", description: "Every webhook attempt of its runs, newest first.", tag: "Logs", ok: [200, "A page of attempts", body.page(body.listedLog)], errors: [404] }),
-  validate("param", jobIdParam),
-  validate("query", z.object(pageQueryOf("logs"))),
-  async (c) => {
-    const { items, pagination } = await jobs.listJobLogs(c.env, c.req.valid("param").id, c.req.valid("query"));
-    return c.json({ success: true, data: items, pagination });
-  },
-);
-
-export const listLogs = factory.createHandlers(
-  doc({ summary: "List delivery attempts", description: "Every webhook attempt, newest first; filter by job or outcome.", tag: "Logs", ok: [200, "A page of attempts", body.page(body.listedLog)] }),
-  validate("query", listLogsQuery),
-  async (c) => {
-    const { items, pagination } = await jobs.listLogs(c.env, c.req.valid("query"));
-    return c.json({ success: true, data: items, pagination });
   },
 );

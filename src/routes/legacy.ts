@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { apiAuth } from "../security/api-auth";
 import * as h from "./jobs.handlers";
+import * as logs from "./logs.handlers";
 
 export const legacy = new Hono<AppEnv>()
   .post("/create-job", apiAuth, ...h.createJob)
@@ -11,5 +12,5 @@ export const legacy = new Hono<AppEnv>()
   .put("/update-job/:id", apiAuth, ...h.updateJob)
   .delete("/delete-job/:id", apiAuth, ...h.deleteJob)
   .delete("/delete-job", apiAuth, ...h.deleteJobByQuery)
-  .get("/get-logs", apiAuth, ...h.listLogs)
-  .get("/get-logs/:id", apiAuth, ...h.listJobLogs);
+  .get("/get-logs", apiAuth, ...logs.listLogs)
+  .get("/get-logs/:id", apiAuth, ...logs.listJobLogs);

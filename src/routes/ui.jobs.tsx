@@ -14,6 +14,7 @@ import type { PageLink } from "../views/components";
 import * as schedules from "../schedules/service";
 import * as jobs from "../jobs/service";
 import * as runs from "../runs/service";
+import * as deliveryLog from "../webhooks/service";
 import { exportResponse } from "./jobs.handlers";
 import { JobDetailPage, JobLive, jobPageUrl, type JobDetail } from "../views/job-detail";
 import { DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
@@ -149,7 +150,7 @@ export const uiJobs = new Hono<AppEnv>()
     return c.html(<JobRow job={job} now={new Date()} />);
   })
 
-  .post("/jobs/:id/cancel", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.cancelJob, "Run cancelled"))
+  .post("/jobs/:id/cancel", validPageInput("param", jobIdParam), (c) => timingAction(c, runs.cancelJob, "Run cancelled"))
   .post("/jobs/:id/pause", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.pauseJob, "Schedule paused"))
   .post("/jobs/:id/resume", validPageInput("param", jobIdParam), (c) => timingAction(c, schedules.resumeJob, "Schedule resumed"))
 
@@ -164,7 +165,7 @@ export const uiJobs = new Hono<AppEnv>()
     const { id } = c.req.valid("param");
     const job = await jobs.getJob(c.env, id);
     // Counted as every list counts (ten pages of 10 ahead): "100+ runs" for a job that has more.
-    const [logs, runList] = await Promise.all([jobs.listJobLogs(c.env, id, { limit: 10, page: 1 }), runs.listJobRuns(c.env, id, { limit: 10, page: 1 }, { known: true })]);
+    const [logs, runList] = await Promise.all([deliveryLog.listJobLogs(c.env, id, { limit: 10, page: 1 }), runs.listJobRuns(c.env, id, { limit: 10, page: 1 }, { known: true })]);
     const form = <DeleteConfirm job={job} runs={runList.pagination} logs={logs.pagination} />;
     if (wantsFragment(c)) return c.html(<Modal title="Delete job?">{form}</Modal>);
     return renderPage(c, "jobs", "Delete job?", <article class="standalone-form"><h1>Delete job?</h1>{form}</article>);

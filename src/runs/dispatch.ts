@@ -6,17 +6,16 @@
  * It runs when a run is asked for, when a start message arrives, when a slot frees, and on every sweep;
  * every statement is conditional, so two at once start nothing twice.
  */
-import { and, sql } from "drizzle-orm";
-import { getDb, type Db } from "../db/client";
-import { field, jsonEach } from "../db/json-rows";
-import { jobs, runs, type Run, type Schedule } from "../db/schema";
-import { getConfig, type Env, type JobMessage } from "../env";
-import { MAX_QUEUE_DELAY_SECONDS } from "../queue/backoff";
-import { latestOccurrence, nextOccurrence, underLimit } from "../schedules/occurrences";
-import { failRuns } from "./finish";
-import { countInProgress, findDueRuns, type DueRun } from "./repository";
+import { MAX_QUEUE_DELAY_SECONDS } from "../background/backoff";
+import { getDb } from "../db/client";
+import { type Run, runs, type Schedule } from "../db/schema";
+import { type Env, getConfig, type JobMessage } from "../env";
+import { advanceCursors, refreshJobs } from "../jobs/state";
 import { logCancelled, logFailure, logScheduled, logStarted, runFields } from "../lib/log";
-import { afterRunHolds, cancelRuns, insertRuns, refreshJobs, retimeStarted, scheduled, startRuns, type NewRun } from "./transitions";
+import { latestOccurrence, nextOccurrence, underLimit } from "../schedules/occurrences";
+import { scheduled } from "./conditions";
+import { cancelRuns, failRuns, insertRuns, type NewRun, retimeStarted, startRuns } from "./lifecycle";
+import { countInProgress, type DueRun, findDueRuns } from "./repository";
 
 /** Most runs one dispatch weighs; a backlog is taken in turns. */
 export const DISPATCH_BATCH = 100;
@@ -124,29 +123,6 @@ function catchUpTime(run: DueRun, now: Date): Date | Error {
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }
-}
-
-/**
- * The jobs' schedule cursors and occurrence counts follow the occurrences made: once each, whoever made
- * them, and only for the schedule they were made from (see insertRuns' `schedule`).
- */
-export function advanceCursors(db: Db, nexts: NewRun[]) {
-  const m = (i: number) => field(i, "m.value");
-  return db
-    .update(jobs)
-    .set({ scheduleCursor: sql`${m(1)}`, occurrences: sql`${jobs.occurrences} + 1` })
-    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null, n.afterCancelAt?.getTime() ?? null, n.jobWrittenAt?.getTime() ?? null]))} AS m`)
-    .where(
-      and(
-        sql`${jobs.id} = ${m(0)}`,
-        afterRunHolds(m(2), m(4)),
-        sql`(${m(5)} IS NULL OR ${jobs.updatedAt} = ${m(5)})`,
-        sql`(${m(3)} IS NULL OR (${jobs.schedule} = ${m(3)} AND ${jobs.paused} = 0))`,
-        sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
-        // Only an occurrence that was made (one already planned for the job wins: runs_planned_occurrence_idx).
-        sql`EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.jobId} = ${m(0)} AND ${runs.occurrenceAt} = ${m(1)} AND ${scheduled})`,
-      ),
-    );
 }
 
 /**

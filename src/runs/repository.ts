@@ -1,13 +1,17 @@
-/** Drizzle reads of runs, each with its delivery: one run, a job's runs page by page, a run named by a message. */
-import { and, count, desc, eq, getTableColumns, inArray, sql } from "drizzle-orm";
-import { jsonValues } from "../db/json-rows";
+/**
+ * Drizzle reads of runs: one run or a job's runs page by page (each with its delivery), the runs queue
+ * messages name (without user data), and the ones the dispatcher, a cancel and the sweep look for,
+ * through the partial indexes of unfinished runs. Every write to `runs` is in lifecycle.ts.
+ */
+import { and, count, desc, eq, getTableColumns, inArray, lt, sql } from "drizzle-orm";
 import { aliasedColumns, joined } from "../db/aliased";
 import type { Db } from "../db/client";
-import { countMatches, pageKeys, type KeysetList } from "../db/keyset";
+import { jsonValues } from "../db/json-rows";
+import { countMatches, type KeysetList, pageKeys } from "../db/keyset";
+import { deliveries, type Delivery, jobs, type Run, runs } from "../db/schema";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
-import { deliveries, jobs, runs, type Delivery, type Run } from "../db/schema";
-import { webhookIdOf, type RunRef } from "../deliveries/body";
-import { dueBy, inProgress, runIn } from "./transitions";
+import { type RunRef, webhookIdOf } from "../webhooks/body";
+import { dueBy, inProgress, MAX_PRIORITY_OFFSET_MS, runIn, scheduled } from "./conditions";
 
 export interface RunWithDelivery {
   run: Run;
@@ -151,4 +155,27 @@ export function findCurrentRuns(db: Db, jobIds: string[]) {
     .from(jobs)
     .leftJoin(runs, sql`${runs.id} = ${current}`)
     .where(and(inArray(jobs.id, jsonValues(jobIds)), sql`${jobs.status} != 'DELETED'`));
+}
+
+/** Runs in progress whose message is overdue (expected before `before`), without user data. */
+export function findOverdueRuns(db: Db, before: Date, limit: number) {
+  return db
+    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, recoveries: runs.recoveries, startedAt: runs.startedAt })
+    .from(runs)
+    .where(and(inProgress, lt(runs.expectedAt, before)))
+    .limit(limit);
+}
+
+/**
+ * SCHEDULED runs due within `aheadMs` with no start message queued yet (scheduled further ahead than a
+ * message could wait), from the dispatch index.
+ */
+export function findUnqueuedRuns(db: Db, now: Date, aheadMs: number, limit: number) {
+  return db
+    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, dueAt: runs.dueAt })
+    .from(runs)
+    // rank >= dueAt > now: the scan starts after the runs already due (those waiting for a slot).
+    .where(sql`${scheduled} AND ${runs.rank} > ${now.getTime()} AND ${runs.rank} <= ${now.getTime() + aheadMs + MAX_PRIORITY_OFFSET_MS} AND ${runs.expectedAt} IS NULL AND ${runs.dueAt} > ${now.getTime()}`)
+    .orderBy(runs.rank)
+    .limit(limit);
 }

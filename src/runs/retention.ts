@@ -1,7 +1,7 @@
 /**
  * Which runs retention may delete, and their deletion. A run is kept while a job shows it (its latest
  * run, however old), while its webhook is under way and while its last attempt is recent; the rest of the finished runs older than the
- * cutoff go, each together with its delivery and its log rows (deliveries/ and webhooks/ delete those).
+ * cutoff go, each together with its delivery and its log rows (webhooks/deliveries.ts and webhooks/log.ts delete those).
  */
 import { sql, type SQL } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
@@ -9,7 +9,7 @@ import type { Db } from "../db/client";
 import type { Cursor } from "../db/cursors";
 import { jsonValues } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs } from "../db/schema";
-import { finished } from "./transitions";
+import { finished } from "./conditions";
 
 /**
  * The next `limit` finished runs that finished before `before`, after `after` (a position in

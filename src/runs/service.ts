@@ -1,17 +1,25 @@
 /**
- * Runs as the API and the dashboard read them (a job's runs, one run with its delivery and attempts)
- * and redelivery by hand, which starts a new series of attempts of a finished delivery.
+ * What a person does with runs, for the API and the dashboard: read them (a job's runs, one run with its
+ * delivery and attempts), redeliver a finished run's webhook (a new series of attempts), and cancel a
+ * job's current run (for one job or many).
  */
+import * as repo from "./repository";
 import { getDb } from "../db/client";
 import type { Delivery, Run } from "../db/schema";
-import { restartDelivery } from "../deliveries/transitions";
-import type { Env, JobMessage } from "../env";
-import { getJob, errorText } from "../jobs/service";
+import { type Env, getConfig, type JobMessage } from "../env";
+import { answerOne, emptyResult, type ActionResult } from "../jobs/actions";
+import { errorText, getJob } from "../jobs/service";
+import { advanceCursors, pointLatest, refreshJobs } from "../jobs/state";
 import { conflict, notFound, unavailable } from "../lib/errors";
-import { readPage, type PageRequest } from "../lib/pagination";
-import { listRunLogs, type LogView } from "../webhooks/repository";
-import * as repo from "./repository";
-import { deliveryDetail, runView, type DeliveryDetail, type RunView } from "./views";
+import { logCancelled, logFailure, logScheduled } from "../lib/log";
+import { type PageRequest, readPage } from "../lib/pagination";
+import { followingOccurrence } from "../schedules/occurrences";
+import { createDeliveries, restartDelivery } from "../webhooks/deliveries";
+import { listRunLogs, type LogView } from "../webhooks/log";
+import { dispatchInBackground, occurrenceRun, sendStartMessages } from "./dispatch";
+import { cancelRuns, insertRuns, type NewRun } from "./lifecycle";
+import { findCurrentRuns } from "./repository";
+import { type DeliveryDetail, deliveryDetail, type RunView, runView } from "./views";
 
 /** Attempts shown with a run: the newest ones (a delivery has at most 50 per series). */
 export const RUN_ATTEMPTS_SHOWN = 100;
@@ -70,4 +78,67 @@ async function redeliver(env: Env, run: Run, delivery: Delivery | null): Promise
     throw unavailable(`The redelivery of run ${run.id} is recorded but could not be queued (${errorText(err)}); the sweep will send it within minutes`);
   }
   return runView(run, restarted);
+}
+
+/** Cancels one job's current run: its state after, a 404 or a 409 (see cancelJobs). */
+export const cancelJob = async (env: Env, id: string) => answerOne(env, id, await cancelJobs(env, [id]));
+
+/**
+ * Cancels each job's current run: it becomes CANCELLED, its queue message does nothing when it comes,
+ * no completion webhook is sent (a job.cancelled one is, when the job has notifyOnCancel). A recurring
+ * occurrence cancelled before it started is followed by the next one. Refused for a job with nothing
+ * in progress or to come, or whose run finished before it could be cancelled.
+ */
+export async function cancelJobs(env: Env, ids: string[]): Promise<ActionResult> {
+  const db = getDb(env.DB);
+  const { webhookUrl, maxConcurrentRuns } = getConfig(env);
+  const now = new Date();
+  const result = emptyResult();
+  const current = await findCurrentRuns(db, ids);
+  const found = new Map(current.map((row) => [row.jobId, row]));
+  const cancels: { id: number; reason: string }[] = [];
+  const follows: NewRun[] = [];
+  for (const id of ids) {
+    const row = found.get(id);
+    if (!row) result.notFound.push(id);
+    else if (!row.run) result.refused.push({ id, message: `Job '${id}' has no run in progress or to come to cancel` });
+    else {
+      cancels.push({ id: row.run.id, reason: "cancelled by request" });
+      // An occurrence cancelled before it started is followed by the next (one in progress already was).
+      const next = row.run.status === "SCHEDULED" && row.run.occurrenceAt ? followingOccurrence(row.schedule, row.paused, row.occurrences, new Date(Math.max(row.run.occurrenceAt.getTime(), now.getTime()))) : null;
+      if (next) follows.push({ ...occurrenceRun(id, next, row.schedule!, now, row.run.id), afterCancelAt: now });
+    }
+  }
+  if (cancels.length === 0) return result;
+
+  const runs = current.flatMap((row) => (row.run ? [{ jobId: row.jobId, ...row.run }] : []));
+  // All or nothing per run: every statement after the cancel depends on it (the run was CANCELLED at
+  // `now` by this batch), so a run that started or finished since it was read keeps everything as it is.
+  const [cancelled, delivered, made] = await db.batch([
+    cancelRuns(db, cancels, now, { running: true }),
+    createDeliveries(db, runs.map((run) => ({ jobId: run.jobId, number: run.number })), now, { url: webhookUrl, claimedUntil: null, onlyCancelledAt: now }),
+    insertRuns(db, follows),
+    advanceCursors(db, follows),
+    pointLatest(db, runs.map((run) => run.id), { onlyCancelledAt: now }),
+    refreshJobs(db, runs.map((run) => run.jobId), now),
+  ]);
+  logCancelled(cancelled);
+  logScheduled(made);
+  const done = new Set(cancelled.map((run) => run.jobId));
+  for (const run of runs) {
+    if (done.has(run.jobId)) result.done.push(run.jobId);
+    else result.refused.push({ id: run.jobId, message: `Run ${run.number} of job '${run.jobId}' finished before it could be cancelled` });
+  }
+
+  // Their job.cancelled webhooks and the next occurrences' start messages; if a send fails, the sweep sends them.
+  const webhooks = delivered.map((delivery): JobMessage => ({ jobId: delivery.jobId, run: runs.find((run) => run.id === delivery.runId)!.number }));
+  if (webhooks.length > 0) {
+    await env.JOB_QUEUE.sendBatch(webhooks.map((body) => ({ body }))).catch((err: unknown) =>
+      logFailure("queue.send_failed", { runs: webhooks, what: "job.cancelled webhooks; the sweep sends them" }, err),
+    );
+  }
+  await sendStartMessages(env, made, now).catch((err: unknown) => logFailure("queue.send_failed", { jobIds: ids, what: "start messages; the sweep sends them when due" }, err));
+  // Slots freed: runs waiting for one start now.
+  if (cancelled.some((run) => run.startedAt !== null) && maxConcurrentRuns > 0) await dispatchInBackground(env, now, { jobIds: [...done], after: "cancel" });
+  return result;
 }

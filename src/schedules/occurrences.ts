@@ -184,3 +184,13 @@ export function nextRunsOf(job: { nextRunAt: Date | null; schedule: Schedule | n
     return [job.nextRunAt];
   }
 }
+
+/** The occurrence of `schedule` that follows a cancelled one, unless the schedule stops there. */
+export function followingOccurrence(schedule: Schedule | null, paused: boolean, occurrences: number, after: Date): Date | null {
+  if (!schedule || paused || !underLimit(schedule, occurrences)) return null;
+  try {
+    return nextOccurrence(schedule, after);
+  } catch {
+    return null; // a stored schedule that can no longer be read makes nothing more (the dispatcher says why)
+  }
+}

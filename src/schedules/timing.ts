@@ -3,12 +3,10 @@
  * after a delay, or the first occurrence of a recurring schedule. An edit first cancels the runs still
  * to come (a SCHEDULED run is a plan, not a run: nothing ran), so a job has one timing at a time.
  */
-import { and, inArray, sql } from "drizzle-orm";
-import { jsonValues } from "../db/json-rows";
 import type { Db } from "../db/client";
-import { runs, type Schedule } from "../db/schema";
+import type { Schedule } from "../db/schema";
 import { expectedStart } from "../runs/dispatch";
-import { insertRuns, scheduled, type NewRun } from "../runs/transitions";
+import { insertRuns, type NewRun } from "../runs/lifecycle";
 import { nextOccurrence } from "./occurrences";
 import { dueAtOf } from "./schemas";
 
@@ -47,20 +45,6 @@ export function timingOf(jobId: string, input: TimingInput, now: Date): Timing {
     };
   }
   return { run: null, replaces: null };
-}
-
-/**
- * Cancels a job's runs still to come (SCHEDULED, through runs_job_scheduled_idx): its schedule's
- * occurrences, and its one-off runs set for later unless `occurrencesOnly` (a "run now" waiting for a
- * slot is a request to run, not a plan, and stays).
- */
-export function cancelScheduledOf(db: Db, jobIds: string[], reason: string, now: Date, { occurrencesOnly = false } = {}) {
-  const which = occurrencesOnly ? sql`${runs.occurrenceAt} IS NOT NULL` : sql`(${runs.occurrenceAt} IS NOT NULL OR ${runs.dueAt} > ${now.getTime()})`;
-  return db
-    .update(runs)
-    .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: reason })
-    .where(and(inArray(runs.jobId, jsonValues(jobIds)), scheduled, which))
-    .returning();
 }
 
 /** The run a timing asks for, as a statement (it makes nothing for an empty list). */

@@ -11,7 +11,7 @@ import { and, count, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { deliveries, JOB_STATUSES, jobs, runHours, runs, type DeliveryState, type JobStatus, type RunHour } from "../db/schema";
-import { dueBy, finished, inProgress } from "../runs/transitions";
+import { dueBy, finished, inProgress } from "../runs/conditions";
 
 export const HOUR_MS = 3_600_000;
 /** Counts stop here: a figure of COUNT_LIMIT means that many or more. */

@@ -3,12 +3,12 @@
  * completed becomes FAILED and its job.failed webhook is queued; a delivery still under way fails.
  */
 import { getDb } from "../db/client";
-import type { RunRef } from "../deliveries/body";
-import { giveUpDelivery } from "../deliveries/transitions";
+import type { RunRef } from "../webhooks/body";
+import { giveUpDelivery } from "../webhooks/deliveries";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { logFailure } from "../lib/log";
 import { dispatchInBackground } from "../runs/dispatch";
-import { failRuns } from "../runs/finish";
+import { failRuns } from "../runs/lifecycle";
 import * as runsRepo from "../runs/repository";
 
 const DEAD_LETTER_REASON = "the queue gave up on this message after repeated failures";

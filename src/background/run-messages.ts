@@ -6,15 +6,15 @@
  */
 import { getDb } from "../db/client";
 import type { Delivery, Run } from "../db/schema";
-import { webhookIdOf, type RunRef } from "../deliveries/body";
+import { type RunRef, webhookIdOf } from "../webhooks/body";
 import { getConfig, type Env } from "../env";
 import { logFailure } from "../lib/log";
-import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
+import { ack, type MessageOutcome, retryIn } from "./outcome";
 import { dispatch, type Dispatched } from "../runs/dispatch";
-import { finishStatements, logFinished } from "../runs/finish";
+import { finishStatements, logFinished } from "../runs/lifecycle";
 import * as runsRepo from "../runs/repository";
 import type { RunState, RunStateWithDelivery } from "../runs/repository";
-import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/delivery";
+import { attemptClaimed, attemptWrites, deliverWebhook, deliveryLeaseUntil, sendClaimedAttempt } from "../webhooks/attempts";
 
 /** The outcome of each message of a batch, or the error that its handling threw. */
 export type BatchResult = MessageOutcome | Error;

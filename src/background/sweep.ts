@@ -7,15 +7,16 @@
  * unfinished work). Each phase stands alone: one that fails is logged and the others still run.
  */
 import { getDb } from "../db/client";
-import { findStalledDeliveries } from "../deliveries/transitions";
+import { findStalledDeliveries } from "../webhooks/deliveries";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { logFailure } from "../lib/log";
 import { rollupHours } from "../stats/rollup";
 import { purge } from "./purge";
 import { retention, retentionBehind } from "./retention";
 import { dispatch, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
-import { failRuns } from "../runs/finish";
-import { findOverdueRuns, findUnqueuedRuns, markQueued, markRecovered } from "../runs/transitions";
+import { failRuns } from "../runs/lifecycle";
+import { markQueued, markRecovered } from "../runs/lifecycle";
+import { findOverdueRuns, findUnqueuedRuns } from "../runs/repository";
 
 /** How long past its expected time a run (or a delivery past its next attempt) may go quiet before the sweep acts. */
 export const DEFAULT_SWEEP_GRACE_SECONDS = 60;

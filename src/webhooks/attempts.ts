@@ -4,13 +4,13 @@
  */
 import { getDb, type Db } from "../db/client";
 import type { Delivery } from "../db/schema";
-import { claimAttempt, settleAttempts, type AttemptOutcome, type SettledAttempt } from "../deliveries/transitions";
+import { type AttemptOutcome, claimAttempt, settleAttempts, type SettledAttempt } from "./deliveries";
 import { getConfig, type Config, type Env } from "../env";
 import { logEvent } from "../lib/log";
-import { retryDelaySeconds } from "../queue/backoff";
-import { ack, retryIn, type MessageOutcome } from "../queue/outcome";
+import { retryDelaySeconds } from "../background/backoff";
+import { ack, type MessageOutcome, retryIn } from "../background/outcome";
 import { unsafeWebhookTarget } from "../security/webhook-target";
-import { insertLogs, type NewWebhookLog } from "./repository";
+import { insertLogs, type NewWebhookLog } from "./log";
 import { sendWebhook, type AttemptResult } from "./sender";
 import { signatureHeader } from "./signing";
 

@@ -1,11 +1,11 @@
-/** Drizzle queries for the delivery log: one row per attempt, newest first when listed. */
+/** The delivery log in D1: one row per attempt, written with its delivery's state, listed newest first. */
 import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { insertRows } from "../db/json-rows";
 import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
-import { DELETED } from "../jobs/repository";
+import { DELETED } from "../jobs/state";
 import { purgeable, removable } from "../runs/retention";
 import { parseStored } from "../runs/views";
 

@@ -1,14 +1,27 @@
 /**
  * A delivery's state changes as Drizzle statements. Each is conditional on the series and attempt it
- * expects, so an attempt that outlived its lease, or a duplicated message, changes nothing.
+ * expects, so an attempt that outlived its lease, or a duplicated message, changes nothing. No other
+ * module writes `deliveries`.
+ *
+ * | change                  | from -> to                                   | guard                                  | called by                          |
+ * | ----------------------- | -------------------------------------------- | -------------------------------------- | ---------------------------------- |
+ * | create                  | -> PENDING, or SENDING (attempt 1 claimed)   | its run finished; none yet; job exists | runs/lifecycle (complete, fail),   |
+ * |   (createDeliveries)    |                                              |                                        | runs/service (cancel)              |
+ * | claim (claimAttempt)    | PENDING, RETRYING, or SENDING past its lease | the series and attempt it read         | webhooks/attempts                  |
+ * |                         |   -> SENDING, attempts + 1                   |                                        |                                    |
+ * | settle (settleAttempts) | SENDING -> DELIVERED, RETRYING or FAILED     | the series and attempt it claimed      | webhooks/attempts                  |
+ * | restart                 | DELIVERED or FAILED -> PENDING, series + 1   | finished                               | runs/service (redeliver)           |
+ * |   (restartDelivery)     |                                              |                                        |                                    |
+ * | give up (giveUpDelivery)| PENDING, SENDING, RETRYING -> FAILED         | attempted in its series                | background/dead-letter             |
+ * | delete                  | finished -> gone                             | its run may go (retention, purge)      | background/retention, purge        |
  */
 import { and, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
 import { purgeable, removable } from "../runs/retention";
-import { runIn } from "../runs/transitions";
-import { webhookBodySql, webhookEventSql, webhookIdSql, type RunRef } from "./body";
+import { runIn } from "../runs/conditions";
+import { type RunRef, webhookBodySql, webhookEventSql, webhookIdSql } from "./body";
 
 const ACTIVE: DeliveryState[] = ["PENDING", "SENDING", "RETRYING"];
 

@@ -14,12 +14,12 @@
  */
 import { getDb } from "../db/client";
 import { readCursor, writeCursor, type Cursor } from "../db/cursors";
-import { deleteDeliveries } from "../deliveries/transitions";
+import { deleteDeliveries } from "../webhooks/deliveries";
 import { getConfig, type Env } from "../env";
-import { deleteExpiredKeys } from "../jobs/repository";
+import { deleteExpiredKeys } from "../jobs/state";
 import { IDEMPOTENCY_WINDOW_MS } from "../jobs/service";
 import { deleteRuns, findAgedRuns } from "../runs/retention";
-import { deleteRunLogs } from "../webhooks/repository";
+import { deleteRunLogs } from "../webhooks/log";
 
 /** Retention's Cron Trigger (as in wrangler.toml): every hour at :17, apart from the per-minute sweep. */
 export const RETENTION_CRON = "17 * * * *";

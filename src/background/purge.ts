@@ -7,11 +7,12 @@
  * back of the line meanwhile; the job's row goes last.
  */
 import { getDb } from "../db/client";
-import { deletePurgedDeliveries } from "../deliveries/transitions";
+import { deletePurgedDeliveries } from "../webhooks/deliveries";
 import type { Env } from "../env";
-import { deletePurgedJob, findDeletedJobs, purgeLater } from "../jobs/repository";
+import { findDeletedJobs } from "../jobs/repository";
+import { deletePurgedJob, purgeLater } from "../jobs/state";
 import { deletePurgedRuns, findRunsOfDeletedJob } from "../runs/retention";
-import { deletePurgedLogs } from "../webhooks/repository";
+import { deletePurgedLogs } from "../webhooks/log";
 
 export interface PurgeLimits {
   /** Most runs (and deliveries) looked at, so deleted, per batch. */

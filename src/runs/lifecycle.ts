@@ -1,44 +1,41 @@
 /**
- * A run's state changes as Drizzle statements, each conditional on the state it expects, so a stale
- * or duplicated queue message finds nothing to change. Each batch that changes runs ends with
- * refreshJobs, so a job always shows its runs as they are; a db.batch() is one transaction.
+ * A run's lifecycle: every change of a run's state, each a statement for a db.batch() that is
+ * conditional on the state it expects, so a stale or duplicated message, a second dispatcher or a
+ * person acting at the same moment finds nothing to change. No other module writes `runs` (retention
+ * and the purge delete finished runs: runs/retention.ts).
  *
- * SCHEDULED -> IN_PROGRESS (the dispatcher, when due and a slot is free) -> COMPLETED | FAILED;
- * SCHEDULED or IN_PROGRESS -> CANCELLED.
+ * | transition                     | from -> to                              | guard                                                        | called by                                                   |
+ * | ------------------------------ | --------------------------------------- | ------------------------------------------------------------ | ----------------------------------------------------------- |
+ * | make (insertRuns)              | -> SCHEDULED, or IN_PROGRESS when due   | job exists, not deleted, not busy; occurrence not yet made;  | jobs/service (create, edit, run, bulk run), schedules/      |
+ * |                                |    and a slot is free                   | the run before it left SCHEDULED (or was cancelled now)      | service (resume), runs/dispatch (next occurrence),          |
+ * |                                |                                         |                                                              | runs/service (cancel makes the next occurrence)             |
+ * | replan (replanRuns)            | SCHEDULED takes the job's definition    | SCHEDULED                                                    | jobs/service (edit)                                         |
+ * | start (startRuns)              | SCHEDULED -> IN_PROGRESS                | still SCHEDULED; a slot free (MAX_CONCURRENT_RUNS)           | runs/dispatch                                               |
+ * | retime (retimeStarted)         | catch-up run takes its occurrence time  | started by the same batch                                    | runs/dispatch                                               |
+ * | complete (finishStatements)    | IN_PROGRESS -> COMPLETED (+ delivery)   | IN_PROGRESS and has lasted its duration                      | background/run-messages                                     |
+ * | fail (failRuns)                | IN_PROGRESS -> FAILED (+ delivery)      | IN_PROGRESS                                                  | background/sweep (an hour late), background/dead-letter,    |
+ * |                                |                                         |                                                              | runs/dispatch (its completion could not be queued)          |
+ * | cancel (cancelRuns)            | SCHEDULED or IN_PROGRESS -> CANCELLED   | that status                                                  | runs/service (a person), runs/dispatch (schedule policies)  |
+ * | cancel what is to come         | SCHEDULED -> CANCELLED                  | SCHEDULED (occurrences, or runs set for later)               | jobs/service (edit), schedules/service (pause)              |
+ * |   (cancelScheduledOf)          |                                         |                                                              |                                                             |
+ * | cancel unfinished              | SCHEDULED or IN_PROGRESS -> CANCELLED   | that status                                                  | jobs/service (delete)                                       |
+ * |   (cancelUnfinishedOf)         |                                         |                                                              |                                                             |
+ * | mark queued (markQueued)       | SCHEDULED: start message queued         | SCHEDULED                                                    | background/sweep                                            |
+ * | recover (markRecovered)        | IN_PROGRESS: message sent again         | the recovery count it read                                   | background/sweep                                            |
+ *
+ * A finished run's delivery is made in the batch that finishes it (webhooks/deliveries.ts), and its job
+ * shows it in the same batch (jobs/state.ts refreshJobs).
  */
-import { and, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
-import { alias, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { type SQL, and, eq, inArray, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
-import { jobs, runs, type Priority } from "../db/schema";
-import type { RunRef } from "../deliveries/body";
-
-/** `(jobId, number) IN refs`, looked up through the (jobId, number) index (of `table`: runs or an alias of it). */
-export const runIn = (refs: RunRef[], table: { jobId: AnySQLiteColumn; number: AnySQLiteColumn } = runs): SQL =>
-  sql`(${table.jobId}, ${table.number}) IN (SELECT ${field(0)}, ${field(1)} FROM ${jsonEach(refs.map((r) => [r.jobId, r.number]))})`;
-
-// Literal statuses (not bound parameters), so SQLite can use the partial indexes on them.
-export const inProgress = sql`${runs.status} = 'IN_PROGRESS'`;
-export const scheduled = sql`${runs.status} = 'SCHEDULED'`;
-/** Finished, written as runs_finished_idx's own condition (the planner uses the index only then). */
-export const finished = sql`${runs.status} IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
-
-/**
- * Priority as a time offset: a run's place in line for a free slot is its due time plus this. HIGH goes
- * first among runs due together; a LOW run is passed only by runs due less than 2 min after it, so it
- * is never starved.
- */
-export const PRIORITY_OFFSET_MS: Record<Priority, number> = { HIGH: 0, MEDIUM: 30_000, LOW: 120_000 };
-export const MAX_PRIORITY_OFFSET_MS = Math.max(...Object.values(PRIORITY_OFFSET_MS));
-
-/**
- * A SCHEDULED run due by `now`, found through the index of places in line: a run's rank is at most its
- * due time plus the largest offset, so the range on rank bounds the lookup.
- */
-export const dueBy = (now: number) => sql`${scheduled} AND ${runs.rank} <= ${now + MAX_PRIORITY_OFFSET_MS} AND ${runs.dueAt} <= ${now}`;
-
-const offsetSql = (priority: AnySQLiteColumn) =>
-  sql`CASE ${priority} WHEN 'HIGH' THEN ${PRIORITY_OFFSET_MS.HIGH} WHEN 'MEDIUM' THEN ${PRIORITY_OFFSET_MS.MEDIUM} ELSE ${PRIORITY_OFFSET_MS.LOW} END`;
+import { type Delivery, jobs, runs } from "../db/schema";
+import { refreshJobs } from "../jobs/state";
+import { logEvent, type LogEventName } from "../lib/log";
+import type { RunRef } from "../webhooks/body";
+import { createDeliveries, type NewDeliveries } from "../webhooks/deliveries";
+import { dueBy, inProgress, offsetSql, runIn, scheduled } from "./conditions";
 
 /** Start runs due now at once, as the dispatcher would (see insertRuns): their duration, and the slots (0: no limit). */
 export interface StartNow {
@@ -136,7 +133,7 @@ export const cancelledAt = (runId: SQL | number, at: SQL | Date) =>
  * A job's runs still to come (SCHEDULED) take its definition as it now stands: nothing of them ran, so
  * an edit applies from the next run on, and a new priority gives them their new place in line.
  */
-export function replanRuns(db: Db, jobId: string) {
+export function replanRuns(db: Db, jobIds: string[]) {
   const job = alias(jobs, "job");
   return db
     .update(runs)
@@ -147,7 +144,7 @@ export function replanRuns(db: Db, jobId: string) {
       rank: sql`${runs.dueAt} + ${offsetSql(job.priority)}`,
     })
     .from(job)
-    .where(and(eq(runs.jobId, jobId), scheduled, sql`${job.id} = ${runs.jobId}`));
+    .where(and(inArray(runs.jobId, jsonValues(jobIds)), scheduled, sql`${job.id} = ${runs.jobId}`));
 }
 
 /**
@@ -198,12 +195,35 @@ export function finishRuns(db: Db, refs: RunRef[], end: RunEnd, now: Date) {
     .where(and(runIn(refs), inProgress, lasted));
 }
 
+/** A finished run per delivery it was given (one per run that this call finished). */
+export function logFinished(event: LogEventName, created: Pick<Delivery, "jobId" | "runId" | "webhookId">[], fields: Record<string, unknown> = {}) {
+  for (const delivery of created) logEvent(event, { jobId: delivery.jobId, runId: delivery.runId, deliveryId: delivery.webhookId, ...fields });
+}
+
+/** The statements, for one db.batch(); the second returns the deliveries it created. */
+export function finishStatements(db: Db, refs: RunRef[], end: RunEnd, now: Date, delivery: NewDeliveries) {
+  return [finishRuns(db, refs, end, now), createDeliveries(db, refs, now, delivery), refreshJobs(db, refs.map((r) => r.jobId), now)] as const;
+}
+
+/**
+ * IN_PROGRESS -> FAILED with a reason, only for runs still in progress; each one's job.failed delivery
+ * is created PENDING. Returns how many were failed here (the caller then queues their webhooks).
+ */
+export async function failRuns(db: Db, refs: RunRef[], reason: string, now: Date, url: string | null): Promise<number> {
+  const [, created] = await db.batch(finishStatements(db, refs, { status: "FAILED", reason }, now, { url, claimedUntil: null }));
+  logFinished("run.failed", created, { reason });
+  return created.length;
+}
+
+/** What a cancel writes, whoever cancels: the status, when, and why (the run's failure reason). */
+const cancelledWith = (reason: string | SQL, now: Date) => ({ status: "CANCELLED" as const, completedAt: now, expectedAt: null, failureReason: reason });
+
 /** SCHEDULED (or IN_PROGRESS, when `running` allows it) -> CANCELLED, each with its reason. Returns the runs cancelled. */
 export function cancelRuns(db: Db, cancels: { id: number; reason: string }[], now: Date, { running = false } = {}) {
   const m = (i: number) => field(i, "m.value");
   return db
     .update(runs)
-    .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: sql`${m(1)}` })
+    .set(cancelledWith(sql`${m(1)}`, now))
     .from(sql`${jsonEach(cancels.map((c) => [c.id, c.reason]))} AS m`)
     .where(sql`${runs.id} = ${m(0)} AND ${runs.status} IN ${running ? sql`('SCHEDULED', 'IN_PROGRESS')` : sql`('SCHEDULED')`}`)
     .returning();
@@ -218,60 +238,24 @@ export function cancelUnfinishedOf(db: Db, jobIds: string[], reason: string, now
   const cancel = (which: SQL) =>
     db
       .update(runs)
-      .set({ status: "CANCELLED", completedAt: now, expectedAt: null, failureReason: reason })
+      .set(cancelledWith(reason, now))
       .where(and(inArray(runs.jobId, jsonValues(jobIds)), which))
       .returning();
   return [cancel(scheduled), cancel(inProgress)] as const;
 }
 
 /**
- * The job's latest run becomes each of these runs (a run a person cancels is what the job shows; an
- * occurrence skipped by a policy or an edit is not). Runs that start take their place through
- * refreshJobs' `started`.
+ * Cancels a job's runs still to come (SCHEDULED, through runs_job_scheduled_idx): its schedule's
+ * occurrences, and its one-off runs set for later unless `occurrencesOnly` (a "run now" waiting for a
+ * slot is a request to run, not a plan, and stays).
  */
-export function pointLatest(db: Db, runIds: number[], { onlyCancelledAt }: { onlyCancelledAt?: Date } = {}) {
-  const latest = alias(runs, "latest");
-  // After a person's cancel: only the runs that the cancel earlier in the same batch cancelled.
-  const onlyIf = onlyCancelledAt ? sql`${latest.status} = 'CANCELLED' AND ${latest.completedAt} = ${onlyCancelledAt.getTime()}` : sql`1`;
+export function cancelScheduledOf(db: Db, jobIds: string[], reason: string, now: Date, { occurrencesOnly = false } = {}) {
+  const which = occurrencesOnly ? sql`${runs.occurrenceAt} IS NOT NULL` : sql`(${runs.occurrenceAt} IS NOT NULL OR ${runs.dueAt} > ${now.getTime()})`;
   return db
-    .update(jobs)
-    .set({ latestRunId: sql`${latest.id}` })
-    .from(latest)
-    .where(sql`${latest.id} IN ${jsonValues(runIds.length > 0 ? runIds : [-1])} AND ${jobs.id} = ${latest.jobId} AND ${onlyIf}`);
-}
-
-/**
- * What each listed job shows from its runs: IN_PROGRESS while any of its runs is in progress, else
- * SCHEDULED while a run is to come (nextRunAt: the earliest), else the status of its latest run, else
- * PENDING. Index lookups only (runs_job_running_idx, runs_job_scheduled_idx, the primary key).
- */
-export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = false }: { started?: boolean } = {}) {
-  const status = sql`CASE
-    WHEN s.running THEN 'IN_PROGRESS'
-    WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
-    ELSE coalesce(s.latestStatus, 'PENDING')
-  END`;
-  // With `started`, a run of the job that started at `now` becomes its latest run, in the same write
-  // (it is in progress, so `running` already decides the status).
-  const startedNow = started
-    ? sql`(SELECT r.id FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS' AND r."startedAt" = ${now.getTime()} ORDER BY r.id DESC LIMIT 1)`
-    : sql`NULL`;
-  return db
-    .update(jobs)
-    .set({ nextRunAt: sql`s.nextAt`, status: sql`${status}`, latestRunId: sql`coalesce(s.startedNow, ${jobs.latestRunId})`, updatedAt: now })
-    .from(
-      sql`(
-        SELECT j.id,
-               EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS') AS running,
-               (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt,
-               (SELECT r.status FROM ${runs} r WHERE r.id = j."latestRunId") AS latestStatus,
-               ${startedNow} AS startedNow
-        FROM ${jobs} j
-        WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
-          AND j.status != 'DELETED'
-      ) AS s`,
-    )
-    .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR ${jobs.latestRunId} IS NOT coalesce(s.startedNow, ${jobs.latestRunId}))`);
+    .update(runs)
+    .set(cancelledWith(reason, now))
+    .where(and(inArray(runs.jobId, jsonValues(jobIds)), scheduled, which))
+    .returning();
 }
 
 /**
@@ -287,33 +271,10 @@ export async function markRecovered(db: Db, run: { id: number; recoveries: numbe
   return row;
 }
 
-/** Runs in progress whose message is overdue (expected before `before`), without user data. */
-export function findOverdueRuns(db: Db, before: Date, limit: number) {
-  return db
-    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, recoveries: runs.recoveries, startedAt: runs.startedAt })
-    .from(runs)
-    .where(and(inProgress, lt(runs.expectedAt, before)))
-    .limit(limit);
-}
-
 /** Marks SCHEDULED runs whose start message was just queued (the sweep then leaves them to it). */
 export function markQueued(db: Db, ids: number[]) {
   return db
     .update(runs)
     .set({ expectedAt: sql`${runs.dueAt}` })
     .where(and(inArray(runs.id, jsonValues(ids)), scheduled));
-}
-
-/**
- * SCHEDULED runs due within `aheadMs` with no start message queued yet (scheduled further ahead than a
- * message could wait), from the dispatch index.
- */
-export function findUnqueuedRuns(db: Db, now: Date, aheadMs: number, limit: number) {
-  return db
-    .select({ id: runs.id, jobId: runs.jobId, number: runs.number, dueAt: runs.dueAt })
-    .from(runs)
-    // rank >= dueAt > now: the scan starts after the runs already due (those waiting for a slot).
-    .where(sql`${scheduled} AND ${runs.rank} > ${now.getTime()} AND ${runs.rank} <= ${now.getTime() + aheadMs + MAX_PRIORITY_OFFSET_MS} AND ${runs.expectedAt} IS NULL AND ${runs.dueAt} > ${now.getTime()}`)
-    .orderBy(runs.rank)
-    .limit(limit);
 }

@@ -1,15 +1,15 @@
 /**
- * The queue consumer: parse each message, hand it to the execution service, then ack or retry that
+ * The queue consumer: parse each message, hand it to run-messages.ts (or the dead-letter handler), then ack or retry that
  * message alone. Messages of a batch are handled concurrently; one failing never retries the others.
  * Batches from a dead-letter queue (any environment's) go to the dead-letter handler. Under a bad
  * configuration nothing is touched: every message waits (retried with a backoff) until the
  * configuration is fixed.
  */
 import { z } from "zod";
-import type { RunRef } from "../deliveries/body";
+import type { RunRef } from "../webhooks/body";
 import { ConfigError, getConfig, isDeadLetterQueue, type Env } from "../env";
-import { handleDeadLetter } from "../execution/dead-letter";
-import { processRunBatch, type BatchResult } from "../execution/run-batch";
+import { handleDeadLetter } from "./dead-letter";
+import { type BatchResult, processRunBatch } from "./run-messages";
 import { logFailure } from "../lib/log";
 import { ack } from "./outcome";
 import { CONFIG_WAIT_MAX_ATTEMPTS, configBackoffSeconds, crashBackoffSeconds } from "./backoff";

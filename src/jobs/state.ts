@@ -1,0 +1,228 @@
+/**
+ * Every write to `jobs`: create, edit, the schedule's state (cursor, occurrences, paused), what the job
+ * shows of its runs (status, next run, latest run), delete and purge, and its Idempotency-Keys. Each is
+ * a statement for a db.batch(), conditional where two writers may race. Reads are in repository.ts.
+ */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import type { Db } from "../db/client";
+import { field, jsonEach, jsonValues } from "../db/json-rows";
+import { idempotencyKeys, type Job, jobs, type Priority, runs, type Schedule, webhookLogs } from "../db/schema";
+import { scheduled } from "../runs/conditions";
+import { afterRunHolds, type NewRun } from "../runs/lifecycle";
+
+export interface NewJob {
+  id: string;
+  taskName: string;
+  payload: Record<string, unknown>;
+  priority: Priority;
+  webhookUrl: string | null;
+  notifyOnCancel: boolean;
+  schedule: Schedule | null;
+  /** The first occurrence of the schedule, made a run with the job. */
+  scheduleCursor: Date | null;
+}
+
+/**
+ * createdAt never decreases from one job to the next: it is `now`, or the newest job's createdAt when
+ * that is later (another Worker's clock ahead by a few ms). So creation time and insertion order agree,
+ * and a list may read its page from whichever index is ordered that way (see listJobs).
+ */
+const createdAtOf = (now: Date) => sql`max(${now.getTime()}, coalesce((select max(${jobs.createdAt}) from ${jobs}), 0))`;
+
+/**
+ * Inserts the job. With an idempotency key, only if no live record of that key exists (checked in the
+ * same statement, so two creates with one key at once make one job).
+ */
+export function insertJob(db: Db, job: NewJob, now: Date, { unlessKey }: { unlessKey?: { key: string; since: Date } } = {}) {
+  const createdAt = createdAtOf(now);
+  const guard = unlessKey
+    ? sql`NOT EXISTS (SELECT 1 FROM ${idempotencyKeys} WHERE ${idempotencyKeys.key} = ${unlessKey.key} AND ${idempotencyKeys.createdAt} > ${unlessKey.since.getTime()})`
+    : sql`1`;
+  return db
+    .insert(jobs)
+    .select(
+      // Every column of `jobs`, in table order.
+      sql`SELECT
+        ${job.id},
+        ${job.taskName},
+        ${JSON.stringify(job.payload)},
+        ${job.priority},
+        'PENDING',
+        ${createdAt},
+        ${createdAt},
+        NULL,
+        NULL,
+        ${job.webhookUrl},
+        ${job.notifyOnCancel ? 1 : 0},
+        ${job.schedule ? JSON.stringify(job.schedule) : null},
+        0,
+        ${job.scheduleCursor?.getTime() ?? null},
+        ${job.scheduleCursor ? 1 : 0}
+      WHERE ${guard}`,
+    )
+    .returning();
+}
+
+/**
+ * Records an Idempotency-Key for the job just created (only if it was: the job must exist), or renews
+ * a record older than `since` (an expired key may be used again).
+ */
+export function rememberKey(db: Db, record: { key: string; requestHash: string; jobId: string }, now: Date, since: Date) {
+  return db
+    .insert(idempotencyKeys)
+    .select(sql`SELECT ${record.key}, ${record.requestHash}, ${record.jobId}, ${now.getTime()} WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE ${jobs.id} = ${record.jobId})`)
+    .onConflictDoUpdate({
+      target: idempotencyKeys.key,
+      set: { requestHash: record.requestHash, jobId: record.jobId, createdAt: now },
+      setWhere: sql`${idempotencyKeys.createdAt} <= ${since.getTime()}`,
+    });
+}
+
+export type JobFields = Partial<Pick<Job, "taskName" | "payload" | "priority" | "webhookUrl" | "notifyOnCancel" | "schedule" | "paused" | "scheduleCursor" | "occurrences">>;
+
+/**
+ * Edits a job's definition (for db.batch()). Runs keep the copy they started with, so an edit applies to
+ * the next run and never to one under way or its webhook.
+ */
+export const updateJobFields = (db: Db, id: string, fields: JobFields, now: Date) =>
+  db
+    .update(jobs)
+    .set({ ...fields, updatedAt: now })
+    .where(and(eq(jobs.id, id), notDeleted))
+    .returning({ id: jobs.id });
+
+/**
+ * A deleted job keeps its row, emptied (no task name or payload, so the search index holds nothing of
+ * it) and hidden from every read by this status, until the purge has removed its runs, deliveries and
+ * log rows in bounded batches (background/purge.ts). Never a status a job shows.
+ */
+export const DELETED = "DELETED";
+export const notDeleted = sql`${jobs.status} != 'DELETED'`;
+
+/** Marks the listed jobs deleted (those that exist and are not already); returns their ids. */
+export function markDeleted(db: Db, ids: string[], now: Date) {
+  return db
+    .update(jobs)
+    .set({
+      status: sql`${DELETED}`,
+      taskName: "",
+      payload: {},
+      webhookUrl: null,
+      notifyOnCancel: false,
+      schedule: null,
+      paused: false,
+      nextRunAt: null,
+      scheduleCursor: null,
+      updatedAt: now,
+    })
+    .where(and(inArray(jobs.id, jsonValues(ids)), notDeleted))
+    .returning({ id: jobs.id });
+}
+
+/** A deleted job's Idempotency-Keys go with it: the key may make a new job (idempotency_keys_job_idx). */
+export const forgetKeysOf = (db: Db, ids: string[]) => db.delete(idempotencyKeys).where(inArray(idempotencyKeys.jobId, jsonValues(ids)));
+
+/** Pauses (or resumes) the listed jobs' schedules, those that have one and are not already; returns their ids. */
+export function setPaused(db: Db, ids: string[], paused: boolean, now: Date) {
+  return db
+    .update(jobs)
+    .set({ paused, updatedAt: now })
+    .where(and(inArray(jobs.id, jsonValues(ids)), notDeleted, sql`${jobs.schedule} IS NOT NULL`, eq(jobs.paused, !paused)))
+    .returning({ id: jobs.id });
+}
+
+/** A deleted job the purge could not finish (a webhook of it is still owed) goes to the back of its line. */
+export const purgeLater = (db: Db, id: string, now: Date) =>
+  db.update(jobs).set({ updatedAt: now }).where(sql`${jobs.id} = ${id} AND ${jobs.status} = ${DELETED}`);
+
+/** The purge's last step: a deleted job's row, once it has no run and no log row left. */
+export function deletePurgedJob(db: Db, id: string) {
+  return db.delete(jobs).where(sql`${jobs.id} = ${id} AND ${jobs.status} = ${DELETED}
+    AND NOT EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = ${id})
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."jobId" = ${id})`);
+}
+
+/** Retention: deletes at most `limit` Idempotency-Key records created before `since` (expired), oldest first. */
+export function deleteExpiredKeys(db: Db, since: Date, limit: number) {
+  return db.delete(idempotencyKeys).where(sql`${idempotencyKeys.key} IN (
+    SELECT k.key
+    FROM ${idempotencyKeys} k
+    WHERE k."createdAt" <= ${since.getTime()}
+    ORDER BY k."createdAt"
+    LIMIT ${limit}
+  )`);
+}
+
+/**
+ * The job's latest run becomes each of these runs (a run a person cancels is what the job shows; an
+ * occurrence skipped by a policy or an edit is not). Runs that start take their place through
+ * refreshJobs' `started`.
+ */
+export function pointLatest(db: Db, runIds: number[], { onlyCancelledAt }: { onlyCancelledAt?: Date } = {}) {
+  const latest = alias(runs, "latest");
+  // After a person's cancel: only the runs that the cancel earlier in the same batch cancelled.
+  const onlyIf = onlyCancelledAt ? sql`${latest.status} = 'CANCELLED' AND ${latest.completedAt} = ${onlyCancelledAt.getTime()}` : sql`1`;
+  return db
+    .update(jobs)
+    .set({ latestRunId: sql`${latest.id}` })
+    .from(latest)
+    .where(sql`${latest.id} IN ${jsonValues(runIds.length > 0 ? runIds : [-1])} AND ${jobs.id} = ${latest.jobId} AND ${onlyIf}`);
+}
+
+/**
+ * What each listed job shows from its runs: IN_PROGRESS while any of its runs is in progress, else
+ * SCHEDULED while a run is to come (nextRunAt: the earliest), else the status of its latest run, else
+ * PENDING. Index lookups only (runs_job_running_idx, runs_job_scheduled_idx, the primary key).
+ */
+export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = false }: { started?: boolean } = {}) {
+  const status = sql`CASE
+    WHEN s.running THEN 'IN_PROGRESS'
+    WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
+    ELSE coalesce(s.latestStatus, 'PENDING')
+  END`;
+  // With `started`, a run of the job that started at `now` becomes its latest run, in the same write
+  // (it is in progress, so `running` already decides the status).
+  const startedNow = started
+    ? sql`(SELECT r.id FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS' AND r."startedAt" = ${now.getTime()} ORDER BY r.id DESC LIMIT 1)`
+    : sql`NULL`;
+  return db
+    .update(jobs)
+    .set({ nextRunAt: sql`s.nextAt`, status: sql`${status}`, latestRunId: sql`coalesce(s.startedNow, ${jobs.latestRunId})`, updatedAt: now })
+    .from(
+      sql`(
+        SELECT j.id,
+               EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS') AS running,
+               (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt,
+               (SELECT r.status FROM ${runs} r WHERE r.id = j."latestRunId") AS latestStatus,
+               ${startedNow} AS startedNow
+        FROM ${jobs} j
+        WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
+          AND j.status != 'DELETED'
+      ) AS s`,
+    )
+    .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR ${jobs.latestRunId} IS NOT coalesce(s.startedNow, ${jobs.latestRunId}))`);
+}
+
+/**
+ * The jobs' schedule cursors and occurrence counts follow the occurrences made: once each, whoever made
+ * them, and only for the schedule they were made from (see insertRuns' `schedule`).
+ */
+export function advanceCursors(db: Db, nexts: NewRun[]) {
+  const m = (i: number) => field(i, "m.value");
+  return db
+    .update(jobs)
+    .set({ scheduleCursor: sql`${m(1)}`, occurrences: sql`${jobs.occurrences} + 1` })
+    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null, n.afterCancelAt?.getTime() ?? null, n.jobWrittenAt?.getTime() ?? null]))} AS m`)
+    .where(
+      and(
+        sql`${jobs.id} = ${m(0)}`,
+        afterRunHolds(m(2), m(4)),
+        sql`(${m(5)} IS NULL OR ${jobs.updatedAt} = ${m(5)})`,
+        sql`(${m(3)} IS NULL OR (${jobs.schedule} = ${m(3)} AND ${jobs.paused} = 0))`,
+        sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
+        // Only an occurrence that was made (one already planned for the job wins: runs_planned_occurrence_idx).
+        sql`EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.jobId} = ${m(0)} AND ${runs.occurrenceAt} = ${m(1)} AND ${scheduled})`,
+      ),
+    );
+}

@@ -1,0 +1,38 @@
+/**
+ * The conditions a run's state is read by, written as the partial indexes' own (literal statuses, not
+ * bound parameters: SQLite uses a partial index only for a query that states its condition), and a
+ * run's place in line for a slot.
+ */
+import { type SQL, sql } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { field, jsonEach } from "../db/json-rows";
+import { type Priority, runs } from "../db/schema";
+import type { RunRef } from "../webhooks/body";
+
+/** `(jobId, number) IN refs`, looked up through the (jobId, number) index (of `table`: runs or an alias of it). */
+export const runIn = (refs: RunRef[], table: { jobId: AnySQLiteColumn; number: AnySQLiteColumn } = runs): SQL =>
+  sql`(${table.jobId}, ${table.number}) IN (SELECT ${field(0)}, ${field(1)} FROM ${jsonEach(refs.map((r) => [r.jobId, r.number]))})`;
+
+// Literal statuses (not bound parameters), so SQLite can use the partial indexes on them.
+export const inProgress = sql`${runs.status} = 'IN_PROGRESS'`;
+export const scheduled = sql`${runs.status} = 'SCHEDULED'`;
+/** Finished, written as runs_finished_idx's own condition (the planner uses the index only then). */
+export const finished = sql`${runs.status} IN ('COMPLETED', 'FAILED', 'CANCELLED')`;
+
+/**
+ * Priority as a time offset: a run's place in line for a free slot is its due time plus this. HIGH goes
+ * first among runs due together; a LOW run is passed only by runs due less than 2 min after it, so it
+ * is never starved.
+ */
+export const PRIORITY_OFFSET_MS: Record<Priority, number> = { HIGH: 0, MEDIUM: 30_000, LOW: 120_000 };
+export const MAX_PRIORITY_OFFSET_MS = Math.max(...Object.values(PRIORITY_OFFSET_MS));
+
+/**
+ * A SCHEDULED run due by `now`, found through the index of places in line: a run's rank is at most its
+ * due time plus the largest offset, so the range on rank bounds the lookup.
+ */
+export const dueBy = (now: number) => sql`${scheduled} AND ${runs.rank} <= ${now + MAX_PRIORITY_OFFSET_MS} AND ${runs.dueAt} <= ${now}`;
+
+/** A priority as its offset in line (ms), in SQL. */
+export const offsetSql = (priority: AnySQLiteColumn) =>
+  sql`CASE ${priority} WHEN 'HIGH' THEN ${PRIORITY_OFFSET_MS.HIGH} WHEN 'MEDIUM' THEN ${PRIORITY_OFFSET_MS.MEDIUM} ELSE ${PRIORITY_OFFSET_MS.LOW} END`;
