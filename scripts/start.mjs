@@ -7,7 +7,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 
 const port = process.env.PORT ?? "8787";
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+// Offline by default: wrangler dev would otherwise fetch a `request.cf` sample from Cloudflare at
+// start and log an error wherever there is no internet (the app reads nothing from `request.cf`).
+const env = { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env, WRANGLER_SEND_METRICS: "false" };
 const wrangler = (args, opts = {}) => ["npx", ["wrangler", ...args], { stdio: "inherit", env, ...opts }];
 
 /** How often the Cron Triggers' stand-in fires the sweep and retention (see below). */

@@ -50,5 +50,7 @@ describe("npm start with a .dev.vars file", () => {
     expect(job.latestRun.delivery.url).toBe(`${receiver.url}/from-dev-vars`);
     const arrived = (await (await fetch(`${receiver.url}/received/${created.data.id}`)).json()) as any[];
     expect(arrived.map((r) => r.path)).toEqual(["/from-dev-vars"]);
+    // Offline, the start prints no warning and no error (wrangler's `request.cf` fetch is off).
+    expect(app.output.join("")).not.toMatch(/\[wrangler:(warn|error)\]|^Error|ENOTFOUND/m);
   });
 });

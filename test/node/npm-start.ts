@@ -10,6 +10,16 @@ export interface App {
 }
 
 /**
+ * The environment of a user's shell: without what vitest sets for itself (NODE_ENV=test makes
+ * Miniflare skip work a user's `npm start` does, such as fetching the `request.cf` sample).
+ */
+export function userEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) if (name === "NODE_ENV" || name === "TEST" || name.startsWith("VITEST")) delete env[name];
+  return env;
+}
+
+/**
  * `npm start` on `port` with `state` as its local D1 and Queues folder; `env` adds variables
  * (WEBHOOK_URL, ...); `cwd` is the project folder it runs in (this one by default).
  */
@@ -17,7 +27,7 @@ export function startApp(port: number, state: string, env: Record<string, string
   const output: string[] = [];
   const child = spawn("npm", ["start"], {
     cwd,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", PORT: String(port), PERSIST_TO: state, ...env },
+    env: { ...userEnv(), WRANGLER_SEND_METRICS: "false", PORT: String(port), PERSIST_TO: state, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group: npm, node, wrangler and workerd
   });
