@@ -42,8 +42,8 @@ export interface RetentionLimits {
 }
 
 /**
- * At most 30 000 runs an hour (720 000 a day) within 20 s a pass, each statement at most 500 runs or
- * 2 000 log rows.
+ * A pass examines at most 30 000 runs within 20 s, each statement at most 500 runs or 2 000 log rows;
+ * while a pass stops with work left, every sweep runs another (docs/scaling.md).
  */
 export const RETENTION_LIMITS: RetentionLimits = { runBatch: 500, logBatch: 2000, keyBatch: 2000, maxBatches: 60, budgetMs: 20_000 };
 

@@ -145,7 +145,7 @@ const listJobsObject = z.object({
     (v) => (v === "" ? undefined : v),
     z.enum(["newest", "oldest"], { error: "sort must be newest or oldest" }).default("newest"),
   ),
-  /** `exact`: count every match (by default a list counts ten pages ahead and stops; see the README). */
+  /** `exact`: count every match (by default a list counts ten pages ahead and stops; see docs/api.md#counts). */
   count: z.preprocess(
     (v) => (v === "" ? undefined : v),
     z.enum(["bounded", "exact"], { error: "count must be bounded or exact" }).default("bounded"),

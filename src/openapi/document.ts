@@ -13,7 +13,7 @@ import { webhookBody } from "./responses";
 
 export const API_VERSION = "1.0.0";
 
-/** The routes the document covers: the resource API and health (the original aliases are in the README). */
+/** The routes the document covers: the resource API and health (the original aliases are in docs/api.md#original-routes). */
 const documented = new Hono<AppEnv>().route("/api", api).route("/health", health);
 
 const SIGNATURE_HEADERS = [
