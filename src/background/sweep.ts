@@ -7,15 +7,14 @@
  * unfinished work). Each phase stands alone: one that fails is logged and the others still run.
  */
 import { getDb } from "../db/client";
-import { findStalledDeliveries } from "../webhooks/deliveries";
+import { findStalledDeliveries } from "../webhooks/repository";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { logFailure } from "../lib/log";
 import { rollupHours } from "../stats/rollup";
 import { purge } from "./purge";
 import { retention, retentionBehind } from "./retention";
 import { dispatch, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
-import { failRuns } from "../runs/lifecycle";
-import { markQueued, markRecovered } from "../runs/lifecycle";
+import { failRuns, markQueued, markRecovered } from "../runs/lifecycle";
 import { findOverdueRuns, findUnqueuedRuns } from "../runs/repository";
 
 /** How long past its expected time a run (or a delivery past its next attempt) may go quiet before the sweep acts. */

@@ -7,7 +7,7 @@
 import { and, eq, gt } from "drizzle-orm";
 import * as repo from "./repository";
 import { getDb } from "../db/client";
-import { idempotencyKeys, type Job, type Run } from "../db/schema";
+import { idempotencyKeys, type Run } from "../db/schema";
 import { type Env, getConfig } from "../env";
 import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";

@@ -8,8 +8,8 @@ import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
 import { idempotencyKeys, type Job, jobs, type Priority, runs, type Schedule, webhookLogs } from "../db/schema";
-import { scheduled } from "../runs/conditions";
-import { afterRunHolds, type NewRun } from "../runs/lifecycle";
+import { afterRunHolds, scheduled } from "../runs/conditions";
+import type { NewRun } from "../runs/lifecycle";
 
 export interface NewJob {
   id: string;

@@ -36,3 +36,19 @@ export const dueBy = (now: number) => sql`${scheduled} AND ${runs.rank} <= ${now
 /** A priority as its offset in line (ms), in SQL. */
 export const offsetSql = (priority: AnySQLiteColumn) =>
   sql`CASE ${priority} WHEN 'HIGH' THEN ${PRIORITY_OFFSET_MS.HIGH} WHEN 'MEDIUM' THEN ${PRIORITY_OFFSET_MS.MEDIUM} ELSE ${PRIORITY_OFFSET_MS.LOW} END`;
+
+/**
+ * The condition on the run before a new one (NewRun's afterRunId and afterCancelAt, as SQL values):
+ * none, or it has left SCHEDULED, or (with a cancel time) it was cancelled then.
+ */
+export const afterRunHolds = (runId: SQL, cancelAt: SQL) => sql`(${runId} IS NULL OR CASE
+    WHEN ${cancelAt} IS NULL THEN NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${runId} AND ${scheduled})
+    ELSE ${cancelledAt(runId, cancelAt)}
+  END)`;
+
+/**
+ * Whether the run was CANCELLED at `at` (the cancel of the same batch): the statements that follow a
+ * person's cancel in its batch depend on it, so a cancel that found its run finished changes nothing.
+ */
+export const cancelledAt = (runId: SQL | number, at: SQL | Date) =>
+  sql`EXISTS (SELECT 1 FROM ${runs} c WHERE c.id = ${runId} AND c.status = 'CANCELLED' AND c."completedAt" = ${at instanceof Date ? at.getTime() : at})`;

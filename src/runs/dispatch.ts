@@ -8,12 +8,11 @@
  */
 import { MAX_QUEUE_DELAY_SECONDS } from "../background/backoff";
 import { getDb } from "../db/client";
-import { type Run, runs, type Schedule } from "../db/schema";
+import { type Run, type Schedule } from "../db/schema";
 import { type Env, getConfig, type JobMessage } from "../env";
 import { advanceCursors, refreshJobs } from "../jobs/state";
 import { logCancelled, logFailure, logScheduled, logStarted, runFields } from "../lib/log";
 import { latestOccurrence, nextOccurrence, underLimit } from "../schedules/occurrences";
-import { scheduled } from "./conditions";
 import { cancelRuns, failRuns, insertRuns, type NewRun, retimeStarted, startRuns } from "./lifecycle";
 import { countInProgress, type DueRun, findDueRuns } from "./repository";
 

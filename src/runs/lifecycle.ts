@@ -1,27 +1,32 @@
 /**
- * A run's lifecycle: every change of a run's state, each a statement for a db.batch() that is
- * conditional on the state it expects, so a stale or duplicated message, a second dispatcher or a
- * person acting at the same moment finds nothing to change. No other module writes `runs` (retention
+ * A run's lifecycle: every change of a run's state, each a statement for a db.batch() (failRuns and
+ * markRecovered run their own) conditional on the state it expects, so a stale or duplicated message,
+ * a second dispatcher or a person acting at the same moment finds nothing to change. No other module writes `runs` (retention
  * and the purge delete finished runs: runs/retention.ts).
  *
- * | transition                     | from -> to                              | guard                                                        | called by                                                   |
- * | ------------------------------ | --------------------------------------- | ------------------------------------------------------------ | ----------------------------------------------------------- |
- * | make (insertRuns)              | -> SCHEDULED, or IN_PROGRESS when due   | job exists, not deleted, not busy; occurrence not yet made;  | jobs/service (create, edit, run, bulk run), schedules/      |
- * |                                |    and a slot is free                   | the run before it left SCHEDULED (or was cancelled now)      | service (resume), runs/dispatch (next occurrence),          |
- * |                                |                                         |                                                              | runs/service (cancel makes the next occurrence)             |
- * | replan (replanRuns)            | SCHEDULED takes the job's definition    | SCHEDULED                                                    | jobs/service (edit)                                         |
- * | start (startRuns)              | SCHEDULED -> IN_PROGRESS                | still SCHEDULED; a slot free (MAX_CONCURRENT_RUNS)           | runs/dispatch                                               |
- * | retime (retimeStarted)         | catch-up run takes its occurrence time  | started by the same batch                                    | runs/dispatch                                               |
- * | complete (finishStatements)    | IN_PROGRESS -> COMPLETED (+ delivery)   | IN_PROGRESS and has lasted its duration                      | background/run-messages                                     |
- * | fail (failRuns)                | IN_PROGRESS -> FAILED (+ delivery)      | IN_PROGRESS                                                  | background/sweep (an hour late), background/dead-letter,    |
- * |                                |                                         |                                                              | runs/dispatch (its completion could not be queued)          |
- * | cancel (cancelRuns)            | SCHEDULED or IN_PROGRESS -> CANCELLED   | that status                                                  | runs/service (a person), runs/dispatch (schedule policies)  |
- * | cancel what is to come         | SCHEDULED -> CANCELLED                  | SCHEDULED (occurrences, or runs set for later)               | jobs/service (edit), schedules/service (pause)              |
- * |   (cancelScheduledOf)          |                                         |                                                              |                                                             |
- * | cancel unfinished              | SCHEDULED or IN_PROGRESS -> CANCELLED   | that status                                                  | jobs/service (delete)                                       |
- * |   (cancelUnfinishedOf)         |                                         |                                                              |                                                             |
- * | mark queued (markQueued)       | SCHEDULED: start message queued         | SCHEDULED                                                    | background/sweep                                            |
- * | recover (markRecovered)        | IN_PROGRESS: message sent again         | the recovery count it read                                   | background/sweep                                            |
+ * | transition                  | from -> to                             | guard                                               | called by                                      |
+ * | --------------------------- | -------------------------------------- | --------------------------------------------------- | ---------------------------------------------- |
+ * | make (insertRuns)           | -> SCHEDULED, or IN_PROGRESS when due  | job not deleted; occurrence not yet made; schedule  | jobs/service (create and edit, through         |
+ * |                             |    and a slot is free                  | unchanged and not paused; the run before it left    | schedules/timing insertTimingRun; run, bulk    |
+ * |                             |                                        | SCHEDULED (or was cancelled by this batch); run and | run), schedules/service (resume), runs/        |
+ * |                             |                                        | bulk run: the job not busy (unlessBusyAt); resume:  | dispatch (next occurrence), runs/service       |
+ * |                             |                                        | the job row written by this batch (jobWrittenAt)    | (cancel makes the next occurrence)             |
+ * | replan (replanRuns)         | SCHEDULED takes the job's definition   | SCHEDULED                                           | jobs/service (edit)                            |
+ * | start (startRuns)           | SCHEDULED -> IN_PROGRESS               | still SCHEDULED; a slot free (MAX_CONCURRENT_RUNS)  | runs/dispatch                                  |
+ * | retime (retimeStarted)      | catch-up run takes its occurrence time | IN_PROGRESS, started by the same batch; no other    | runs/dispatch                                  |
+ * |                             |                                        | uncancelled run of the job holds that occurrence    |                                                |
+ * | complete (finishStatements) | IN_PROGRESS -> COMPLETED (+ delivery)  | IN_PROGRESS and has lasted its duration             | background/run-messages                        |
+ * | fail (failRuns)             | IN_PROGRESS -> FAILED (+ delivery)     | IN_PROGRESS                                         | background/sweep (an hour late), background/   |
+ * |                             |                                        |                                                     | dead-letter, runs/dispatch (its completion     |
+ * |                             |                                        |                                                     | could not be queued)                           |
+ * | cancel (cancelRuns)         | SCHEDULED (or IN_PROGRESS with         | that status                                         | runs/service (a person: either status),        |
+ * |                             |    `running`) -> CANCELLED             |                                                     | runs/dispatch (schedule policies: SCHEDULED)   |
+ * | cancel what is to come      | SCHEDULED -> CANCELLED                 | SCHEDULED (occurrences, or runs set for later)      | jobs/service (edit), schedules/service (pause) |
+ * |   (cancelScheduledOf)       |                                        |                                                     |                                                |
+ * | cancel unfinished           | SCHEDULED or IN_PROGRESS -> CANCELLED  | that status                                         | jobs/service (delete)                          |
+ * |   (cancelUnfinishedOf)      |                                        |                                                     |                                                |
+ * | mark queued (markQueued)    | SCHEDULED: start message queued        | SCHEDULED                                           | background/sweep                               |
+ * | recover (markRecovered)     | IN_PROGRESS: message sent again        | the recovery count it read                          | background/sweep                               |
  *
  * A finished run's delivery is made in the batch that finishes it (webhooks/deliveries.ts), and its job
  * shows it in the same batch (jobs/state.ts refreshJobs).
@@ -35,7 +40,7 @@ import { refreshJobs } from "../jobs/state";
 import { logEvent, type LogEventName } from "../lib/log";
 import type { RunRef } from "../webhooks/body";
 import { createDeliveries, type NewDeliveries } from "../webhooks/deliveries";
-import { dueBy, inProgress, offsetSql, runIn, scheduled } from "./conditions";
+import { afterRunHolds, dueBy, inProgress, offsetSql, runIn, scheduled } from "./conditions";
 
 /** Start runs due now at once, as the dispatcher would (see insertRuns): their duration, and the slots (0: no limit). */
 export interface StartNow {
@@ -112,22 +117,6 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
     .onConflictDoNothing()
     .returning();
 }
-
-/**
- * The condition on the run before a new one (NewRun's afterRunId and afterCancelAt, as SQL values):
- * none, or it has left SCHEDULED, or (with a cancel time) it was cancelled then.
- */
-export const afterRunHolds = (runId: SQL, cancelAt: SQL) => sql`(${runId} IS NULL OR CASE
-    WHEN ${cancelAt} IS NULL THEN NOT EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.id} = ${runId} AND ${scheduled})
-    ELSE ${cancelledAt(runId, cancelAt)}
-  END)`;
-
-/**
- * Whether the run was CANCELLED at `at` (the cancel of the same batch): the statements that follow a
- * person's cancel in its batch depend on it, so a cancel that found its run finished changes nothing.
- */
-export const cancelledAt = (runId: SQL | number, at: SQL | Date) =>
-  sql`EXISTS (SELECT 1 FROM ${runs} c WHERE c.id = ${runId} AND c.status = 'CANCELLED' AND c."completedAt" = ${at instanceof Date ? at.getTime() : at})`;
 
 /**
  * A job's runs still to come (SCHEDULED) take its definition as it now stands: nothing of them ran, so

@@ -15,7 +15,7 @@ import { logCancelled, logFailure, logScheduled } from "../lib/log";
 import { type PageRequest, readPage } from "../lib/pagination";
 import { followingOccurrence } from "../schedules/occurrences";
 import { createDeliveries, restartDelivery } from "../webhooks/deliveries";
-import { listRunLogs, type LogView } from "../webhooks/log";
+import { listRunLogs, type LogView } from "../webhooks/repository";
 import { dispatchInBackground, occurrenceRun, sendStartMessages } from "./dispatch";
 import { cancelRuns, insertRuns, type NewRun } from "./lifecycle";
 import { findCurrentRuns } from "./repository";

@@ -4,7 +4,7 @@
  * person opened, focused or scrolled stays as it was.
  */
 import type { RunView } from "../runs/views";
-import type { LogView } from "../webhooks/log";
+import type { LogView } from "../webhooks/repository";
 import { CopyId, DeliveryBadge, Pagination, poll, PriorityBadge, StatusBadge, Time, type PageInfo, type PageLink } from "./components";
 import { exactTime, prettyJson } from "./format";
 import { describeSchedule } from "../schedules/describe";

@@ -1,5 +1,5 @@
 /** Delivery attempts, as a list of expandable entries (job detail) and as the all-logs page. */
-import type { ListedLog, LogView } from "../webhooks/log";
+import type { ListedLog, LogView } from "../webhooks/repository";
 import { EmptyState, liveFilter, Pagination, Spinner, Time, type PageInfo } from "./components";
 import { formatMs, prettyJson } from "./format";
 

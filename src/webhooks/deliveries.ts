@@ -159,16 +159,6 @@ export async function giveUpDelivery(db: Db, runId: number, reason: string) {
   return row;
 }
 
-/** Deliveries that should have made progress by `before` and did not (their message was lost), without user data. */
-export function findStalledDeliveries(db: Db, before: Date, limit: number) {
-  return db
-    .select({ runId: deliveries.runId, jobId: runs.jobId, number: runs.number })
-    .from(deliveries)
-    .innerJoin(runs, eq(runs.id, deliveries.runId))
-    .where(lt(deliveries.nextAttemptAt, before))
-    .limit(limit);
-}
-
 /**
  * Retention: deletes the deliveries of the removable runs among `runIds` (see runs/retention.ts) whose
  * log rows are gone (deleted earlier in the same batch), so an attempt's log never outlives its delivery.

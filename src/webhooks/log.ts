@@ -1,88 +1,14 @@
-/** The delivery log in D1: one row per attempt, written with its delivery's state, listed newest first. */
-import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
+/** The delivery log's writes: one row per attempt, written with its delivery's state; deleted by retention and the purge. */
+import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
-import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { insertRows } from "../db/json-rows";
-import { jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
-import { DELETED } from "../jobs/state";
+import { webhookLogs } from "../db/schema";
 import { purgeable, removable } from "../runs/retention";
-import { parseStored } from "../runs/views";
-
-/** A log row as shown: the request body parsed (it is stored as the exact bytes sent). */
-export type LogView = Omit<WebhookLog, "requestBody"> & { requestBody: unknown };
-/** A log row as listed: the attempt, its job's task name and its run's number. */
-/**
- * A log row as listed: the attempt, its job's task name and its run's number. The attempts of a job
- * deleted since stay listed until the purge removes them (a webhook still owed is still delivered, and
- * its attempts logged): `jobDeleted` says so, and their task name is gone.
- */
-export type ListedLog = LogView & { taskName: string; runNumber: number | null; jobDeleted: boolean };
 
 export type NewWebhookLog = typeof webhookLogs.$inferInsert;
 
-export const logView = <T extends WebhookLog>(row: T): Omit<T, "requestBody"> & { requestBody: unknown } => ({ ...row, requestBody: parseStored(row.requestBody) });
-
 /** Statements for db.batch(), so the rows land together with their deliveries' states. */
 export const insertLogs = (db: Db, rows: NewWebhookLog[]) => insertRows(db, webhookLogs, rows);
-
-export interface LogFilter {
-  jobId?: string;
-  /** success: the receiver answered 2xx; failure: anything else (error status, timeout, network). */
-  outcome?: "success" | "failure";
-}
-
-const status = webhookLogs.responseStatus;
-/**
- * The failure condition written as webhook_logs_failed_idx's own (literals, no parameters): the planner
- * uses a partial index only for a query that states its condition.
- */
-const failed = sql`(${status} IS NULL OR ${status} < 200 OR ${status} >= 300)`;
-const byOutcome = {
-  success: and(gte(status, 200), lt(status, 300)),
-  failure: failed,
-};
-
-/**
- * The delivery log as a keyset list (db/keyset.ts), newest first by id: all of it from the table, a job's
- * from webhook_logs_job_idx, failures from webhook_logs_failed_idx (however rare they are). The outcome
- * of a job's attempts, and successes, are checked on each row walked (most attempts succeed).
- */
-function logsList({ jobId, outcome }: LogFilter): KeysetList {
-  const key = sql`${webhookLogs.id}`;
-  if (outcome === "failure" && !jobId) return { key, matches: sql`${webhookLogs} WHERE ${failed}`, order: "desc" };
-  const check = outcome ? byOutcome[outcome] : undefined;
-  if (jobId) return { key, matches: sql`${webhookLogs} WHERE ${eq(webhookLogs.jobId, jobId)}`, order: "desc", check };
-  return { key, matches: sql`${webhookLogs} WHERE 1`, order: "desc", check, whole: check ? undefined : { table: webhookLogs } };
-}
-
-/** One page of attempts and the bounded count of the matches, in one round trip. */
-export async function listLogs(db: Db, filter: LogFilter, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
-  const list = logsList(filter);
-  const [rows, [counted]] = await db.batch([
-    // With the job's task name and the run's number, so a list of deliveries reads as more than ids.
-    db
-      .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName, runNumber: runs.number, jobDeleted: sql<number>`${jobs.status} = ${DELETED}` })
-      .from(webhookLogs)
-      .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
-      .leftJoin(runs, eq(runs.id, webhookLogs.runId))
-      .where(sql`${webhookLogs.id} IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`)
-      .orderBy(desc(webhookLogs.id)),
-    countMatches(db, list, count, countLimit),
-  ]);
-  return {
-    rows: rows.map(({ jobDeleted, ...row }): Keyed<ListedLog> => ({ key: row.id, item: { ...logView(row), jobDeleted: Boolean(jobDeleted) } })),
-    counted: counted?.n ?? 0,
-    ...windowEnd(list, start, counted, countLimit),
-  };
-}
-
-/** The attempts of these runs, newest first, at most `limit` per call. */
-export async function listRunLogs(db: Db, runIds: number[], limit: number): Promise<LogView[]> {
-  if (runIds.length === 0) return [];
-  const rows = await db.select().from(webhookLogs).where(inArray(webhookLogs.runId, runIds)).orderBy(desc(webhookLogs.id)).limit(limit);
-  return rows.map(logView);
-}
 
 /**
  * Retention: deletes at most `limit` log rows of the removable runs among `runIds` (see

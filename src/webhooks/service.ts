@@ -1,5 +1,5 @@
 /** The delivery log as the API and the dashboard read it: every attempt, or a job's. */
-import * as logsRepo from "./log";
+import * as logsRepo from "./repository";
 import { getDb } from "../db/client";
 import type { Env } from "../env";
 import { getJob } from "../jobs/service";
