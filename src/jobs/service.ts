@@ -132,8 +132,9 @@ export async function listJobs(env: Env, { limit, page, cursor, sort, count, ...
 
 /**
  * Edits the definition, its webhook target and its timing. Runs keep what they started with: an edit
- * applies from the next run on, including the runs already planned (SCHEDULED). A new timing (runAt, delaySeconds or schedule) replaces the runs still
- * to come.
+ * applies from the next run on, including the runs already planned (SCHEDULED). A new timing (runAt,
+ * delaySeconds or schedule) replaces the runs still to come. The batch has the same five statements
+ * whatever the edit (one with an empty list of ids matches no row), so its results are typed by place.
  */
 export async function updateJob(env: Env, id: string, input: UpdateJobInput): Promise<JobView> {
   checkWebhookUrl(env, input.webhookUrl);
