@@ -232,6 +232,38 @@ describe("job row, run and live status", () => {
     expect(live.body).toMatch(/^<div id="job-live" data-announce="[^"]*">/);
   });
 
+  /** The run's entry on its job's page, its tags removed: what a person reads. */
+  const runText = async (jobId: string, number: number) => {
+    const page = (await call("GET", `/jobs/${jobId}`)).body as string;
+    const entry = new RegExp(`<li id="run-\\d+" class="run"[^>]*>(?:(?!<li id="run-).)*?<strong>Run ${number}</strong>.*?</details></li>`, "s").exec(page);
+    expect(entry, `run ${number} on the page`).not.toBeNull();
+    return entry![0].replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").replace(/ ([,.)])/g, "$1");
+  };
+
+  it("shows a run that has not started as when it is due, and nothing else", async () => {
+    const job = await createJob({ delaySeconds: 2 * 86_400 });
+    const text = await runText(job.id, 1);
+    expect(text).toMatch(/Run 1 Scheduled due in \d d Due in \d d \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    expect(text).not.toMatch(/Started|Completed|Webhook|attempts|What ran/);
+  });
+
+  it("shows a cancelled run as when it was cancelled, never as due", async () => {
+    const later = await createJob({ delaySeconds: 2 * 86_400 });
+    await call("POST", `/api/jobs/${later.id}/cancel`);
+    const notStarted = await runText(later.id, 1);
+    expect(notStarted).toMatch(/Run 1 Cancelled cancelled just now Cancelled just now, before it started \(cancelled by request\)\. It was due \d{4}-\d\d-\d\d/);
+    expect(notStarted).not.toMatch(/due in|Started|Completed|Webhook/);
+
+    const running = await createJob();
+    await call("POST", `/api/jobs/${running.id}/run`);
+    expect((await call("POST", `/api/jobs/${running.id}/cancel`)).status).toBe(200);
+    const cancelled = await runText(running.id, 1);
+    expect(cancelled).toMatch(/Run 1 Cancelled cancelled just now Started just now Cancelled just now Reason: cancelled by request/);
+    // No job.cancelled webhook unless the job asks for one (notifyOnCancel).
+    expect(cancelled).toContain("No webhook: this job does not notify on cancel.");
+    expect(cancelled).not.toMatch(/Completed|Webhook delivered|Webhook attempts/);
+  });
+
   it("offers Redeliver for each finished run, and queues a new series of that run's webhook", async () => {
     const job = await createJob();
     await call("POST", `/api/jobs/${job.id}/run`);
