@@ -2,6 +2,7 @@
 import { MISSED_POLICIES, OVERLAP_POLICIES, PRIORITIES } from "../db/schema";
 import type { JobFormFields, When } from "../jobs/form";
 import type { JobView } from "../runs/views";
+import { cronInWords, cronProblemInWords } from "../schedules/describe";
 import { Spinner } from "./components";
 
 export type JobFormValues = JobFormFields;
@@ -54,20 +55,59 @@ const whenLabels: Record<When, string> = {
   unschedule: "No schedule any more",
 };
 
+/** The timing fields checked again as a person types, so an error goes once the field is right. */
+export const CHECKED_FIELDS = ["cron", "timezone", "runAt", "delaySeconds", "startAt", "endAt", "limit"] as const;
+export type CheckedField = (typeof CHECKED_FIELDS)[number];
+export const isCheckedField = (field: string): field is CheckedField => (CHECKED_FIELDS as readonly string[]).includes(field);
+
+/** A cron that reads well, in words, to show under it; null while it has an error or reads as nothing. */
+export const cronHelp = (values: JobFormValues, errors: FieldErrors) =>
+  !errors.cron && values.cron.trim() && !cronProblemInWords(values.cron) ? cronInWords(values.cron) : null;
+
+/** What is said under a checked field: its error, else (a cron) what it means; replaced by each check. */
+export function FieldFeedback({ field, error, help }: { field: CheckedField; error?: string; help?: string | null }) {
+  return (
+    <div id={`${field}-feedback`} data-feedback-for={field} aria-live="polite">
+      {error ? (
+        <small id={`${field}-error`} class="field-error">
+          {error}
+        </small>
+      ) : help ? (
+        <small id={`${field}-help`} class="field-help">
+          {help}
+        </small>
+      ) : null}
+    </div>
+  );
+}
+
 /** Create or edit. The same rules as the API; errors are shown beside their fields. */
 export function JobForm({ job, values, errors = {} }: { job?: JobView; values: JobFormValues; errors?: FieldErrors }) {
   const action = job ? `/jobs/${job.id}/edit` : "/jobs";
-  const described = (field: keyof JobFormValues) => (errors[field] ? { "aria-invalid": "true", "aria-describedby": `${field}-error` } : {});
+  const help: Partial<Record<CheckedField, string | null>> = { cron: cronHelp(values, errors) };
+  const described = (field: keyof JobFormValues) =>
+    errors[field]
+      ? { "aria-invalid": "true", "aria-describedby": `${field}-error` }
+      : isCheckedField(field) && help[field]
+        ? { "aria-describedby": `${field}-help` }
+        : {};
   const error = (field: keyof JobFormValues) =>
-    errors[field] ? (
+    isCheckedField(field) ? (
+      <FieldFeedback field={field} error={errors[field]} help={help[field]} />
+    ) : errors[field] ? (
       <small id={`${field}-error`} class="field-error">
         {errors[field]}
       </small>
     ) : null;
+  // A checked field posts the form to its check as the person types, and swaps only what is said under it.
+  const check = (field: keyof JobFormValues) =>
+    isCheckedField(field)
+      ? { "hx-post": `/jobs/form-check/${field}`, "hx-trigger": "input changed delay:400ms", "hx-target": `#${field}-feedback`, "hx-swap": "outerHTML", "hx-indicator": `#${field}-feedback` }
+      : {};
   const input = (field: keyof JobFormValues, label: string, attrs: Record<string, string | number | boolean | undefined> = {}) => (
     <>
       <label for={field}>{label}</label>
-      <input id={field} name={field} value={String(values[field] ?? "")} {...attrs} {...described(field)} />
+      <input id={field} name={field} value={String(values[field] ?? "")} {...attrs} {...described(field)} {...check(field)} />
       {error(field)}
     </>
   );
