@@ -424,10 +424,25 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await dialog.getByLabel("Cron (minute hour day month weekday)").fill("61 9 * * 1-5");
     await dialog.getByLabel("Time zone (IANA)").fill("Europe/London");
     await page.getByRole("button", { name: "Create job" }).click();
-    await expect.poll(() => page.locator("#cron-error").textContent()).toMatch(/cron is not valid/);
+    await expect.poll(() => page.locator("#cron-error").textContent()).toBe("minute 61 is out of range, 0-59");
     await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
-    await page.getByLabel("Cron (minute hour day month weekday)").fill("0 9 * * 1-5");
+    const cron = page.getByLabel("Cron (minute hour day month weekday)");
+    expect(await cron.getAttribute("aria-invalid")).toBe("true");
+    await cron.fill("0 9 * * 1-5");
+    // Corrected, the cron's error goes as it is typed, and the cron is said in words.
+    await expect.poll(() => page.locator("#cron-help").textContent()).toBe("At 09:00, Monday through Friday");
+    expect(await page.locator("#cron-error").count()).toBe(0);
+    expect(await cron.getAttribute("aria-invalid")).toBeNull();
+    expect(await cron.getAttribute("aria-describedby")).toBe("cron-help");
+    // A wrong value in another field is said beside that field; the cron stays right (the README's screenshot).
+    const limit = page.getByLabel("At most (runs, optional)");
+    await limit.fill("0");
+    await expect.poll(() => page.locator("#limit-error").textContent()).toBe("at least 1 run, or leave it empty");
+    expect(await limit.getAttribute("aria-invalid")).toBe("true");
+    expect(await page.locator("#cron-help").textContent()).toBe("At 09:00, Monday through Friday");
     await page.screenshot({ path: `${shots}/schedule-form.png` });
+    await limit.fill("");
+    await expect.poll(() => page.locator("#limit-error").count()).toBe(0);
     await page.getByRole("button", { name: "Create job" }).click();
     const row = page.locator("tr", { hasText: name });
     await row.waitFor();
