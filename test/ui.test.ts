@@ -448,7 +448,10 @@ describe("scheduling from the dashboard", () => {
     expect((await check("cron", { cron: "0 9 * * 1-5", limit: "0" })).body).toContain("At 09:00, Monday through Friday");
     expect((await check("limit", { cron: "0 9 * * 1-5", limit: "0" })).body).toContain('<small id="limit-error" class="field-error">at least 1 run, or leave it empty</small>');
     expect((await check("limit", { cron: "0 9 * * 1-5", limit: "3" })).body).toBe('<div id="limit-feedback" data-feedback-for="limit" aria-live="polite"></div>');
-    expect((await check("taskName", {})).status).toBe(404);
+    expect((await check("taskName", { taskName: " " })).body).toContain('<small id="taskName-error" class="field-error">taskName must not be empty</small>');
+    expect((await check("taskName", { taskName: "Digest" })).body).toBe('<div id="taskName-feedback" data-feedback-for="taskName" aria-live="polite"></div>');
+    expect((await check("payload", { payload: "[1]" })).body).toContain("payload must be a JSON object");
+    expect((await check("priority", {})).status).toBe(404);
   });
 
   it("asks how many before a bulk action, then does it and says what happened", async () => {

@@ -55,8 +55,8 @@ const whenLabels: Record<When, string> = {
   unschedule: "No schedule any more",
 };
 
-/** The timing fields checked again as a person types, so an error goes once the field is right. */
-export const CHECKED_FIELDS = ["cron", "timezone", "runAt", "delaySeconds", "startAt", "endAt", "limit"] as const;
+/** The fields a person types in, checked again as they type, so an error goes once the field is right. */
+export const CHECKED_FIELDS = ["taskName", "payload", "cron", "timezone", "runAt", "delaySeconds", "startAt", "endAt", "limit", "webhookUrl"] as const;
 export type CheckedField = (typeof CHECKED_FIELDS)[number];
 export const isCheckedField = (field: string): field is CheckedField => (CHECKED_FIELDS as readonly string[]).includes(field);
 
@@ -144,7 +144,7 @@ export function JobForm({ job, values, errors = {} }: { job?: JobView; values: J
       </select>
       {error("priority")}
       <label for="payload">Payload (a JSON object)</label>
-      <textarea id="payload" name="payload" rows={6} class="mono" spellcheck={false} {...described("payload")}>
+      <textarea id="payload" name="payload" rows={6} class="mono" spellcheck={false} {...described("payload")} {...check("payload")}>
         {values.payload}
       </textarea>
       {error("payload")}
