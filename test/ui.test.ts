@@ -438,7 +438,7 @@ describe("scheduling from the dashboard", () => {
 
   it("checks a field as it is typed: its error in words, gone once it is right, and a cron said in words", async () => {
     const check = (field: string, fields: Record<string, string>) =>
-      call("POST", `/jobs/form-check/${field}`, form({ taskName: "", priority: "LOW", payload: "", when: "schedule", timezone: "Europe/London", ...fields }), htmx(`${field}-feedback`));
+      call("POST", `/jobs/form-check?field=${field}`, form({ taskName: "", priority: "LOW", payload: "", when: "schedule", timezone: "Europe/London", ...fields }), htmx(`${field}-feedback`));
     const wrong = await check("cron", { cron: "61 9 * * 1-5" });
     expect(wrong.status).toBe(200);
     expect(wrong.body).toBe('<div id="cron-feedback" data-feedback-for="cron" aria-live="polite"><small id="cron-error" class="field-error">minute 61 is out of range, 0-59</small></div>');

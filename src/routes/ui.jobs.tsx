@@ -114,8 +114,8 @@ export const uiJobs = new Hono<AppEnv>()
   .get("/jobs/new", (c) => formView(c, "New job", <JobForm values={emptyForm} />))
 
   // One field of the form, checked with the whole form's rules as the person types: its error, or nothing.
-  .post("/jobs/form-check/:field", async (c) => {
-    const field = c.req.param("field");
+  .post("/jobs/form-check", async (c) => {
+    const field = c.req.query("field") ?? "";
     if (!isCheckedField(field)) return c.notFound();
     const raw = await c.req.parseBody({ all: true });
     const values = formValuesOf(raw);
