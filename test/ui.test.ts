@@ -452,6 +452,11 @@ describe("scheduling from the dashboard", () => {
     expect((await check("taskName", { taskName: "Digest" })).body).toBe('<div id="taskName-feedback" data-feedback-for="taskName" aria-live="polite"></div>');
     expect((await check("payload", { payload: "[1]" })).body).toContain("payload must be a JSON object");
     expect((await check("priority", {})).status).toBe(404);
+    // On the edit form an empty task name keeps the name, as saving it does.
+    const edit = await call("POST", "/jobs/form-check?field=taskName&form=edit", form({ taskName: "", priority: "LOW", payload: "", when: "keep" }), htmx("taskName-feedback"));
+    expect(edit.body).toBe('<div id="taskName-feedback" data-feedback-for="taskName" aria-live="polite"></div>');
+    const job = await createJob();
+    expect((await call("GET", `/jobs/${job.id}/edit`)).body).toContain('hx-post="/jobs/form-check?field=taskName&amp;form=edit"');
   });
 
   it("asks how many before a bulk action, then does it and says what happened", async () => {

@@ -113,13 +113,14 @@ export const uiJobs = new Hono<AppEnv>()
 
   .get("/jobs/new", (c) => formView(c, "New job", <JobForm values={emptyForm} />))
 
-  // One field of the form, checked with the whole form's rules as the person types: its error, or nothing.
+  // One field of the form (create, or edit: an empty task name keeps the name), checked with the whole
+  // form's rules as the person types: its error, or nothing.
   .post("/jobs/form-check", async (c) => {
     const field = c.req.query("field") ?? "";
     if (!isCheckedField(field)) return c.notFound();
     const raw = await c.req.parseBody({ all: true });
     const values = formValuesOf(raw);
-    const checked = jobCreateForm.safeParse(raw);
+    const checked = (c.req.query("form") === "edit" ? jobEditForm : jobCreateForm).safeParse(raw);
     const errors = checked.success ? {} : formErrors(checked.error.issues, values);
     return c.html(<FieldFeedback field={field} error={errors[field]} help={field === "cron" ? cronHelp(values, errors) : null} />);
   })

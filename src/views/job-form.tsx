@@ -102,7 +102,7 @@ export function JobForm({ job, values, errors = {} }: { job?: JobView; values: J
   // A checked field posts the form to its check as the person types, and swaps only what is said under it.
   const check = (field: keyof JobFormValues) =>
     isCheckedField(field)
-      ? { "hx-post": `/jobs/form-check?field=${field}`, "hx-trigger": "input changed delay:400ms", "hx-target": `#${field}-feedback`, "hx-swap": "outerHTML", "hx-indicator": `#${field}-feedback` }
+      ? { "hx-post": `/jobs/form-check?field=${field}${job ? "&form=edit" : ""}`, "hx-trigger": "input changed delay:400ms", "hx-target": `#${field}-feedback`, "hx-swap": "outerHTML", "hx-indicator": `#${field}-feedback` }
       : {};
   const input = (field: keyof JobFormValues, label: string, attrs: Record<string, string | number | boolean | undefined> = {}) => (
     <>
