@@ -2,12 +2,10 @@
 import { MISSED_POLICIES, OVERLAP_POLICIES, PRIORITIES } from "../db/schema";
 import type { JobFormFields, When } from "../jobs/form";
 import type { JobView } from "../runs/views";
-import { cronInWords, cronProblemInWords } from "../schedules/describe";
 import { Spinner } from "./components";
+import { cronHelp, FieldFeedback, isCheckedField, type CheckedField, type FieldErrors } from "./field-feedback";
 
 export type JobFormValues = JobFormFields;
-
-export type FieldErrors = Partial<Record<keyof JobFormValues | "form", string>>;
 
 export const emptyForm: JobFormValues = {
   taskName: "",
@@ -54,32 +52,6 @@ const whenLabels: Record<When, string> = {
   schedule: "On a schedule",
   unschedule: "No schedule any more",
 };
-
-/** The fields a person types in, checked again as they type, so an error goes once the field is right. */
-export const CHECKED_FIELDS = ["taskName", "payload", "cron", "timezone", "runAt", "delaySeconds", "startAt", "endAt", "limit", "webhookUrl"] as const;
-export type CheckedField = (typeof CHECKED_FIELDS)[number];
-export const isCheckedField = (field: string): field is CheckedField => (CHECKED_FIELDS as readonly string[]).includes(field);
-
-/** A cron that reads well, in words, to show under it; null while it has an error or reads as nothing. */
-export const cronHelp = (values: JobFormValues, errors: FieldErrors) =>
-  !errors.cron && values.cron.trim() && !cronProblemInWords(values.cron) ? cronInWords(values.cron) : null;
-
-/** What is said under a checked field: its error, else (a cron) what it means; replaced by each check. */
-export function FieldFeedback({ field, error, help }: { field: CheckedField; error?: string; help?: string | null }) {
-  return (
-    <div id={`${field}-feedback`} data-feedback-for={field} aria-live="polite">
-      {error ? (
-        <small id={`${field}-error`} class="field-error">
-          {error}
-        </small>
-      ) : help ? (
-        <small id={`${field}-help`} class="field-help">
-          {help}
-        </small>
-      ) : null}
-    </div>
-  );
-}
 
 /** Create or edit. The same rules as the API; errors are shown beside their fields. */
 export function JobForm({ job, values, errors = {} }: { job?: JobView; values: JobFormValues; errors?: FieldErrors }) {
