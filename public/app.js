@@ -55,6 +55,19 @@
   let pressedOn = null;
   document.addEventListener("pointerdown", (event) => (pressedOn = event.target), true);
 
+  // A field checked as it is typed (the job form): its input is invalid, and described by what is said
+  // under it, exactly while the check's answer says so.
+  document.addEventListener("htmx:load", (event) => {
+    const feedback = event.detail.elt;
+    const input = feedback instanceof HTMLElement && feedback.dataset.feedbackFor ? document.getElementById(feedback.dataset.feedbackFor) : null;
+    if (!input) return;
+    const said = feedback.querySelector("small");
+    if (feedback.querySelector(".field-error")) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    if (said) input.setAttribute("aria-describedby", said.id);
+    else input.removeAttribute("aria-describedby");
+  });
+
   // Deferred: htmx fires the other events of the same response on the (dialog's) element after this one.
   document.addEventListener("closeModal", () => setTimeout(closeModal, 0));
   document.addEventListener("toast", (event) => toast(event.detail.message, event.detail.kind));

@@ -67,6 +67,24 @@ describe("GET /openapi.json", () => {
     }
   });
 
+  it("documents every numeric parameter as an integer with its range and default, as a generated client sends it", () => {
+    const numeric = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([method]) => METHODS.includes(method))
+        .flatMap(([method, op]) => (op.parameters ?? []).filter((p: any) => ["limit", "page", "runId"].includes(p.name)).map((p: any) => [`${method} ${path} ${p.name}`, p.schema])),
+    );
+    // limit and page on the four lists, runId on its two routes.
+    expect(numeric).toHaveLength(10);
+    for (const [where, schema] of numeric) {
+      const expected = where.endsWith("limit")
+        ? { type: "integer", minimum: 1, maximum: 100, default: 10 }
+        : where.endsWith("page")
+          ? { type: "integer", minimum: 1, maximum: 1_000_000, default: 1 }
+          : { type: "integer", minimum: 1, maximum: 999_999_999_999_999 };
+      expect(schema, where).toEqual(expected);
+    }
+  });
+
   it("is public and the same document on every call", async () => {
     const again = await call("GET", "/openapi.json", undefined, { authorization: null, cookie: null });
     expect(again.headers.get("content-type")).toMatch(/^application\/json/);

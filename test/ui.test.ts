@@ -232,6 +232,38 @@ describe("job row, run and live status", () => {
     expect(live.body).toMatch(/^<div id="job-live" data-announce="[^"]*">/);
   });
 
+  /** The run's entry on its job's page, its tags removed: what a person reads. */
+  const runText = async (jobId: string, number: number) => {
+    const page = (await call("GET", `/jobs/${jobId}`)).body as string;
+    const entry = new RegExp(`<li id="run-\\d+" class="run"[^>]*>(?:(?!<li id="run-).)*?<strong>Run ${number}</strong>.*?</details></li>`, "s").exec(page);
+    expect(entry, `run ${number} on the page`).not.toBeNull();
+    return entry![0].replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").replace(/ ([,.)])/g, "$1");
+  };
+
+  it("shows a run that has not started as when it is due, and nothing else", async () => {
+    const job = await createJob({ delaySeconds: 2 * 86_400 });
+    const text = await runText(job.id, 1);
+    expect(text).toMatch(/Run 1 Scheduled due in \d d Due in \d d \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    expect(text).not.toMatch(/Started|Completed|Webhook|attempts|What ran/);
+  });
+
+  it("shows a cancelled run as when it was cancelled, never as due", async () => {
+    const later = await createJob({ delaySeconds: 2 * 86_400 });
+    await call("POST", `/api/jobs/${later.id}/cancel`);
+    const notStarted = await runText(later.id, 1);
+    expect(notStarted).toMatch(/Run 1 Cancelled cancelled just now Cancelled just now, before it started \(cancelled by request\)\. It was due \d{4}-\d\d-\d\d/);
+    expect(notStarted).not.toMatch(/due in|Started|Completed|Webhook/);
+
+    const running = await createJob();
+    await call("POST", `/api/jobs/${running.id}/run`);
+    expect((await call("POST", `/api/jobs/${running.id}/cancel`)).status).toBe(200);
+    const cancelled = await runText(running.id, 1);
+    expect(cancelled).toMatch(/Run 1 Cancelled cancelled just now Started just now Cancelled just now Reason: cancelled by request/);
+    // No job.cancelled webhook unless the job asks for one (notifyOnCancel).
+    expect(cancelled).toContain("No webhook: this job does not notify on cancel.");
+    expect(cancelled).not.toMatch(/Completed|Webhook delivered|Webhook attempts/);
+  });
+
   it("offers Redeliver for each finished run, and queues a new series of that run's webhook", async () => {
     const job = await createJob();
     await call("POST", `/api/jobs/${job.id}/run`);
@@ -366,10 +398,10 @@ describe("scheduling from the dashboard", () => {
   it("puts each scheduling error beside its field and creates nothing", async () => {
     const before = await countRows("jobs");
     const cases: [Record<string, string>, string, RegExp][] = [
-      [{ when: "schedule", cron: "61 * * * *", timezone: "UTC" }, "cron", /cron is not valid/],
-      [{ when: "schedule", cron: "0 9 * * *", timezone: "Mars/Olympus" }, "timezone", /not an IANA time zone/],
-      [{ when: "at", runAt: "2001-01-01T09:00", timezone: "UTC" }, "runAt", /runAt is in the past/],
-      [{ when: "delay", delaySeconds: "soon" }, "delaySeconds", /delaySeconds must be a whole number/],
+      [{ when: "schedule", cron: "61 * * * *", timezone: "UTC" }, "cron", /minute 61 is out of range, 0-59/],
+      [{ when: "schedule", cron: "0 9 * * *", timezone: "Mars/Olympus" }, "timezone", /Mars\/Olympus is not a time zone: use a name such as Europe\/London/],
+      [{ when: "at", runAt: "2001-01-01T09:00", timezone: "UTC" }, "runAt", /this time has passed: choose a time from now on/],
+      [{ when: "delay", delaySeconds: "soon" }, "delaySeconds", /enter a whole number of seconds, 0 or more/],
       [{ when: "none", webhookUrl: "https://169.254.169.254/x" }, "form", /webhookUrl: 169.254.169.254 is not a public address/],
     ];
     for (const [fields, field, message] of cases) {
@@ -383,6 +415,48 @@ describe("scheduling from the dashboard", () => {
       }
     }
     expect(await countRows("jobs")).toBe(before);
+  });
+
+  it("says each form error in the person's words, naming what they typed", async () => {
+    const local = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 16);
+    const cases: [Record<string, string>, string, string][] = [
+      [{ cron: "0 25 * * *" }, "cron", "hour 25 is out of range, 0-23"],
+      [{ cron: "0 9 32 * *" }, "cron", "day of the month 32 is out of range, 1-31"],
+      [{ cron: "0 9 * * 1-5 *" }, "cron", "a cron has five fields (minute hour day month weekday); this one has 6"],
+      [{ cron: "5-1 * * * *" }, "cron", "minute range 5-1 runs backwards: write it low to high, such as 1-5"],
+      [{ cron: "0 0 30 2 *" }, "cron", "this cron matches no date between the start and the end"],
+      [{ cron: "0 9 * * *", limit: "0" }, "limit", "at least 1 run, or leave it empty"],
+      [{ cron: "0 9 * * *", limit: "1.5" }, "limit", "a whole number of runs, such as 10"],
+      [{ cron: "0 9 * * *", startAt: local(30), endAt: local(10) }, "endAt", "the end must come after the start"],
+    ];
+    for (const [fields, field, words] of cases) {
+      const res = await call("POST", "/jobs", form({ taskName: "x", priority: "LOW", payload: "", when: "schedule", timezone: "UTC", ...fields }), { ...formHeaders, ...htmx("job-form") });
+      expect(res.body, JSON.stringify(fields)).toContain(`<small id="${field}-error" class="field-error">${words}</small>`);
+      expect(res.body).not.toContain("schedule.");
+    }
+  });
+
+  it("checks a field as it is typed: its error in words, gone once it is right, and a cron said in words", async () => {
+    const check = (field: string, fields: Record<string, string>) =>
+      call("POST", `/jobs/form-check?field=${field}`, form({ taskName: "", priority: "LOW", payload: "", when: "schedule", timezone: "Europe/London", ...fields }), htmx(`${field}-feedback`));
+    const wrong = await check("cron", { cron: "61 9 * * 1-5" });
+    expect(wrong.status).toBe(200);
+    expect(wrong.body).toBe('<div id="cron-feedback" data-feedback-for="cron" aria-live="polite"><small id="cron-error" class="field-error">minute 61 is out of range, 0-59</small></div>');
+    const right = await check("cron", { cron: "0 9 * * 1-5" });
+    expect(right.body).toBe('<div id="cron-feedback" data-feedback-for="cron" aria-live="polite"><small id="cron-help" class="field-help">At 09:00, Monday through Friday</small></div>');
+    // Another field's error is said beside that field only: the cron is still right.
+    expect((await check("cron", { cron: "0 9 * * 1-5", limit: "0" })).body).toContain("At 09:00, Monday through Friday");
+    expect((await check("limit", { cron: "0 9 * * 1-5", limit: "0" })).body).toContain('<small id="limit-error" class="field-error">at least 1 run, or leave it empty</small>');
+    expect((await check("limit", { cron: "0 9 * * 1-5", limit: "3" })).body).toBe('<div id="limit-feedback" data-feedback-for="limit" aria-live="polite"></div>');
+    expect((await check("taskName", { taskName: " " })).body).toContain('<small id="taskName-error" class="field-error">taskName must not be empty</small>');
+    expect((await check("taskName", { taskName: "Digest" })).body).toBe('<div id="taskName-feedback" data-feedback-for="taskName" aria-live="polite"></div>');
+    expect((await check("payload", { payload: "[1]" })).body).toContain("payload must be a JSON object");
+    expect((await check("priority", {})).status).toBe(404);
+    // On the edit form an empty task name keeps the name, as saving it does.
+    const edit = await call("POST", "/jobs/form-check?field=taskName&form=edit", form({ taskName: "", priority: "LOW", payload: "", when: "keep" }), htmx("taskName-feedback"));
+    expect(edit.body).toBe('<div id="taskName-feedback" data-feedback-for="taskName" aria-live="polite"></div>');
+    const job = await createJob();
+    expect((await call("GET", `/jobs/${job.id}/edit`)).body).toContain('hx-post="/jobs/form-check?field=taskName&amp;form=edit"');
   });
 
   it("asks how many before a bulk action, then does it and says what happened", async () => {

@@ -96,6 +96,17 @@ describe("query validation", () => {
     expect(body.errors[0].field).toBe("page");
   });
 
+  it("reads limit and page as plain digits only, with messages that name the range", async () => {
+    expect((await call("GET", "/api/jobs?limit=01&page=001")).body.pagination).toMatchObject({ limit: 1, page: 1 });
+    for (const text of ["1.5", "1e3", "-1", "+1", "0x10", "%201", "1234567890"]) {
+      expect((await expectRejected(400, "GET", `/api/jobs?limit=${text}`)).errors, text).toEqual([{ field: "limit", message: "limit must be a whole number between 1 and 100" }]);
+    }
+    expect((await expectRejected(400, "GET", "/api/jobs?limit=1&limit=2")).errors).toEqual([{ field: "limit", message: "limit must be a whole number between 1 and 100" }]);
+    expect((await expectRejected(400, "GET", "/api/jobs?limit=101")).errors).toEqual([{ field: "limit", message: "limit must be at most 100" }]);
+    expect((await expectRejected(400, "GET", "/api/jobs?page=0")).errors).toEqual([{ field: "page", message: "page must be at least 1" }]);
+    expect((await expectRejected(400, "GET", "/api/runs/01")).errors).toEqual([{ field: "runId", message: "run id must be a positive whole number" }]);
+  });
+
   it("accepts page=10000 (past the end) and returns an empty page", async () => {
     const res = await call("GET", "/api/jobs?page=10000");
     expect(res.status).toBe(200);

@@ -108,17 +108,26 @@ export const updateJobSchema = insertJob
 export type CreateJobInput = z.infer<typeof createJobSchema>;
 export type UpdateJobInput = z.infer<typeof updateJobSchema>;
 
-/** A whole number from a query string, with a message that names the parameter and the range. */
-const intParam = (name: string, min: number, max: number, fallback: number) =>
-  z.preprocess(
-    (v) => (v === "" || v === undefined ? undefined : v),
-    z
-      .string()
-      .regex(/^\d{1,9}$/, `${name} must be a whole number between ${min} and ${max}`)
-      .transform(Number)
-      .pipe(z.number().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`))
-      .default(fallback),
-  ).meta({ description: `A whole number from ${min} to ${max}; default ${fallback}` });
+/**
+ * A whole number from a query string, with a message that names the parameter and the range. Only
+ * plain digits become a number ("01" is 1); any other text ("1.5", "-1", "1e3", " 1") reaches the
+ * number check unchanged and is refused. The document shows the number check (an integer with its
+ * range and default), so a generated client sends a number, not text.
+ */
+const intParam = (name: string, min: number, max: number, fallback: number) => {
+  const wholeNumber = `${name} must be a whole number between ${min} and ${max}`;
+  return z
+    .preprocess(
+      (v) => (v === "" || v === undefined ? undefined : typeof v === "string" && /^\d{1,9}$/.test(v) ? Number(v) : v),
+      z
+        .number({ error: wholeNumber })
+        .int(wholeNumber)
+        .min(min, `${name} must be at least ${min}`)
+        .max(max, `${name} must be at most ${max}`)
+        .default(fallback),
+    )
+    .meta({ description: `A whole number from ${min} to ${max}; default ${fallback}` });
+};
 
 const optionalEnum = <T extends readonly [string, ...string[]]>(name: string, values: T) =>
   z.preprocess((v) => (v === "" ? undefined : v), upperEnum(name, values).optional());
@@ -215,9 +224,13 @@ export const jobIdParam = z.object({
   id: z.string().min(1).max(64, "job id must be at most 64 characters"),
 });
 
+/** A run's id: digits only, no leading zero; documented as the integer it is. */
+const RUN_ID = /^[1-9]\d{0,14}$/;
+const runIdMessage = "run id must be a positive whole number";
+
 export const runIdParam = z.object({
-  runId: z
-    .string()
-    .regex(/^[1-9]\d{0,14}$/, "run id must be a positive whole number")
-    .transform(Number),
+  runId: z.preprocess(
+    (v) => (typeof v === "string" && RUN_ID.test(v) ? Number(v) : v),
+    z.number({ error: runIdMessage }).int(runIdMessage).min(1, runIdMessage).max(999_999_999_999_999, runIdMessage),
+  ),
 });

@@ -7,7 +7,8 @@ import { Hono, type Context } from "hono";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { z } from "zod";
 import type { AppEnv } from "../env";
-import { formValuesOf, jobCreateForm, jobEditForm, repeatedFields } from "../jobs/form";
+import { formValuesOf, jobCreateForm, jobEditForm, repeatedFields, type JobFormFields } from "../jobs/form";
+import { inWords } from "../jobs/form-words";
 import { exportJobsQuery, jobIdParam, listJobsQuery, pageQuery, runIdParam } from "../jobs/schemas";
 import { cursorParam } from "../lib/pagination";
 import type { PageLink } from "../views/components";
@@ -17,7 +18,8 @@ import * as runs from "../runs/service";
 import * as deliveryLog from "../webhooks/service";
 import { exportResponse } from "./jobs.handlers";
 import { JobDetailPage, JobLive, jobPageUrl, type JobDetail } from "../views/job-detail";
-import { DeleteConfirm, emptyForm, JobForm, valuesOfJob, type FieldErrors } from "../views/job-form";
+import { cronHelp, FieldFeedback, isCheckedField, type FieldErrors } from "../views/field-feedback";
+import { DeleteConfirm, emptyForm, JobForm, valuesOfJob } from "../views/job-form";
 import { JobRow, JobsPage, jobsUrl } from "../views/jobs";
 import { Modal } from "../views/layout";
 import { afterChange, renderTable } from "./ui.jobs-list";
@@ -70,7 +72,16 @@ async function loadDetail(c: Ctx, id: string, runsPage: PageLink = { page: 1 }):
 /** Each issue beside its field: a schedule's issues beside the schedule field they name (cron, timezone, ...). */
 const fieldOf = (path: PropertyKey[]) => String((path[0] === "schedule" ? (path[1] ?? "cron") : path[0]) ?? "form");
 
-const formErrors = (issues: { path: PropertyKey[]; message: string }[]): FieldErrors => Object.fromEntries(issues.map((i) => [fieldOf(i.path), i.message]).reverse());
+/** Each issue beside its field, in the dashboard's words (the first issue of a field wins). */
+const formErrors = (issues: { path: PropertyKey[]; message: string }[], values: JobFormFields): FieldErrors =>
+  Object.fromEntries(
+    issues
+      .map((i) => {
+        const field = fieldOf(i.path);
+        return [field, inWords(field, i.message, values)];
+      })
+      .reverse(),
+  );
 
 /** Form validation with the API's rules; a failure re-renders the form with each message beside its field. */
 const validForm = <S extends typeof jobCreateForm | typeof jobEditForm>(schema: S, title: (c: Ctx) => Promise<string>) =>
@@ -80,12 +91,13 @@ const validForm = <S extends typeof jobCreateForm | typeof jobEditForm>(schema: 
     const id = ctx.req.param("id");
     const job = id ? await jobs.getJob(ctx.env, id) : undefined;
     const raw = result.data as Record<string, unknown>;
-    const errors = formErrors(result.error.issues);
+    const values = formValuesOf(raw);
+    const errors = formErrors(result.error.issues, values);
     // A field sent twice is a malformed request (400), not a broken rule (422). Said at the top as well:
     // the field may be in a part of the form that is not shown (cron while the timing is kept).
     const repeated = repeatedFields(raw);
     if (repeated.length > 0) errors.form ??= repeated.map((field) => errors[field as keyof FieldErrors]).join("; ");
-    const form = <JobForm job={job} values={formValuesOf(raw)} errors={errors} />;
+    const form = <JobForm job={job} values={values} errors={errors} />;
     return formView(ctx, await title(ctx), form, repeated.length > 0 ? 400 : 422);
   });
 
@@ -101,6 +113,18 @@ export const uiJobs = new Hono<AppEnv>()
   })
 
   .get("/jobs/new", (c) => formView(c, "New job", <JobForm values={emptyForm} />))
+
+  // One field of the form (create, or edit: an empty task name keeps the name), checked with the whole
+  // form's rules as the person types: its error, or nothing.
+  .post("/jobs/form-check", async (c) => {
+    const field = c.req.query("field") ?? "";
+    if (!isCheckedField(field)) return c.notFound();
+    const raw = await c.req.parseBody({ all: true });
+    const values = formValuesOf(raw);
+    const checked = (c.req.query("form") === "edit" ? jobEditForm : jobCreateForm).safeParse(raw);
+    const errors = checked.success ? {} : formErrors(checked.error.issues, values);
+    return c.html(<FieldFeedback field={field} error={errors[field]} help={field === "cron" ? cronHelp(values, errors) : null} />);
+  })
 
   // The API's export, with the session instead of the API token (the list's links carry its filters).
   .get("/jobs/export", validPageQuery(exportJobsQuery), (c) => exportResponse(c.env, c.req.valid("query")))

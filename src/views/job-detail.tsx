@@ -141,6 +141,31 @@ export function JobLive({ job, runs, runsInfo, runsPage, attempts, now }: JobDet
   );
 }
 
+/** What a run's summary line says of its time: due (not started), cancelled (when), else started. */
+function RunWhen({ run, now }: { run: RunView; now: Date }) {
+  if (run.status === "CANCELLED" && run.completedAt) return <>cancelled <Time at={run.completedAt} now={now} /></>;
+  if (!run.startedAt) return <>due <Time at={run.dueAt} now={now} /></>;
+  return <>started <Time at={run.startedAt} now={now} /></>;
+}
+
+/** A run not started (and owing no webhook): when it is due, or when it was cancelled; nothing more to show. */
+function NotStarted({ run, now }: { run: RunView; now: Date }) {
+  if (run.status === "CANCELLED") {
+    return (
+      <p class="run-when">
+        Cancelled <Time at={run.completedAt} now={now} />, before it started{run.failureReason ? ` (${run.failureReason})` : ""}. It was due {exactTime(run.dueAt)}.
+      </p>
+    );
+  }
+  return (
+    <p class="run-when">
+      Due <Time at={run.dueAt} now={now} /> <small class="muted">{exactTime(run.dueAt)}</small>
+    </p>
+  );
+}
+
+const ENDED: Partial<Record<RunView["status"], string>> = { COMPLETED: "Completed", FAILED: "Failed", CANCELLED: "Cancelled" };
+
 function RunItem({ run, attempts, open, now }: { run: RunView; attempts: LogView[]; open: boolean; now: Date }) {
   const delivery = run.delivery;
   const step = (label: string, at: Date | null) => (
@@ -148,71 +173,86 @@ function RunItem({ run, attempts, open, now }: { run: RunView; attempts: LogView
       <span>{label}</span> <Time at={at} now={now} />
     </li>
   );
+  // A cancelled run sends a webhook only when the job asked for one (notifyOnCancel): then it has a delivery.
+  const owesWebhook = run.status !== "CANCELLED" || delivery !== null;
   return (
     <li id={`run-${run.id}`} class="run" data-run-id={run.id} data-status={run.status}>
       <details id={`run-${run.id}-details`} open={open}>
         <summary>
           <strong>Run {run.number}</strong> <StatusBadge status={run.status} /> <DeliveryBadge delivery={delivery} />{" "}
           <span class="muted">
-            {run.status === "SCHEDULED" || (run.status === "CANCELLED" && !run.startedAt) ? "due" : "started"} <Time at={run.startedAt ?? run.dueAt} now={now} />
+            <RunWhen run={run} now={now} />
           </span>
         </summary>
-        <div class="run-body">
-          <ol class="timeline" aria-label={`Timeline of run ${run.number}`}>
-            {step("Started", run.startedAt)}
-            {step(run.status === "FAILED" ? "Failed" : "Completed", run.completedAt)}
-            {step("Webhook delivered", delivery?.deliveredAt ?? null)}
-          </ol>
-          {run.failureReason ? <p class="attempt-error">Failed: {run.failureReason}</p> : null}
-          {delivery ? (
-            <dl class="delivery">
-              <dt>Webhook id</dt>
-              <dd>
-                <CopyId id={delivery.id} label="webhook id" />
-              </dd>
-              <dt>Target</dt>
-              <dd>
-                <code>{delivery.url ?? "WEBHOOK_URL (at the first attempt)"}</code>
-              </dd>
-              <dt>Event</dt>
-              <dd>{delivery.event}</dd>
-              {delivery.state === "RETRYING" && delivery.nextAttemptAt ? (
-                <>
-                  <dt>Next attempt</dt>
-                  <dd>
-                    <Time at={delivery.nextAttemptAt} now={now} /> (last error: {delivery.lastError})
-                  </dd>
-                </>
-              ) : null}
-              {delivery.state === "FAILED" ? (
-                <>
-                  <dt>Gave up</dt>
-                  <dd class="attempt-error">{delivery.lastError}</dd>
-                </>
-              ) : null}
-            </dl>
-          ) : (
-            <p class="muted">Its webhook is sent when the run finishes.</p>
-          )}
-          {delivery ? (
-            <form method="post" action={`/runs/${run.id}/redeliver`} hx-post={`/runs/${run.id}/redeliver`} hx-target="#job-live" hx-swap="morph" class="redeliver">
-              {/* Kept while its webhook is under way, aria-disabled (as Run is): pressed, it keeps the keyboard focus. */}
-              <button type="submit" class="secondary" aria-disabled={deliveryActive(delivery) ? "true" : undefined} aria-label={`Redeliver webhook of run ${run.number}`}>
-                Redeliver webhook
-              </button>
-              <small class="muted"> A new series of attempts: same webhook-id, same body.</small>
-            </form>
-          ) : null}
-          <details id={`run-${run.id}-ran`} class="ran">
-            <summary>What ran</summary>
-            <p>
-              <span class="task-name">{run.taskName}</span> <PriorityBadge priority={run.priority} />
-            </p>
-            <pre class="mono">{prettyJson(run.payload)}</pre>
-          </details>
-          <h3>Webhook attempts</h3>
-          <AttemptList logs={attempts} now={now} />
-        </div>
+        {run.startedAt || delivery ? (
+          <div class="run-body">
+            <ol class="timeline" aria-label={`Timeline of run ${run.number}`}>
+              {run.startedAt || run.status !== "CANCELLED" ? step("Started", run.startedAt) : null}
+              {step(ENDED[run.status] ?? "Completed", run.completedAt)}
+              {owesWebhook ? step("Webhook delivered", delivery?.deliveredAt ?? null) : null}
+            </ol>
+            {run.failureReason && run.status === "FAILED" ? <p class="attempt-error">Failed: {run.failureReason}</p> : null}
+            {run.failureReason && run.status === "CANCELLED" ? <p class="muted">Reason: {run.failureReason}</p> : null}
+            {delivery ? (
+              <dl class="delivery">
+                <dt>Webhook id</dt>
+                <dd>
+                  <CopyId id={delivery.id} label="webhook id" />
+                </dd>
+                <dt>Target</dt>
+                <dd>
+                  <code>{delivery.url ?? "WEBHOOK_URL (at the first attempt)"}</code>
+                </dd>
+                <dt>Event</dt>
+                <dd>{delivery.event}</dd>
+                {delivery.state === "RETRYING" && delivery.nextAttemptAt ? (
+                  <>
+                    <dt>Next attempt</dt>
+                    <dd>
+                      <Time at={delivery.nextAttemptAt} now={now} /> (last error: {delivery.lastError})
+                    </dd>
+                  </>
+                ) : null}
+                {delivery.state === "FAILED" ? (
+                  <>
+                    <dt>Gave up</dt>
+                    <dd class="attempt-error">{delivery.lastError}</dd>
+                  </>
+                ) : null}
+              </dl>
+            ) : owesWebhook ? (
+              <p class="muted">Its webhook is sent when the run finishes.</p>
+            ) : (
+              <p class="muted">No webhook: this job does not notify on cancel.</p>
+            )}
+            {delivery ? (
+              <form method="post" action={`/runs/${run.id}/redeliver`} hx-post={`/runs/${run.id}/redeliver`} hx-target="#job-live" hx-swap="morph" class="redeliver">
+                {/* Kept while its webhook is under way, aria-disabled (as Run is): pressed, it keeps the keyboard focus. */}
+                <button type="submit" class="secondary" aria-disabled={deliveryActive(delivery) ? "true" : undefined} aria-label={`Redeliver webhook of run ${run.number}`}>
+                  Redeliver webhook
+                </button>
+                <small class="muted"> A new series of attempts: same webhook-id, same body.</small>
+              </form>
+            ) : null}
+            <details id={`run-${run.id}-ran`} class="ran">
+              <summary>What ran</summary>
+              <p>
+                <span class="task-name">{run.taskName}</span> <PriorityBadge priority={run.priority} />
+              </p>
+              <pre class="mono">{prettyJson(run.payload)}</pre>
+            </details>
+            {owesWebhook ? (
+              <>
+                <h3>Webhook attempts</h3>
+                <AttemptList logs={attempts} now={now} />
+              </>
+            ) : null}
+          </div>
+        ) : (
+          <div class="run-body">
+            <NotStarted run={run} now={now} />
+          </div>
+        )}
       </details>
     </li>
   );

@@ -3,10 +3,9 @@ import { MISSED_POLICIES, OVERLAP_POLICIES, PRIORITIES } from "../db/schema";
 import type { JobFormFields, When } from "../jobs/form";
 import type { JobView } from "../runs/views";
 import { Spinner } from "./components";
+import { cronHelp, FieldFeedback, isCheckedField, type CheckedField, type FieldErrors } from "./field-feedback";
 
 export type JobFormValues = JobFormFields;
-
-export type FieldErrors = Partial<Record<keyof JobFormValues | "form", string>>;
 
 export const emptyForm: JobFormValues = {
   taskName: "",
@@ -57,17 +56,30 @@ const whenLabels: Record<When, string> = {
 /** Create or edit. The same rules as the API; errors are shown beside their fields. */
 export function JobForm({ job, values, errors = {} }: { job?: JobView; values: JobFormValues; errors?: FieldErrors }) {
   const action = job ? `/jobs/${job.id}/edit` : "/jobs";
-  const described = (field: keyof JobFormValues) => (errors[field] ? { "aria-invalid": "true", "aria-describedby": `${field}-error` } : {});
+  const help: Partial<Record<CheckedField, string | null>> = { cron: cronHelp(values, errors) };
+  const described = (field: keyof JobFormValues) =>
+    errors[field]
+      ? { "aria-invalid": "true", "aria-describedby": `${field}-error` }
+      : isCheckedField(field) && help[field]
+        ? { "aria-describedby": `${field}-help` }
+        : {};
   const error = (field: keyof JobFormValues) =>
-    errors[field] ? (
+    isCheckedField(field) ? (
+      <FieldFeedback field={field} error={errors[field]} help={help[field]} />
+    ) : errors[field] ? (
       <small id={`${field}-error`} class="field-error">
         {errors[field]}
       </small>
     ) : null;
+  // A checked field posts the form to its check as the person types, and swaps only what is said under it.
+  const check = (field: keyof JobFormValues) =>
+    isCheckedField(field)
+      ? { "hx-post": `/jobs/form-check?field=${field}${job ? "&form=edit" : ""}`, "hx-trigger": "input changed delay:400ms", "hx-target": `#${field}-feedback`, "hx-swap": "outerHTML", "hx-indicator": `#${field}-feedback` }
+      : {};
   const input = (field: keyof JobFormValues, label: string, attrs: Record<string, string | number | boolean | undefined> = {}) => (
     <>
       <label for={field}>{label}</label>
-      <input id={field} name={field} value={String(values[field] ?? "")} {...attrs} {...described(field)} />
+      <input id={field} name={field} value={String(values[field] ?? "")} {...attrs} {...described(field)} {...check(field)} />
       {error(field)}
     </>
   );
@@ -104,7 +116,7 @@ export function JobForm({ job, values, errors = {} }: { job?: JobView; values: J
       </select>
       {error("priority")}
       <label for="payload">Payload (a JSON object)</label>
-      <textarea id="payload" name="payload" rows={6} class="mono" spellcheck={false} {...described("payload")}>
+      <textarea id="payload" name="payload" rows={6} class="mono" spellcheck={false} {...described("payload")} {...check("payload")}>
         {values.payload}
       </textarea>
       {error("payload")}

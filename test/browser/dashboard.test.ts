@@ -424,10 +424,26 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await dialog.getByLabel("Cron (minute hour day month weekday)").fill("61 9 * * 1-5");
     await dialog.getByLabel("Time zone (IANA)").fill("Europe/London");
     await page.getByRole("button", { name: "Create job" }).click();
-    await expect.poll(() => page.locator("#cron-error").textContent()).toMatch(/cron is not valid/);
+    await expect.poll(() => page.locator("#cron-error").textContent()).toBe("minute 61 is out of range, 0-59");
     await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
-    await page.getByLabel("Cron (minute hour day month weekday)").fill("0 9 * * 1-5");
+    const cron = page.getByLabel("Cron (minute hour day month weekday)");
+    expect(await cron.getAttribute("aria-invalid")).toBe("true");
+    await cron.fill("0 9 * * 1-5");
+    // Corrected, the cron's error goes as it is typed, and the cron is said in words.
+    await expect.poll(() => page.locator("#cron-help").textContent()).toBe("At 09:00, Monday through Friday");
+    expect(await page.locator("#cron-error").count()).toBe(0);
+    // app.js sets these once the answer has settled, a moment after the swap.
+    await expect.poll(() => cron.getAttribute("aria-invalid")).toBeNull();
+    await expect.poll(() => cron.getAttribute("aria-describedby")).toBe("cron-help");
+    // A wrong value in another field is said beside that field; the cron stays right (the README's screenshot).
+    const limit = page.getByLabel("At most (runs, optional)");
+    await limit.fill("0");
+    await expect.poll(() => page.locator("#limit-error").textContent()).toBe("at least 1 run, or leave it empty");
+    await expect.poll(() => limit.getAttribute("aria-invalid")).toBe("true");
+    expect(await page.locator("#cron-help").textContent()).toBe("At 09:00, Monday through Friday");
     await page.screenshot({ path: `${shots}/schedule-form.png` });
+    await limit.fill("");
+    await expect.poll(() => page.locator("#limit-error").count()).toBe(0);
     await page.getByRole("button", { name: "Create job" }).click();
     const row = page.locator("tr", { hasText: name });
     await row.waitFor();
@@ -441,6 +457,26 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.getByRole("button", { name: `Resume ${name}` }).click();
     await page.getByRole("button", { name: `Pause ${name}` }).waitFor();
     await page.screenshot({ path: `${shots}/job-scheduled.png`, fullPage: true });
+  });
+
+  it("clears a field's error once the field is corrected, before the form is sent again", async () => {
+    await open("/");
+    await page.locator(".page-head").getByRole("button", { name: "New job" }).click();
+    await page.locator("#modal dialog[open]").waitFor();
+    await page.getByLabel("Payload (a JSON object)").fill("{ not json");
+    await page.getByRole("button", { name: "Create job" }).click();
+    await expect.poll(() => page.locator("#taskName-error").textContent()).toBe("taskName must not be empty");
+    await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
+    const taskName = page.getByLabel("Task name");
+    await taskName.fill("Corrected");
+    await expect.poll(() => page.locator("#taskName-error").count()).toBe(0);
+    await expect.poll(() => taskName.getAttribute("aria-invalid")).toBeNull();
+    // The payload, still wrong, keeps its error until it is right too.
+    expect(await page.locator("#payload-error").textContent()).toMatch(/payload is not valid JSON/);
+    await page.getByLabel("Payload (a JSON object)").fill('{ "ok": true }');
+    await expect.poll(() => page.locator("#payload-error").count()).toBe(0);
+    await expect.poll(() => page.getByLabel("Payload (a JSON object)").getAttribute("aria-invalid")).toBeNull();
+    await page.keyboard.press("Escape");
   });
 
   it("cancels selected jobs after a confirmation that says how many, and filters by Scheduled and Cancelled", async () => {
