@@ -61,6 +61,28 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.waitForFunction(() => "htmx" in window);
   }
 
+  /**
+   * Colours change through CSS transitions: measured mid-way they are neither scheme's. Waits until no
+   * finite animation runs. A transition cancelled meanwhile (an htmx swap replaced its element) rejects
+   * its `finished` with an AbortError, so each round only waits for them to settle and looks again. An
+   * infinite one (the in-progress badge's pulse) never finishes: it is held at its start, the badge's
+   * resting colours, so every run measures the same frame.
+   */
+  const settleAnimations = (on: Page) =>
+    on.evaluate(async () => {
+      for (;;) {
+        const running = document.getAnimations().filter((a) => a.playState === "running");
+        const endless = running.filter((a) => a.effect?.getComputedTiming().iterations === Infinity);
+        for (const animation of endless) {
+          animation.pause();
+          animation.currentTime = 0;
+        }
+        const finite = running.filter((a) => !endless.includes(a));
+        if (finite.length === 0) return;
+        await Promise.allSettled(finite.map((a) => a.finished));
+      }
+    });
+
   /** Set before an action; still there after it only if the page was not reloaded. */
   const markPage = () => page.evaluate(() => ((window as any).__noReload = true));
   const stillSamePage = () => page.evaluate(() => (window as any).__noReload === true);
@@ -479,8 +501,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
       await on.evaluate(axeSource);
       for (const colorScheme of ["light", "dark"] as const) {
         await on.emulateMedia({ colorScheme });
-        // Colours change through CSS transitions: measured mid-way they are neither scheme's.
-        await on.evaluate(() => Promise.all(document.getAnimations().filter((a) => a instanceof CSSTransition).map((a) => a.finished)));
+        await settleAnimations(on);
         const results = await on.evaluate(() => (window as any).axe.run(document, { resultTypes: ["violations"] }));
         const bad = (results.violations as any[]).filter((v) => v.impact === "serious" || v.impact === "critical");
         expect(bad.map((v) => `${label} (${colorScheme}): ${v.id} (${v.impact}) ${v.nodes.map((n: any) => `${n.target.join(" ")} ${n.any?.[0]?.message ?? ""}`).join(", ")}`)).toEqual([]);
@@ -512,7 +533,9 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await anonymous.getByRole("alert").waitFor();
     await check("/login with an error", anonymous);
     await signedOut.close();
-  });
+    // Thirty-two axe passes (sixteen views, two colour schemes each): more than the 60 s default when the
+    // machine is busy with the other test files.
+  }, 180_000);
 
   it("shows the overview with its charts in light and dark, and refreshes it in place", async () => {
     const { body } = await api("POST", "/api/jobs", { taskName: `Overview ${word()}` });
