@@ -22,7 +22,7 @@ const started: App[] = [];
 
 async function start(state: string): Promise<App> {
   const port = await closedPort();
-  const app = { ...startApp(port, state), base: `http://127.0.0.1:${port}` };
+  const app = { ...(await startApp(port, state)), base: `http://127.0.0.1:${port}` };
   started.push(app);
   await waitFor("the app to answer /health", async () => ((await fetch(`${app.base}/health`)).ok ? true : undefined), 90_000, app);
   return app;
