@@ -1,6 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import LongestFirst from "./test/node/sequencer";
 
 /** Secrets of the test runs (not real ones). The second API token stands for a rotation. */
 const TEST_SIGNING_SECRET = "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5";
@@ -10,6 +11,12 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
     test: {
+      // Files run side by side: most of the time a test waits on a timer, a queue or another process,
+      // not on the CPU (vitest's default is one file at a time on 2 cores). Each workers file has its
+      // own workerd, local D1 and queue; the browser files share one app and run beside them. More at
+      // once only makes the files fight over a small machine's CPU: timings stretch, timeouts follow.
+      maxWorkers: 3,
+      sequence: { sequencer: LongestFirst },
       projects: [
         {
           // API, consumer and page tests, inside workerd with the real local D1 and queue.
@@ -74,7 +81,11 @@ export default defineConfig(async () => {
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
             testTimeout: 240_000,
-            fileParallelism: false,
+            // After the workers and browser files (a group of their own), two at a time: each starts
+            // its own `npm start` on its own port and state folder, or the benchmark, and each is
+            // CPU-heavy while it starts wrangler.
+            maxWorkers: 2,
+            sequence: { groupOrder: 1 },
           },
         },
         {
@@ -86,7 +97,6 @@ export default defineConfig(async () => {
             globalSetup: ["./test/node/app-server.ts"],
             testTimeout: 60_000,
             hookTimeout: 60_000,
-            fileParallelism: false,
           },
         },
       ],
