@@ -17,6 +17,10 @@ export default defineConfig(async () => {
       // once only makes the files fight over a small machine's CPU: timings stretch, timeouts follow.
       maxWorkers: 3,
       sequence: { sequencer: LongestFirst },
+      // The Worker's structured log lines (one per request, run transition and attempt) are asserted where
+      // they matter (test/logs.test.ts), not printed for every test. Vitest reads this option here, at the
+      // top, for every project; lines logged in a burst arrive as one entry.
+      onConsoleLog: (log: string) => !log.split("\n").every((line) => line === "" || line.startsWith('{"event":')),
       projects: [
         {
           // API, consumer and page tests, inside workerd with the real local D1 and queue.
@@ -67,9 +71,6 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
             exclude: ["test/browser/**", "test/e2e/**"],
             globalSetup: ["./test/node/global-setup.ts"],
-            // The Worker's structured log lines (one per request, run transition and attempt) are asserted
-            // where they matter (test/logs.test.ts), not printed for every test.
-            onConsoleLog: (log: string) => !log.startsWith('{"event":'),
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 20_000,
           },
