@@ -1,6 +1,24 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
+
+/**
+ * The order test files are handed out in: the few that take minutes (each drives the app started with
+ * `npm start`, or the benchmark) first, longest first, so that the many short ones fill the slots
+ * around them instead of one of them starting last. Then vitest's own order (durations of earlier runs
+ * when it has them, else the larger file first).
+ */
+const LONGEST_FIRST = ["test/browser/dashboard.test.ts", "test/e2e/backup-restore.test.ts", "test/e2e/bench-cost.test.ts", "test/e2e/restart.test.ts", "test/e2e/run-timing.test.ts"];
+const rank = (spec: TestSpecification) => {
+  const i = LONGEST_FIRST.findIndex((file) => spec.moduleId.endsWith(file));
+  return i === -1 ? LONGEST_FIRST.length : i;
+};
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]) {
+    return (await super.sort(files)).sort((a, b) => rank(a) - rank(b));
+  }
+}
 
 /** Secrets of the test runs (not real ones). The second API token stands for a rotation. */
 const TEST_SIGNING_SECRET = "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5";
@@ -10,6 +28,16 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
   return {
     test: {
+      // Files run side by side: most of the time a test waits on a timer, a queue or another process,
+      // not on the CPU (vitest's default is one file at a time on 2 cores). Each workers file has its
+      // own workerd, local D1 and queue; the browser files share one app and run beside them. More at
+      // once only makes the files fight over a small machine's CPU: timings stretch, timeouts follow.
+      maxWorkers: 3,
+      sequence: { sequencer: LongestFirst },
+      // The Worker's structured log lines (one per request, run transition and attempt) are asserted where
+      // they matter (test/logs.test.ts), not printed for every test. Vitest reads this option here, at the
+      // top, for every project; lines logged in a burst arrive as one entry.
+      onConsoleLog: (log: string) => !log.split("\n").every((line) => line === "" || line.startsWith('{"event":')),
       projects: [
         {
           // API, consumer and page tests, inside workerd with the real local D1 and queue.
@@ -60,9 +88,6 @@ export default defineConfig(async () => {
             include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
             exclude: ["test/browser/**", "test/e2e/**"],
             globalSetup: ["./test/node/global-setup.ts"],
-            // The Worker's structured log lines (one per request, run transition and attempt) are asserted
-            // where they matter (test/logs.test.ts), not printed for every test.
-            onConsoleLog: (log: string) => !log.startsWith('{"event":'),
             setupFiles: ["./test/support/apply-migrations.ts"],
             testTimeout: 20_000,
           },
@@ -74,7 +99,11 @@ export default defineConfig(async () => {
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
             testTimeout: 240_000,
-            fileParallelism: false,
+            // After the workers and browser files (a group of their own), two at a time: each starts
+            // its own `npm start` on its own port and state folder, or the benchmark, and each is
+            // CPU-heavy while it starts wrangler.
+            maxWorkers: 2,
+            sequence: { groupOrder: 1 },
           },
         },
         {
@@ -86,7 +115,6 @@ export default defineConfig(async () => {
             globalSetup: ["./test/node/app-server.ts"],
             testTimeout: 60_000,
             hookTimeout: 60_000,
-            fileParallelism: false,
           },
         },
       ],

@@ -22,7 +22,7 @@ const started: App[] = [];
 
 async function start(state: string): Promise<App> {
   const port = await closedPort();
-  const app = { ...startApp(port, state), base: `http://127.0.0.1:${port}` };
+  const app = { ...(await startApp(port, state)), base: `http://127.0.0.1:${port}` };
   started.push(app);
   await waitFor("the app to answer /health", async () => ((await fetch(`${app.base}/health`)).ok ? true : undefined), 90_000, app);
   return app;
@@ -48,14 +48,23 @@ function npm(args: string[]) {
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
-/** Every row of a table, in storage (rowid) order, read with wrangler from a local state folder. */
-function rows(state: string, sql: string) {
-  const run = spawnSync("npx", ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", sql], { env, encoding: "utf8" });
+type Rows = Record<string, unknown>[];
+
+/**
+ * The rows each query reads, read with wrangler from a local state folder: all the queries in one call,
+ * since each call starts wrangler (seconds of CPU).
+ */
+function query(state: string, ...sql: string[]): Rows[] {
+  const run = spawnSync("npx", ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", state, "--json", "--command", sql.join(";\n")], { env, encoding: "utf8" });
   if (run.status !== 0) throw new Error(`wrangler d1 execute failed: ${run.stderr}`);
-  return JSON.parse(run.stdout)[0].results as Record<string, unknown>[];
+  return (JSON.parse(run.stdout) as { results: Rows }[]).map((statement) => statement.results);
 }
+const rows = (state: string, sql: string) => query(state, sql)[0]!;
 
 const DATA_TABLES = ["jobs", "runs", "deliveries", "webhook_logs", "idempotency_keys", "inbox_entries"];
+/** Every row of each data table, in storage (rowid) order. */
+const EVERY_ROW = DATA_TABLES.map((table) => `SELECT * FROM ${table} ORDER BY rowid`);
+const COUNTERS = "SELECT name, seq FROM sqlite_sequence WHERE name IN ('runs', 'webhook_logs') ORDER BY name";
 
 describe("npm run db:backup, then npm run db:restore into an empty state", () => {
   const source = mkdtempSync(join(tmpdir(), "scheduler-backup-source-"));
@@ -87,18 +96,20 @@ describe("npm run db:backup, then npm run db:restore into an empty state", () =>
         return job.latestRun?.delivery?.state === "DELIVERED" ? job : undefined;
       }, 60_000, first);
     }
-    // The newest run's job deleted, and purged by the sweep that `npm start` fires every 15 s: the run
-    // counter is now past the largest run id left.
+    // The newest run's job deleted, and purged by the sweep (`npm start` fires it every 15 s; fired here
+    // at once, through wrangler dev's /__scheduled as the ticker does): the run counter is now past the
+    // largest run id left.
     expect((await api(first, "DELETE", `/api/jobs/${made[3]}`)).status).toBe(200);
+    await fetch(`${first.base}/__scheduled?cron=${encodeURIComponent("* * * * *")}`);
     await waitFor("the sweep to purge the deleted job", async () => (rows(source, `SELECT count(*) AS n FROM jobs WHERE id = '${made[3]}'`)[0]!.n === 0 ? true : undefined), 45_000, first);
     await stop(first);
 
-    const before = Object.fromEntries(DATA_TABLES.map((table) => [table, rows(source, `SELECT * FROM ${table} ORDER BY rowid`)]));
+    const [counters, ...tables] = query(source, COUNTERS, ...EVERY_ROW);
+    const before = Object.fromEntries(DATA_TABLES.map((table, i) => [table, tables[i]!]));
     expect(before.jobs).toHaveLength(4);
     expect(before.runs).toHaveLength(4); // the schedule's first occurrence and 3 one-off runs
     expect(before.webhook_logs!.length).toBeGreaterThanOrEqual(3);
-    const counters = rows(source, "SELECT name, seq FROM sqlite_sequence WHERE name IN ('runs', 'webhook_logs') ORDER BY name");
-    expect(Math.max(...before.runs!.map((r) => Number(r.id)))).toBeLessThan(Number(counters.find((c) => c.name === "runs")!.seq));
+    expect(Math.max(...before.runs!.map((r) => Number(r.id)))).toBeLessThan(Number(counters!.find((c) => c.name === "runs")!.seq));
 
     // 2. A plain `wrangler d1 export` refuses this database (the search index is a virtual table)...
     // (its local mode has no --persist-to: it reads the .wrangler/state beside its configuration file)
@@ -121,10 +132,11 @@ describe("npm run db:backup, then npm run db:restore into an empty state", () =>
     // 3. Restored into an empty state folder.
     const restore = npm(["db:restore", "--", "--local", "--persist-to", target, "--input", file]);
     expect(restore.status, restore.output).toBe(0);
-    for (const table of DATA_TABLES) expect(rows(target, `SELECT * FROM ${table} ORDER BY rowid`), table).toEqual(before[table]);
-    expect(rows(target, "SELECT name, seq FROM sqlite_sequence WHERE name IN ('runs', 'webhook_logs') ORDER BY name")).toEqual(counters);
+    const [restoredCounters, indexed, ...restored] = query(target, COUNTERS, "SELECT count(*) AS n FROM jobs_fts_docsize", ...EVERY_ROW);
+    for (const [i, table] of DATA_TABLES.entries()) expect(restored[i], table).toEqual(before[table]);
+    expect(restoredCounters).toEqual(counters);
     // The index holds each job once (the insert triggers and the rebuild did not both add it).
-    expect(rows(target, "SELECT count(*) AS n FROM jobs_fts_docsize")).toEqual([{ n: 4 }]);
+    expect(indexed).toEqual([{ n: 4 }]);
 
     // A second restore into the same state is refused: it would duplicate nothing, it changes nothing.
     const again = npm(["db:restore", "--", "--local", "--persist-to", target, "--input", file]);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { killGroup, waitFor, type App } from "../node/npm-start";
 import { closedPort } from "../node/receiver";
+import { startedWithoutPortClash } from "../node/start-retry";
 
 /** A GET with exactly these headers (fetch would not send a Host of our choosing). */
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -35,15 +36,20 @@ describe("/__meter under wrangler dev", () => {
 
   it("answers this machine, and refuses another client address or another host", async () => {
     const port = await closedPort();
-    const output: string[] = [];
-    const child = spawn(
-      "npx",
-      ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--env-file", "config/local.env", "--var", "COST_METER:true", "--persist-to", state],
-      { env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"], detached: true },
+    app = await startedWithoutPortClash(
+      () => {
+        const output: string[] = [];
+        const child = spawn(
+          "npx",
+          ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(port), "--env-file", "config/local.env", "--var", "COST_METER:true", "--persist-to", state],
+          { env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: ["ignore", "pipe", "pipe"], detached: true },
+        );
+        child.stdout.on("data", (d: Buffer) => output.push(d.toString()));
+        child.stderr.on("data", (d: Buffer) => output.push(d.toString()));
+        return { child, output };
+      },
+      async () => (await get(port, "/health")).status === 200,
     );
-    child.stdout.on("data", (d: Buffer) => output.push(d.toString()));
-    child.stderr.on("data", (d: Buffer) => output.push(d.toString()));
-    app = { child, output };
     await waitFor("wrangler dev to answer /health", async () => ((await get(port, "/health")).status === 200 ? true : undefined), 90_000, app);
 
     const own = await get(port, "/__meter");

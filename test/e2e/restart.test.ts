@@ -58,7 +58,7 @@ describe("npm start: a restart loses nothing", () => {
     };
     const health = async () => ((await fetch(`${base}/health`)).ok ? true : undefined);
 
-    const first = startApp(port, state, { WEBHOOK_URL: webhookUrl });
+    const first = await startApp(port, state, { WEBHOOK_URL: webhookUrl });
     apps.push(first);
     await waitFor("the app to answer /health", health, 90_000, first);
 
@@ -78,7 +78,7 @@ describe("npm start: a restart loses nothing", () => {
     await waitFor("the first app to stop", async () => (first.child.exitCode !== null || first.child.signalCode !== null ? true : undefined), 10_000);
     expect(arrivals.size).toBe(0);
 
-    const second = startApp(port, state, { WEBHOOK_URL: webhookUrl });
+    const second = await startApp(port, state, { WEBHOOK_URL: webhookUrl });
     apps.push(second);
     await waitFor("the app to answer /health again", health, 90_000, second);
     const backAt = Date.now();

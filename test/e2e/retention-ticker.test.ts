@@ -52,7 +52,7 @@ describe("npm start: retention", () => {
     wrangler(["d1", "execute", "DB", "--local", "--persist-to", state, "--command", seedSql(jobId)]);
 
     const port = await closedPort();
-    app = startApp(port, state);
+    app = await startApp(port, state);
     const { output } = app;
 
     await waitFor("the retention report", async () => (output.join("").includes('{"event":"retention"') ? true : undefined), 90_000, app);

@@ -43,7 +43,7 @@ describe("npm start: run durations and the concurrency limit under mixed traffic
     await new Promise<void>((r) => receiver!.listen(0, "127.0.0.1", () => r()));
     const port = await closedPort();
     const base = `http://127.0.0.1:${port}`;
-    app = startApp(port, state, {
+    app = await startApp(port, state, {
       WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
       MAX_CONCURRENT_RUNS: String(LIMIT),
       JOB_DURATION_SECONDS: String(DURATION_S),

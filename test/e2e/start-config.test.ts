@@ -32,7 +32,7 @@ describe("npm start with a .dev.vars file", () => {
 
     const port = await closedPort();
     const base = `http://127.0.0.1:${port}`;
-    app = startApp(port, state, {}, project);
+    app = await startApp(port, state, {}, project);
     await waitFor("the app to answer /health", async () => ((await fetch(`${base}/health`)).ok ? true : undefined), 90_000, app);
 
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };

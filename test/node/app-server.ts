@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { closedPort } from "./receiver";
+import { userEnv } from "./npm-start";
+import { startedWithoutPortClash } from "./start-retry";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -39,14 +41,20 @@ export default async function setup(project: TestProject) {
   const port = await closedPort();
   const url = `http://127.0.0.1:${port}`;
   const state = mkdtempSync(join(tmpdir(), "scheduler-browser-"));
-  const output: string[] = [];
-  const child = spawn("node", ["scripts/start.mjs"], {
-    env: { ...process.env, PORT: String(port), PERSIST_TO: state },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+  const { child, output } = await startedWithoutPortClash(
+    () => {
+      const output: string[] = [];
+      const child = spawn("node", ["scripts/start.mjs"], {
+        env: { ...userEnv(), PORT: String(port), PERSIST_TO: state },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      });
+      child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
+      child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+      return { child, output };
+    },
+    async () => (await fetch(`${url}/health`)).ok,
+  );
   try {
     await waitForHealth(url, child, 90_000);
   } catch (err) {

@@ -3,6 +3,7 @@
  * state folder, with its output kept for assertions and failure messages. Shared by the e2e tests.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { startedWithoutPortClash } from "./start-retry";
 
 export interface App {
   child: ChildProcess;
@@ -21,19 +22,26 @@ export function userEnv(): NodeJS.ProcessEnv {
 
 /**
  * `npm start` on `port` with `state` as its local D1 and Queues folder; `env` adds variables
- * (WEBHOOK_URL, ...); `cwd` is the project folder it runs in (this one by default).
+ * (WEBHOOK_URL, ...); `cwd` is the project folder it runs in (this one by default). Resolves once the
+ * app answers /health, or has exited, or 90 s have passed (the caller's own wait then reports it with
+ * the output); a start that lost its inspector port to another one starting is made again.
  */
-export function startApp(port: number, state: string, env: Record<string, string> = {}, cwd?: string): App {
-  const output: string[] = [];
-  const child = spawn("npm", ["start"], {
-    cwd,
-    env: { ...userEnv(), WRANGLER_SEND_METRICS: "false", PORT: String(port), PERSIST_TO: state, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true, // its own process group: npm, node, wrangler and workerd
-  });
-  child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
-  return { child, output };
+export function startApp(port: number, state: string, env: Record<string, string> = {}, cwd?: string): Promise<App> {
+  return startedWithoutPortClash(
+    () => {
+      const output: string[] = [];
+      const child = spawn("npm", ["start"], {
+        cwd,
+        env: { ...userEnv(), WRANGLER_SEND_METRICS: "false", PORT: String(port), PERSIST_TO: state, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true, // its own process group: npm, node, wrangler and workerd
+      });
+      child.stdout?.on("data", (d: Buffer) => output.push(d.toString()));
+      child.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
+      return { child, output };
+    },
+    async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok,
+  );
 }
 
 /** `signal` to the app's whole process group; nothing if it is already gone. */
