@@ -13,6 +13,7 @@ declare global {
       TEST_QUEUE: Queue<unknown>;
       MIGRATION_DB: D1Database;
       PREVIOUS_DB: D1Database;
+      VERSION_0009_DB: D1Database;
       PLANNED_DB: D1Database;
       NO_SCHEMA_DB: D1Database;
     }

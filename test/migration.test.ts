@@ -10,6 +10,7 @@ import type { Env } from "../src/env";
 import worker from "../src/index";
 import { API_TOKEN, received } from "./support/helpers";
 import previousVersion from "./fixtures/previous-version.sql?raw";
+import version0009 from "./fixtures/version-0009.sql?raw";
 
 const OLD_MIGRATIONS = env.TEST_MIGRATIONS.filter((m) => m.name < "0004");
 
@@ -35,6 +36,9 @@ const OLD_ROWS = [
 ];
 
 const rows = async (db: D1Database, sql: string) => (await db.prepare(sql).all<Record<string, any>>()).results;
+
+/** A log row's bytes once 0010 has run: its own copy where it kept one, else its delivery's body. */
+const SENT_BYTES = `coalesce(requestBody, (SELECT d.body FROM deliveries d WHERE d.runId = webhook_logs.runId)) AS requestBody`;
 
 describe("migration 0004 (runs and deliveries as records)", () => {
   it("moves every run, delivery and log row of a database made by the previous version, and the app runs on it", async () => {
@@ -74,7 +78,7 @@ describe("migration 0004 (runs and deliveries as records)", () => {
     expect(delivery("whd_jfailed_1").url).toBeNull();
 
     // Every log row is kept, unchanged but for pointing at its run's record.
-    const logsAfter = await rows(db, "SELECT id, runId, deliveryId, requestBody FROM webhook_logs ORDER BY id");
+    const logsAfter = await rows(db, `SELECT id, runId, deliveryId, ${SENT_BYTES} FROM webhook_logs ORDER BY id`);
     expect(logsAfter.map((l) => [l.id, l.requestBody])).toEqual(logsBefore.map((l) => [l.id, l.requestBody]));
     expect(logsAfter.map((l) => l.runId)).toEqual([run("jretry", 1).id, run("jretry", 1).id, run("jretry", 2).id]);
 
@@ -125,7 +129,7 @@ describe("migration 0004 on a database the previous version made itself", () => 
 
     // Nothing lost: the same jobs with the same definitions and statuses, the same log rows, byte for byte.
     expect(await rows(db, "SELECT id, taskName, payload, status FROM jobs ORDER BY id")).toEqual(jobsBefore);
-    expect(await rows(db, "SELECT id, jobId, requestBody, responseStatus FROM webhook_logs ORDER BY id")).toEqual(logsBefore);
+    expect(await rows(db, `SELECT id, jobId, ${SENT_BYTES}, responseStatus FROM webhook_logs ORDER BY id`)).toEqual(logsBefore);
     const runs = await rows(db, "SELECT r.jobId, r.number, r.status, r.payload, d.webhookId, d.state, d.attempts, d.body FROM runs r LEFT JOIN deliveries d ON d.runId = r.id ORDER BY r.jobId, r.number");
     expect(runs).toHaveLength(10); // nine jobs ran once or more (the flaky one twice); one never ran
     const run = (jobId: string, number: number) => runs.find((r) => r.jobId === jobId && r.number === number)!;
@@ -151,6 +155,94 @@ describe("migration 0004 on a database the previous version made itself", () => 
     await worker.queue(batch, app);
     expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(BATCH.length);
     for (const id of BATCH) expect((await get(`/api/jobs/${id}`)).data).toMatchObject({ status: "COMPLETED", latestRun: { number: 1, delivery: { state: "DELIVERED" } } });
+  });
+});
+
+describe("migration 0010 (fewer writes) on a database the version before it made", () => {
+  // test/fixtures/version-0009.sql: the rows that commit 2e0bf10 (migrations 0000-0009) wrote through its
+  // own API under npm start, killed with SIGKILL with four runs in flight. Its receiver was on port 18778.
+  const ids = {
+    never: "j0mx6bpll15lhrm7ceoszi5f",
+    flaky: "j0mx6bpmhh5mggxssa4srhyw",
+    edited: "j0mx6bpmjo4kn6mqpe04zr07",
+    cron: "j0mx6bpn265p32tjsp7ubd6j",
+    keyed: "j0mx6bpn96xzssx5y7yt5f90",
+    inflight: ["j0mx6bpwbmp4qqz8tplpz1wx", "j0mx6bpwcjes162lqaqgo0ec", "j0mx6bpwd9sqdk37c2ve5v54", "j0mx6bpwdxuwq00421y3a3pl"],
+  };
+
+  it("keeps every row and the exact bytes each attempt sent, stores them once, and the app runs on it", async () => {
+    const db = env.VERSION_0009_DB;
+    await applyD1Migrations(db, env.TEST_MIGRATIONS.filter((m) => m.name < "0010"));
+    const statements = version0009.split("\n").filter((line) => line.startsWith("INSERT "));
+    expect(statements.length).toBeGreaterThan(30);
+    // Its webhooks went to a receiver of its own: here they go to the tests' receiver.
+    for (const statement of statements) await db.prepare(statement.replaceAll("http://127.0.0.1:18778", env.RECEIVER_URL)).run();
+    const before = {
+      jobs: await rows(db, "SELECT * FROM jobs ORDER BY rowid"),
+      runs: await rows(db, "SELECT * FROM runs ORDER BY id"),
+      deliveries: await rows(db, "SELECT * FROM deliveries ORDER BY runId"),
+      logs: [] as Record<string, any>[],
+      keys: await rows(db, "SELECT * FROM idempotency_keys"),
+    };
+    // Two attempts whose bytes are not their delivery's (as attempts from before 0004 can be): one of a run
+    // whose body changed, one of a run with no delivery. They keep their own copies.
+    await db
+      .prepare(
+        `INSERT INTO webhook_logs (jobId, runId, deliveryId, attempt, url, requestBody, responseStatus, durationMs, sentAt) VALUES
+         (?1, 3, 'whd_other_1', 9, 'https://hooks.example/in', '{"made":"again"}', 500, 5, 1),
+         (?1, 99, 'whd_none_1', 1, 'https://hooks.example/in', '{"no":"delivery"}', 500, 5, 2)`,
+      )
+      .bind(ids.keyed)
+      .run();
+    before.logs = await rows(db, "SELECT * FROM webhook_logs ORDER BY id");
+    expect(before.logs.length).toBe(9);
+    expect(before.logs.every((l) => l.requestBody !== null)).toBe(true);
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    // Nothing lost: every job, run, delivery and key as it was; every log row with the bytes it sent.
+    expect(await rows(db, "SELECT * FROM jobs ORDER BY rowid")).toEqual(before.jobs);
+    expect(await rows(db, "SELECT * FROM runs ORDER BY id")).toEqual(before.runs);
+    expect(await rows(db, "SELECT * FROM deliveries ORDER BY runId")).toEqual(before.deliveries);
+    expect(await rows(db, "SELECT * FROM idempotency_keys")).toEqual(before.keys);
+    const logsAfter = await rows(db, `SELECT *, ${SENT_BYTES.replace("AS requestBody", "AS sent")} FROM webhook_logs ORDER BY id`);
+    expect(logsAfter.map(({ sent, requestBody: _, ...l }) => ({ ...l, requestBody: sent }))).toEqual(before.logs);
+    // ... stored once: on the delivery, not again on each attempt; the two that differ keep their own.
+    expect(logsAfter.filter((l) => l.requestBody !== null).map((l) => l.requestBody)).toEqual(['{"made":"again"}', '{"no":"delivery"}']);
+    expect(await rows(db, "SELECT name FROM sqlite_master WHERE name = 'jobs_created_idx'")).toEqual([]);
+
+    const app: Env = { ...env, DB: db };
+    const call = async (method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
+      const res = await worker.fetch(new Request(`http://scheduler.test${path}`, { method, body, headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json", ...headers } }), app);
+      return { status: res.status, body: await res.json<any>() };
+    };
+    // The delivery log shows each attempt's exact bytes, read from its delivery.
+    const shown = (await call("GET", "/api/logs?limit=100")).body.data;
+    expect(shown.map((l: any) => [l.id, JSON.stringify(l.requestBody)])).toEqual([...before.logs].reverse().map((l) => [l.id, l.requestBody]));
+    // Lists, filters and counts by status: the jobs in flight through their runs, the others through the index.
+    const byStatus = async (status: string) => (await call("GET", `/api/jobs?status=${status}&limit=100`)).body;
+    expect((await byStatus("IN_PROGRESS")).data.map((j: any) => j.id).sort()).toEqual([...ids.inflight].sort());
+    expect((await byStatus("PENDING")).data.map((j: any) => j.id)).toEqual([ids.never]);
+    expect((await byStatus("SCHEDULED")).data.map((j: any) => j.id)).toEqual([ids.cron]);
+    expect((await byStatus("COMPLETED")).pagination.total).toBe(5);
+    expect((await call("GET", "/get-jobs?limit=100")).body.pagination.total).toBe(12);
+    expect((await call("GET", "/api/jobs?page=2&limit=5")).body.data.map((j: any) => j.id)).toEqual(before.jobs.map((j) => j.id).reverse().slice(5, 10));
+    // The job edited after its run keeps what ran in the run, and a retried create finds its first answer.
+    expect((await call("GET", `/api/jobs/${ids.edited}/runs`)).body.data[0]).toMatchObject({ number: 1, payload: { v: 1 } });
+    const keyed = await call("POST", "/api/jobs", JSON.stringify({ taskName: "Keyed create", payload: { k: 1 }, webhookUrl: "http://127.0.0.1:18778/ok" }), { "idempotency-key": "fixture-key-1" });
+    expect(keyed.body.data.id).toBe(ids.keyed);
+    // The runs killed in flight complete from their messages; their attempts are logged without a copy of the bytes.
+    const batch = createMessageBatch<unknown>("job-scheduler-runs", ids.inflight.map((jobId, i) => ({ id: `m-${i}`, timestamp: new Date(), attempts: 1, body: { jobId, run: 1 } })));
+    await worker.queue(batch, app);
+    expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(ids.inflight.length);
+    for (const id of ids.inflight) {
+      expect((await call("GET", `/api/jobs/${id}`)).body.data).toMatchObject({ status: "COMPLETED", latestRun: { number: 1, delivery: { state: "DELIVERED" } } });
+      const [hook] = await received(id);
+      const [log] = (await call("GET", `/api/jobs/${id}/logs`)).body.data;
+      expect(JSON.stringify(log.requestBody)).toBe(hook!.rawBody);
+    }
+    expect((await byStatus("IN_PROGRESS")).data).toEqual([]);
+    expect(await rows(db, "SELECT count(*) AS n FROM webhook_logs WHERE requestBody IS NOT NULL")).toEqual([{ n: 2 }]);
   });
 });
 

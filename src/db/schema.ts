@@ -72,9 +72,12 @@ export const jobs = sqliteTable(
   },
   (t) => [
     // Lists are in creation (rowid) order, and each index ends in the implicit rowid: a list reads its
-    // page from an index in order, without sorting (createdAt never decreases; see listJobs).
-    index("jobs_created_idx").on(t.createdAt),
-    index("jobs_status_idx").on(t.status),
+    // page from an index (or the table) in order, without sorting (see listJobs).
+    // Not IN_PROGRESS: a run's start moves its job out of the index without writing an entry (D1 counts
+    // entries written, not removed); jobs in progress are found through their runs (runs_job_running_idx).
+    index("jobs_status_idx")
+      .on(t.status)
+      .where(sql`${t.status} != 'IN_PROGRESS'`),
     index("jobs_priority_idx").on(t.priority),
   ],
 );
@@ -189,6 +192,8 @@ export const deliveries = sqliteTable(
 export const webhookLogs = sqliteTable(
   "webhook_logs",
   {
+    // AUTOINCREMENT: an id is never given twice, even after the newest rows are deleted (a deleted job's
+    // purge), so a list's cursor or a client that follows new attempts by id never misses one.
     id: integer("id").primaryKey({ autoIncrement: true }),
     jobId: text("jobId")
       .notNull()
@@ -200,7 +205,10 @@ export const webhookLogs = sqliteTable(
     series: integer("series").notNull().default(1),
     attempt: integer("attempt").notNull(),
     url: text("url").notNull(),
-    /** The exact bytes sent (the delivery's body). */
+    /**
+     * The exact bytes sent when they are not the delivery's body; null: its delivery's body (every attempt
+     * sends those bytes, so they are stored once, on the delivery).
+     */
     requestBody: text("requestBody"),
     responseStatus: integer("responseStatus"),
     /** JSON when the (truncated) body parses, else the text. */

@@ -10,7 +10,7 @@ import { countMatches, type KeysetList, pageKeys, windowEnd } from "../db/keyset
 import { deliveries, type Delivery, type Job, jobs, type JobStatus, type Priority, type Run, runs } from "../db/schema";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { type JobView, jobView } from "../runs/views";
-import { DELETED, notDeleted } from "./state";
+import { DELETED, notDeleted, statusIs } from "./state";
 
 export interface JobFilter {
   search?: string;
@@ -47,7 +47,7 @@ export function scanCondition(term: string): SQL {
  */
 function whereOf({ status, priority }: Omit<JobFilter, "search">): SQL | undefined {
   const byPriority = priority === undefined ? undefined : status === undefined ? eq(jobs.priority, priority) : sql`+${jobs.priority} = ${priority}`;
-  return and(status ? eq(jobs.status, status) : undefined, byPriority);
+  return and(status ? statusIs(status) : undefined, byPriority);
 }
 
 /**
@@ -59,7 +59,7 @@ const shownOnly = ({ status }: Omit<JobFilter, "search">): SQL | undefined => (s
 /**
  * Lists are in creation order: the order rows were inserted (rowid), which is also createdAt order
  * (see insertJob). The search index and the status and priority indexes keep their entries in rowid
- * order, and the createdAt index in createdAt order, so no list sorts.
+ * order, so no list sorts.
  */
 const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
 export type JobSort = keyof typeof direction;
@@ -100,8 +100,7 @@ export async function findExisting(db: Db, ids: string[]): Promise<string[]> {
  * search index's matches (its rowid is the job's) and checks each one's row against the filters (CROSS
  * JOIN keeps the index first); a term too short for the index is a check on each row walked. Otherwise
  * the status index is walked for a status (its priority, if asked, checked on each row), the priority
- * index for a priority, or the table. A page by number of the whole list skips through the createdAt
- * index, the compact one in creation order (the table itself is not).
+ * index for a priority, or the table (a page by number of the whole list skips through the table).
  */
 function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList {
   const order = sort === "newest" ? "desc" : "asc";
@@ -112,9 +111,8 @@ function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList 
     return { key: sql`jobs_fts.rowid`, matches, order, check };
   }
   const { status, priority } = filters;
-  const walked = status ? eq(jobs.status, status) : priority ? eq(jobs.priority, priority) : undefined;
+  const walked = status ? statusIs(status) : priority ? eq(jobs.priority, priority) : undefined;
   const check = and(status && priority ? eq(jobs.priority, priority) : undefined, search === undefined ? undefined : scanCondition(search));
-  const dir = direction[sort];
   const all = !walked && !check;
   return {
     key: sql`${jobs}.rowid`,
@@ -122,8 +120,7 @@ function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList 
     matches: sql`${jobs} WHERE ${walked ?? sql`1`} AND ${shownOnly(filters) ?? sql`1`}`,
     order,
     check,
-    offsetOrder: all ? sql`${jobs.createdAt} ${dir}, ${jobs}.rowid ${dir}` : undefined,
-    whole: all ? { table: jobs, less: sql`(SELECT count(*) FROM ${jobs} WHERE ${jobs.status} = ${DELETED})` } : undefined,
+    whole: all ? { table: jobs, less: sql`(SELECT count(*) FROM ${jobs} WHERE ${statusIs(DELETED)})` } : undefined,
   };
 }
 
@@ -151,7 +148,7 @@ export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: 
  * recently first: one that waits for a webhook still owed goes to the back (see purgeLater).
  */
 export const findDeletedJobs = (db: Db, limit: number) =>
-  db.select({ id: jobs.id }).from(jobs).where(eq(jobs.status, sql`${DELETED}`)).orderBy(jobs.updatedAt).limit(limit);
+  db.select({ id: jobs.id }).from(jobs).where(statusIs(DELETED)).orderBy(jobs.updatedAt).limit(limit);
 
 /** The schedules of these jobs (those not deleted), for pause and resume. */
 export function findSchedules(db: Db, ids: string[]) {

@@ -3,11 +3,11 @@
  * shows of its runs (status, next run, latest run), delete and purge, and its Idempotency-Keys. Each is
  * a statement for a db.batch(), conditional where two writers may race. Reads are in repository.ts.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { type SQL, and, eq, inArray, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
-import { idempotencyKeys, type Job, jobs, type Priority, runs, type Schedule, webhookLogs } from "../db/schema";
+import { idempotencyKeys, type Job, jobs, type JobStatus, type Priority, runs, type Schedule, webhookLogs } from "../db/schema";
 import { afterRunHolds, scheduled } from "../runs/conditions";
 import type { NewRun } from "../runs/lifecycle";
 
@@ -26,9 +26,10 @@ export interface NewJob {
 /**
  * createdAt never decreases from one job to the next: it is `now`, or the newest job's createdAt when
  * that is later (another Worker's clock ahead by a few ms). So creation time and insertion order agree,
- * and a list may read its page from whichever index is ordered that way (see listJobs).
+ * and a list may read its page from whichever index is ordered that way (see listJobs). The newest job
+ * is the last row by rowid (one row read), which for the same reason holds the latest createdAt.
  */
-const createdAtOf = (now: Date) => sql`max(${now.getTime()}, coalesce((select max(${jobs.createdAt}) from ${jobs}), 0))`;
+const createdAtOf = (now: Date) => sql`max(${now.getTime()}, coalesce((select ${jobs.createdAt} from ${jobs} order by ${jobs}.rowid desc limit 1), 0))`;
 
 /**
  * Inserts the job. With an idempotency key, only if no live record of that key exists (checked in the
@@ -99,6 +100,16 @@ export const updateJobFields = (db: Db, id: string, fields: JobFields, now: Date
  */
 export const DELETED = "DELETED";
 export const notDeleted = sql`${jobs.status} != 'DELETED'`;
+
+/**
+ * Jobs in a status (DELETED included), written so that the planner can walk an index: jobs_status_idx
+ * leaves out IN_PROGRESS (its own condition is stated for the planner to use it), and jobs in progress
+ * are found through their runs in progress (runs_job_running_idx, then each job by its id).
+ */
+export const statusIs = (status: JobStatus | typeof DELETED): SQL =>
+  status === "IN_PROGRESS"
+    ? sql`${jobs.status} = 'IN_PROGRESS' AND ${jobs.id} IN (SELECT ${runs.jobId} FROM ${runs} WHERE ${runs.status} = 'IN_PROGRESS')`
+    : sql`${jobs.status} = ${status} AND ${jobs.status} != 'IN_PROGRESS'`;
 
 /** Marks the listed jobs deleted (those that exist and are not already); returns their ids. */
 export function markDeleted(db: Db, ids: string[], now: Date) {

@@ -1,7 +1,8 @@
 /**
  * The overview's figures in one D1 round trip, each read bounded: no counter is written on the
  * lifecycle's path (a job costs what it did before), and no read grows with the tables.
- * - Jobs by status: each status counted through jobs_status_idx up to COUNT_LIMIT ("10 000+").
+ * - Jobs by status: each status counted through jobs_status_idx (IN_PROGRESS through its runs in
+ *   progress) up to COUNT_LIMIT ("10 000+").
  * - Runs per hour: the hours that are over from run_hours (24 rows, written by the rollup pass), the
  *   rest (the current hour, until it is rolled up) from runs_finished_idx and runs_in_progress_idx.
  * - Webhooks by state and their lag: the latest DELIVERY_SAMPLE runs finished in the window.
@@ -12,6 +13,7 @@ import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { deliveries, JOB_STATUSES, jobs, runHours, runs, type DeliveryState, type JobStatus, type RunHour } from "../db/schema";
 import { dueBy, finished, inProgress } from "../runs/conditions";
+import { statusIs } from "../jobs/state";
 
 export const HOUR_MS = 3_600_000;
 /** Counts stop here: a figure of COUNT_LIMIT means that many or more. */
@@ -88,7 +90,16 @@ export function statsQueries(db: Db, firstHour: number, windowHours: number, now
   const capped = (where: SQL) => sql`(SELECT count(*) FROM (SELECT 1 FROM ${jobs} WHERE ${where} LIMIT ${int(COUNT_LIMIT)}))`;
   // One row, a column per status (D1 refuses a compound SELECT of six terms).
   // (Each aliased: D1 keys a batch's rows by column name, and the six expressions read alike.)
-  const byStatus = Object.fromEntries(JOB_STATUSES.map((status) => [status, sql<number>`${capped(sql`${jobs.status} = ${status}`)}`.as(status)])) as Record<JobStatus, SQL.Aliased<number>>;
+  // Jobs in progress: through their runs in progress (runs_job_running_idx, in job order: one group a
+  // job, however many of its runs run), each job's status checked, up to COUNT_LIMIT.
+  const inProgressJobs = sql`(SELECT count(*) FROM (
+    SELECT 1 FROM ${runs} r JOIN ${jobs} j ON j.id = r."jobId"
+    WHERE r.status = 'IN_PROGRESS' AND j.status = 'IN_PROGRESS'
+    GROUP BY r."jobId"
+    LIMIT ${int(COUNT_LIMIT)}))`;
+  const byStatus = Object.fromEntries(
+    JOB_STATUSES.map((status) => [status, sql<number>`${status === "IN_PROGRESS" ? inProgressJobs : capped(statusIs(status))}`.as(status)]),
+  ) as Record<JobStatus, SQL.Aliased<number>>;
   // The latest runs finished in the window (runs_finished_idx from its end), with their deliveries.
   const sample = sql`(
     SELECT ${runs.id} AS id, ${runs.completedAt} AS completedAt

@@ -89,7 +89,8 @@ export async function attemptClaimed(env: Env, claimed: Delivery): Promise<Plann
       series: claimed.series,
       attempt,
       url: claimed.url ?? "",
-      requestBody: claimed.body,
+      // The delivery keeps the bytes every attempt sends: the log reads them from there.
+      requestBody: null,
       responseStatus: result.responseStatus,
       responseBody: result.responseBody,
       error: result.error,

@@ -18,6 +18,15 @@ export type ListedLog = LogView & { taskName: string; runNumber: number | null; 
 
 export const logView = <T extends WebhookLog>(row: T): Omit<T, "requestBody"> & { requestBody: unknown } => ({ ...row, requestBody: parseStored(row.requestBody) });
 
+/**
+ * A log row's columns, with the bytes its attempt sent: its own copy where it has one (rows written
+ * before 0010 whose bytes were not their delivery's), else its delivery's body (a primary-key lookup).
+ */
+const logColumns = () => ({
+  ...getTableColumns(webhookLogs),
+  requestBody: sql<string | null>`coalesce(${webhookLogs.requestBody}, (SELECT ${deliveries.body} FROM ${deliveries} WHERE ${deliveries.runId} = ${webhookLogs.runId}))`,
+});
+
 export interface LogFilter {
   jobId?: string;
   /** success: the receiver answered 2xx; failure: anything else (error status, timeout, network). */
@@ -54,7 +63,7 @@ export async function listLogs(db: Db, filter: LogFilter, limit: number, start: 
   const [rows, [counted]] = await db.batch([
     // With the job's task name and the run's number, so a list of deliveries reads as more than ids.
     db
-      .select({ ...getTableColumns(webhookLogs), taskName: jobs.taskName, runNumber: runs.number, jobDeleted: sql<number>`${jobs.status} = ${DELETED}` })
+      .select({ ...logColumns(), taskName: jobs.taskName, runNumber: runs.number, jobDeleted: sql<number>`${jobs.status} = ${DELETED}` })
       .from(webhookLogs)
       .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
       .leftJoin(runs, eq(runs.id, webhookLogs.runId))
@@ -72,7 +81,7 @@ export async function listLogs(db: Db, filter: LogFilter, limit: number, start: 
 /** The attempts of these runs, newest first, at most `limit` per call. */
 export async function listRunLogs(db: Db, runIds: number[], limit: number): Promise<LogView[]> {
   if (runIds.length === 0) return [];
-  const rows = await db.select().from(webhookLogs).where(inArray(webhookLogs.runId, runIds)).orderBy(desc(webhookLogs.id)).limit(limit);
+  const rows = await db.select(logColumns()).from(webhookLogs).where(inArray(webhookLogs.runId, runIds)).orderBy(desc(webhookLogs.id)).limit(limit);
   return rows.map(logView);
 }
 

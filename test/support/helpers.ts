@@ -95,9 +95,14 @@ export async function received(jobId: string): Promise<ReceivedRequest[]> {
   return res.json();
 }
 
+/** A job's attempts straight from D1, each with the bytes it sent (stored on its delivery unless the row keeps its own). */
 export async function logRows(jobId: string) {
-  const { results } = await env.DB.prepare("SELECT * FROM webhook_logs WHERE jobId = ? ORDER BY id").bind(jobId).all();
-  return results as Record<string, any>[];
+  const { results } = await env.DB.prepare(
+    "SELECT l.*, coalesce(l.requestBody, d.body) AS sentBody FROM webhook_logs l LEFT JOIN deliveries d ON d.runId = l.runId WHERE l.jobId = ? ORDER BY l.id",
+  )
+    .bind(jobId)
+    .all();
+  return (results as Record<string, any>[]).map(({ sentBody, ...row }): Record<string, any> => ({ ...row, requestBody: sentBody }));
 }
 
 /** A job's runs with their deliveries, oldest first, straight from D1. */
