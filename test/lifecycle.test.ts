@@ -52,6 +52,20 @@ describe("POST /api/jobs/:id/run through the queue", () => {
     expect(viaApi.body.data[0]).toMatchObject({ attempt: 1, responseStatus: 200, requestBody: hook!.body, taskName: "Send Email" });
   });
 
+  it("shows each run's attempts with the bytes that run sent, read from its own delivery", async () => {
+    const jobs = [await createJob({ taskName: "Delivered first" }), await createJob({ taskName: "Delivered second" })];
+    for (const job of jobs) {
+      await call("POST", `/api/jobs/${job.id}/run`);
+      await waitForJob(job.id, delivered);
+    }
+    for (const job of jobs) {
+      const [hook] = await received(job.id);
+      const runId = (await call("GET", `/api/jobs/${job.id}`)).body.data.latestRun.id;
+      const attempts = (await call("GET", `/api/runs/${runId}`)).body.data.attempts;
+      expect(attempts.map((a: any) => JSON.stringify(a.requestBody))).toEqual([hook!.rawBody]);
+    }
+  });
+
   it("logs how long the receiver took: at least its delay, and less than the timeout", async () => {
     // The receiver answers 400 ms after the request arrives (a timer in another process: a few ms of slack).
     const job = await createJob({ payload: { receiver: { script: [{ status: 200, delayMs: 400 }] } } });

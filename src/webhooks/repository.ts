@@ -24,7 +24,9 @@ export const logView = <T extends WebhookLog>(row: T): Omit<T, "requestBody"> & 
  */
 const logColumns = () => ({
   ...getTableColumns(webhookLogs),
-  requestBody: sql<string | null>`coalesce(${webhookLogs.requestBody}, (SELECT ${deliveries.body} FROM ${deliveries} WHERE ${deliveries.runId} = ${webhookLogs.runId}))`,
+  // Table-qualified by hand: in a select from one table Drizzle leaves its columns unqualified, and a bare
+  // "runId" inside the subquery would name the delivery's own column.
+  requestBody: sql<string | null>`coalesce("webhook_logs"."requestBody", (SELECT d."body" FROM ${deliveries} d WHERE d."runId" = "webhook_logs"."runId"))`,
 });
 
 export interface LogFilter {
