@@ -114,10 +114,11 @@ export default defineConfig(async () => {
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
             testTimeout: 240_000,
-            // After the workers and browser files (a group of their own), two at a time: each starts
-            // its own `npm start` on its own port and state folder, or the benchmark, and each is
-            // CPU-heavy while it starts wrangler.
-            maxWorkers: 2,
+            // After the workers and browser files (a group of their own: vitest runs the projects of a
+            // group with one maxWorkers), three at a time: each starts its own `npm start` on its own
+            // port and state folder, or the benchmark, and then mostly waits (on a run's duration, a
+            // recovery bound, the next minute), but is CPU-heavy while it starts wrangler.
+            maxWorkers: 3,
             sequence: { groupOrder: 1 },
           },
         },
