@@ -7,15 +7,16 @@
 // database never hands out a run id or log id that was used before.
 import { appendFileSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { DATA_TABLES_SQL, parseTarget, query, wrangler } from "./d1.mjs";
+import { DATA_TABLES_SQL, parseTarget, queries, query, wrangler } from "./d1.mjs";
 
 const { target, values } = parseTarget(process.argv.slice(2), { output: true });
 const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z");
 const output = resolve(values.output ?? `backups/job-scheduler-${target.remote ? target.env : "local"}-${stamp}.sql`);
 mkdirSync(dirname(output), { recursive: true });
 
-const tables = query(target, DATA_TABLES_SQL).map((row) => row.name);
-const migrations = query(target, "SELECT name FROM d1_migrations ORDER BY id").map((row) => row.name);
+const [tableRows, migrationRows] = queries(target, DATA_TABLES_SQL, "SELECT name FROM d1_migrations ORDER BY id");
+const tables = tableRows.map((row) => row.name);
+const migrations = migrationRows.map((row) => row.name);
 console.log(`[backup] tables: ${tables.join(", ")}`);
 wrangler(target, "export", ["--no-schema", ...tables.flatMap((table) => ["--table", table]), "--output", output, "--skip-confirmation"]);
 

@@ -6,7 +6,7 @@
 // nothing is indexed twice) and then checked against it.
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { DATA_TABLES_SQL, fail, FTS_TABLES_SQL, migrationNames, parseTarget, query, wrangler } from "./d1.mjs";
+import { DATA_TABLES_SQL, fail, FTS_TABLES_SQL, migrationNames, parseTarget, queries, query, wrangler } from "./d1.mjs";
 
 const { target, values } = parseTarget(process.argv.slice(2), { input: true });
 const input = resolve(values.input ?? fail("say which backup: --input FILE"));
@@ -44,13 +44,14 @@ wrangler(target, "migrations apply", []);
 console.log(`[restore] importing ${input}`);
 wrangler(target, "execute", ["--file", input, "--yes"]);
 
-for (const { name } of query(target, FTS_TABLES_SQL)) {
+const [ftsTables, dataTables] = queries(target, FTS_TABLES_SQL, DATA_TABLES_SQL);
+for (const { name } of ftsTables) {
   console.log(`[restore] rebuilding the search index ${name}`);
   const id = `"${name.replaceAll('"', '""')}"`;
   wrangler(target, "execute", ["--command", `INSERT INTO ${id}(${id}) VALUES ('rebuild'); INSERT INTO ${id}(${id}) VALUES ('integrity-check');`, "--yes"]);
 }
 
-for (const { name } of query(target, DATA_TABLES_SQL)) {
-  console.log(`[restore] ${name}: ${query(target, `SELECT count(*) AS n FROM "${name}"`)[0].n} rows`);
-}
+// Every table's count in one call.
+const counted = dataTables.length === 0 ? [] : queries(target, ...dataTables.map(({ name }) => `SELECT count(*) AS n FROM "${name.replaceAll('"', '""')}"`));
+for (const [i, { name }] of dataTables.entries()) console.log(`[restore] ${name}: ${counted[i][0].n} rows`);
 console.log("[restore] done");

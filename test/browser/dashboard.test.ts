@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -54,6 +54,11 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
       await d.dismiss();
     });
   });
+
+  // Each test's page closed once it is done: left open, the pages of earlier tests would go on
+  // polling their live parts (the inbox, the overview, scheduled rows) for the rest of the file,
+  // CPU taken from the app and the tests still running.
+  afterEach(async () => page?.close());
 
   /** Loads a page and waits until htmx is ready (before that, links fall back to plain navigation). */
   async function open(path: string) {
