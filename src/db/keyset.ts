@@ -23,8 +23,6 @@ export interface KeysetList {
   order: "asc" | "desc";
   /** A condition each walked row must also pass, that the walked index does not answer. */
   check?: SQL;
-  /** For a page by number: an order the same as the key's whose index is more compact to skip through. */
-  offsetOrder?: SQL;
   /**
    * The table, when the list is all of it: an exact count is then SQLite's count of its smallest index,
    * less the rows `less` counts (a scalar subquery: rows of the table that no list shows).
@@ -51,8 +49,8 @@ const from = { asc: ">=", desc: "<=" } as const;
 const compare = (key: SQL, op: string, value: number) => sql`${key} ${sql.raw(op)} ${sql.raw(String(Math.trunc(value)))}`;
 
 /** The entries a page starting at `start` walks, in order: past an offset, past a key, or back from one. */
-function walk({ key, matches, order, offsetOrder, check }: KeysetList, start: Start) {
-  if ("offset" in start) return { from: sql`${matches}`, orderBy: check ? sql`${key} ${sql.raw(order)}` : (offsetOrder ?? sql`${key} ${sql.raw(order)}`) };
+function walk({ key, matches, order }: KeysetList, start: Start) {
+  if ("offset" in start) return { from: sql`${matches}`, orderBy: sql`${key} ${sql.raw(order)}` };
   const [bound, op, dir] = "after" in start ? [start.after, past[order], order] : [start.before, past[flip[order]], flip[order]];
   return { from: sql`${matches} AND ${compare(key, op, bound)}`, orderBy: sql`${key} ${sql.raw(dir)}` };
 }

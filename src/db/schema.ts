@@ -74,7 +74,7 @@ export const jobs = sqliteTable(
     // Lists are in creation (rowid) order, and each index ends in the implicit rowid: a list reads its
     // page from an index (or the table) in order, without sorting (see listJobs).
     // Not IN_PROGRESS: a run's start moves its job out of the index without writing an entry (D1 counts
-    // entries written, not removed); jobs in progress are found through their runs (runs_job_running_idx).
+    // entries written, not removed); jobs in progress are found through their runs in progress (statusIs).
     index("jobs_status_idx")
       .on(t.status)
       .where(sql`${t.status} != 'IN_PROGRESS'`),

@@ -104,7 +104,7 @@ export const notDeleted = sql`${jobs.status} != 'DELETED'`;
 /**
  * Jobs in a status (DELETED included), written so that the planner can walk an index: jobs_status_idx
  * leaves out IN_PROGRESS (its own condition is stated for the planner to use it), and jobs in progress
- * are found through their runs in progress (runs_job_running_idx, then each job by its id).
+ * are found through their runs in progress (runs_in_progress_idx, then each job by its id).
  */
 export const statusIs = (status: JobStatus | typeof DELETED): SQL =>
   status === "IN_PROGRESS"
