@@ -95,11 +95,12 @@ export async function received(jobId: string): Promise<ReceivedRequest[]> {
   return res.json();
 }
 
+/** A log row's sent bytes, as the app reads them: its own copy where it kept one, else its delivery's body. */
+export const SENT_BYTES = "coalesce(webhook_logs.requestBody, (SELECT d.body FROM deliveries d WHERE d.runId = webhook_logs.runId))";
+
 /** A job's attempts straight from D1, each with the bytes it sent (stored on its delivery unless the row keeps its own). */
 export async function logRows(jobId: string) {
-  const { results } = await env.DB.prepare(
-    "SELECT l.*, coalesce(l.requestBody, d.body) AS sentBody FROM webhook_logs l LEFT JOIN deliveries d ON d.runId = l.runId WHERE l.jobId = ? ORDER BY l.id",
-  )
+  const { results } = await env.DB.prepare(`SELECT *, ${SENT_BYTES} AS sentBody FROM webhook_logs WHERE jobId = ? ORDER BY id`)
     .bind(jobId)
     .all();
   return (results as Record<string, any>[]).map(({ sentBody, ...row }): Record<string, any> => ({ ...row, requestBody: sentBody }));
