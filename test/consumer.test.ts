@@ -30,7 +30,9 @@ async function deliver(bodies: unknown[], withEnv: Env = env) {
 
 describe("queue consumer", () => {
   it("completes a job once when the same message arrives twice at the same time", async () => {
-    const msg: JobMessage = await startLongRun();
+    // The receiver answers after 500 ms: the copy that loses the completion meets the winner's attempt
+    // still in flight whatever the machine's load (with an instant answer it could find it delivered).
+    const msg: JobMessage = await startLongRun({ payload: { receiver: { script: [{ status: 200, delayMs: 500 }] } } });
     const { messages, result } = await deliver([msg, msg]);
 
     const job = await getJob(msg.jobId);
@@ -134,7 +136,10 @@ describe("queue consumer", () => {
   });
 
   it("handles the messages of a batch concurrently", async () => {
-    const slow = { receiver: { script: [{ status: 200, delayMs: 400 }] } };
+    // Each answer takes 1 s (the tests' WEBHOOK_TIMEOUT_MS is 1.5 s): one at a time, the last request would
+    // come 2 s after the first answer. The margin is for a loaded machine, where the work before a send can
+    // take hundreds of ms.
+    const slow = { receiver: { script: [{ status: 200, delayMs: 1000 }] } };
     const runs = [await startLongRun({ payload: slow }), await startLongRun({ payload: slow }), await startLongRun({ payload: slow })];
     await deliver(runs);
     const hooks = (await Promise.all(runs.map((r) => received(r.jobId)))).map((list) => list[0]!);
