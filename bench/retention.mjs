@@ -41,7 +41,7 @@ INSERT INTO runs (jobId, number, status, taskName, payload, priority, dueAt, sta
   SELECT 'jret' || (1 + i / ${RUNS_PER_JOB}), 1 + i % ${RUNS_PER_JOB}, 'COMPLETED', 'retention', '{"email":"x@example.com"}', 'MEDIUM', ${aged} + i, ${aged} + i, ${aged} + i + 3000 FROM n;
 UPDATE jobs SET latestRunId = (SELECT max(id) FROM runs WHERE runs.jobId = jobs.id);
 INSERT INTO deliveries (runId, jobId, webhookId, event, url, body, state, attempts, createdAt, deliveredAt)
-  SELECT id, jobId, 'whd_' || jobId || '_' || number, 'job.completed', 'https://hooks.example/in', '{"event":"job.completed"}', 'DELIVERED', 1, completedAt, completedAt FROM runs;
+  SELECT id, jobId, 'whd_' || jobId || '_' || number, 'job.completed', 'https://hooks.example/in', NULL, 'DELIVERED', 1, completedAt, completedAt FROM runs;
 INSERT INTO webhook_logs (jobId, runId, deliveryId, attempt, url, requestBody, responseStatus, responseBody, durationMs, sentAt)
   SELECT jobId, id, 'whd_' || jobId || '_' || number, 1, 'https://hooks.example/in', NULL, 200, '{"ok":true}', 12, completedAt FROM runs;
 COMMIT;`);

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import worker from "../src/index";
-import { API_TOKEN, received, SENT_BYTES } from "./support/helpers";
+import { API_TOKEN, deliveryBytes, received, SENT_BYTES } from "./support/helpers";
 import previousVersion from "./fixtures/previous-version.sql?raw";
 import version0009 from "./fixtures/version-0009.sql?raw";
 
@@ -155,7 +155,7 @@ describe("migration 0004 on a database the previous version made itself", () => 
   });
 });
 
-describe("migration 0010 (fewer writes) on a database the version before it made", () => {
+describe("migrations 0010 and 0011 (fewer writes) on a database the version before them made", () => {
   // test/fixtures/version-0009.sql: the rows that commit 2e0bf10 (migrations 0000-0009) wrote through its
   // own API under npm start, killed with SIGKILL with four runs in flight. Its receiver was on port 18778.
   const ids = {
@@ -174,6 +174,14 @@ describe("migration 0010 (fewer writes) on a database the version before it made
     expect(statements.length).toBeGreaterThan(30);
     // Its webhooks went to a receiver of its own: here they go to the tests' receiver.
     for (const statement of statements) await db.prepare(statement.replaceAll("http://127.0.0.1:18778", env.RECEIVER_URL)).run();
+    // A delivery whose bytes are not what its run's row builds (as deliveries of runs from before 0004 can
+    // be), and whose attempts sent those bytes: it keeps them.
+    const legacy = '{"event":"job.completed","legacy":true}';
+    const legacyRun = (await rows(db, "SELECT min(runId) AS id FROM deliveries"))[0]!.id as number;
+    await db.batch([
+      db.prepare("UPDATE deliveries SET body = ?1 WHERE runId = ?2").bind(legacy, legacyRun),
+      db.prepare("UPDATE webhook_logs SET requestBody = ?1 WHERE runId = ?2").bind(legacy, legacyRun),
+    ]);
     const before = {
       jobs: await rows(db, "SELECT * FROM jobs ORDER BY rowid"),
       runs: await rows(db, "SELECT * FROM runs ORDER BY id"),
@@ -200,13 +208,17 @@ describe("migration 0010 (fewer writes) on a database the version before it made
     // Nothing lost: every job, run, delivery and key as it was; every log row with the bytes it sent.
     expect(await rows(db, "SELECT * FROM jobs ORDER BY rowid")).toEqual(before.jobs);
     expect(await rows(db, "SELECT * FROM runs ORDER BY id")).toEqual(before.runs);
-    expect(await rows(db, "SELECT * FROM deliveries ORDER BY runId")).toEqual(before.deliveries);
+    const deliveriesAfter = await rows(db, `SELECT *, ${deliveryBytes("d")} AS sent FROM deliveries d ORDER BY runId`);
+    expect(deliveriesAfter.map(({ sent, body: _, ...d }) => ({ ...d, body: sent }))).toEqual(before.deliveries);
+    // ... a delivery's bytes built from its run's row, not stored, but for the one whose bytes differ.
+    expect(deliveriesAfter.filter((d) => d.body !== null).map((d) => [d.runId, d.body])).toEqual([[legacyRun, legacy]]);
+    expect(before.deliveries.length).toBeGreaterThan(5);
     expect(await rows(db, "SELECT * FROM idempotency_keys")).toEqual(before.keys);
     const logsAfter = await rows(db, `SELECT *, ${SENT_BYTES} AS sent FROM webhook_logs ORDER BY id`);
     expect(logsAfter.map(({ sent, requestBody: _, ...l }) => ({ ...l, requestBody: sent }))).toEqual(before.logs);
     // ... stored once: on the delivery, not again on each attempt; the two that differ keep their own.
     expect(logsAfter.filter((l) => l.requestBody !== null).map((l) => l.requestBody)).toEqual(['{"made":"again"}', '{"no":"delivery"}']);
-    expect(await rows(db, "SELECT name FROM sqlite_master WHERE name = 'jobs_created_idx'")).toEqual([]);
+    expect(await rows(db, "SELECT name FROM sqlite_master WHERE name IN ('jobs_created_idx', 'jobs_priority_idx')")).toEqual([]);
 
     const app: Env = { ...env, DB: db };
     const call = async (method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
@@ -224,6 +236,10 @@ describe("migration 0010 (fewer writes) on a database the version before it made
     expect((await byStatus("COMPLETED")).pagination.total).toBe(5);
     expect((await call("GET", "/get-jobs?limit=100")).body.pagination.total).toBe(12);
     expect((await call("GET", "/api/jobs?page=2&limit=5")).body.data.map((j: any) => j.id)).toEqual(before.jobs.map((j) => j.id).reverse().slice(5, 10));
+    // By priority, without its index: the table walked newest first, each row checked.
+    const high = before.jobs.filter((j) => j.priority === "HIGH").map((j) => j.id).reverse();
+    expect(high.length).toBeGreaterThan(0);
+    expect((await call("GET", "/api/jobs?priority=HIGH&limit=100")).body).toMatchObject({ data: high.map((id) => ({ id })), pagination: { total: high.length } });
     // The job edited after its run keeps what ran in the run, and a retried create finds its first answer.
     expect((await call("GET", `/api/jobs/${ids.edited}/runs`)).body.data[0]).toMatchObject({ number: 1, payload: { v: 1 } });
     const keyed = await call("POST", "/api/jobs", JSON.stringify({ taskName: "Keyed create", payload: { k: 1 }, webhookUrl: "http://127.0.0.1:18778/ok" }), { "idempotency-key": "fixture-key-1" });

@@ -97,7 +97,7 @@ export function seedLarge(file, { jobs = 1_000_000, now = Date.now(), log = cons
        SELECT r.id, r.jobId, 'whd_' || r.jobId || '_' || r.number,
          CASE r.status WHEN 'FAILED' THEN 'job.failed' ELSE 'job.completed' END,
          'http://127.0.0.1:9/hook',
-         json_object('event', CASE r.status WHEN 'FAILED' THEN 'job.failed' ELSE 'job.completed' END, 'jobId', r.jobId, 'runNumber', r.number, 'taskName', r.taskName, 'status', r.status, 'payload', json(r.payload)),
+         NULL, -- built from the run's row, as the app stores it
          CASE WHEN r.id % 500 = 13 THEN 'FAILED' WHEN r.id % 1000 = 9 THEN 'RETRYING' ELSE 'DELIVERED' END,
          CASE WHEN r.id % 500 = 13 THEN 3 WHEN r.id % 200 = 17 THEN 2 ELSE 1 END,
          1,

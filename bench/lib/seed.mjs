@@ -37,7 +37,7 @@ export function seedJobs(state, from, count) {
     `UPDATE jobs SET latestRunId = (SELECT r.id FROM runs r WHERE r.jobId = jobs.id) WHERE id ${range} AND status != 'PENDING';`,
     `INSERT INTO deliveries (runId, jobId, webhookId, event, url, body, state, attempts, series, nextAttemptAt, lastError, createdAt, deliveredAt)
      SELECT id, jobId, 'whd_' || jobId || '_1', CASE status WHEN 'FAILED' THEN 'job.failed' ELSE 'job.completed' END, 'http://127.0.0.1/hook',
-       json_object('jobId', jobId, 'taskName', taskName, 'payload', json(payload)), 'DELIVERED', 1, 1, NULL, NULL, completedAt, completedAt
+       NULL, 'DELIVERED', 1, 1, NULL, NULL, completedAt, completedAt
      FROM runs WHERE jobId ${range};`,
   );
   const file = `${state}/seed-${from}.sql`;

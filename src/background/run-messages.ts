@@ -5,8 +5,8 @@
  * Every step is conditional, so repeating one changes nothing.
  */
 import { getDb } from "../db/client";
-import type { Delivery, Run } from "../db/schema";
-import { type RunRef, webhookIdOf } from "../webhooks/body";
+import type { Run } from "../db/schema";
+import { type DeliveryWithBody, type RunRef, webhookIdOf } from "../webhooks/body";
 import { getConfig, type Env } from "../env";
 import { logFailure } from "../lib/log";
 import { ack, type MessageOutcome, retryIn } from "./outcome";
@@ -25,7 +25,7 @@ const settled = (work: Promise<MessageOutcome>): Promise<BatchResult> => work.ca
  * Completes the runs (those still in progress) and claims attempt 1 of each new delivery; returns the
  * claimed deliveries, and whether a due run waits (for a slot these completions may have freed).
  */
-async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): Promise<{ claimed: Delivery[]; runsWaiting: boolean }> {
+async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): Promise<{ claimed: DeliveryWithBody[]; runsWaiting: boolean }> {
   const db = getDb(env.DB);
   const [, created, , waiting] = await db.batch([
     ...finishStatements(db, refs, { status: "COMPLETED", durationMs: getConfig(env).jobDurationSeconds * 1000 }, now, { url: getConfig(env).webhookUrl, claimedUntil: lease }),
@@ -139,7 +139,7 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
   const now = new Date();
   const lease = deliveryLeaseUntil(env, now);
   const dispatchOnce = dispatcherFor(env);
-  let claimed: Delivery[];
+  let claimed: DeliveryWithBody[];
   let runsWaiting: boolean;
   try {
     ({ claimed, runsWaiting } = await completeRuns(env, refs, now, lease));

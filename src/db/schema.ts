@@ -78,7 +78,8 @@ export const jobs = sqliteTable(
     index("jobs_status_idx")
       .on(t.status)
       .where(sql`${t.status} != 'IN_PROGRESS'`),
-    index("jobs_priority_idx").on(t.priority),
+    // No index on priority: a create would write an entry for a filter the dashboard seldom uses. A list
+    // by priority walks the table (or the status index) and checks each row (see jobsList).
   ],
 );
 
@@ -165,8 +166,11 @@ export const deliveries = sqliteTable(
     event: text("event", { enum: WEBHOOK_EVENTS }).notNull(),
     /** The target, frozen when the run finished; null when none was configured then (the first attempt takes WEBHOOK_URL). */
     url: text("url"),
-    /** The exact request body, frozen when the run finished: every attempt sends these bytes. */
-    body: text("body").notNull(),
+    /**
+     * The exact request body where it is not its run's (rows from before migration 0011 whose bytes
+     * differ); null: the body built from its run's row (webhooks/body.ts), the same bytes on every attempt.
+     */
+    body: text("body"),
     state: text("state", { enum: DELIVERY_STATES }).notNull(),
     /** Attempts made in the current series. */
     attempts: integer("attempts").notNull().default(0),

@@ -10,22 +10,25 @@ import { jsonValues } from "../db/json-rows";
 import { countMatches, type KeysetList, pageKeys } from "../db/keyset";
 import { deliveries, type Delivery, jobs, type Run, runs } from "../db/schema";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
-import { type RunRef, webhookIdOf } from "../webhooks/body";
+import { deliveryBodyOf, type DeliveryWithBody, type RunRef, webhookIdOf } from "../webhooks/body";
 import { dueBy, inProgress, MAX_PRIORITY_OFFSET_MS, runIn, scheduled } from "./conditions";
 
 export interface RunWithDelivery {
   run: Run;
-  delivery: Delivery | null;
+  delivery: DeliveryWithBody | null;
 }
+
+/** A joined delivery's columns (aliasedColumns), with the bytes it sends. */
+const deliveryColumns = () => ({ ...aliasedColumns(deliveries, "d"), body: deliveryBodyOf("deliveries").as("d_body") });
 
 const withDelivery = (db: Db) =>
   db
-    .select({ run: getTableColumns(runs), delivery: aliasedColumns(deliveries, "d") })
+    .select({ run: getTableColumns(runs), delivery: deliveryColumns() })
     .from(runs)
     .leftJoin(deliveries, eq(deliveries.runId, runs.id));
 
 type Row = Awaited<ReturnType<ReturnType<typeof withDelivery>["get"]>>;
-const toRunWithDelivery = (row: NonNullable<Row>): RunWithDelivery => ({ run: row.run, delivery: joined<Delivery>(row.delivery, "runId") });
+const toRunWithDelivery = (row: NonNullable<Row>): RunWithDelivery => ({ run: row.run, delivery: joined<DeliveryWithBody>(row.delivery, "runId") });
 
 /** A run by id, unless its job was deleted. */
 export async function findRun(db: Db, id: number): Promise<RunWithDelivery | undefined> {
@@ -39,20 +42,20 @@ export async function findRun(db: Db, id: number): Promise<RunWithDelivery | und
 export type RunState = Pick<Run, "id" | "jobId" | "number" | "status" | "dueAt" | "startedAt">;
 export interface RunStateWithDelivery {
   run: RunState;
-  delivery: Delivery | null;
+  delivery: DeliveryWithBody | null;
 }
 
 const stateWithDelivery = (db: Db) =>
   db
     .select({
       run: { id: runs.id, jobId: runs.jobId, number: runs.number, status: runs.status, dueAt: runs.dueAt, startedAt: runs.startedAt },
-      delivery: aliasedColumns(deliveries, "d"),
+      delivery: deliveryColumns(),
     })
     .from(runs)
     .leftJoin(deliveries, eq(deliveries.runId, runs.id));
 
 type StateRow = Awaited<ReturnType<ReturnType<typeof stateWithDelivery>["get"]>>;
-const toStateWithDelivery = (row: NonNullable<StateRow>): RunStateWithDelivery => ({ run: row.run, delivery: joined<Delivery>(row.delivery, "runId") });
+const toStateWithDelivery = (row: NonNullable<StateRow>): RunStateWithDelivery => ({ run: row.run, delivery: joined<DeliveryWithBody>(row.delivery, "runId") });
 
 /** The run a queue message names, with its delivery. */
 export async function findRunByRef(db: Db, ref: RunRef): Promise<RunStateWithDelivery | undefined> {

@@ -3,7 +3,7 @@
  * log the attempt and settle the delivery's state in one D1 batch, then tell the queue when to come back.
  */
 import { getDb, type Db } from "../db/client";
-import type { Delivery } from "../db/schema";
+import type { DeliveryWithBody } from "./body";
 import { type AttemptOutcome, claimAttempt, settleAttempts, type SettledAttempt } from "./deliveries";
 import { getConfig, type Config, type Env } from "../env";
 import { logEvent } from "../lib/log";
@@ -20,7 +20,7 @@ const LEASE_MARGIN_MS = 5_000;
 const secondsUntil = (when: Date, now: Date) => (when.getTime() - now.getTime()) / 1000;
 
 /** Works on a delivery as its state says: wait for a retry or a lease, make the next attempt, or nothing. */
-export async function deliverWebhook(env: Env, delivery: Delivery, now = new Date()): Promise<MessageOutcome> {
+export async function deliverWebhook(env: Env, delivery: DeliveryWithBody, now = new Date()): Promise<MessageOutcome> {
   const config = getConfig(env);
   const due = delivery.nextAttemptAt;
   switch (delivery.state) {
@@ -46,7 +46,7 @@ export async function deliverWebhook(env: Env, delivery: Delivery, now = new Dat
 export const deliveryLeaseUntil = (env: Env, now: Date) => new Date(now.getTime() + getConfig(env).webhookTimeoutMs + LEASE_MARGIN_MS);
 
 /** Sends the attempt `claimed` holds the lease for, then logs it and settles the delivery. */
-export async function sendClaimedAttempt(env: Env, claimed: Delivery): Promise<MessageOutcome> {
+export async function sendClaimedAttempt(env: Env, claimed: DeliveryWithBody): Promise<MessageOutcome> {
   const { writes, outcome } = await attemptClaimed(env, claimed);
   await writes();
   return outcome;
@@ -66,7 +66,7 @@ export function attemptWrites(db: Db, attempts: Pick<PlannedAttempt, "log" | "se
 }
 
 /** Sends the claimed attempt and plans its writes without running them (the consumer groups a batch's). */
-export async function attemptClaimed(env: Env, claimed: Delivery): Promise<PlannedAttempt> {
+export async function attemptClaimed(env: Env, claimed: DeliveryWithBody): Promise<PlannedAttempt> {
   const config = getConfig(env);
   const db = getDb(env.DB);
   const attempt = claimed.attempts;
@@ -117,7 +117,7 @@ export async function attemptClaimed(env: Env, claimed: Delivery): Promise<Plann
 
 const refused = (error: string): AttemptResult => ({ ok: false, responseStatus: null, responseBody: null, error, durationMs: 0, stop: true, retryAfterSeconds: null });
 
-async function attemptDelivery(config: Config, delivery: Delivery): Promise<AttemptResult> {
+async function attemptDelivery(config: Config, delivery: DeliveryWithBody): Promise<AttemptResult> {
   if (!delivery.url) return refused("WEBHOOK_URL is not configured");
   // Checked again at send time: a target is never trusted blindly, even one frozen in the delivery.
   const unsafe = unsafeWebhookTarget(delivery.url, config.allowLocalWebhooks);

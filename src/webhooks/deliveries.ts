@@ -15,15 +15,18 @@
  * | give up (giveUpDelivery)| PENDING, SENDING, RETRYING -> FAILED         | attempted in its series                | background/dead-letter             |
  * | delete                  | finished -> gone                             | its run may go (retention, purge)      | background/retention, purge        |
  */
-import { and, eq, gt, inArray, lt, or, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
 import { purgeable, removable } from "../runs/retention";
 import { runIn } from "../runs/conditions";
-import { type RunRef, webhookBodySql, webhookEventSql, webhookIdSql } from "./body";
+import { deliveryBodyOf, type DeliveryWithBody, type RunRef, webhookEventSql, webhookIdSql } from "./body";
 
 const ACTIVE: DeliveryState[] = ["PENDING", "SENDING", "RETRYING"];
+
+/** What a write returns of a delivery: its row, with the bytes it sends. */
+const withBody = { ...getTableColumns(deliveries), body: deliveryBodyOf("deliveries") };
 
 export interface NewDeliveries {
   /** WEBHOOK_URL, frozen unless the job has a webhookUrl of its own (null: none configured yet; the first attempt takes it). */
@@ -35,9 +38,10 @@ export interface NewDeliveries {
 }
 
 /**
- * Creates the delivery of every listed run that has finished and has none yet, its body frozen from the
- * run's row (a cancelled run's only when its job asks for job.cancelled webhooks). Idempotent (one
- * delivery per run): a second call, or a duplicated message, creates nothing. Returns the deliveries created.
+ * Creates the delivery of every listed run that has finished and has none yet (a cancelled run's only
+ * when its job asks for job.cancelled webhooks). Its body is not stored: it is built from the run's row,
+ * which no longer changes (body.ts). Idempotent (one delivery per run): a second call, or a duplicated
+ * message, creates nothing. Returns the deliveries created, with their bodies.
  */
 export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claimedUntil, onlyCancelledAt }: NewDeliveries) {
   // A person's cancel makes its run's delivery only if the cancel in its batch cancelled it then.
@@ -52,7 +56,7 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
         ${webhookIdSql},
         ${webhookEventSql},
         coalesce(${jobs.webhookUrl}, ${url}),
-        ${webhookBodySql},
+        NULL,
         ${claimedUntil ? "SENDING" : "PENDING"},
         ${claimedUntil ? 1 : 0},
         1,
@@ -68,7 +72,7 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
         AND ${onlyIf}`,
     )
     .onConflictDoNothing()
-    .returning();
+    .returning(withBody);
 }
 
 /**
@@ -81,7 +85,7 @@ export async function claimAttempt(
   now: Date,
   leaseUntil: Date,
   url: string | null,
-): Promise<Delivery | undefined> {
+): Promise<DeliveryWithBody | undefined> {
   const [row] = await db
     .update(deliveries)
     .set({ state: "SENDING", attempts: delivery.attempts + 1, nextAttemptAt: leaseUntil, url: sql`coalesce(${deliveries.url}, ${url})` })
@@ -93,7 +97,7 @@ export async function claimAttempt(
         or(inArray(deliveries.state, ["PENDING", "RETRYING"]), and(eq(deliveries.state, "SENDING"), lt(deliveries.nextAttemptAt, now))),
       ),
     )
-    .returning();
+    .returning(withBody);
   return row;
 }
 
@@ -140,12 +144,12 @@ export function settleAttempts(db: Db, settled: SettledAttempt[]) {
 }
 
 /** A finished delivery (DELIVERED or FAILED) starts a new series of attempts with the same webhook-id. */
-export async function restartDelivery(db: Db, runId: number, now: Date): Promise<Delivery | undefined> {
+export async function restartDelivery(db: Db, runId: number, now: Date): Promise<DeliveryWithBody | undefined> {
   const [row] = await db
     .update(deliveries)
     .set({ state: "PENDING", attempts: 0, series: sql`${deliveries.series} + 1`, nextAttemptAt: now, lastError: null })
     .where(and(eq(deliveries.runId, runId), inArray(deliveries.state, ["DELIVERED", "FAILED"])))
-    .returning();
+    .returning(withBody);
   return row;
 }
 

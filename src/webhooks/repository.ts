@@ -6,6 +6,7 @@ import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { deliveries, jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
 import { DELETED } from "../jobs/state";
 import { parseStored } from "../runs/views";
+import { deliveryBodyOf } from "./body";
 
 /** A log row as shown: the request body parsed (it is stored as the exact bytes sent). */
 export type LogView = Omit<WebhookLog, "requestBody"> & { requestBody: unknown };
@@ -20,13 +21,13 @@ export const logView = <T extends WebhookLog>(row: T): Omit<T, "requestBody"> & 
 
 /**
  * A log row's columns, with the bytes its attempt sent: its own copy where it has one (rows written
- * before 0010 whose bytes were not their delivery's), else its delivery's body (a primary-key lookup).
+ * before 0010 whose bytes were not their delivery's), else its delivery's (primary-key lookups).
  */
 const logColumns = () => ({
   ...getTableColumns(webhookLogs),
   // Table-qualified by hand: in a select from one table Drizzle leaves its columns unqualified, and a bare
   // "runId" inside the subquery would name the delivery's own column.
-  requestBody: sql<string | null>`coalesce("webhook_logs"."requestBody", (SELECT d."body" FROM ${deliveries} d WHERE d."runId" = "webhook_logs"."runId"))`,
+  requestBody: sql<string | null>`coalesce("webhook_logs"."requestBody", (SELECT ${deliveryBodyOf("d")} FROM ${deliveries} d WHERE d."runId" = "webhook_logs"."runId"))`,
 });
 
 export interface LogFilter {

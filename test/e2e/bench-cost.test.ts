@@ -26,7 +26,7 @@ describe("npm run bench -- --cost-only", () => {
     const cost = JSON.parse(readFileSync("bench/results/cost.json", "utf8")).cost;
     const ops = cost.perJob;
     // The main path, as test/cost.test.ts pins it: one round trip per create and per run call.
-    expect(ops.create).toMatchObject({ d1RoundTrips: 1, rowsWritten: 5, queueOperations: 0 });
+    expect(ops.create).toMatchObject({ d1RoundTrips: 1, rowsWritten: 4, queueOperations: 0 });
     expect(ops.run).toMatchObject({ d1RoundTrips: 1, rowsWritten: 6, queueOperations: 1 });
     // Completion and delivery: batched, so under 2 round trips per job; the message is read and deleted.
     expect(ops.completeAndDeliver.d1RoundTrips).toBeLessThan(2);

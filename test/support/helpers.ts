@@ -4,6 +4,8 @@ import { env, exports } from "cloudflare:workers";
 import { vi } from "vitest";
 import type { Env } from "../../src/env";
 import worker from "../../src/index";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import { deliveryBodyOf } from "../../src/webhooks/body";
 import type { ReceivedRequest } from "./receiver-types";
 
 export interface ApiResponse<T = any> {
@@ -95,8 +97,11 @@ export async function received(jobId: string): Promise<ReceivedRequest[]> {
   return res.json();
 }
 
-/** A log row's sent bytes, as the app reads them: its own copy where it kept one, else its delivery's body. */
-export const SENT_BYTES = "coalesce(webhook_logs.requestBody, (SELECT d.body FROM deliveries d WHERE d.runId = webhook_logs.runId))";
+/** The bytes the delivery aliased `alias` sends, as SQL text: the app's own expression (webhooks/body.ts). */
+export const deliveryBytes = (alias: string) => new SQLiteAsyncDialect().sqlToQuery(deliveryBodyOf(alias)).sql;
+
+/** A log row's sent bytes, as the app reads them: its own copy where it kept one, else its delivery's. */
+export const SENT_BYTES = `coalesce(webhook_logs.requestBody, (SELECT ${deliveryBytes("d")} FROM deliveries d WHERE d.runId = webhook_logs.runId))`;
 
 /** A job's attempts straight from D1, each with the bytes it sent (stored on its delivery unless the row keeps its own). */
 export async function logRows(jobId: string) {
@@ -109,7 +114,8 @@ export async function logRows(jobId: string) {
 /** A job's runs with their deliveries, oldest first, straight from D1. */
 export async function runRows(jobId: string) {
   const { results } = await env.DB.prepare(
-    "SELECT r.*, d.state, d.attempts, d.series, d.webhookId, d.body, d.url, d.lastError FROM runs r LEFT JOIN deliveries d ON d.runId = r.id WHERE r.jobId = ? ORDER BY r.number",
+    `SELECT r.*, d.state, d.attempts, d.series, d.webhookId, CASE WHEN d.runId IS NOT NULL THEN ${deliveryBytes("d")} END AS body, d.url, d.lastError
+     FROM runs r LEFT JOIN deliveries d ON d.runId = r.id WHERE r.jobId = ? ORDER BY r.number`,
   )
     .bind(jobId)
     .all();
