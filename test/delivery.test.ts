@@ -55,6 +55,10 @@ describe("Standard Webhooks signatures", () => {
       expect(Math.abs(Number(hook.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(60);
     }
     expect(new Set(hooks.map((h) => h.headers["webhook-id"]))).toEqual(new Set([`whd_${job.id}_1`]));
+    // The same bytes on all four POSTs, built from the run's row each time, and logged as sent.
+    expect(hooks).toHaveLength(4);
+    expect(new Set(hooks.map((h) => h.rawBody)).size).toBe(1);
+    expect(logs.map((l) => l.requestBody)).toEqual(hooks.map((h) => h.rawBody));
   });
 
   it("is rejected by a receiver when the body was tampered with", async () => {
