@@ -55,10 +55,6 @@ describe("Standard Webhooks signatures", () => {
       expect(Math.abs(Number(hook.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(60);
     }
     expect(new Set(hooks.map((h) => h.headers["webhook-id"]))).toEqual(new Set([`whd_${job.id}_1`]));
-    // The same bytes on all four POSTs, built from the run's row each time, and logged as sent.
-    expect(hooks).toHaveLength(4);
-    expect(new Set(hooks.map((h) => h.rawBody)).size).toBe(1);
-    expect(logs.map((l) => l.requestBody)).toEqual(hooks.map((h) => h.rawBody));
   });
 
   it("is rejected by a receiver when the body was tampered with", async () => {
@@ -285,6 +281,10 @@ describe("POST /api/jobs/:id/redeliver", () => {
     expect(logs.map((l) => [l.series, l.attempt, l.responseStatus])).toEqual([[1, 1, 500], [1, 2, 500], [1, 3, 500], [2, 1, 200]]);
     const hooks = await received(job.id);
     expect(new Set(hooks.map((h) => h.headers["webhook-id"]))).toEqual(new Set([`whd_${job.id}_1`]));
+    // The same bytes on all four POSTs, built from the run's row each time, and logged as sent.
+    expect(hooks).toHaveLength(4);
+    expect(new Set(hooks.map((h) => h.rawBody)).size).toBe(1);
+    expect(logs.map((l) => l.requestBody)).toEqual(hooks.map((h) => h.rawBody));
   });
 
   it("answers 409 while a delivery is under way or before any run finished, and 404 for an unknown job", async () => {
