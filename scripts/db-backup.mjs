@@ -3,8 +3,9 @@
 // table as SQL INSERTs (wrangler d1 export --no-schema --table ...), for `npm run db:restore`.
 // A plain `wrangler d1 export` refuses this database: the search index (jobs_fts) is a virtual table.
 // The index and its shadow tables are left out (restore rebuilds them from jobs), and so is
-// d1_migrations (restore applies the migrations); the AUTOINCREMENT counters are kept, so a restored
-// database never hands out a run id or log id that was used before.
+// d1_migrations (restore applies the migrations); the id counters are kept (the high_water table is
+// data, and the AUTOINCREMENT counters of the tables that have one), so a restored database never
+// hands out a run id or log id that was used before.
 import { appendFileSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DATA_TABLES_SQL, parseTarget, queries, query, wrangler } from "./d1.mjs";

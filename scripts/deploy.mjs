@@ -38,7 +38,11 @@ const migrated = wrangler(migrate);
 if (migrated.status !== 0) fail(`The migrations did not apply, so nothing was deployed (the Worker in "${env.name}" is unchanged).`);
 
 const deployed = wrangler(deploy);
-if (deployed.status !== 0) fail(`wrangler deploy failed. The migrations above are applied; the previous Worker version still serves "${env.name}".`);
+if (deployed.status !== 0)
+  fail(
+    `wrangler deploy failed. The migrations above are applied; the previous Worker version still serves "${env.name}" on the new schema.\n` +
+      `Run npm run deploy -- --env ${env.name} again now: a version from before migrations 0011 and 0012 must not keep running on them (docs/operations.md).`,
+  );
 
 console.log(`
 Deployed "${env.name}".

@@ -182,6 +182,26 @@ describe("the purge", () => {
     return job.id;
   }
 
+  it("never gives a run id or a log id twice, even after the newest ones were purged", async () => {
+    const job = await createJob({ taskName: uniqueWord("newest") });
+    await call("POST", `/api/jobs/${job.id}/run`);
+    const done = await waitForJob(job.id, delivered);
+    const [log] = await logRows(job.id);
+    // The newest run and log row of the database are this job's: its purge deletes them.
+    const newest = async () => (await env.DB.prepare("SELECT (SELECT max(id) FROM runs) AS run, (SELECT max(id) FROM webhook_logs) AS log").first<{ run: number; log: number }>())!;
+    expect(await newest()).toEqual({ run: done.latestRun.id, log: log!.id });
+    expect((await call("DELETE", `/api/jobs/${job.id}`)).status).toBe(200);
+    await sweep();
+    expect(await leftOf(job.id)).toEqual(nothing);
+    expect((await newest()).run ?? 0).toBeLessThan(done.latestRun.id);
+
+    const next = await createJob();
+    await call("POST", `/api/jobs/${next.id}/run`);
+    const nextDone = await waitForJob(next.id, delivered);
+    expect(nextDone.latestRun.id).toBe(done.latestRun.id + 1);
+    expect((await logRows(next.id))[0]!.id).toBe(log!.id + 1);
+  });
+
   it("purges runs with long logs (six attempts each) across batches, each batch reading a bounded number of rows", async () => {
     const id = await deletedJobWith(1200, 6);
     const metered: Env = { ...env, COST_METER: "true" };

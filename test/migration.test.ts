@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import worker from "../src/index";
-import { API_TOKEN, deliveryBytes, received, SENT_BYTES } from "./support/helpers";
+import { API_TOKEN, deliveryBytes, received, SENT_BYTES, SENT_ID } from "./support/helpers";
 import previousVersion from "./fixtures/previous-version.sql?raw";
 import version0009 from "./fixtures/version-0009.sql?raw";
 
@@ -155,7 +155,7 @@ describe("migration 0004 on a database the previous version made itself", () => 
   });
 });
 
-describe("migrations 0010 and 0011 (fewer writes) on a database the version before them made", () => {
+describe("migrations 0010 to 0012 (fewer writes) on a database the version before them made", () => {
   // test/fixtures/version-0009.sql: the rows that commit 2e0bf10 (migrations 0000-0009) wrote through its
   // own API under npm start, killed with SIGKILL with four runs in flight. Its receiver was on port 18778.
   const ids = {
@@ -202,6 +202,11 @@ describe("migrations 0010 and 0011 (fewer writes) on a database the version befo
     before.logs = await rows(db, "SELECT * FROM webhook_logs ORDER BY id");
     expect(before.logs.length).toBe(9);
     expect(before.logs.every((l) => l.requestBody !== null)).toBe(true);
+    // The newest log row deleted: AUTOINCREMENT's counter is past the largest id left, and 0012 keeps it.
+    await db.prepare("INSERT INTO webhook_logs (jobId, runId, deliveryId, attempt, url, durationMs, sentAt) SELECT jobId, runId, deliveryId, 5, url, 1, 3 FROM webhook_logs LIMIT 1").run();
+    await db.prepare("DELETE FROM webhook_logs WHERE id = (SELECT max(id) FROM webhook_logs)").run();
+    const counters = await rows(db, "SELECT name, seq AS id FROM sqlite_sequence WHERE name IN ('runs', 'webhook_logs') ORDER BY name");
+    expect(counters.find((c) => c.name === "webhook_logs")!.id).toBeGreaterThan(Math.max(...before.logs.map((l) => l.id)));
 
     await applyD1Migrations(db, env.TEST_MIGRATIONS);
 
@@ -214,10 +219,16 @@ describe("migrations 0010 and 0011 (fewer writes) on a database the version befo
     expect(deliveriesAfter.filter((d) => d.body !== null).map((d) => [d.runId, d.body])).toEqual([[legacyRun, legacy]]);
     expect(before.deliveries.length).toBeGreaterThan(5);
     expect(await rows(db, "SELECT * FROM idempotency_keys")).toEqual(before.keys);
-    const logsAfter = await rows(db, `SELECT *, ${SENT_BYTES} AS sent FROM webhook_logs ORDER BY id`);
-    expect(logsAfter.map(({ sent, requestBody: _, ...l }) => ({ ...l, requestBody: sent }))).toEqual(before.logs);
-    // ... stored once: on the delivery, not again on each attempt; the two that differ keep their own.
+    const logsAfter = await rows(db, `SELECT *, ${SENT_BYTES} AS sent, ${SENT_ID} AS sentId FROM webhook_logs ORDER BY id`);
+    expect(logsAfter.map(({ sent, sentId, requestBody: _, deliveryId: __, ...l }) => ({ ...l, requestBody: sent, deliveryId: sentId }))).toEqual(before.logs);
+    // ... stored once: on the delivery, not again on each attempt; the two that differ keep their own,
+    // bytes and webhook-id alike.
     expect(logsAfter.filter((l) => l.requestBody !== null).map((l) => l.requestBody)).toEqual(['{"made":"again"}', '{"no":"delivery"}']);
+    expect(logsAfter.filter((l) => l.deliveryId !== null).map((l) => l.deliveryId)).toEqual(["whd_other_1", "whd_none_1"]);
+    // No AUTOINCREMENT (no sequence row per insert), and its counters carried into the high-water marks.
+    expect(await rows(db, "SELECT name FROM sqlite_sequence WHERE name IN ('runs', 'webhook_logs')")).toEqual([]);
+    expect(await rows(db, "SELECT name, id FROM high_water ORDER BY name")).toEqual(counters);
+    expect(await rows(db, "SELECT name FROM sqlite_master WHERE name = 'runs_job_running_idx'")).toEqual([]);
     expect(await rows(db, "SELECT name FROM sqlite_master WHERE name IN ('jobs_created_idx', 'jobs_priority_idx')")).toEqual([]);
 
     const app: Env = { ...env, DB: db };
@@ -256,6 +267,10 @@ describe("migrations 0010 and 0011 (fewer writes) on a database the version befo
     }
     expect((await byStatus("IN_PROGRESS")).data).toEqual([]);
     expect(await rows(db, "SELECT count(*) AS n FROM webhook_logs WHERE requestBody IS NOT NULL")).toEqual([{ n: 2 }]);
+    // The new attempts' ids come after every id given before, the deleted newest one's included.
+    const newLogs = await rows(db, `SELECT id FROM webhook_logs WHERE id > ${Math.max(...before.logs.map((l) => l.id))} ORDER BY id`);
+    expect(newLogs).toHaveLength(ids.inflight.length);
+    expect(newLogs[0]!.id).toBe(counters.find((c) => c.name === "webhook_logs")!.id + 1);
   });
 });
 

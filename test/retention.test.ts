@@ -336,8 +336,10 @@ describe("the retention Cron Trigger", () => {
     console.log(`retention cost: idle pass ${JSON.stringify(idle)}; 50 runs with a delivery and a log row each ${JSON.stringify(busy)}`);
     // The walk's position and expired keys, the window of aged runs, one batch of deletions.
     expect(busy.roundTrips).toBe(3);
-    // Each row deleted is one row written; reads are index lookups, a few dozen per run at most.
+    // Each row deleted is one row written (none of them the newest run or log row: no high-water mark is
+    // written, db/ids.ts); reads are index lookups, a few dozen per run at most (the high-water triggers
+    // probe two entries per row deleted).
     expect(busy.rowsWritten).toBe(150);
-    expect(busy.rowsRead).toBeLessThan(50 * 40);
+    expect(busy.rowsRead).toBeLessThan(50 * 45);
   });
 });

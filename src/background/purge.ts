@@ -36,6 +36,11 @@ export interface PurgeReport {
 }
 
 const changes = (result: unknown) => (result as D1Result).meta.changes;
+/**
+ * Rows a DELETE ... RETURNING removed. Not its `changes`: D1 counts what triggers wrote too (the
+ * high-water mark a delete of the newest row records, db/ids.ts).
+ */
+const removed = (rows: readonly unknown[]) => rows.length;
 
 export async function purge(env: Env, now = new Date(), limits: PurgeLimits = PURGE_LIMITS): Promise<PurgeReport> {
   const db = getDb(env.DB);
@@ -59,11 +64,11 @@ export async function purge(env: Env, now = new Date(), limits: PurgeLimits = PU
       const ids = batch.map((run) => run.id);
       // Logs first, then deliveries without logs, then runs without either: a batch cut short leaves no orphan.
       const [logs, deliveries, runs] = await db.batch([deletePurgedLogs(db, ids, limits.logBatch), deletePurgedDeliveries(db, ids), deletePurgedRuns(db, ids)]);
-      report.logsDeleted += changes(logs);
+      report.logsDeleted += removed(logs);
       report.deliveriesDeleted += changes(deliveries);
-      report.runsDeleted += changes(runs);
+      report.runsDeleted += removed(runs);
       // The log cap cut this batch short: the same runs again, else the next ones.
-      if (changes(logs) < limits.logBatch) after = batch.at(-1)!.number;
+      if (removed(logs) < limits.logBatch) after = batch.at(-1)!.number;
     }
     if (!more()) break;
   }

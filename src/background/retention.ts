@@ -58,6 +58,11 @@ export interface RetentionReport {
 
 /** Rows a statement deleted (D1's count: the rows it removed itself, never a cascade). */
 const changes = (result: unknown) => (result as D1Result).meta.changes;
+/**
+ * Rows a DELETE ... RETURNING removed. Not its `changes`: D1 counts what triggers wrote too (the
+ * high-water mark a delete of the newest row records, db/ids.ts).
+ */
+const removed = (rows: readonly unknown[]) => rows.length;
 
 export async function retention(env: Env, now: Date, limits: RetentionLimits = RETENTION_LIMITS): Promise<RetentionReport> {
   const report: RetentionReport = { runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0, behind: 0 };
@@ -93,11 +98,11 @@ export async function retention(env: Env, now: Date, limits: RetentionLimits = R
     const ids = aged.map((run) => run.id);
     // Logs first, then deliveries without logs, then runs without either: a cut-off batch leaves no orphan.
     const [logs, deliveries, runs] = await db.batch([deleteRunLogs(db, ids, before, limits.logBatch), deleteDeliveries(db, ids, before), deleteRuns(db, ids, before)]);
-    report.logsDeleted += changes(logs);
+    report.logsDeleted += removed(logs);
     report.deliveriesDeleted += changes(deliveries);
-    report.runsDeleted += changes(runs);
+    report.runsDeleted += removed(runs);
     // The log cap cut this batch short: the same runs again (with fewer log rows left), not the next ones.
-    if (changes(logs) === limits.logBatch) next = cursor;
+    if (removed(logs) === limits.logBatch) next = cursor;
     else if (!next) {
       walked = true;
       break;

@@ -27,10 +27,11 @@ export const jsonValues = (values: readonly (string | number)[]) => sql`(select 
 /**
  * INSERT of many rows as few statements (one per chunk of JSON), each value encoded by its Drizzle
  * column exactly as `db.insert(table).values(row)` would store it. Every row must set the same keys;
- * a column no row sets gets its default (NULL for an autoincrement id). Tables with generated columns
- * are not supported (Drizzle's insert-select lists every column).
+ * a column no row sets gets its default, or `computed`'s SQL for it (given the row's offset in its
+ * statement: json_each's key). Tables with generated columns are not supported (Drizzle's insert-select
+ * lists every column).
  */
-export function insertRows<T extends SQLiteTable>(db: Db, table: T, rows: T["$inferInsert"][]) {
+export function insertRows<T extends SQLiteTable>(db: Db, table: T, rows: T["$inferInsert"][], computed: Record<string, (offset: SQL) => SQL> = {}) {
   if (rows.length === 0) return [];
   const byKey = getTableColumns(table);
   const keys = Object.keys(rows[0]!);
@@ -47,6 +48,7 @@ export function insertRows<T extends SQLiteTable>(db: Db, table: T, rows: T["$in
       Object.entries(byKey).map(([key, column]) => {
         const i = keys.indexOf(key);
         if (i >= 0) return field(i);
+        if (computed[key]) return computed[key](sql.raw("key"));
         return column.default === undefined ? sql`null` : is(column.default, SQL) ? column.default : sql.param(column.default, column);
       }),
       sql`, `,

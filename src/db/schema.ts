@@ -86,8 +86,9 @@ export const jobs = sqliteTable(
 export const runs = sqliteTable(
   "runs",
   {
-    // AUTOINCREMENT: an id is never reused, so a run id kept by a receiver never names another run.
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    // Never reused, so a run id kept by a receiver never names another run: an insert takes the next id
+    // after every id the table holds or held (db/ids.ts), without AUTOINCREMENT's sequence row per insert.
+    id: integer("id").primaryKey(),
     jobId: text("jobId")
       .notNull()
       .references(() => jobs.id, { onDelete: "cascade" }),
@@ -133,10 +134,9 @@ export const runs = sqliteTable(
       .where(sql`${t.occurrenceAt} IS NOT NULL AND ${t.status} = 'SCHEDULED'`),
     // Partial indexes hold only unfinished runs: the sweep, the dispatcher and the concurrency count read
     // a few entries, however many runs the table holds.
+    // One index of the runs in progress, by job: "is this job running" is one lookup, and the sweep and the
+    // concurrency count walk its entries (as many as runs in progress: one entry written per start).
     index("runs_in_progress_idx")
-      .on(t.expectedAt)
-      .where(sql`${t.status} = 'IN_PROGRESS'`),
-    index("runs_job_running_idx")
       .on(t.jobId)
       .where(sql`${t.status} = 'IN_PROGRESS'`),
     index("runs_dispatch_idx")
@@ -196,16 +196,19 @@ export const deliveries = sqliteTable(
 export const webhookLogs = sqliteTable(
   "webhook_logs",
   {
-    // AUTOINCREMENT: an id is never given twice, even after the newest rows are deleted (a deleted job's
-    // purge), so a list's cursor or a client that follows new attempts by id never misses one.
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    // Never given twice, even after the newest rows are deleted (a deleted job's purge), so a list's cursor
+    // or a client that follows new attempts by id never misses one (db/ids.ts; no AUTOINCREMENT sequence).
+    id: integer("id").primaryKey(),
     jobId: text("jobId")
       .notNull()
       .references(() => jobs.id, { onDelete: "cascade" }),
     /** The run (runs.id) whose delivery this attempt belongs to. */
     runId: integer("runId").notNull(),
-    /** The delivery's webhook-id, stable across its attempts. */
-    deliveryId: text("deliveryId").notNull(),
+    /**
+     * The delivery's webhook-id where it is not its delivery's (rows from before migration 0012 whose id
+     * differs); null: its delivery's webhookId, the same on every attempt (read through webhooks/repository).
+     */
+    deliveryId: text("deliveryId"),
     series: integer("series").notNull().default(1),
     attempt: integer("attempt").notNull(),
     url: text("url").notNull(),
@@ -233,7 +236,16 @@ export const webhookLogs = sqliteTable(
   ],
 );
 
-/** What the built-in webhook inbox received: lets the whole loop run offline. */
+/**
+ * The highest id each table without AUTOINCREMENT has given, written only when its newest rows are deleted
+ * (a trigger per table, migration 0012): an insert's next id is past both this and the table's own
+ * largest (db/ids.ts), so an id is never given twice and a plain insert writes no sequence row.
+ */
+export const highWater = sqliteTable("high_water", {
+  name: text("name").primaryKey(),
+  id: integer("id").notNull(),
+});
+
 /**
  * Idempotency-Key of a create: the same key and body within 24 h return the job first created, the same
  * key with another body is refused.
@@ -280,6 +292,7 @@ export const runHours = sqliteTable("run_hours", {
   rolledAt: integer("rolledAt", { mode: "timestamp_ms" }).notNull(),
 });
 
+/** What the built-in webhook inbox received: lets the whole loop run offline. */
 export const inboxEntries = sqliteTable("inbox_entries", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   receivedAt: integer("receivedAt", { mode: "timestamp_ms" }).notNull(),

@@ -184,7 +184,7 @@ export function pointLatest(db: Db, runIds: number[], { onlyCancelledAt }: { onl
 /**
  * What each listed job shows from its runs: IN_PROGRESS while any of its runs is in progress, else
  * SCHEDULED while a run is to come (nextRunAt: the earliest), else the status of its latest run, else
- * PENDING. Index lookups only (runs_job_running_idx, runs_job_scheduled_idx, the primary key).
+ * PENDING. Index lookups only (runs_in_progress_idx, runs_job_scheduled_idx, the primary key).
  */
 export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = false }: { started?: boolean } = {}) {
   const status = sql`CASE

@@ -34,6 +34,7 @@
 import { type SQL, and, eq, inArray, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
+import { nextId } from "../db/ids";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
 import { type Delivery, jobs, runs } from "../db/schema";
 import { refreshJobs } from "../jobs/state";
@@ -91,7 +92,7 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
     .select(
       // Every column of `runs`, in table order.
       sql`SELECT
-        NULL,
+        ${nextId("runs", sql.raw("m.key"))},
         ${jobs.id},
         coalesce((SELECT max(${runs.number}) FROM ${runs} WHERE ${runs.jobId} = ${jobs.id}), 0) + 1,
         CASE WHEN ${startsNow} THEN 'IN_PROGRESS' ELSE 'SCHEDULED' END,
@@ -220,7 +221,7 @@ export function cancelRuns(db: Db, cancels: { id: number; reason: string }[], no
 
 /**
  * The unfinished runs of these jobs (deleted): CANCELLED with the reason, and no webhook. Two
- * statements, each through its partial index (runs_job_scheduled_idx, runs_job_running_idx): a job with
+ * statements, each through its partial index (runs_job_scheduled_idx, runs_in_progress_idx): a job with
  * 50 000 finished runs costs what one with none does.
  */
 export function cancelUnfinishedOf(db: Db, jobIds: string[], reason: string, now: Date) {

@@ -139,7 +139,7 @@ export async function listRuns(db: Db, jobId: string, limit: number, start: Star
 
 /**
  * Each job's current run, as a cancel sees it: the latest started of its runs in progress, else its next
- * run to come (null when it has neither), with what its schedule needs (runs_job_running_idx and
+ * run to come (null when it has neither), with what its schedule needs (runs_in_progress_idx and
  * runs_job_scheduled_idx, one lookup each). Deleted jobs are left out.
  */
 export function findCurrentRuns(db: Db, jobIds: string[]) {

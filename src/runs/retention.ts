@@ -57,7 +57,8 @@ export function removable(runId: SQL | AnySQLiteColumn, ids: number[], before: D
 export function deleteRuns(db: Db, ids: number[], before: Date) {
   return db.delete(runs).where(sql`${removable(runs.id, ids, before)}
     AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})
-    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`);
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`)
+    .returning({ id: runs.id });
 }
 
 /** The purge of a deleted job: its next `limit` runs after run number `after`, ids and numbers only (runs_job_number_idx). */
@@ -89,5 +90,6 @@ export function purgeable(runId: SQL | AnySQLiteColumn, ids: number[]): SQL {
 export function deletePurgedRuns(db: Db, ids: number[]) {
   return db.delete(runs).where(sql`${purgeable(runs.id, ids)}
     AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})
-    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`);
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`)
+    .returning({ id: runs.id });
 }

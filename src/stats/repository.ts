@@ -90,7 +90,7 @@ export function statsQueries(db: Db, firstHour: number, windowHours: number, now
   const capped = (where: SQL) => sql`(SELECT count(*) FROM (SELECT 1 FROM ${jobs} WHERE ${where} LIMIT ${int(COUNT_LIMIT)}))`;
   // One row, a column per status (D1 refuses a compound SELECT of six terms).
   // (Each aliased: D1 keys a batch's rows by column name, and the six expressions read alike.)
-  // Jobs in progress: through their runs in progress (runs_job_running_idx, in job order: one group a
+  // Jobs in progress: through their runs in progress (runs_in_progress_idx, in job order: one group a
   // job, however many of its runs run), each job's status checked, up to COUNT_LIMIT.
   const inProgressJobs = sql`(SELECT count(*) FROM (
     SELECT 1 FROM ${runs} r JOIN ${jobs} j ON j.id = r."jobId"

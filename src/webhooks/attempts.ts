@@ -85,7 +85,8 @@ export async function attemptClaimed(env: Env, claimed: DeliveryWithBody): Promi
     log: {
       jobId: claimed.jobId,
       runId: claimed.runId,
-      deliveryId: claimed.webhookId,
+      // The delivery keeps the webhook-id every attempt sends: the log reads it from there.
+      deliveryId: null,
       series: claimed.series,
       attempt,
       url: claimed.url ?? "",

@@ -3,8 +3,9 @@
  * not change once the run has finished, so it is not stored: every attempt and every redelivery builds
  * the same bytes from the row again, whatever later runs or edits of the job do. A delivery keeps bytes
  * of its own only where they are not its run's (rows written before migration 0011 that differ).
- * Changing webhookBodyFrom changes the bytes of deliveries still under way: a migration must first store
- * the old bytes of every delivery not yet finished.
+ * Changing webhookBodyFrom changes the bytes of every delivery whose body is not stored, finished ones
+ * included (a redelivery sends them again, and their log rows show them as sent): a migration must first
+ * store the old bytes of every delivery.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { Delivery } from "../db/schema";

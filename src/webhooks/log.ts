@@ -1,14 +1,15 @@
 /** The delivery log's writes: one row per attempt, written with its delivery's state; deleted by retention and the purge. */
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { nextId } from "../db/ids";
 import { insertRows } from "../db/json-rows";
 import { webhookLogs } from "../db/schema";
 import { purgeable, removable } from "../runs/retention";
 
 export type NewWebhookLog = typeof webhookLogs.$inferInsert;
 
-/** Statements for db.batch(), so the rows land together with their deliveries' states. */
-export const insertLogs = (db: Db, rows: NewWebhookLog[]) => insertRows(db, webhookLogs, rows);
+/** Statements for db.batch(), so the rows land together with their deliveries' states; ids from db/ids.ts. */
+export const insertLogs = (db: Db, rows: NewWebhookLog[]) => insertRows(db, webhookLogs, rows, { id: (offset) => nextId("webhook_logs", offset) });
 
 /**
  * Retention: deletes at most `limit` log rows of the removable runs among `runIds` (see
@@ -20,7 +21,8 @@ export function deleteRunLogs(db: Db, runIds: number[], before: Date, limit: num
     FROM ${webhookLogs} l
     WHERE ${removable(sql`l."runId"`, runIds, before)}
     LIMIT ${limit}
-  )`);
+  )`)
+    .returning({ id: webhookLogs.id });
 }
 
 /** The purge: at most `limit` log rows of the purgeable runs among `ids` (webhook_logs_run_idx). */
@@ -30,5 +32,6 @@ export function deletePurgedLogs(db: Db, ids: number[], limit: number) {
     FROM ${webhookLogs} l
     WHERE ${purgeable(sql`l."runId"`, ids)}
     LIMIT ${limit}
-  )`);
+  )`)
+    .returning({ id: webhookLogs.id });
 }

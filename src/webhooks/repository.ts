@@ -20,14 +20,17 @@ export type ListedLog = LogView & { taskName: string; runNumber: number | null; 
 export const logView = <T extends WebhookLog>(row: T): Omit<T, "requestBody"> & { requestBody: unknown } => ({ ...row, requestBody: parseStored(row.requestBody) });
 
 /**
- * A log row's columns, with the bytes its attempt sent: its own copy where it has one (rows written
- * before 0010 whose bytes were not their delivery's), else its delivery's (primary-key lookups).
+ * A log row's columns, with the bytes its attempt sent and its webhook-id: its own copies where it has
+ * them (rows written before 0010 and 0012 whose values were not their delivery's), else its delivery's
+ * (primary-key lookups).
  */
 const logColumns = () => ({
   ...getTableColumns(webhookLogs),
   // Table-qualified by hand: in a select from one table Drizzle leaves its columns unqualified, and a bare
   // "runId" inside the subquery would name the delivery's own column.
   requestBody: sql<string | null>`coalesce("webhook_logs"."requestBody", (SELECT ${deliveryBodyOf("d")} FROM ${deliveries} d WHERE d."runId" = "webhook_logs"."runId"))`,
+  // The webhook-id likewise: the row's own where it kept one (before 0012, when it differed), else its delivery's.
+  deliveryId: sql<string>`coalesce("webhook_logs"."deliveryId", (SELECT d."webhookId" FROM ${deliveries} d WHERE d."runId" = "webhook_logs"."runId"))`,
 });
 
 export interface LogFilter {

@@ -64,7 +64,8 @@ const rows = (state: string, sql: string) => query(state, sql)[0]!;
 const DATA_TABLES = ["jobs", "runs", "deliveries", "webhook_logs", "idempotency_keys", "inbox_entries"];
 /** Every row of each data table, in storage (rowid) order. */
 const EVERY_ROW = DATA_TABLES.map((table) => `SELECT * FROM ${table} ORDER BY rowid`);
-const COUNTERS = "SELECT name, seq FROM sqlite_sequence WHERE name IN ('runs', 'webhook_logs') ORDER BY name";
+/** The largest run and log ids ever given, where the newest were deleted (src/db/ids.ts). */
+const COUNTERS = "SELECT name, id AS seq FROM high_water WHERE name IN ('runs', 'webhook_logs') ORDER BY name";
 
 describe("npm run db:backup, then npm run db:restore into an empty state", () => {
   const source = mkdtempSync(join(tmpdir(), "scheduler-backup-source-"));

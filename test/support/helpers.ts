@@ -103,12 +103,15 @@ export const deliveryBytes = (alias: string) => new SQLiteAsyncDialect().sqlToQu
 /** A log row's sent bytes, as the app reads them: its own copy where it kept one, else its delivery's. */
 export const SENT_BYTES = `coalesce(webhook_logs.requestBody, (SELECT ${deliveryBytes("d")} FROM deliveries d WHERE d.runId = webhook_logs.runId))`;
 
-/** A job's attempts straight from D1, each with the bytes it sent (stored on its delivery unless the row keeps its own). */
+/** A log row's webhook-id: its own where it kept one, else its delivery's. */
+export const SENT_ID = `coalesce(webhook_logs.deliveryId, (SELECT d.webhookId FROM deliveries d WHERE d.runId = webhook_logs.runId))`;
+
+/** A job's attempts straight from D1, each with the bytes and webhook-id it sent (its delivery's unless the row keeps its own). */
 export async function logRows(jobId: string) {
-  const { results } = await env.DB.prepare(`SELECT *, ${SENT_BYTES} AS sentBody FROM webhook_logs WHERE jobId = ? ORDER BY id`)
+  const { results } = await env.DB.prepare(`SELECT *, ${SENT_BYTES} AS sentBody, ${SENT_ID} AS sentId FROM webhook_logs WHERE jobId = ? ORDER BY id`)
     .bind(jobId)
     .all();
-  return (results as Record<string, any>[]).map(({ sentBody, ...row }): Record<string, any> => ({ ...row, requestBody: sentBody }));
+  return (results as Record<string, any>[]).map(({ sentBody, sentId, ...row }): Record<string, any> => ({ ...row, requestBody: sentBody, deliveryId: sentId }));
 }
 
 /** A job's runs with their deliveries, oldest first, straight from D1. */
