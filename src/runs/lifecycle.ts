@@ -113,7 +113,10 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
         AND ${afterRunHolds(m(4), m(6))}
         AND (${m(7)} IS NULL OR ${jobs.updatedAt} = ${m(7)})
         AND (${m(5)} IS NULL OR (${jobs.schedule} = ${m(5)} AND ${jobs.paused} = 0))
-        AND ${unlessBusyAt ? sql`${jobs.status} != 'IN_PROGRESS' AND (${jobs.nextRunAt} IS NULL OR ${jobs.nextRunAt} > ${unlessBusyAt.getTime()})` : sql`1`}`,
+        AND ${unlessBusyAt ? sql`${jobs.status} != 'IN_PROGRESS' AND (${jobs.nextRunAt} IS NULL OR ${jobs.nextRunAt} > ${unlessBusyAt.getTime()})` : sql`1`}
+      -- In id order (each row's id is its offset in the list): rows appended to the table's end fill its
+      -- pages; out of order (as the window above sorts them), they split pages and leave them half full.
+      ORDER BY m.key`,
     )
     .onConflictDoNothing()
     .returning();
