@@ -43,7 +43,7 @@ UPDATE jobs SET latestRunId = (SELECT max(id) FROM runs WHERE runs.jobId = jobs.
 INSERT INTO deliveries (runId, jobId, webhookId, event, url, body, state, attempts, createdAt, deliveredAt)
   SELECT id, jobId, 'whd_' || jobId || '_' || number, 'job.completed', 'https://hooks.example/in', NULL, 'DELIVERED', 1, completedAt, completedAt FROM runs;
 INSERT INTO webhook_logs (jobId, runId, deliveryId, attempt, url, requestBody, responseStatus, responseBody, durationMs, sentAt)
-  SELECT jobId, id, 'whd_' || jobId || '_' || number, 1, 'https://hooks.example/in', NULL, 200, '{"ok":true}', 12, completedAt FROM runs;
+  SELECT jobId, id, NULL, 1, 'https://hooks.example/in', NULL, 200, '{"ok":true}', 12, completedAt FROM runs;
 COMMIT;`);
 const count = () => sqlite("SELECT (SELECT count(*) FROM runs) runs, (SELECT count(*) FROM deliveries) deliveries, (SELECT count(*) FROM webhook_logs) logs")[0];
 const before = count();

@@ -114,7 +114,7 @@ export function seedLarge(file, { jobs = 1_000_000, now = Date.now(), log = cons
     step(
       "webhook_logs",
       `INSERT INTO webhook_logs (jobId, runId, deliveryId, series, attempt, url, requestBody, responseStatus, responseBody, error, durationMs, sentAt, nextRetryAt)
-       SELECT d.jobId, d.runId, d.webhookId, 1, a.a, d.url, NULL,
+       SELECT d.jobId, d.runId, NULL, 1, a.a, d.url, NULL,
          CASE WHEN d.state = 'DELIVERED' AND a.a = d.attempts THEN 200 WHEN a.a = 2 AND d.state = 'FAILED' THEN NULL ELSE 500 END,
          CASE WHEN d.state = 'DELIVERED' AND a.a = d.attempts THEN '{"ok":true}' ELSE '"Internal Server Error"' END,
          CASE WHEN d.state = 'DELIVERED' AND a.a = d.attempts THEN NULL WHEN a.a = 2 AND d.state = 'FAILED' THEN 'fetch failed: connection refused' ELSE 'receiver answered HTTP 500' END,

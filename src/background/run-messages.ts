@@ -191,7 +191,7 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
       await db.batch(attemptWrites(db, plans));
       grouped = true;
     } catch (err) {
-      logFailure("consumer.batch_failed", { runs: plans.map((p) => p.log.deliveryId), then: "each attempt is written on its own" }, err);
+      logFailure("consumer.batch_failed", { runs: plans.map((p) => p.settled.delivery.runId), then: "each attempt is written on its own" }, err);
     }
   }
   const results = await Promise.all(

@@ -3,6 +3,8 @@
  * written per insert): an insert takes the next id after both the table's largest and its high-water
  * mark, the largest id it ever gave, which a trigger records only when the newest rows are deleted
  * (migration 0012). A plain insert writes its row and its indexes, nothing else.
+ * The triggers are hand-written SQL that drizzle-kit does not know: a migration that rebuilds `runs` or
+ * `webhook_logs` must create them again (test/delete.test.ts purges the newest job and fails without them).
  */
 import { type SQL, sql } from "drizzle-orm";
 import { highWater, runs, webhookLogs } from "./schema";

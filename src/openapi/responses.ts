@@ -40,7 +40,8 @@ export const jobWithNextRuns = job.extend({ nextRuns: z.array(z.date()).meta({ d
 
 export const run = runRow.extend({ delivery: delivery.nullable() }).meta({ id: "Run", description: "One execution of a job, with what ran frozen" });
 
-export const log = createSelectSchema(webhookLogs, { requestBody: () => z.unknown(), responseBody: () => z.unknown() }).meta({
+// deliveryId is stored only where it differs from its delivery's webhook-id; reads always fill it in.
+export const log = createSelectSchema(webhookLogs, { requestBody: () => z.unknown(), responseBody: () => z.unknown(), deliveryId: () => z.string() }).meta({
   id: "WebhookLog",
   description: "One attempt of a delivery: the exact bytes sent and what came back",
 });
