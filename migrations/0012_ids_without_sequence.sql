@@ -2,13 +2,14 @@
 -- `runs` and `webhook_logs` lose AUTOINCREMENT: its sqlite_sequence row was one more row written per
 -- insert. Ids are still never given twice: an insert takes the next id after both the table's largest
 -- and `high_water`, the largest id the table ever gave, which a trigger writes only when the newest
--- rows are deleted (src/db/ids.ts). It starts from AUTOINCREMENT's own record.
+-- rows are deleted (src/db/ids.ts). It starts from AUTOINCREMENT's own record (none on a database that
+-- never had a row: a restore's backup then brings its own).
 CREATE TABLE `high_water` (
 	`name` text PRIMARY KEY NOT NULL,
 	`id` integer NOT NULL
 );
 --> statement-breakpoint
-INSERT INTO `high_water` ("name", "id") SELECT "name", "seq" FROM `sqlite_sequence` WHERE "name" IN ('runs', 'webhook_logs');--> statement-breakpoint
+INSERT INTO `high_water` ("name", "id") SELECT "name", "seq" FROM `sqlite_sequence` WHERE "name" IN ('runs', 'webhook_logs') AND "seq" > 0;--> statement-breakpoint
 -- SQLite rebuilds a table to drop AUTOINCREMENT. D1 keeps foreign keys on, and dropping `runs` would
 -- cascade to `deliveries`: its rows wait in a plain copy while `runs` is rebuilt, then come back.
 CREATE TABLE `__deliveries_copy` AS SELECT * FROM `deliveries`;--> statement-breakpoint
