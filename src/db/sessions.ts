@@ -17,7 +17,7 @@ export const BOOKMARK_HEADER = "x-d1-bookmark";
 export const BOOKMARK_COOKIE = "d1_bookmark";
 
 /** D1's bookmark: four hex groups (a position in the database's history, sortable as text). */
-const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
+export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 
 export const bookmarkHeaders = z.object({
   [BOOKMARK_HEADER]: z.string().regex(BOOKMARK, `must be a bookmark as an earlier response's ${BOOKMARK_HEADER} header gave it`).optional(),
