@@ -1,11 +1,14 @@
 /**
  * Read replicas through D1's Sessions API (src/db/sessions.ts): every response names the point of the
  * database's history it read (`x-d1-bookmark`), a client that sends it back reads at least that recent
- * a copy, and a signed-in browser keeps it in a cookie. Local D1 has no replicas, but it keeps real
- * bookmarks: each write moves the database's bookmark on, so the tests read the sessions' own answers.
+ * a copy, and a signed-in browser keeps it in a cookie. Local D1 has no replicas and answers every
+ * session from the one copy, but it keeps real bookmarks (each write moves them on). Where a session
+ * starts is read from the real binding, observed: local D1 would answer the same whatever it was given.
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { Env } from "../src/env";
+import worker from "../src/index";
 import { API_TOKEN, call, countRows, createJob, ORIGIN, sessionCookie } from "./support/helpers";
 
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
@@ -80,5 +83,62 @@ describe("D1 sessions and bookmarks", () => {
     expect(odd.status).toBe(200);
     expect(bookmarkOf(odd)).toMatch(BOOKMARK);
   });
+
+  it("starts a read at the bookmark sent (header, else the browser's cookie), else anywhere; a change at the primary", async () => {
+    const { starts, within } = observed();
+    const mark = bookmarkOf(await apiCall("GET", "/api/jobs?limit=1"))!;
+    const get = (headers: Record<string, string>) => within(new Request(`${ORIGIN}/api/jobs?limit=1`, { headers: { authorization: `Bearer ${API_TOKEN}`, ...headers } }));
+    await get({});
+    await get({ "x-d1-bookmark": mark });
+    await get({ cookie: `d1_bookmark=${mark}` });
+    await get({ cookie: "d1_bookmark=not-one" });
+    const other = mark.replace(/.$/, (d) => (d === "0" ? "1" : "0"));
+    await get({ "x-d1-bookmark": other, cookie: `d1_bookmark=${mark}` });
+    // A change starts at the primary even with a bookmark: the primary is past every bookmark.
+    await within(
+      new Request(`${ORIGIN}/api/jobs`, { method: "POST", headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json", "x-d1-bookmark": mark }, body: JSON.stringify({ taskName: "Primary first" }) }),
+    );
+    expect(starts).toEqual(["first-unconstrained", mark, mark, "first-unconstrained", other, "first-primary"]);
+  });
+
+  it("never moves a browser's cookie back to an older bookmark (a slow poll answered by a lagging copy)", async () => {
+    const signedIn = await sessionCookie();
+    const now = bookmarkOf(await apiCall("GET", "/api/jobs?limit=1"))!;
+    const older = "00000000-00000000-00000000-00000000000000000000000000000000";
+    const newer = "ffffffff-ffffffff-ffffffff-ffffffffffffffffffffffffffffffff";
+    const page = (answered: string) =>
+      observed(() => answered).within(new Request(`${ORIGIN}/`, { headers: { accept: "text/html", cookie: `${signedIn}; d1_bookmark=${now}` } }));
+    const behind = await page(older);
+    expect(behind.status).toBe(200);
+    expect(behind.headers.get("x-d1-bookmark")).toBe(older);
+    expect(behind.headers.get("set-cookie") ?? "").not.toContain("d1_bookmark");
+    const ahead = await page(newer);
+    expect(ahead.headers.get("set-cookie")).toContain(`d1_bookmark=${newer}`);
+  });
 });
 
+/**
+ * The real binding with each session it opens recorded (where it started), and optionally the bookmark
+ * a session reports replaced, as a replica behind the primary would report one. The app runs on it.
+ */
+function observed(reports?: (real: string | null) => string | null) {
+  const starts: string[] = [];
+  const DB = new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop !== "withSession") {
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return (start: string) => {
+        starts.push(start);
+        const session = target.withSession(start);
+        if (!reports) return session;
+        return new Proxy(session, {
+          get: (real, name) => (name === "getBookmark" ? () => reports(real.getBookmark()) : (Reflect.get(real, name) as Function).bind(real)),
+        });
+      };
+    },
+  });
+  const observedEnv = { ...env, DB } as Env;
+  return { starts, within: (request: Request) => worker.fetch(request, observedEnv) };
+}

@@ -9,7 +9,7 @@
 import type { MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
-import type { AppEnv } from "../env";
+import { type AppEnv, withDb } from "../env";
 import { validate } from "../lib/validate";
 import { isLocalhost, SESSION_COOKIE } from "../security/session";
 
@@ -31,27 +31,38 @@ export const bindingOf = (db: D1Database): D1Database => bindings.get(db) ?? db;
 
 const reads = new Set(["GET", "HEAD"]);
 
+/**
+ * Where a request's session starts: a change at the primary (which is past any bookmark), a read at the
+ * bookmark it sent (a copy at least that recent), else wherever a copy can answer.
+ */
+export const sessionStart = (method: string, sent: string | undefined) => (!reads.has(method) ? "first-primary" : (sent ?? "first-unconstrained"));
+
 /** The request's session, from the bookmark it sent (a malformed header is a 400; a malformed cookie is ignored). */
 const session = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   // No binding (a broken deployment): the routes that need D1 say so (/health/ready names it).
   if (!c.env.DB) return next();
   const cookie = getCookie(c, BOOKMARK_COOKIE);
-  const sent = c.req.header(BOOKMARK_HEADER) ?? (cookie && BOOKMARK.test(cookie) ? cookie : undefined);
+  const kept = cookie && BOOKMARK.test(cookie) ? cookie : undefined;
+  const sent = c.req.header(BOOKMARK_HEADER) ?? kept;
   const binding = bindingOf(c.env.DB);
-  const current = binding.withSession(sent ?? (reads.has(c.req.method) ? "first-unconstrained" : "first-primary"));
+  const current = binding.withSession(sessionStart(c.req.method, sent));
   const db = current as unknown as D1Database;
   bindings.set(db, binding);
-  c.env = { ...c.env, DB: db };
+  c.env = withDb(c.env, db);
   await next();
-  const bookmark = current.getBookmark();
+  // Null when nothing ran yet (a streamed export reads after this point): the one sent still holds.
+  const bookmark = current.getBookmark() ?? sent;
   if (!bookmark) return;
   try {
     c.res.headers.set(BOOKMARK_HEADER, bookmark);
   } catch {
     return; // a response with immutable headers (none of the app's own): it goes out without one
   }
-  // A signed-in browser keeps it in a cookie, so the page after a change shows the change.
-  if (getCookie(c, SESSION_COOKIE) !== undefined) setCookie(c, BOOKMARK_COOKIE, bookmark, { path: "/", httpOnly: true, sameSite: "Lax", secure: !isLocalhost(c) });
+  // A signed-in browser keeps it in a cookie, so the page after a change shows the change. Only forward:
+  // a slow poll that read an older copy must not take the cookie back past a change made meanwhile.
+  if (getCookie(c, SESSION_COOKIE) !== undefined && (!kept || bookmark > kept)) {
+    setCookie(c, BOOKMARK_COOKIE, bookmark, { path: "/", httpOnly: true, sameSite: "Lax", secure: !isLocalhost(c) });
+  }
 };
 
 /** The middleware of every HTTP request: the bookmark header checked, then the session. */
