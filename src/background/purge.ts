@@ -6,7 +6,7 @@
  * orphaned. A delivery still under way is left to finish (its webhook is owed), and its job goes to the
  * back of the line meanwhile; the job's row goes last.
  */
-import { getDb } from "../db/client";
+import { changes, getDb, removed } from "../db/client";
 import { deletePurgedDeliveries } from "../webhooks/deliveries";
 import type { Env } from "../env";
 import { findDeletedJobs } from "../jobs/repository";
@@ -35,12 +35,6 @@ export interface PurgeReport {
   logsDeleted: number;
 }
 
-const changes = (result: unknown) => (result as D1Result).meta.changes;
-/**
- * Rows a DELETE ... RETURNING removed. Not its `changes`: D1 counts what triggers wrote too (the
- * high-water mark a delete of the newest row records, db/ids.ts).
- */
-const removed = (rows: readonly unknown[]) => rows.length;
 
 export async function purge(env: Env, now = new Date(), limits: PurgeLimits = PURGE_LIMITS): Promise<PurgeReport> {
   const db = getDb(env.DB);

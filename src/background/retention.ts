@@ -12,7 +12,7 @@
  * sweep (each minute) then runs another pass until it has caught up: retention keeps up with up to about
  * a pass's worth of runs a minute, not an hour (docs/performance.md measures the rate).
  */
-import { getDb } from "../db/client";
+import { changes, getDb, removed } from "../db/client";
 import { readCursor, writeCursor, type Cursor } from "../db/cursors";
 import { deleteDeliveries } from "../webhooks/deliveries";
 import { getConfig, type Env } from "../env";
@@ -56,13 +56,6 @@ export interface RetentionReport {
   behind: number;
 }
 
-/** Rows a statement deleted (D1's count: the rows it removed itself, never a cascade). */
-const changes = (result: unknown) => (result as D1Result).meta.changes;
-/**
- * Rows a DELETE ... RETURNING removed. Not its `changes`: D1 counts what triggers wrote too (the
- * high-water mark a delete of the newest row records, db/ids.ts).
- */
-const removed = (rows: readonly unknown[]) => rows.length;
 
 export async function retention(env: Env, now: Date, limits: RetentionLimits = RETENTION_LIMITS): Promise<RetentionReport> {
   const report: RetentionReport = { runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0, behind: 0 };

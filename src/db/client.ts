@@ -10,3 +10,12 @@ export function getDb(d1: D1Database) {
 }
 
 export type Db = ReturnType<typeof getDb>;
+
+/** Rows an UPDATE or DELETE of a batch changed (D1 counts what its triggers wrote too). */
+export const changes = (result: unknown) => (result as D1Result).meta.changes;
+
+/**
+ * Rows a DELETE ... RETURNING removed. Not its `changes`: D1 counts what triggers wrote too (the
+ * high-water mark a delete of the newest row records, db/ids.ts).
+ */
+export const removed = (rows: readonly unknown[]) => rows.length;
