@@ -8,7 +8,6 @@ import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { getDb } from "../db/client";
-import { bindingOf } from "../db/sessions";
 import { jobs } from "../db/schema";
 import { getConfig, type AppEnv, type Env } from "../env";
 import { logFailure } from "../lib/log";
@@ -32,8 +31,7 @@ async function check(name: string, work: () => unknown): Promise<Check> {
 }
 
 /** One primary-key probe of `jobs`: the binding works, the database answers, the migrations ran. */
-/** Asked of the primary, not of a replica through the request's session: ready means the primary answers. */
-const d1Answers = (env: Env) => getDb(bindingOf(env.DB)).select({ one: sql`1` }).from(jobs).limit(1);
+const d1Answers = (env: Env) => getDb(env.DB).select({ one: sql`1` }).from(jobs).limit(1);
 
 export const health = new Hono<AppEnv>()
   .get(
