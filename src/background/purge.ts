@@ -35,7 +35,6 @@ export interface PurgeReport {
   logsDeleted: number;
 }
 
-
 export async function purge(env: Env, now = new Date(), limits: PurgeLimits = PURGE_LIMITS): Promise<PurgeReport> {
   const db = getDb(env.DB);
   const report: PurgeReport = { jobsPurged: 0, runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0 };

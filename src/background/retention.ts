@@ -56,7 +56,6 @@ export interface RetentionReport {
   behind: number;
 }
 
-
 export async function retention(env: Env, now: Date, limits: RetentionLimits = RETENTION_LIMITS): Promise<RetentionReport> {
   const report: RetentionReport = { runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0, behind: 0 };
   const { retentionDays } = getConfig(env);
