@@ -1,5 +1,6 @@
 /** Reads of deliveries and their attempts: the delivery log listed newest first, and the sweep's stalled deliveries. */
 import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
@@ -19,18 +20,18 @@ export type ListedLog = LogView & { taskName: string; runNumber: number | null; 
 
 export const logView = <T extends WebhookLog>(row: T): Omit<T, "requestBody"> & { requestBody: unknown } => ({ ...row, requestBody: parseStored(row.requestBody) });
 
+/** The delivery of each log row, joined once for both of the values it lends the row. */
+const sentBy = alias(deliveries, "d");
+
 /**
  * A log row's columns, with the bytes its attempt sent and its webhook-id: its own copies where it has
  * them (rows written before 0010 and 0012 whose values were not their delivery's), else its delivery's
- * (primary-key lookups).
+ * (`sentBy`, joined by primary key).
  */
 const logColumns = () => ({
   ...getTableColumns(webhookLogs),
-  // Table-qualified by hand: in a select from one table Drizzle leaves its columns unqualified, and a bare
-  // "runId" inside the subquery would name the delivery's own column.
-  requestBody: sql<string | null>`coalesce("webhook_logs"."requestBody", (SELECT ${deliveryBodyOf("d")} FROM ${deliveries} d WHERE d."runId" = "webhook_logs"."runId"))`,
-  // The webhook-id likewise: the row's own where it kept one (before 0012, when it differed), else its delivery's.
-  deliveryId: sql<string>`coalesce("webhook_logs"."deliveryId", (SELECT d."webhookId" FROM ${deliveries} d WHERE d."runId" = "webhook_logs"."runId"))`,
+  requestBody: sql<string | null>`coalesce("webhook_logs"."requestBody", ${deliveryBodyOf("d")})`,
+  deliveryId: sql<string>`coalesce("webhook_logs"."deliveryId", "d"."webhookId")`,
 });
 
 export interface LogFilter {
@@ -71,6 +72,7 @@ export async function listLogs(db: Db, filter: LogFilter, limit: number, start: 
     db
       .select({ ...logColumns(), taskName: jobs.taskName, runNumber: runs.number, jobDeleted: sql<number>`${jobs.status} = ${DELETED}` })
       .from(webhookLogs)
+      .leftJoin(sentBy, eq(sentBy.runId, webhookLogs.runId))
       .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
       .leftJoin(runs, eq(runs.id, webhookLogs.runId))
       .where(sql`${webhookLogs.id} IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`)
@@ -87,7 +89,13 @@ export async function listLogs(db: Db, filter: LogFilter, limit: number, start: 
 /** The attempts of these runs, newest first, at most `limit` per call. */
 export async function listRunLogs(db: Db, runIds: number[], limit: number): Promise<LogView[]> {
   if (runIds.length === 0) return [];
-  const rows = await db.select(logColumns()).from(webhookLogs).where(inArray(webhookLogs.runId, runIds)).orderBy(desc(webhookLogs.id)).limit(limit);
+  const rows = await db
+    .select(logColumns())
+    .from(webhookLogs)
+    .leftJoin(sentBy, eq(sentBy.runId, webhookLogs.runId))
+    .where(inArray(webhookLogs.runId, runIds))
+    .orderBy(desc(webhookLogs.id))
+    .limit(limit);
   return rows.map(logView);
 }
 
