@@ -202,7 +202,7 @@ try {
   log("cost meter (workerd)");
   const costState = mkdtempSync(join(tmpdir(), "bench-cost-"));
   try {
-    results.cost = await measureCost(costState, receiver, json, { largeJobs: SIZES.large, largeScheduled: SIZES.large });
+    results.cost = await measureCost(costState, receiver, json, { largeJobs: SIZES.large, largeScheduled: SIZES.large, recurring: !QUICK });
     log(`cost meter done:\n${costTable(results.cost)}`);
   } finally {
     rmSync(costState, { recursive: true, force: true });
