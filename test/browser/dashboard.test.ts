@@ -10,7 +10,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`Skipping the browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium).`);
 
-const appUrl = inject("appUrl") ?? "";
+const appUrl = inject("appUrl");
 const shots = "docs/screenshots";
 const word = () => `w${Math.random().toString(36).slice(2, 10)}`;
 /** The development API token that `npm start` uses (config/local.env). */
@@ -138,7 +138,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/jobs", { timeout: 45_000 });
     await page.getByRole("button", { name: "Create job" }).click();
     expect((await answered).status()).toBe(422);
-    await expect.poll(() => page.locator("#taskName-error").textContent()).toBe("taskName must not be empty");
+    await expect.poll(() => page.locator("#taskName-error").textContent()).toBe("give the job a name");
     expect(await page.locator("#payload-error").textContent()).toMatch(/payload is not valid JSON/);
     expect(await page.getByLabel("Task name").getAttribute("aria-invalid")).toBe("true");
     // Let htmx finish swapping and settling the re-rendered form before typing into it.
@@ -147,7 +147,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.getByLabel("Task name").fill("valid name");
     expect(await page.getByLabel("Payload (a JSON object)").inputValue()).toBe("[1, 2]");
     await page.getByRole("button", { name: "Create job" }).click();
-    await expect.poll(() => page.locator("#payload-error").textContent()).toMatch(/payload must be a JSON object/);
+    await expect.poll(() => page.locator("#payload-error").textContent()).toMatch(/the payload must be a JSON object/);
     expect((await api("GET", "/api/jobs?limit=1&count=exact")).body.pagination.total).toBe(before);
   });
 
@@ -499,7 +499,7 @@ describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
     await page.locator("#modal dialog[open]").waitFor();
     await page.getByLabel("Payload (a JSON object)").fill("{ not json");
     await page.getByRole("button", { name: "Create job" }).click();
-    await expect.poll(() => page.locator("#taskName-error").textContent()).toBe("taskName must not be empty");
+    await expect.poll(() => page.locator("#taskName-error").textContent()).toBe("give the job a name");
     await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling"));
     const taskName = page.getByLabel("Task name");
     await taskName.fill("Corrected");

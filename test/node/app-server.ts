@@ -1,9 +1,10 @@
 /**
  * Starts the app as a user does (`npm start`: migrations, then wrangler dev) on a free port with its
- * own local state, for the browser tests. Nothing starts when there is no Chromium to drive.
+ * own local state, for the browser project: the dashboard in Chromium, and the OpenAPI document and the
+ * client generated from it, which need the app but no browser (they run without Chromium too).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -13,11 +14,9 @@ import { startedWithoutPortClash } from "./start-retry";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    appUrl: string | null;
+    appUrl: string;
   }
 }
-
-export const CHROMIUM = "/usr/bin/chromium";
 
 async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -34,10 +33,6 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
 }
 
 export default async function setup(project: TestProject) {
-  if (!existsSync(CHROMIUM)) {
-    project.provide("appUrl", null);
-    return;
-  }
   const port = await closedPort();
   const url = `http://127.0.0.1:${port}`;
   const state = mkdtempSync(join(tmpdir(), "scheduler-browser-"));
