@@ -100,9 +100,9 @@ describe("POST /jobs (create form)", () => {
     const before = await countRows("jobs");
     const res = await call("POST", "/jobs", form({ taskName: "  ", priority: "SOON", payload: "{oops" }), { ...formHeaders, ...htmx("job-form") });
     expect(res.status).toBe(422);
-    expect(res.body).toContain('<small id="taskName-error" class="field-error">taskName must not be empty</small>');
+    expect(res.body).toContain('<small id="taskName-error" class="field-error">give the job a name</small>');
     expect(res.body).toContain("priority must be one of HIGH, MEDIUM, LOW");
-    expect(res.body).toMatch(/id="payload-error" class="field-error">payload is not valid JSON/);
+    expect(res.body).toMatch(/id="payload-error" class="field-error">the payload is not valid JSON/);
     expect(res.body).toContain('aria-invalid="true"');
     expect(res.body).toContain("{oops");
     expect(await countRows("jobs")).toBe(before);
@@ -113,8 +113,8 @@ describe("POST /jobs (create form)", () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ taskName: "dup", priority: "LOW", payload: '{"k":1,"k":2}' }, /payload repeats the key &quot;k&quot; within one object/],
       [{ taskName: "dup", priority: "LOW", payload: '{"a":{"k":1,"\\u006b":2}}' }, /payload repeats the key &quot;k&quot;/],
-      [{ taskName: "\u200B\u200B", priority: "LOW", payload: "" }, /taskName must contain a visible character/],
-      [{ taskName: "abc\u202Eexe.pdf", priority: "LOW", payload: "" }, /taskName must not contain bidirectional control characters/],
+      [{ taskName: "\u200B\u200B", priority: "LOW", payload: "" }, /the task name must contain a visible character/],
+      [{ taskName: "abc\u202Eexe.pdf", priority: "LOW", payload: "" }, /the task name must not contain bidirectional control characters/],
       [{ taskName: "deep", priority: "LOW", payload: `${'{"a":'.repeat(25)}1${"}".repeat(25)}` }, /nested deeper than 20 levels/],
       [{ taskName: "proto", priority: "LOW", payload: '{"__proto__":{"x":1}}' }, /must not use the key __proto__/],
     ];
@@ -129,19 +129,19 @@ describe("POST /jobs (create form)", () => {
   it("answers a field sent twice with a 400 form that names it, and writes nothing", async () => {
     const job = await createJob();
     const before = await countRows("jobs");
-    const cases: [string, string, string][] = [
-      ["/jobs", "taskName=a&taskName=b&payload={}", "taskName"],
-      ["/jobs", "taskName=a&payload={}&payload=x", "payload"],
-      [`/jobs/${job.id}/edit`, `taskName=${job.taskName}&cron=1&cron=2`, "cron"],
+    const cases: [string, string, string, string][] = [
+      ["/jobs", "taskName=a&taskName=b&payload={}", "taskName", "the task name"],
+      ["/jobs", "taskName=a&payload={}&payload=x", "payload", "the payload"],
+      [`/jobs/${job.id}/edit`, `taskName=${job.taskName}&cron=1&cron=2`, "cron", "cron"],
     ];
-    for (const [path, body, field] of cases) {
+    for (const [path, body, field, words] of cases) {
       for (const headers of [formHeaders, { ...formHeaders, ...htmx("job-form") }]) {
         const res = await call("POST", path, body, headers);
         expect(res.status, `${path} ${body}`).toBe(400);
         expect(res.headers.get("content-type")).toMatch(/^text\/html/);
-        expect(res.body).toContain(`<small id="${field}-error" class="field-error">${field} was given more than once</small>`);
+        expect(res.body).toContain(`<small id="${field}-error" class="field-error">${words} was given more than once</small>`);
         // Also at the top: the field may be in a part of the form that is hidden.
-        expect(res.body).toMatch(new RegExp(`<p class="form-error" role="alert">${field} was given more than once</p>`));
+        expect(res.body).toMatch(new RegExp(`<p class="form-error" role="alert">${words} was given more than once</p>`));
       }
     }
     expect(await countRows("jobs")).toBe(before);
@@ -160,7 +160,7 @@ describe("POST /jobs (create form)", () => {
   it("rejects a payload that is JSON but not an object", async () => {
     const res = await call("POST", "/jobs", form({ taskName: "x", priority: "LOW", payload: "[1,2]" }), formHeaders);
     expect(res.status).toBe(422);
-    expect(res.body).toContain("payload must be a JSON object");
+    expect(res.body).toContain("the payload must be a JSON object, such as");
     expect(res.body).toMatch(/^<!doctype html>/);
   });
 });
@@ -448,9 +448,11 @@ describe("scheduling from the dashboard", () => {
     expect((await check("cron", { cron: "0 9 * * 1-5", limit: "0" })).body).toContain("At 09:00, Monday through Friday");
     expect((await check("limit", { cron: "0 9 * * 1-5", limit: "0" })).body).toContain('<small id="limit-error" class="field-error">at least 1 run, or leave it empty</small>');
     expect((await check("limit", { cron: "0 9 * * 1-5", limit: "3" })).body).toBe('<div id="limit-feedback" data-feedback-for="limit" aria-live="polite"></div>');
-    expect((await check("taskName", { taskName: " " })).body).toContain('<small id="taskName-error" class="field-error">taskName must not be empty</small>');
+    expect((await check("taskName", { taskName: " " })).body).toContain('<small id="taskName-error" class="field-error">give the job a name</small>');
     expect((await check("taskName", { taskName: "Digest" })).body).toBe('<div id="taskName-feedback" data-feedback-for="taskName" aria-live="polite"></div>');
-    expect((await check("payload", { payload: "[1]" })).body).toContain("payload must be a JSON object");
+    expect((await check("payload", { payload: "[1]" })).body).toContain("the payload must be a JSON object, such as {&quot;email&quot;: &quot;ada@example.com&quot;}, or left empty");
+    expect((await check("payload", { payload: "{" })).body).toMatch(/field-error">the payload is not valid JSON/);
+    expect((await check("webhookUrl", { webhookUrl: "ftp://example.com/hook" })).body).toContain('field-error">the webhook URL must be an http(s) URL</small>');
     expect((await check("priority", {})).status).toBe(404);
     // On the edit form an empty task name keeps the name, as saving it does.
     const edit = await call("POST", "/jobs/form-check?field=taskName&form=edit", form({ taskName: "", priority: "LOW", payload: "", when: "keep" }), htmx("taskName-feedback"));

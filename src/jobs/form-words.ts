@@ -12,6 +12,8 @@ type Wording = [pattern: RegExp, words: (values: JobFormFields) => string];
 const A_DATE_AND_TIME = "enter a date and time";
 
 const WORDINGS: Partial<Record<keyof JobFormFields, Wording[]>> = {
+  taskName: [[/must not be empty/, () => "give the job a name"]],
+  payload: [[/must be a JSON object/, () => 'the payload must be a JSON object, such as {"email": "ada@example.com"}, or left empty']],
   cron: [
     [/five fields|five-field|is not valid/, (v) => cronProblemInWords(v.cron) ?? "this is not a cron that can run: five fields (minute hour day month weekday), such as 0 9 * * 1-5"],
     [/never fires/, () => "this cron matches no date between the start and the end"],
@@ -42,8 +44,12 @@ const WORDINGS: Partial<Record<keyof JobFormFields, Wording[]>> = {
   ],
 };
 
+/** The fields' names as the form labels them, for the messages that have no wording of their own. */
+const LABELS: Record<string, string> = { taskName: "the task name", payload: "the payload", webhookUrl: "the webhook URL" };
+
 /** The error beside `field` in a person's words, for the API's `message` about it. */
 export function inWords(field: string, message: string, values: JobFormFields): string {
   const wording = WORDINGS[field as keyof JobFormFields]?.find(([pattern]) => pattern.test(message));
-  return wording ? wording[1](values) : message.replace(/^schedule\./, "");
+  if (wording) return wording[1](values);
+  return message.replace(/^schedule\./, "").replace(/^(taskName|payload|webhookUrl)\b/, (name) => LABELS[name]!);
 }
