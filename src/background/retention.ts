@@ -108,7 +108,8 @@ export async function retention(env: Env, now: Date, limits: RetentionLimits = R
   const writes = [];
   if (next?.at !== stored?.at || next?.id !== stored?.id) writes.push(writeCursor(db, CURSOR, next));
   if (Boolean(report.behind) !== Boolean(wasBehind)) writes.push(writeCursor(db, BEHIND, report.behind ? { at: now.getTime(), id: 0 } : null));
-  if (writes.length > 0) await db.batch(writes as [(typeof writes)[number], ...typeof writes]);
+  const [head, ...rest] = writes;
+  if (head) await db.batch([head, ...rest]);
   return report;
 }
 

@@ -11,7 +11,7 @@
 import { and, count, gte, lt, sql, type SQL } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
-import { deliveries, JOB_STATUSES, jobs, runHours, runs, type DeliveryState, type JobStatus, type RunHour } from "../db/schema";
+import { deliveries, JOB_STATUSES, jobs, runHours, runs, type DeliveryState, type JobStatus, type RunHour, type RunStatus } from "../db/schema";
 import { dueBy, finished, inProgress } from "../runs/conditions";
 import { statusIs } from "../jobs/state";
 
@@ -58,8 +58,8 @@ export function hourFigures(db: Db, from: SQL, until: SQL, finishedBy: SQL | nul
   ] as const;
 }
 
-export type HourFigureRows = [
-  { hour: number; status: string; n: number }[],
+export type HourFigureRows = readonly [
+  { hour: number; status: RunStatus; n: number }[],
   { hour: number; n: number }[],
   { hour: number; n: number }[],
 ];

@@ -8,7 +8,7 @@ import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
 import type { RunHour } from "../db/schema";
 import type { Env } from "../env";
-import { HOUR_MS, hourFigures, insertHours, latestRolledHour, type HourFigureRows } from "./repository";
+import { HOUR_MS, hourFigures, insertHours, latestRolledHour } from "./repository";
 import { addFigures, emptyHours, STATS_WINDOW_HOURS } from "./service";
 
 /**
@@ -25,7 +25,7 @@ export async function rollupHours(env: Env, now: Date): Promise<number> {
   // Hours before the window are never shown: a pass after a long stop starts at the window's first.
   const first = Math.max(Math.floor(now.getTime() / HOUR_MS) - (STATS_WINDOW_HOURS - 1), (latest?.hour ?? -Infinity) + 1);
   if (first > lastOver) return 0;
-  const figures = (await db.batch(hourFigures(db, sql`${first * HOUR_MS}`, sql`${(lastOver + 1) * HOUR_MS}`, null))) as HourFigureRows;
+  const figures = await db.batch(hourFigures(db, sql`${first * HOUR_MS}`, sql`${(lastOver + 1) * HOUR_MS}`, null));
   // Every hour is written, those in which nothing ran too: the next pass then has nothing to look at
   // until the next hour is over (one row read a minute, one written an hour).
   const hours = emptyHours(first, lastOver - first + 1);

@@ -6,7 +6,7 @@
  * bounded number of rows (see repository.ts); counts stop at COUNT_LIMIT.
  */
 import { getDb } from "../db/client";
-import { DELIVERY_STATES, JOB_STATUSES, type DeliveryState, type JobStatus, type RunHour } from "../db/schema";
+import { DELIVERY_STATES, JOB_STATUSES, type DeliveryState, type JobStatus } from "../db/schema";
 import type { Env } from "../env";
 import { COUNT_LIMIT, DELIVERY_SAMPLE, HOUR_MS, statsQueries, type HourFigureRows } from "./repository";
 
@@ -96,7 +96,7 @@ export async function getStats(env: Env, now = new Date()): Promise<Stats> {
 
   // Hours that are over come rolled up; the rest (from the first one not rolled up) from the runs.
   const hourly = emptyHours(firstHour, STATS_WINDOW_HOURS);
-  for (const row of rolled as RunHour[]) {
+  for (const row of rolled) {
     const bucket = hourly[row.hour - firstHour];
     if (!bucket) continue;
     bucket.started += row.started;
