@@ -56,7 +56,7 @@ export type AppEnv = { Bindings: Env };
 /**
  * The only message on the job queue: "work on run number `run` of `jobId`" (complete it if it is still
  * in progress, then its webhook). It carries no attempt number: the state lives in D1, so extra copies
- * are harmless. (Messages queued before runs were records say `runId` for the same number.)
+ * are harmless. (`runId` is accepted for the same number: what a deployment's older messages say.)
  */
 export interface JobMessage {
   jobId: string;

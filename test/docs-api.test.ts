@@ -1,6 +1,6 @@
 /**
- * docs/api.md, the API page people read, names every route path of the OpenAPI document the Worker
- * serves at /openapi.json, so a new route cannot ship undocumented. (The README and docs/ links are
+ * docs/api.md, the API page people read, names every route (method and path) of the OpenAPI document
+ * the Worker serves at /openapi.json in its route table, so a new route cannot ship undocumented. (The README and docs/ links are
  * checked in Node: test/e2e/docs-links.test.ts.)
  */
 import { describe, expect, it } from "vitest";
@@ -16,13 +16,31 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 export const namesPath = (text: string, path: string) =>
   forms(path).some((form) => new RegExp(`(?<![\\w/{}:.-])${escape(form)}(?![\\w/{}:-])`).test(text));
 
+const METHODS = ["get", "post", "put", "patch", "delete"];
+
+/** Whether a row of the page's route table (`| METHOD | paths | ... |`) gives `method` for `path`. */
+export const documentsRoute = (page: string, method: string, path: string) =>
+  page.split("\n").some((line) => {
+    const [, methods, paths] = line.split("|");
+    return methods !== undefined && paths !== undefined && methods.trim().split(/,\s*/).includes(method.toUpperCase()) && namesPath(paths, path);
+  });
+
 describe("docs/api.md", () => {
-  it("names every route path of the OpenAPI document", async () => {
+  it("names every route of the OpenAPI document, with its method, in the route table", async () => {
     const res = await call("GET", "/openapi.json", undefined, { authorization: null, cookie: null });
     expect(res.status).toBe(200);
-    const paths = Object.keys((res.body as { paths: Record<string, unknown> }).paths);
-    expect(paths.length).toBeGreaterThan(15);
-    expect(paths.filter((path) => !namesPath(apiPage, path))).toEqual([]);
+    const paths = (res.body as { paths: Record<string, Record<string, unknown>> }).paths;
+    const routes = Object.entries(paths).flatMap(([path, item]) => Object.keys(item).filter((key) => METHODS.includes(key)).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(routes.length).toBeGreaterThan(20);
+    expect(routes.filter((route) => !documentsRoute(apiPage, ...(route.split(" ") as [string, string])))).toEqual([]);
+  });
+
+  it("counts a route only where its row gives that method for that path", () => {
+    const table = "| GET | `/api/jobs/:id` | one job |\n| POST | `/api/jobs/:id/pause`, `/api/jobs/:id/resume` | stop |";
+    expect(documentsRoute(table, "get", "/api/jobs/{id}")).toBe(true);
+    expect(documentsRoute(table, "post", "/api/jobs/{id}/resume")).toBe(true);
+    expect(documentsRoute(table, "put", "/api/jobs/{id}")).toBe(false);
+    expect(documentsRoute(table, "get", "/api/jobs/{id}/pause")).toBe(false);
   });
 
   it("counts a path only where it is written whole", () => {

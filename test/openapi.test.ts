@@ -83,6 +83,17 @@ describe("GET /openapi.json", () => {
           : { type: "integer", minimum: 1, maximum: 999_999_999_999_999 };
       expect(schema, where).toEqual(expected);
     }
+    // Whatever its name: no parameter is a number typed as text (a digit pattern), and every integer has its range.
+    const parameters = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([method]) => METHODS.includes(method))
+        .flatMap(([method, op]) => (op.parameters ?? []).map((p: any) => [`${method} ${path} ${p.name}`, p.schema ?? {}] as const)),
+    );
+    expect(parameters.length).toBeGreaterThan(numeric.length);
+    for (const [where, schema] of parameters) {
+      expect(schema.type === "string" && /\\d|\[0-9\]/.test(schema.pattern ?? ""), `${where} is a number typed as text`).toBe(false);
+      if (schema.type === "integer") expect([schema.minimum, schema.maximum].every((n) => typeof n === "number"), where).toBe(true);
+    }
   });
 
   it("is public and the same document on every call", async () => {

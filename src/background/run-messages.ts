@@ -165,7 +165,7 @@ export async function processRunBatch(env: Env, refs: RunRef[], budget = inlineB
   const byWebhookId = new Map(claimed.map((delivery) => [delivery.webhookId, delivery]));
   // The other messages' runs, read together (starts, retries, copies of runs already done); if that
   // read fails, each message reads its own.
-  // (A second copy of a claimed run is not among them: it reads its own, as before.)
+  // (A second copy of a claimed run is not among them: it reads its own.)
   const unclaimed = refs.filter((ref) => !byWebhookId.has(webhookIdOf(ref)));
   const others = await runsRepo.findRunsByRefs(db, unclaimed).catch((err: unknown) => {
     logFailure("consumer.read_failed", { runs: unclaimed, then: "each message reads its own run" }, err);

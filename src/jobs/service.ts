@@ -188,9 +188,10 @@ export async function deleteJobs(env: Env, ids: string[]): Promise<{ deleted: st
 }
 
 /**
- * Runs the job now: a run due at once, started by the dispatcher when a slot is free (at once, unless
- * MAX_CONCURRENT_RUNS runs are in progress: then it waits its turn, SCHEDULED). 409 while the job runs
- * or already waits to. If its message cannot be queued the run fails with the reason (503).
+ * Runs the job now: a run due at once, made IN_PROGRESS by the same batch that inserts it when a slot
+ * is free and no run waits ahead of it (runs/lifecycle insertRuns); else it waits its turn SCHEDULED
+ * and the dispatcher starts it. 409 while the job runs or already waits to. If its message cannot be
+ * queued the run fails with the reason (503).
  */
 export async function runJob(env: Env, id: string): Promise<JobView> {
   const { started, notFound: missing, view } = await makeRuns(env, [id], (reason) => `Job '${id}' could not be started (${reason}); try again`);

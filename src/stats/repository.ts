@@ -1,6 +1,6 @@
 /**
  * The overview's figures in one D1 round trip, each read bounded: no counter is written on the
- * lifecycle's path (a job costs what it did before), and no read grows with the tables.
+ * lifecycle's path (the overview adds no write to a job), and no read grows with the tables.
  * - Jobs by status: each status counted through jobs_status_idx (IN_PROGRESS through its runs in
  *   progress) up to COUNT_LIMIT ("10 000+").
  * - Runs per hour: the hours that are over from run_hours (24 rows, written by the rollup pass), the
