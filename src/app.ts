@@ -9,6 +9,7 @@ import { ConfigError, misconfigured, type AppEnv } from "./env";
 import { DomainError, statusOfKind } from "./lib/errors";
 import { logFailure, requestLog } from "./lib/log";
 import { limitBody, rejectControlCharacters } from "./lib/validate";
+import { d1Sessions } from "./db/sessions";
 import { api } from "./routes/api";
 import { health } from "./routes/health";
 import { inboxRoutes } from "./routes/inbox";
@@ -50,6 +51,8 @@ export function createApp() {
   // Every route has a body limit (413), whether or not it reads a body.
   app.use("*", limitBody());
   app.use("*", rejectControlCharacters());
+  // Each request's queries in one D1 session: reads from a replica, a client's own writes seen (db/sessions.ts).
+  app.use("*", ...d1Sessions());
 
   app.route("/health", health);
   app.route("/api", api);

@@ -165,8 +165,19 @@ export const misconfigured = (err: ConfigError) => `Server misconfigured: check 
 
 const cache = new WeakMap<Env, Config>();
 
+/** The env a request's copy was made from (withDb), so per-deployment caches survive the copy. */
+const origins = new WeakMap<Env, Env>();
+
+/** `env` with another D1 handle (a request's session: db/sessions.ts), keeping its configuration cached once. */
+export function withDb(env: Env, db: D1Database): Env {
+  const copy = { ...env, DB: db };
+  origins.set(copy, origins.get(env) ?? env);
+  return copy;
+}
+
 /** Reads the configuration from the bindings; a bad value is a deployment error named in the message. */
 export function getConfig(env: Env): Config {
+  env = origins.get(env) ?? env;
   const cached = cache.get(env);
   if (cached) return cached;
   const parsed = configSchema.safeParse(

@@ -45,6 +45,21 @@ describe("GET /openapi.json", () => {
     expect(documentedOperations()).toEqual(served);
   });
 
+  it("names the x-d1-bookmark header on every operation and every answer, with the pattern the app checks", async () => {
+    const operations = Object.values(doc.paths).flatMap((item: any) => Object.values(item)) as any[];
+    expect(operations.length).toBeGreaterThan(15);
+    for (const op of operations) {
+      expect(op.parameters).toContainEqual({ $ref: "#/components/parameters/D1Bookmark" });
+      for (const response of Object.values(op.responses) as any[]) expect(response.headers["x-d1-bookmark"]).toEqual({ $ref: "#/components/headers/D1Bookmark" });
+    }
+    const parameter = (doc as any).components.parameters.D1Bookmark;
+    expect(parameter).toMatchObject({ in: "header", name: "x-d1-bookmark", required: false });
+    // A bookmark the app gave matches the documented pattern; one it refuses does not.
+    const given = (await call("GET", "/api/jobs?limit=1")).headers.get("x-d1-bookmark")!;
+    expect(given).toMatch(new RegExp(parameter.schema.pattern));
+    expect("yesterday").not.toMatch(new RegExp(parameter.schema.pattern));
+  });
+
   it("names each operation's parameters and body from the validators, with bearer security on /api", () => {
     const create = doc.paths["/api/jobs"]!.post;
     const body = create.requestBody.content["application/json"].schema;
@@ -56,7 +71,7 @@ describe("GET /openapi.json", () => {
     expect(list.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(["limit", "page", "search", "status", "priority"]));
     const status = list.parameters.find((p: any) => p.name === "status");
     expect(JSON.stringify(status.schema)).toContain("IN_PROGRESS");
-    expect(doc.paths["/api/runs/{runId}"]!.get.parameters).toEqual([expect.objectContaining({ in: "path", name: "runId", required: true })]);
+    expect(doc.paths["/api/runs/{runId}"]!.get.parameters).toEqual([expect.objectContaining({ in: "path", name: "runId", required: true }), { $ref: "#/components/parameters/D1Bookmark" }]);
     expect((doc as any).security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths["/health"]!.get.security).toEqual([]);
     for (const operation of documentedOperations()) {

@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import { generateSpecs } from "hono-openapi";
 import { z } from "zod";
+import { BOOKMARK, BOOKMARK_HEADER } from "../db/sessions";
 import type { AppEnv } from "../env";
 import { api } from "../routes/api";
 import { health } from "../routes/health";
@@ -67,8 +68,33 @@ function jsonSchemaOf(schema: z.ZodType) {
   return root;
 }
 
+const BOOKMARK_DESCRIPTION =
+  "Where in the database's history this request read and wrote (D1's Sessions API). Send the last one you got to be answered from a copy at least that recent: you read your own writes (docs/api.md).";
+
+type Operation = { parameters?: unknown[]; responses?: Record<string, { headers?: Record<string, unknown> }> };
+type Spec = { paths?: Record<string, Record<string, Operation>>; components?: Record<string, Record<string, unknown>> };
+
+/**
+ * The bookmark header on every operation: the middleware that handles it (db/sessions.ts) is app-wide,
+ * so no route's validators carry it.
+ */
+function withBookmarks(spec: Spec): Spec {
+  const components = (spec.components ??= {});
+  components.parameters = { ...components.parameters, D1Bookmark: { in: "header", name: BOOKMARK_HEADER, required: false, description: BOOKMARK_DESCRIPTION, schema: { type: "string", pattern: BOOKMARK.source } } };
+  components.headers = { ...components.headers, D1Bookmark: { description: `${BOOKMARK_DESCRIPTION} Absent when the request did not touch the database.`, schema: { type: "string" } } };
+  for (const item of Object.values(spec.paths ?? {})) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (!["get", "post", "put", "patch", "delete", "head"].includes(method)) continue;
+      operation.parameters = [...(operation.parameters ?? []), { $ref: "#/components/parameters/D1Bookmark" }];
+      for (const response of Object.values(operation.responses ?? {})) response.headers = { ...response.headers, [BOOKMARK_HEADER]: { $ref: "#/components/headers/D1Bookmark" } };
+    }
+  }
+  return spec;
+}
+
 let cached: Promise<unknown> | undefined;
 
 /** The document, built once per isolate (the routes do not change while it lives). */
-export const openApiDocument = () => (cached ??= generateSpecs(documented, { documentation: documentation as never, defaultValidationErrorResponse: false }));
+export const openApiDocument = () =>
+  (cached ??= generateSpecs(documented, { documentation: documentation as never, defaultValidationErrorResponse: false }).then((spec) => withBookmarks(spec as Spec)));
 

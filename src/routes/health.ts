@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { getDb } from "../db/client";
+import { bindingOf } from "../db/sessions";
 import { jobs } from "../db/schema";
 import { getConfig, type AppEnv, type Env } from "../env";
 import { logFailure } from "../lib/log";
@@ -31,7 +32,8 @@ async function check(name: string, work: () => unknown): Promise<Check> {
 }
 
 /** One primary-key probe of `jobs`: the binding works, the database answers, the migrations ran. */
-const d1Answers = (env: Env) => getDb(env.DB).select({ one: sql`1` }).from(jobs).limit(1);
+/** Asked of the primary, not of a replica through the request's session: ready means the primary answers. */
+const d1Answers = (env: Env) => getDb(bindingOf(env.DB)).select({ one: sql`1` }).from(jobs).limit(1);
 
 export const health = new Hono<AppEnv>()
   .get(

@@ -16,7 +16,7 @@ export const SESSION_HOURS = 12;
 
 type Ctx = Context<AppEnv>;
 
-const isLocalhost = (c: Ctx) => ["localhost", "127.0.0.1", "[::1]"].includes(new URL(c.req.url).hostname);
+export const isLocalhost = (c: Ctx) => ["localhost", "127.0.0.1", "[::1]"].includes(new URL(c.req.url).hostname);
 
 function sessionSecret(c: Ctx): string {
   const { sessionSecret } = getConfig(c.env);

@@ -6,6 +6,7 @@
  * bounded number of rows (see repository.ts); counts stop at COUNT_LIMIT.
  */
 import { getDb } from "../db/client";
+import { bindingOf } from "../db/sessions";
 import { DELIVERY_STATES, JOB_STATUSES, type DeliveryState, type JobStatus } from "../db/schema";
 import type { Env } from "../env";
 import { COUNT_LIMIT, DELIVERY_SAMPLE, HOUR_MS, statsQueries, type HourFigureRows } from "./repository";
@@ -54,11 +55,13 @@ const recent = new WeakMap<D1Database, { at: number; stats: Promise<Stats> }>();
 /** The figures, reused for up to STATS_MAX_AGE_MS per database within this isolate. */
 export function getRecentStats(env: Env): Promise<Stats> {
   const now = Date.now();
-  const cached = recent.get(env.DB);
+  // Per database, not per request's session (db/sessions.ts).
+  const db = bindingOf(env.DB);
+  const cached = recent.get(db);
   if (cached && now - cached.at < STATS_MAX_AGE_MS) return cached.stats;
   const stats = getStats(env, new Date(now));
-  recent.set(env.DB, { at: now, stats });
-  stats.catch(() => recent.delete(env.DB));
+  recent.set(db, { at: now, stats });
+  stats.catch(() => recent.delete(db));
   return stats;
 }
 

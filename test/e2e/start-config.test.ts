@@ -36,7 +36,14 @@ describe("npm start with a .dev.vars file", () => {
     await waitFor("the app to answer /health", async () => ((await fetch(`${base}/health`)).ok ? true : undefined), 90_000, app);
 
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-    const created = (await (await fetch(`${base}/api/jobs`, { method: "POST", headers, body: JSON.stringify({ taskName: "Dev vars target" }) })).json()) as any;
+    const creating = await fetch(`${base}/api/jobs`, { method: "POST", headers, body: JSON.stringify({ taskName: "Dev vars target" }) });
+    const created = (await creating.json()) as any;
+    // Under wrangler dev too, each answer names its D1 session's bookmark, and one sent back is taken.
+    const bookmark = creating.headers.get("x-d1-bookmark");
+    expect(bookmark).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/);
+    const reread = await fetch(`${base}/api/jobs/${created.data.id}`, { headers: { ...headers, "x-d1-bookmark": bookmark! } });
+    expect(reread.status).toBe(200);
+    expect(reread.headers.get("x-d1-bookmark")! >= bookmark!).toBe(true);
     expect((await fetch(`${base}/api/jobs/${created.data.id}/run`, { method: "POST", headers })).status).toBe(202);
     const job = await waitFor(
       "the run's webhook to be delivered",

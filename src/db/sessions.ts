@@ -1,0 +1,69 @@
+/**
+ * Read replicas, through D1's Sessions API. Every HTTP request runs its queries in one session: a read
+ * (GET, HEAD) may be answered by a replica, a change starts at the primary. The response carries the
+ * session's bookmark in `x-d1-bookmark` (and, for a signed-in browser, in a cookie), and a request that
+ * sends it back is answered from a copy at least that recent, so a client always reads its own writes.
+ * The queue consumer and the Cron Triggers use the primary, outside any session. On a database without
+ * replication every session is served by the primary: the same answers, one header more.
+ */
+import type { MiddlewareHandler } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { z } from "zod";
+import { type AppEnv, withDb } from "../env";
+import { validate } from "../lib/validate";
+import { isLocalhost, SESSION_COOKIE } from "../security/session";
+
+export const BOOKMARK_HEADER = "x-d1-bookmark";
+export const BOOKMARK_COOKIE = "d1_bookmark";
+
+/** D1's bookmark: four hex groups (a position in the database's history, sortable as text). */
+export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
+
+export const bookmarkHeaders = z.object({
+  [BOOKMARK_HEADER]: z.string().regex(BOOKMARK, `must be a bookmark as an earlier response's ${BOOKMARK_HEADER} header gave it`).optional(),
+});
+
+/** The binding behind each request's session: per-database caches key on it, not on the session. */
+const bindings = new WeakMap<object, D1Database>();
+
+/** The database binding `db` reads (itself outside a request's session). */
+export const bindingOf = (db: D1Database): D1Database => bindings.get(db) ?? db;
+
+const reads = new Set(["GET", "HEAD"]);
+
+/**
+ * Where a request's session starts: a change at the primary (which is past any bookmark), a read at the
+ * bookmark it sent (a copy at least that recent), else wherever a copy can answer.
+ */
+export const sessionStart = (method: string, sent: string | undefined) => (!reads.has(method) ? "first-primary" : (sent ?? "first-unconstrained"));
+
+/** The request's session, from the bookmark it sent (a malformed header is a 400; a malformed cookie is ignored). */
+const session = (): MiddlewareHandler<AppEnv> => async (c, next) => {
+  // No binding (a broken deployment): the routes that need D1 say so (/health/ready names it).
+  if (!c.env.DB) return next();
+  const cookie = getCookie(c, BOOKMARK_COOKIE);
+  const kept = cookie && BOOKMARK.test(cookie) ? cookie : undefined;
+  const sent = c.req.header(BOOKMARK_HEADER) ?? kept;
+  const binding = bindingOf(c.env.DB);
+  const current = binding.withSession(sessionStart(c.req.method, sent));
+  const db = current as unknown as D1Database;
+  bindings.set(db, binding);
+  c.env = withDb(c.env, db);
+  await next();
+  // Null when nothing ran yet (a streamed export reads after this point): the one sent still holds.
+  const bookmark = current.getBookmark() ?? sent;
+  if (!bookmark) return;
+  try {
+    c.res.headers.set(BOOKMARK_HEADER, bookmark);
+  } catch {
+    return; // a response with immutable headers (none of the app's own): it goes out without one
+  }
+  // A signed-in browser keeps it in a cookie, so the page after a change shows the change. Only forward:
+  // a slow poll that read an older copy must not take the cookie back past a change made meanwhile.
+  if (getCookie(c, SESSION_COOKIE) !== undefined && (!kept || bookmark > kept)) {
+    setCookie(c, BOOKMARK_COOKIE, bookmark, { path: "/", httpOnly: true, sameSite: "Lax", secure: !isLocalhost(c) });
+  }
+};
+
+/** The middleware of every HTTP request: the bookmark header checked, then the session. */
+export const d1Sessions = () => [validate("header", bookmarkHeaders) as MiddlewareHandler, session()] as const;
