@@ -132,7 +132,8 @@ export async function startWorkerd(kind, { state, vars = {}, inspectorPort, mini
   // stops reading workerd's stdout; under a load's log volume workerd blocks on its full stdout before it
   // answers, and the two processes wait on each other for good (the peer bench's hangs).
   const scheduled = async (at = new Date(), cron = "* * * * *") => {
-    const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(cron)}&time=${at.getTime()}`);
+    // Miniflare's header naming the Worker: without it the request goes to the assets router, which has no scheduled().
+    const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(cron)}&time=${at.getTime()}`, { headers: { "MF-Route-Override": kind } });
     if (!res.ok) throw new Error(`the scheduled() handler failed (${res.status}): ${await res.text()}`);
   };
   const ticker = kind === "app" && sweepEverySeconds > 0 ? setInterval(() => scheduled().catch(() => undefined), sweepEverySeconds * 1000) : undefined;
