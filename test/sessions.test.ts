@@ -69,6 +69,9 @@ describe("D1 sessions and bookmarks", () => {
     expect(kept).toMatch(BOOKMARK);
     expect(cookie).toMatch(/HttpOnly/i);
     expect(cookie).toMatch(/SameSite=Lax/i);
+    // For every page (not only this job's path), and for a few minutes: replicas lag seconds behind.
+    expect(cookie).toMatch(/Path=\/(;|$)/);
+    expect(cookie).toMatch(/Max-Age=300/);
     expect(kept).toBe(bookmarkOf(ran));
 
     // The page after the change, read with the cookie (no header): the run is there, and the page's own
@@ -82,6 +85,16 @@ describe("D1 sessions and bookmarks", () => {
     const odd = await call("GET", `/jobs/${job.id}`, undefined, { accept: "text/html", cookie: `${signedIn}; d1_bookmark=not-a-bookmark` });
     expect(odd.status).toBe(200);
     expect(bookmarkOf(odd)).toMatch(BOOKMARK);
+
+    // Signing out takes the bookmark with the session.
+    const out = await call("POST", "/logout", undefined, { "content-type": "application/x-www-form-urlencoded", cookie: `${signedIn}; d1_bookmark=${kept}` });
+    expect(out.headers.get("set-cookie") ?? "").toMatch(/d1_bookmark=;.*Max-Age=0/);
+  });
+
+  it("takes an empty bookmark header as none, as D1 does", async () => {
+    const res = await apiCall("GET", "/api/jobs?limit=1", { "x-d1-bookmark": "" });
+    expect(res.status).toBe(200);
+    expect(bookmarkOf(res)).toMatch(BOOKMARK);
   });
 
   it("starts a read at the bookmark sent (header, else the browser's cookie), else anywhere; a change at the primary", async () => {
@@ -103,17 +116,24 @@ describe("D1 sessions and bookmarks", () => {
 
   it("never moves a browser's cookie back to an older bookmark (a slow poll answered by a lagging copy)", async () => {
     const signedIn = await sessionCookie();
+    const job = await createJob({ taskName: "Polled" });
     const now = bookmarkOf(await apiCall("GET", "/api/jobs?limit=1"))!;
     const older = "00000000-00000000-00000000-00000000000000000000000000000000";
     const newer = "ffffffff-ffffffff-ffffffff-ffffffffffffffffffffffffffffffff";
-    const page = (answered: string) =>
-      observed(() => answered).within(new Request(`${ORIGIN}/`, { headers: { accept: "text/html", cookie: `${signedIn}; d1_bookmark=${now}` } }));
-    const behind = await page(older);
-    expect(behind.status).toBe(200);
-    expect(behind.headers.get("x-d1-bookmark")).toBe(older);
-    expect(behind.headers.get("set-cookie") ?? "").not.toContain("d1_bookmark");
-    const ahead = await page(newer);
-    expect(ahead.headers.get("set-cookie")).toContain(`d1_bookmark=${newer}`);
+    const headers = { cookie: `${signedIn}; d1_bookmark=${now}` };
+    // A read never sets it, whatever copy answered: a poll sent before a change and answered after the
+    // change's response must not replace the newer cookie the change set.
+    for (const answered of [older, newer]) {
+      const read = await observed(() => answered).within(new Request(`${ORIGIN}/jobs/${job.id}`, { headers: { accept: "text/html", ...headers } }));
+      expect(read.status).toBe(200);
+      expect(read.headers.get("x-d1-bookmark")).toBe(answered);
+      expect(read.headers.get("set-cookie") ?? "").not.toContain("d1_bookmark");
+    }
+    // A change sets it, forward only.
+    const change = (answered: string) =>
+      observed(() => answered).within(new Request(`${ORIGIN}/jobs/${job.id}/cancel`, { method: "POST", headers: { "hx-request": "true", "content-type": "application/x-www-form-urlencoded", origin: ORIGIN, ...headers } }));
+    expect((await change(older)).headers.get("set-cookie") ?? "").not.toContain("d1_bookmark");
+    expect((await change(newer)).headers.get("set-cookie")).toContain(`d1_bookmark=${newer}`);
   });
 });
 

@@ -19,8 +19,19 @@ export const BOOKMARK_COOKIE = "d1_bookmark";
 /** D1's bookmark: four hex groups (a position in the database's history, sortable as text). */
 export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 
+/**
+ * How long a browser keeps its bookmark: replicas lag seconds behind, so after a few minutes any copy has
+ * the change, and a bookmark no copy will reach (one from a database since replaced) does not outlive it.
+ */
+export const BOOKMARK_COOKIE_SECONDS = 300;
+
 export const bookmarkHeaders = z.object({
-  [BOOKMARK_HEADER]: z.string().regex(BOOKMARK, `must be a bookmark as an earlier response's ${BOOKMARK_HEADER} header gave it`).optional(),
+  // Empty is no bookmark, as D1 reads it (a client that echoes `getBookmark() ?? ""` sends one).
+  [BOOKMARK_HEADER]: z
+    .string()
+    .transform((value) => value.trim() || undefined)
+    .pipe(z.string().regex(BOOKMARK, `must be a bookmark as an earlier response's ${BOOKMARK_HEADER} header gave it`).optional())
+    .optional(),
 });
 
 /** The binding behind each request's session: per-database caches key on it, not on the session. */
@@ -43,7 +54,7 @@ const session = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   if (!c.env.DB) return next();
   const cookie = getCookie(c, BOOKMARK_COOKIE);
   const kept = cookie && BOOKMARK.test(cookie) ? cookie : undefined;
-  const sent = c.req.header(BOOKMARK_HEADER) ?? kept;
+  const sent = c.req.header(BOOKMARK_HEADER)?.trim() || kept;
   const binding = bindingOf(c.env.DB);
   const current = binding.withSession(sessionStart(c.req.method, sent));
   const db = current as unknown as D1Database;
@@ -58,10 +69,11 @@ const session = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   } catch {
     return; // a response with immutable headers (none of the app's own): it goes out without one
   }
-  // A signed-in browser keeps it in a cookie, so the page after a change shows the change. Only forward:
-  // a slow poll that read an older copy must not take the cookie back past a change made meanwhile.
-  if (getCookie(c, SESSION_COOKIE) !== undefined && (!kept || bookmark > kept)) {
-    setCookie(c, BOOKMARK_COOKIE, bookmark, { path: "/", httpOnly: true, sameSite: "Lax", secure: !isLocalhost(c) });
+  // A signed-in browser keeps a change's bookmark in a cookie, so the page after a change shows the change.
+  // Only a change sets it: a read answered by a lagging copy (a slow poll arriving after a change's
+  // response) would otherwise overwrite the browser's newer cookie with its older bookmark.
+  if (!reads.has(c.req.method) && getCookie(c, SESSION_COOKIE) !== undefined && (!kept || bookmark > kept)) {
+    setCookie(c, BOOKMARK_COOKIE, bookmark, { path: "/", httpOnly: true, sameSite: "Lax", secure: !isLocalhost(c), maxAge: BOOKMARK_COOKIE_SECONDS });
   }
 };
 

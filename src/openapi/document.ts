@@ -81,7 +81,7 @@ type Spec = { paths?: Record<string, Record<string, Operation>>; components?: Re
 function withBookmarks(spec: Spec): Spec {
   const components = (spec.components ??= {});
   components.parameters = { ...components.parameters, D1Bookmark: { in: "header", name: BOOKMARK_HEADER, required: false, description: BOOKMARK_DESCRIPTION, schema: { type: "string", pattern: BOOKMARK.source } } };
-  components.headers = { ...components.headers, D1Bookmark: { description: `${BOOKMARK_DESCRIPTION} Absent when the request did not touch the database.`, schema: { type: "string" } } };
+  components.headers = { ...components.headers, D1Bookmark: { description: `${BOOKMARK_DESCRIPTION} When the request read nothing before answering (a refusal, a streamed export), the one it sent, if any.`, schema: { type: "string" } } };
   for (const item of Object.values(spec.paths ?? {})) {
     for (const [method, operation] of Object.entries(item)) {
       if (!["get", "post", "put", "patch", "delete", "head"].includes(method)) continue;

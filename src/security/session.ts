@@ -7,6 +7,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { timingSafeEqual } from "hono/utils/buffer";
+import { BOOKMARK_COOKIE } from "../db/sessions";
 import { getConfig, type AppEnv } from "../env";
 import { NOT_CONFIGURED } from "./api-auth";
 import { tokenKey } from "./rate-limit";
@@ -41,7 +42,11 @@ export async function startSession(c: Ctx, token: string) {
   });
 }
 
-export const endSession = (c: Ctx) => deleteCookie(c, SESSION_COOKIE, { path: "/", secure: !isLocalhost(c) });
+/** Signs out: the session cookie goes, and the database bookmark it kept (db/sessions.ts) with it. */
+export function endSession(c: Ctx) {
+  deleteCookie(c, SESSION_COOKIE, { path: "/", secure: !isLocalhost(c) });
+  deleteCookie(c, BOOKMARK_COOKIE, { path: "/", secure: !isLocalhost(c) });
+}
 
 async function hasSession(c: Ctx): Promise<boolean> {
   const value = await getSignedCookie(c, sessionSecret(c), SESSION_COOKIE);
