@@ -212,7 +212,11 @@ describe("migrations 0010 to 0012 (fewer writes) on a database the version befor
 
     // Nothing lost: every job, run, delivery and key as it was; every log row with the bytes it sent.
     expect(await rows(db, "SELECT * FROM jobs ORDER BY rowid")).toEqual(before.jobs);
-    expect(await rows(db, "SELECT * FROM runs ORDER BY id")).toEqual(before.runs);
+    // (0013: each run holds its occurrence in occurrenceKey, unless it was cancelled.)
+    const runsAfter = await rows(db, "SELECT * FROM runs ORDER BY id");
+    expect(runsAfter.map(({ occurrenceKey: _, ...run }) => run)).toEqual(before.runs);
+    expect(runsAfter.map((r) => r.occurrenceKey)).toEqual(before.runs.map((r) => (r.status === "CANCELLED" ? null : r.occurrenceAt)));
+    expect(runsAfter.some((r) => r.occurrenceKey !== null)).toBe(true);
     const deliveriesAfter = await rows(db, `SELECT *, ${deliveryBytes("d")} AS sent FROM deliveries d ORDER BY runId`);
     expect(deliveriesAfter.map(({ sent, body: _, ...d }) => ({ ...d, body: sent }))).toEqual(before.deliveries);
     // ... a delivery's bytes built from its run's row, not stored, but for the one whose bytes differ.

@@ -316,7 +316,11 @@ describe("recurring schedules", () => {
     expect((await runRows(id))[0]).toMatchObject({ status: "CANCELLED", failureReason: "the schedule was paused" });
     const resumed = await call("POST", `/api/jobs/${id}/resume`);
     expect(resumed.body.data).toMatchObject({ paused: false, status: "SCHEDULED" });
-    expect((await runRows(id)).map((r) => r.status)).toEqual(["CANCELLED", "SCHEDULED"]);
+    const [skipped, next] = await runRows(id);
+    expect([skipped!.status, next!.status]).toEqual(["CANCELLED", "SCHEDULED"]);
+    // The same occurrence made again: a cancelled run gives its occurrence up (occurrenceKey), a live one holds it.
+    expect(next!.occurrenceAt).toBe(skipped!.occurrenceAt);
+    expect([skipped!.occurrenceKey, next!.occurrenceKey]).toEqual([null, next!.occurrenceAt]);
     expect((await call("POST", `/api/jobs/${id}/resume`)).status).toBe(409);
     const oneOff = (await create({})).body.data.id;
     expect((await call("POST", `/api/jobs/${oneOff}/pause`)).body.message).toMatch(/has no schedule to pause/);

@@ -119,14 +119,21 @@ export const runs = sqliteTable(
     failureReason: text("failureReason"),
     /** How many times the sweep re-queued this run because its message never came. */
     recoveries: integer("recoveries").notNull().default(0),
+    /**
+     * The occurrence this run holds: occurrenceAt until the run is cancelled, then null (a cancelled
+     * occurrence may be made again). Its own column so that starting and finishing a run, which change
+     * its status, leave runs_occurrence_idx alone: an index whose condition named the status was written
+     * again at each change (two index rows per occurrence).
+     */
+    occurrenceKey: integer("occurrenceKey"),
   },
   (t) => [
     uniqueIndex("runs_job_number_idx").on(t.jobId, t.number),
     // Each occurrence of a schedule is one run: a sweep running twice, a restart or a concurrent edit
     // cannot make it twice. (An occurrence cancelled by an edit of the schedule may be made again.)
     uniqueIndex("runs_occurrence_idx")
-      .on(t.jobId, t.occurrenceAt)
-      .where(sql`${t.occurrenceAt} IS NOT NULL AND ${t.status} != 'CANCELLED'`),
+      .on(t.jobId, t.occurrenceKey)
+      .where(sql`${t.occurrenceKey} IS NOT NULL`),
     // A schedule plans one occurrence at a time: two dispatchers that both make "the next one" (each
     // from its own clock) cannot leave a job with two planned occurrences that then run side by side.
     uniqueIndex("runs_planned_occurrence_idx")

@@ -106,7 +106,8 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
         CASE WHEN ${startsNow} THEN ${expectedEnd} ELSE ${m(3)} END,
         NULL,
         NULL,
-        0
+        0,
+        ${m(2)}
       FROM ${jsonEach(json)} AS m
       JOIN ${jobs} ON ${jobs.id} = ${m(0)}
       WHERE ${jobs.status} != 'DELETED'
@@ -150,11 +151,11 @@ export function retimeStarted(db: Db, retimes: { id: number; at: Date }[], start
   const m = (i: number) => field(i, "m.value");
   return db
     .update(runs)
-    .set({ dueAt: sql`${m(1)}`, occurrenceAt: sql`${m(1)}`, rank: sql`${m(1)} + ${offsetSql(runs.priority)}` })
+    .set({ dueAt: sql`${m(1)}`, occurrenceAt: sql`${m(1)}`, occurrenceKey: sql`${m(1)}`, rank: sql`${m(1)} + ${offsetSql(runs.priority)}` })
     .from(sql`${jsonEach(retimes.map((r) => [r.id, r.at.getTime()]))} AS m`)
     .where(
       sql`${runs.id} = ${m(0)} AND ${inProgress} AND ${runs.startedAt} = ${startedAt.getTime()}
-        AND NOT EXISTS (SELECT 1 FROM ${runs} o WHERE o."jobId" = ${runs.jobId} AND o."occurrenceAt" = ${m(1)} AND o.status != 'CANCELLED')`,
+        AND NOT EXISTS (SELECT 1 FROM ${runs} o WHERE o."jobId" = ${runs.jobId} AND o."occurrenceKey" = ${m(1)})`,
     );
 }
 
@@ -209,7 +210,8 @@ export async function failRuns(db: Db, refs: RunRef[], reason: string, now: Date
 }
 
 /** What a cancel writes, whoever cancels: the status, when, and why (the run's failure reason). */
-const cancelledWith = (reason: string | SQL, now: Date) => ({ status: "CANCELLED" as const, completedAt: now, expectedAt: null, failureReason: reason });
+/** A cancelled run gives up its occurrence (occurrenceKey): an edit of the schedule may make that occurrence again. */
+const cancelledWith = (reason: string | SQL, now: Date) => ({ status: "CANCELLED" as const, completedAt: now, expectedAt: null, failureReason: reason, occurrenceKey: null });
 
 /** SCHEDULED (or IN_PROGRESS, when `running` allows it) -> CANCELLED, each with its reason. Returns the runs cancelled. */
 export function cancelRuns(db: Db, cancels: { id: number; reason: string }[], now: Date, { running = false } = {}) {
