@@ -105,7 +105,7 @@ describe("a catch-up run takes its occurrence's time only if it starts", () => {
     const recurring = await createWith(e, { schedule: { cron: "* * * * *", missed: "once", overlap: "allow" } });
     const other = await createWith(e, { runAt: new Date(Date.now() + 60_000).toISOString() });
     const missedAt = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
-    await env.DB.prepare("UPDATE runs SET dueAt = ?1, occurrenceAt = ?1, rank = ?1 + 30000, expectedAt = NULL WHERE jobId = ?2").bind(missedAt, recurring.id).run();
+    await env.DB.prepare("UPDATE runs SET dueAt = ?1, occurrenceAt = ?1, occurrenceKey = ?1, rank = ?1 + 30000, expectedAt = NULL WHERE jobId = ?2").bind(missedAt, recurring.id).run();
     // The other run is due just after the missed one's catch-up time would put it (so, retimed, it would go second).
     await env.DB.prepare("UPDATE runs SET dueAt = ?1, rank = ?1 + 30000, expectedAt = NULL WHERE jobId = ?2").bind(Date.now() - 90_000, other.id).run();
     const [before] = await runRows(recurring.id);
@@ -163,7 +163,7 @@ describe("cancel is all or nothing", () => {
     const e: Env = { ...env, JOB_DURATION_SECONDS: "3600", JOB_QUEUE: queue };
     const job = await createWith(e, { schedule: { cron: "* * * * *" } });
     const [planned] = await runRows(job.id);
-    await env.DB.prepare("UPDATE runs SET dueAt = ?1, occurrenceAt = ?1, rank = ?1 + 30000 WHERE id = ?2").bind(Math.floor(Date.now() / 60_000) * 60_000, planned!.id).run();
+    await env.DB.prepare("UPDATE runs SET dueAt = ?1, occurrenceAt = ?1, occurrenceKey = ?1, rank = ?1 + 30000 WHERE id = ?2").bind(Math.floor(Date.now() / 60_000) * 60_000, planned!.id).run();
     await env.DB.prepare("UPDATE jobs SET scheduleCursor = ?1 WHERE id = ?2").bind(Math.floor(Date.now() / 60_000) * 60_000, job.id).run();
 
     const raced = interleave(env.DB, "cancelled by request", () => dispatch(e));
@@ -251,7 +251,7 @@ describe("one bad schedule never stalls dispatching", () => {
     // and its one occurrence was missed: the dispatcher must work out a catch-up time for it.
     const missedAt = Date.now() - 10 * 60_000;
     await env.DB.prepare(`UPDATE jobs SET schedule = json_set(schedule, '$.timezone', 'Mars/Olympus'), nextRunAt = ?1 WHERE id = ?2`).bind(missedAt, bad.id).run();
-    await env.DB.prepare("UPDATE runs SET dueAt = ?1, occurrenceAt = ?1, rank = ?1, expectedAt = NULL WHERE jobId = ?2").bind(missedAt, bad.id).run();
+    await env.DB.prepare("UPDATE runs SET dueAt = ?1, occurrenceAt = ?1, occurrenceKey = ?1, rank = ?1, expectedAt = NULL WHERE jobId = ?2").bind(missedAt, bad.id).run();
     // Before the dispatcher comes, its page still answers (its run to come, without the times after it).
     expect((await call("GET", `/api/jobs/${bad.id}`)).status).toBe(200);
     const before = await worker.fetch(new Request(`${ORIGIN}/jobs/${bad.id}`, { headers: { cookie: await sessionCookie(), accept: "text/html" } }), env);

@@ -321,6 +321,13 @@ describe("recurring schedules", () => {
     // The same occurrence made again: a cancelled run gives its occurrence up (occurrenceKey), a live one holds it.
     expect(next!.occurrenceAt).toBe(skipped!.occurrenceAt);
     expect([skipped!.occurrenceKey, next!.occurrenceKey]).toEqual([null, next!.occurrenceAt]);
+    // The key is the index's, not the API's: runs are shown with occurrenceAt alone.
+    const listed = (await call("GET", `/api/jobs/${id}/runs`)).body.data;
+    expect(listed).toHaveLength(2);
+    for (const run of [...listed, (await call("GET", `/api/runs/${next!.id}`)).body.data]) {
+      expect(run).toHaveProperty("occurrenceAt");
+      expect(run).not.toHaveProperty("occurrenceKey");
+    }
     expect((await call("POST", `/api/jobs/${id}/resume`)).status).toBe(409);
     const oneOff = (await create({})).body.data.id;
     expect((await call("POST", `/api/jobs/${oneOff}/pause`)).body.message).toMatch(/has no schedule to pause/);

@@ -27,7 +27,7 @@ export const delivery = createSelectSchema(deliveries)
   .extend({ id: z.string().meta({ description: "The webhook-id, the same on every attempt (receivers de-duplicate on it)", examples: ["whd_ck2x9f3a7_1"] }) })
   .meta({ id: "Delivery", description: "The webhook a finished run owes" });
 
-const runRow = createSelectSchema(runs, { payload: () => payload });
+const runRow = createSelectSchema(runs, { payload: () => payload }).omit({ occurrenceKey: true });
 
 /** The latest run as a job shows it: no copy of what ran. */
 const runSummary = runRow.omit({ taskName: true, payload: true, priority: true }).extend({ delivery: delivery.nullable() }).meta({ id: "RunSummary" });

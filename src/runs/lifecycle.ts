@@ -209,8 +209,10 @@ export async function failRuns(db: Db, refs: RunRef[], reason: string, now: Date
   return created.length;
 }
 
-/** What a cancel writes, whoever cancels: the status, when, and why (the run's failure reason). */
-/** A cancelled run gives up its occurrence (occurrenceKey): an edit of the schedule may make that occurrence again. */
+/**
+ * What a cancel writes, whoever cancels: the status, when, and why (the run's failure reason). A
+ * cancelled run gives up its occurrence (occurrenceKey): an edit of the schedule may make it again.
+ */
 const cancelledWith = (reason: string | SQL, now: Date) => ({ status: "CANCELLED" as const, completedAt: now, expectedAt: null, failureReason: reason, occurrenceKey: null });
 
 /** SCHEDULED (or IN_PROGRESS, when `running` allows it) -> CANCELLED, each with its reason. Returns the runs cancelled. */

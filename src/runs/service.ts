@@ -19,7 +19,7 @@ import { listRunLogs, type LogView } from "../webhooks/repository";
 import { dispatchInBackground, occurrenceRun, sendStartMessages } from "./dispatch";
 import { cancelRuns, insertRuns, type NewRun } from "./lifecycle";
 import { findCurrentRuns } from "./repository";
-import { type DeliveryDetail, deliveryDetail, type RunView, runView } from "./views";
+import { type DeliveryDetail, deliveryDetail, type RunView, runView, shownRun } from "./views";
 
 /** Attempts shown with a run: the newest ones (a delivery has at most 50 per series). */
 export const RUN_ATTEMPTS_SHOWN = 100;
@@ -47,7 +47,7 @@ export async function getRun(env: Env, runId: number): Promise<RunDetail> {
   const found = await repo.findRun(getDb(env.DB), runId);
   if (!found) throw notFound("Run", String(runId));
   const attempts = (await attemptsOf(env, [runId])).get(runId) ?? [];
-  return { ...found.run, delivery: found.delivery ? deliveryDetail(found.delivery) : null, attempts };
+  return { ...shownRun(found.run), delivery: found.delivery ? deliveryDetail(found.delivery) : null, attempts };
 }
 
 /**

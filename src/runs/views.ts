@@ -27,16 +27,24 @@ export function parseStored(text: string | null): unknown {
   }
 }
 
-/** A run as listed under its job: what ran, its times and status, and its delivery's state. */
-export type RunView = Run & { delivery: DeliveryView | null };
+/** A run as the API and the dashboard show it: without occurrenceKey, the index's copy of occurrenceAt. */
+export type ShownRun = Omit<Run, "occurrenceKey">;
 
-export const runView = (run: Run, delivery: Delivery | null): RunView => ({ ...run, delivery: delivery ? deliveryView(delivery) : null });
+export function shownRun(run: Run): ShownRun {
+  const { occurrenceKey: _key, ...shown } = run;
+  return shown;
+}
+
+/** A run as listed under its job: what ran, its times and status, and its delivery's state. */
+export type RunView = ShownRun & { delivery: DeliveryView | null };
+
+export const runView = (run: Run, delivery: Delivery | null): RunView => ({ ...shownRun(run), delivery: delivery ? deliveryView(delivery) : null });
 
 /** The latest run as a job shows it: no copy of what ran (the job's own fields are beside it). */
 export type RunSummary = Omit<RunView, "taskName" | "payload" | "priority">;
 
 export function runSummary(run: Run, delivery: Delivery | null): RunSummary {
-  const { taskName: _t, payload: _p, priority: _pr, ...rest } = run;
+  const { taskName: _t, payload: _p, priority: _pr, ...rest } = shownRun(run);
   return { ...rest, delivery: delivery ? deliveryView(delivery) : null };
 }
 
