@@ -91,6 +91,8 @@ function stopGroup(child) {
   });
 }
 
+const built = new Set();
+
 /**
  * Bundles like `wrangler deploy` (same code, minified) and runs it on workerd via Miniflare. The app's
  * sweep fires every `sweepEverySeconds` (15, as under `npm start`; 0: never), as the Cron Trigger
@@ -100,7 +102,12 @@ function stopGroup(child) {
 export async function startWorkerd(kind, { state, vars = {}, inspectorPort, minify = true, sweepEverySeconds = 15, silent = false } = {}) {
   const config = kind === "app" ? BENCH_CONFIG : "bench/baseline/wrangler.toml";
   const outdir = resolve(`bench/.build/${kind}`);
-  execFileSync("npx", ["wrangler", "deploy", "--dry-run", "-c", config, ...(config === BENCH_CONFIG ? ["--env", ""] : []), "--outdir", outdir, ...(minify ? [] : ["--minify=false"])], quiet);
+  // One build per kind and minification in a process: a restart (the cost meter's larger table) reuses it.
+  const build = `${kind} ${minify}`;
+  if (!built.has(build)) {
+    execFileSync("npx", ["wrangler", "deploy", "--dry-run", "-c", config, ...(config === BENCH_CONFIG ? ["--env", ""] : []), "--outdir", outdir, ...(minify ? [] : ["--minify=false"])], quiet);
+    built.add(build);
+  }
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   const bindings = kind === "app" ? { ...workerOptions.bindings, ...localVars(), ...vars } : workerOptions.bindings;
   const mf = new Miniflare({
