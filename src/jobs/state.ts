@@ -185,8 +185,12 @@ export function pointLatest(db: Db, runIds: number[], { onlyCancelledAt }: { onl
  * What each listed job shows from its runs: IN_PROGRESS while any of its runs is in progress, else
  * SCHEDULED while a run is to come (nextRunAt: the earliest), else the status of its latest run, else
  * PENDING. Index lookups only (runs_in_progress_idx, runs_job_scheduled_idx, the primary key).
+ *
+ * With `advance` (occurrences made earlier in the same batch), the jobs' schedule cursors and occurrence
+ * counts follow them in the same write: once each, whoever made them, and only for the schedule they were
+ * made from (see insertRuns' `schedule`). One UPDATE of the job row, not two: each counts a row written.
  */
-export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = false }: { started?: boolean } = {}) {
+export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = false, advance = [] }: { started?: boolean; advance?: NewRun[] } = {}) {
   const status = sql`CASE
     WHEN s.running THEN 'IN_PROGRESS'
     WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
@@ -199,41 +203,48 @@ export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = fal
     : sql`NULL`;
   return db
     .update(jobs)
-    .set({ nextRunAt: sql`s.nextAt`, status: sql`${status}`, latestRunId: sql`coalesce(s.startedNow, ${jobs.latestRunId})`, updatedAt: now })
+    .set({
+      nextRunAt: sql`s.nextAt`,
+      status: sql`${status}`,
+      latestRunId: sql`coalesce(s.startedNow, ${jobs.latestRunId})`,
+      scheduleCursor: sql`coalesce(s.advanceTo, ${jobs.scheduleCursor})`,
+      occurrences: sql`${jobs.occurrences} + (s.advanceTo IS NOT NULL)`,
+      updatedAt: now,
+    })
     .from(
       sql`(
         SELECT j.id,
                EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS') AS running,
                (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt,
                (SELECT r.status FROM ${runs} r WHERE r.id = j."latestRunId") AS latestStatus,
-               ${startedNow} AS startedNow
+               ${startedNow} AS startedNow,
+               ${advanceTo(advance)} AS advanceTo
         FROM ${jobs} j
         WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
           AND j.status != 'DELETED'
       ) AS s`,
     )
-    .where(sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR ${jobs.latestRunId} IS NOT coalesce(s.startedNow, ${jobs.latestRunId}))`);
+    .where(
+      sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR ${jobs.latestRunId} IS NOT coalesce(s.startedNow, ${jobs.latestRunId}) OR s.advanceTo IS NOT NULL)`,
+    );
 }
 
 /**
- * The jobs' schedule cursors and occurrence counts follow the occurrences made: once each, whoever made
- * them, and only for the schedule they were made from (see insertRuns' `schedule`).
+ * The occurrence job `j` (refreshJobs' row, as it is before that write) advances its cursor to: one of
+ * `nexts` for it that was made (one already planned for the job wins: runs_planned_occurrence_idx), past
+ * its cursor, after the run it follows left SCHEDULED, from the schedule the job still has (not paused),
+ * and, with jobWrittenAt, only if the job row was written then (by the resume earlier in the batch).
  */
-export function advanceCursors(db: Db, nexts: NewRun[]) {
+function advanceTo(nexts: NewRun[]): SQL {
+  if (nexts.length === 0) return sql`NULL`;
   const m = (i: number) => field(i, "m.value");
-  return db
-    .update(jobs)
-    .set({ scheduleCursor: sql`${m(1)}`, occurrences: sql`${jobs.occurrences} + 1` })
-    .from(sql`${jsonEach(nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null, n.afterCancelAt?.getTime() ?? null, n.jobWrittenAt?.getTime() ?? null]))} AS m`)
-    .where(
-      and(
-        sql`${jobs.id} = ${m(0)}`,
-        afterRunHolds(m(2), m(4)),
-        sql`(${m(5)} IS NULL OR ${jobs.updatedAt} = ${m(5)})`,
-        sql`(${m(3)} IS NULL OR (${jobs.schedule} = ${m(3)} AND ${jobs.paused} = 0))`,
-        sql`(${jobs.scheduleCursor} IS NULL OR ${jobs.scheduleCursor} < ${m(1)})`,
-        // Only an occurrence that was made (one already planned for the job wins: runs_planned_occurrence_idx).
-        sql`EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.jobId} = ${m(0)} AND ${runs.occurrenceAt} = ${m(1)} AND ${scheduled})`,
-      ),
-    );
+  const rows = nexts.map((n) => [n.jobId, n.occurrenceAt!.getTime(), n.afterRunId ?? null, n.schedule ?? null, n.afterCancelAt?.getTime() ?? null, n.jobWrittenAt?.getTime() ?? null]);
+  return sql`(SELECT ${m(1)} FROM ${jsonEach(rows)} AS m
+    WHERE ${m(0)} = j.id
+      AND ${afterRunHolds(m(2), m(4))}
+      AND (${m(5)} IS NULL OR j."updatedAt" = ${m(5)})
+      AND (${m(3)} IS NULL OR (j.schedule = ${m(3)} AND j.paused = 0))
+      AND (j."scheduleCursor" IS NULL OR j."scheduleCursor" < ${m(1)})
+      AND EXISTS (SELECT 1 FROM ${runs} WHERE ${runs.jobId} = ${m(0)} AND ${runs.occurrenceAt} = ${m(1)} AND ${scheduled})
+    LIMIT 1)`;
 }

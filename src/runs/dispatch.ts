@@ -10,7 +10,7 @@ import { MAX_QUEUE_DELAY_SECONDS } from "../background/backoff";
 import { getDb } from "../db/client";
 import { type Run, type Schedule } from "../db/schema";
 import { type Env, getConfig, type JobMessage } from "../env";
-import { advanceCursors, refreshJobs } from "../jobs/state";
+import { refreshJobs } from "../jobs/state";
 import { logCancelled, logFailure, logScheduled, logStarted, runFields } from "../lib/log";
 import { latestOccurrence, nextOccurrence, underLimit } from "../schedules/occurrences";
 import { cancelRuns, failRuns, insertRuns, type NewRun, retimeStarted, startRuns } from "./lifecycle";
@@ -192,8 +192,7 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
     // Catch-up runs take their new time only if this batch started them: one that lost its slot keeps its place.
     retimeStarted(db, catchUps.length > 0 ? catchUps : [{ id: -1, at: now }], startedAt),
     insertRuns(db, nexts),
-    advanceCursors(db, nexts),
-    refreshJobs(db, jobIds, startedAt, { started: true }),
+    refreshJobs(db, jobIds, startedAt, { started: true, advance: nexts }),
   ] as const);
 
   logCancelled(cancelled);

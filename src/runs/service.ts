@@ -9,7 +9,7 @@ import type { Delivery, Run } from "../db/schema";
 import { type Env, getConfig, type JobMessage } from "../env";
 import { answerOne, emptyResult, type ActionResult } from "../jobs/actions";
 import { errorText, getJob } from "../jobs/service";
-import { advanceCursors, pointLatest, refreshJobs } from "../jobs/state";
+import { pointLatest, refreshJobs } from "../jobs/state";
 import { conflict, notFound, unavailable } from "../lib/errors";
 import { logCancelled, logFailure, logScheduled } from "../lib/log";
 import { type PageRequest, readPage } from "../lib/pagination";
@@ -118,9 +118,8 @@ export async function cancelJobs(env: Env, ids: string[]): Promise<ActionResult>
     cancelRuns(db, cancels, now, { running: true }),
     createDeliveries(db, runs.map((run) => ({ jobId: run.jobId, number: run.number })), now, { url: webhookUrl, claimedUntil: null, onlyCancelledAt: now }),
     insertRuns(db, follows),
-    advanceCursors(db, follows),
     pointLatest(db, runs.map((run) => run.id), { onlyCancelledAt: now }),
-    refreshJobs(db, runs.map((run) => run.jobId), now),
+    refreshJobs(db, runs.map((run) => run.jobId), now, { advance: follows }),
   ]);
   logCancelled(cancelled);
   logScheduled(made);

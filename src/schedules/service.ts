@@ -8,7 +8,7 @@ import { getDb } from "../db/client";
 import type { Env } from "../env";
 import { answerOne, emptyResult, type ActionResult } from "../jobs/actions";
 import { findSchedules } from "../jobs/repository";
-import { advanceCursors, refreshJobs, setPaused } from "../jobs/state";
+import { refreshJobs, setPaused } from "../jobs/state";
 import { logCancelled, logFailure, logScheduled } from "../lib/log";
 import { occurrenceRun, sendStartMessages } from "../runs/dispatch";
 import { cancelScheduledOf, insertRuns, type NewRun } from "../runs/lifecycle";
@@ -69,7 +69,7 @@ export async function resumeJobs(env: Env, ids: string[]): Promise<ActionResult>
     }
   }
   if (resuming.length === 0) return result;
-  const [resumed, made] = await db.batch([setPaused(db, resuming, false, now), insertRuns(db, rows), advanceCursors(db, rows), refreshJobs(db, resuming, now)]);
+  const [resumed, made] = await db.batch([setPaused(db, resuming, false, now), insertRuns(db, rows), refreshJobs(db, resuming, now, { advance: rows })]);
   logScheduled(made);
   await sendStartMessages(env, made, now).catch((err: unknown) => logFailure("queue.send_failed", { jobIds: resuming, what: "start messages; the sweep sends them when due" }, err));
   const done = new Set(resumed.map((job) => job.id));
