@@ -127,7 +127,7 @@ describe("fencing", () => {
     const first = deliver("job-scheduler-runs", [slow]);
     // While attempt 1 is in flight, its lease runs out (as if its worker stalled) ...
     await new Promise((r) => setTimeout(r, 300));
-    await env.DB.prepare("UPDATE deliveries SET nextAttemptAt = 0 WHERE webhookId = ?").bind(`whd_${slow.jobId}_${slow.run}`).run();
+    await env.DB.prepare("UPDATE deliveries SET leaseUntil = 0 WHERE webhookId = ?").bind(`whd_${slow.jobId}_${slow.run}`).run();
     // ... and another copy of the message takes attempt 2, which is delivered.
     await deliver("job-scheduler-runs", [slow]);
     expect(await getJob(slow.jobId)).toMatchObject({ latestRun: { delivery: { state: "DELIVERED", attempts: 2 } } });

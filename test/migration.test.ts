@@ -181,6 +181,8 @@ describe("migrations 0010 to 0012 (fewer writes) on a database the version befor
     await db.batch([
       db.prepare("UPDATE deliveries SET body = ?1 WHERE runId = ?2").bind(legacy, legacyRun),
       db.prepare("UPDATE webhook_logs SET requestBody = ?1 WHERE runId = ?2").bind(legacy, legacyRun),
+      // An attempt in flight when the migration runs (its lease in nextAttemptAt, as before 0014).
+      db.prepare("UPDATE deliveries SET state = 'SENDING', nextAttemptAt = ?1 WHERE runId = (SELECT max(runId) FROM deliveries WHERE runId != ?2)").bind(Date.now() + 600_000, legacyRun),
     ]);
     const before = {
       jobs: await rows(db, "SELECT * FROM jobs ORDER BY rowid"),
@@ -218,7 +220,11 @@ describe("migrations 0010 to 0012 (fewer writes) on a database the version befor
     expect(runsAfter.map((r) => r.occurrenceKey)).toEqual(before.runs.map((r) => (r.status === "CANCELLED" ? null : r.occurrenceAt)));
     expect(runsAfter.some((r) => r.occurrenceKey !== null)).toBe(true);
     const deliveriesAfter = await rows(db, `SELECT *, ${deliveryBytes("d")} AS sent FROM deliveries d ORDER BY runId`);
-    expect(deliveriesAfter.map(({ sent, body: _, ...d }) => ({ ...d, body: sent }))).toEqual(before.deliveries);
+    expect(deliveriesAfter.map(({ sent, body: _, leaseUntil: __, ...d }) => ({ ...d, body: sent }))).toEqual(before.deliveries);
+    // (0014: an attempt in flight keeps its lease in leaseUntil too; the walk for first attempts starts now.)
+    expect(deliveriesAfter.map((d) => d.leaseUntil)).toEqual(before.deliveries.map((d) => (d.state === "SENDING" ? d.nextAttemptAt : null)));
+    expect(deliveriesAfter.filter((d) => d.leaseUntil !== null)).toHaveLength(1);
+    expect((await rows(db, "SELECT at FROM cursors WHERE name = 'first-attempts'"))[0]!.at).toBeGreaterThan(Date.now() - 60_000);
     // ... a delivery's bytes built from its run's row, not stored, but for the one whose bytes differ.
     expect(deliveriesAfter.filter((d) => d.body !== null).map((d) => [d.runId, d.body])).toEqual([[legacyRun, legacy]]);
     expect(before.deliveries.length).toBeGreaterThan(5);

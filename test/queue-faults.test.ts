@@ -144,3 +144,41 @@ describe("the real queue's retries and dead-letter queue", () => {
     await env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(run.jobId).run();
   });
 });
+
+describe("a worker that dies during a webhook's first attempt, its message lost too", () => {
+  it("leaves the attempt out of every index while it is in flight; the sweep finds it through its run and it is delivered, same bytes", async () => {
+    const run = await startLongRun();
+    await backdateRun(run.jobId, run.run, 3_600_000);
+    // The worker sends attempt 1, then dies before it records how it went: here, D1 refuses the write
+    // that settles it (the whole batch, log row included), and the message is never delivered again.
+    const webhookId = `whd_${run.jobId}_${run.run}`;
+    const name = `die_${run.jobId}`;
+    await env.DB.prepare(
+      `CREATE TRIGGER ${name} BEFORE UPDATE ON deliveries WHEN old.webhookId = '${webhookId}' AND old.state = 'SENDING' AND new.state != 'SENDING' BEGIN SELECT RAISE(ABORT, 'worker died'); END`,
+    ).run();
+    await deliver("job-scheduler-runs", [run], { ...quietEnv, WEBHOOK_TIMEOUT_MS: "100" });
+    await env.DB.prepare(`DROP TRIGGER ${name}`).run();
+    expect(await received(run.jobId)).toHaveLength(1);
+    const delivery = () => env.DB.prepare("SELECT state, attempts, nextAttemptAt, leaseUntil FROM deliveries WHERE webhookId = ?").bind(webhookId).first<Record<string, any>>();
+    const died = await delivery();
+    // In flight as far as D1 knows, and in no index: nextAttemptAt (deliveries_next_attempt_idx) is null.
+    expect(died).toMatchObject({ state: "SENDING", attempts: 1, nextAttemptAt: null });
+    expect(died!.leaseUntil).toBeGreaterThan(Date.now());
+
+    // Other tests here run sweeps on clocks hours ahead, which moved the walk's cursor past this run:
+    // back to where a sweep on the real clock would have left it.
+    const [finished] = await runRows(run.jobId);
+    await env.DB.prepare("UPDATE cursors SET at = ?1, id = 0 WHERE name = 'first-attempts'").bind(finished!.completedAt - 1).run();
+    // A sweep now leaves it alone: its run finished less than a lease and the grace ago (its worker may be alive).
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
+    expect(await delivery()).toMatchObject({ state: "SENDING", nextAttemptAt: null });
+    // Past both, the sweep walks past its run, finds it and queues it; the real queue sends attempt 2.
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 90_000, cron: "* * * * *" }), env);
+    await vi.waitUntil(async () => (await delivery())?.state === "DELIVERED", { timeout: 20_000, interval: 200 });
+    expect(await delivery()).toMatchObject({ state: "DELIVERED", attempts: 2, nextAttemptAt: null, leaseUntil: null });
+    const hooks = await received(run.jobId);
+    expect(hooks).toHaveLength(2);
+    expect(hooks[1]!.rawBody).toBe(hooks[0]!.rawBody);
+    expect(hooks[1]!.headers["webhook-id"]).toBe(webhookId);
+  }, 30_000);
+});

@@ -7,6 +7,7 @@
 import { getDb } from "../db/client";
 import type { Run } from "../db/schema";
 import { type DeliveryWithBody, type RunRef, webhookIdOf } from "../webhooks/body";
+import { leaseUntilOf } from "../webhooks/deliveries";
 import { getConfig, type Env } from "../env";
 import { logFailure } from "../lib/log";
 import { ack, type MessageOutcome, retryIn } from "./outcome";
@@ -124,7 +125,7 @@ async function startScheduled(dueAt: Date, dispatchOnce: DispatchOnce): Promise<
 /** Sends the attempt this batch claimed for the run (same lease), or handles the message afresh. */
 async function resumeClaim(env: Env, ref: RunRef, lease: Date, dispatchOnce: DispatchOnce): Promise<MessageOutcome> {
   const delivery = (await runsRepo.findRunByRef(getDb(env.DB), ref))?.delivery;
-  const ours = delivery?.state === "SENDING" && delivery.series === 1 && delivery.attempts === 1 && delivery.nextAttemptAt?.getTime() === lease.getTime();
+  const ours = delivery?.state === "SENDING" && delivery.series === 1 && delivery.attempts === 1 && leaseUntilOf(delivery)?.getTime() === lease.getTime();
   return ours ? sendClaimedAttempt(env, delivery) : processRunMessage(env, ref, dispatchOnce);
 }
 

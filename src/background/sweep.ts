@@ -2,11 +2,14 @@
  * The sweep (the Cron Trigger every minute; `npm start` fires it locally): starts due runs that no
  * message started (a lost message, a restart, a run that waited for a slot), queues the start message of
  * runs scheduled further ahead than a message can wait once they come near, queues again the runs in
- * progress and the deliveries whose message was lost, and fails a run whose completion could not be
- * recorded for an hour. It reads no user data and a bounded number of rows (partial indexes of
+ * progress and the deliveries whose message was lost (a first attempt whose worker died, found through its
+ * run), and fails a run whose completion could not be recorded for an hour. It reads no user data and a bounded number of rows (partial indexes of
  * unfinished work). Each phase stands alone: one that fails is logged and the others still run.
  */
 import { getDb } from "../db/client";
+import { type Cursor, readCursor, writeCursor } from "../db/cursors";
+import { indexUnsettledFirstAttempts } from "../webhooks/deliveries";
+import { deliveryLeaseUntil } from "../webhooks/attempts";
 import { findStalledDeliveries } from "../webhooks/repository";
 import { getConfig, type Env, type JobMessage } from "../env";
 import { logFailure } from "../lib/log";
@@ -15,7 +18,7 @@ import { purge } from "./purge";
 import { retention, retentionBehind } from "./retention";
 import { dispatch, MESSAGE_REACH_MS, sendStartMessages } from "../runs/dispatch";
 import { failRuns, markQueued, markRecovered } from "../runs/lifecycle";
-import { findOverdueRuns, findUnqueuedRuns } from "../runs/repository";
+import { findOverdueRuns, findUnqueuedRuns, finishedStepEnd } from "../runs/repository";
 
 /** How long past its expected time a run (or a delivery past its next attempt) may go quiet before the sweep acts. */
 export const DEFAULT_SWEEP_GRACE_SECONDS = 60;
@@ -31,6 +34,12 @@ const MAX_RECOVERY_PAUSE_MS = 15 * 60 * 1000;
 const SWEEP_BATCH = 100;
 /** Runs due within this long get their start message from the sweep (the next sweeps come well before). */
 const LOOKAHEAD_MS = 10 * 60 * 1000;
+
+/** The cursor of the walk of finished runs for first attempts whose worker died (the `cursors` table; migration 0014 starts it where it ran). */
+export const FIRST_ATTEMPTS_CURSOR = "first-attempts";
+/** Finished runs per step of that walk, and steps per sweep: 20 000 runs a minute (333 a second) keep it level. */
+const FIRST_ATTEMPT_STEP = 5_000;
+const FIRST_ATTEMPT_STEPS = 4;
 
 export interface SweepReport {
   startedRuns: number;
@@ -101,6 +110,25 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
   // Due runs (after the overdue ones were failed: their slots are free), in their place in line.
   await phase("dispatch", async () => {
     report.startedRuns += (await dispatch(env, now)).started.length;
+  });
+
+  // First attempts claimed when their run finished hold no index entry while in flight (their message is
+  // acknowledged only once the attempt is settled): one whose worker died and whose message is gone too is
+  // found here, through its run, and put where the search for stalled deliveries just below finds it.
+  await phase("unsettled-first-attempts", async () => {
+    const [stored] = await readCursor(db, FIRST_ATTEMPTS_CURSOR);
+    // The walk stays a lease and the grace behind the clock: a first attempt claimed by then is past its
+    // lease, and a delivery that should have moved on that long ago is stalled (as below).
+    const until = now.getTime() - (deliveryLeaseUntil(env, now).getTime() - now.getTime()) - sweepGraceSeconds * 1000;
+    // No cursor (a database set up without migration 0014's row): first attempts from now on.
+    let after: Cursor = stored ?? { at: until, id: 0 };
+    for (let step = 0; step < FIRST_ATTEMPT_STEPS; step += 1) {
+      const [, [end]] = await db.batch([indexUnsettledFirstAttempts(db, after, until, FIRST_ATTEMPT_STEP, now), finishedStepEnd(db, after, until, FIRST_ATTEMPT_STEP)]);
+      if (!end) break;
+      after = { at: end.at, id: end.id };
+      if (end.n < FIRST_ATTEMPT_STEP) break;
+    }
+    if (after.at !== stored?.at || after.id !== stored?.id) await writeCursor(db, FIRST_ATTEMPTS_CURSOR, after);
   });
 
   await phase("stalled-deliveries", async () => {

@@ -185,12 +185,17 @@ export const deliveries = sqliteTable(
     series: integer("series").notNull().default(1),
     /**
      * When the next attempt may be made: PENDING and RETRYING, when it is due; SENDING, when the attempt
-     * in flight loses its lease (another copy of the message may then take over); null once finished.
+     * in flight loses its lease (another copy of the message may then take over); null once finished,
+     * and null for the first attempt claimed by the batch that finished the run (its lease is
+     * `leaseUntil`): that attempt writes no entry in deliveries_next_attempt_idx, and the sweep finds
+     * one whose worker died through its run (background/sweep.ts, "unsettled first attempts").
      */
     nextAttemptAt: integer("nextAttemptAt", { mode: "timestamp_ms" }),
     lastError: text("lastError"),
     createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull(),
     deliveredAt: integer("deliveredAt", { mode: "timestamp_ms" }),
+    /** SENDING: when the attempt in flight loses its lease (the API shows it as nextAttemptAt). */
+    leaseUntil: integer("leaseUntil", { mode: "timestamp_ms" }),
   },
   (t) => [
     // Only deliveries under way are in it (see runs_in_progress_idx).

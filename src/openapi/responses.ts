@@ -23,7 +23,7 @@ const schedule = z
   .meta({ id: "Schedule", description: "A recurring schedule: five-field cron read in an IANA time zone" });
 
 export const delivery = createSelectSchema(deliveries)
-  .omit({ webhookId: true, body: true })
+  .omit({ webhookId: true, body: true, leaseUntil: true })
   .extend({ id: z.string().meta({ description: "The webhook-id, the same on every attempt (receivers de-duplicate on it)", examples: ["whd_ck2x9f3a7_1"] }) })
   .meta({ id: "Delivery", description: "The webhook a finished run owes" });
 

@@ -52,3 +52,13 @@ export const afterRunHolds = (runId: SQL, cancelAt: SQL) => sql`(${runId} IS NUL
  */
 export const cancelledAt = (runId: SQL | number, at: SQL | Date) =>
   sql`EXISTS (SELECT 1 FROM ${runs} c WHERE c.id = ${runId} AND c.status = 'CANCELLED' AND c."completedAt" = ${at instanceof Date ? at.getTime() : at})`;
+
+/**
+ * The ids of at most `limit` runs that finished after `after` and by `until`, in runs_finished_idx order
+ * (completedAt, id): a step of a walk that goes on from where the last one stopped.
+ */
+export const finishedAfter = (after: { at: number; id: number }, until: number, limit: number) =>
+  sql`SELECT w.id FROM ${runs} w
+    WHERE w.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND (w."completedAt", w.id) > (${after.at}, ${after.id}) AND w."completedAt" <= ${until}
+    ORDER BY w."completedAt", w.id
+    LIMIT ${limit}`;

@@ -11,7 +11,7 @@ import { countMatches, type KeysetList, pageKeys } from "../db/keyset";
 import { deliveries, type Delivery, jobs, type Run, runs } from "../db/schema";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { deliveryBodyOf, type DeliveryWithBody, type RunRef, webhookIdOf } from "../webhooks/body";
-import { dueBy, inProgress, MAX_PRIORITY_OFFSET_MS, runIn, scheduled } from "./conditions";
+import { dueBy, finishedAfter, inProgress, MAX_PRIORITY_OFFSET_MS, runIn, scheduled } from "./conditions";
 
 export interface RunWithDelivery {
   run: Run;
@@ -181,4 +181,15 @@ export function findUnqueuedRuns(db: Db, now: Date, aheadMs: number, limit: numb
     .where(sql`${scheduled} AND ${runs.rank} > ${now.getTime()} AND ${runs.rank} <= ${now.getTime() + aheadMs + MAX_PRIORITY_OFFSET_MS} AND ${runs.expectedAt} IS NULL AND ${runs.dueAt} > ${now.getTime()}`)
     .orderBy(runs.rank)
     .limit(limit);
+}
+
+/** Where a step of finishedAfter ends: its last run's (completedAt, id) and how many runs it took (no row: none). */
+export function finishedStepEnd(db: Db, after: { at: number; id: number }, until: number, limit: number) {
+  return db
+    .select({ at: sql<number>`e."completedAt"`, id: sql<number>`e.id`, n: sql<number>`e.n` })
+    .from(
+      sql`(SELECT r."completedAt", r.id, count(*) OVER () AS n FROM ${runs} r WHERE r.id IN (${finishedAfter(after, until, limit)})) AS e`,
+    )
+    .orderBy(sql`e."completedAt" DESC`, sql`e.id DESC`)
+    .limit(1);
 }

@@ -3,13 +3,15 @@
  * its webhook-id, its body is shown parsed, and a job carries a summary of its latest run.
  */
 import type { Delivery, Job, Run } from "../db/schema";
+import { leaseUntilOf } from "../webhooks/deliveries";
 
-export type DeliveryView = Omit<Delivery, "webhookId" | "body"> & { id: string };
+export type DeliveryView = Omit<Delivery, "webhookId" | "body" | "leaseUntil"> & { id: string };
 export type DeliveryDetail = DeliveryView & { body: unknown };
 
+/** With an attempt in flight (SENDING), nextAttemptAt is when its lease runs out, wherever the row keeps it. */
 export function deliveryView(delivery: Delivery): DeliveryView {
-  const { webhookId, body: _body, ...rest } = delivery;
-  return { id: webhookId, ...rest };
+  const { webhookId, body: _body, leaseUntil: _lease, ...rest } = delivery;
+  return { id: webhookId, ...rest, nextAttemptAt: delivery.state === "SENDING" ? leaseUntilOf(delivery) : delivery.nextAttemptAt };
 }
 
 /** With the exact body (parsed for reading; the bytes sent are what it was parsed from). */

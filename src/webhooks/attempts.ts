@@ -4,7 +4,7 @@
  */
 import { getDb, type Db } from "../db/client";
 import type { DeliveryWithBody } from "./body";
-import { type AttemptOutcome, claimAttempt, settleAttempts, type SettledAttempt } from "./deliveries";
+import { type AttemptOutcome, claimAttempt, leaseUntilOf, settleAttempts, type SettledAttempt } from "./deliveries";
 import { getConfig, type Config, type Env } from "../env";
 import { logEvent } from "../lib/log";
 import { retryDelaySeconds } from "../background/backoff";
@@ -31,10 +31,12 @@ export async function deliverWebhook(env: Env, delivery: DeliveryWithBody, now =
       // A copy that arrives before the retry is due (or a hop of a wait longer than 12 h) waits again.
       if (due && due > now) return retryIn(secondsUntil(due, now));
       break;
-    case "SENDING":
+    case "SENDING": {
       // Another copy holds the lease; look again when it has run out.
-      if (due && due >= now) return retryIn(secondsUntil(due, now) + 1);
+      const lease = leaseUntilOf(delivery);
+      if (lease && lease >= now) return retryIn(secondsUntil(lease, now) + 1);
       break;
+    }
   }
   const claimed = await claimAttempt(getDb(env.DB), delivery, now, deliveryLeaseUntil(env, now), config.webhookUrl);
   // Lost the race to another copy of this message: check back once its attempt is over.

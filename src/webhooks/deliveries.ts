@@ -20,7 +20,7 @@ import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
 import { purgeable, removable } from "../runs/retention";
-import { runIn } from "../runs/conditions";
+import { finishedAfter, runIn } from "../runs/conditions";
 import { deliveryBodyOf, type DeliveryWithBody, type RunRef, webhookEventSql, webhookIdSql } from "./body";
 
 const ACTIVE: DeliveryState[] = ["PENDING", "SENDING", "RETRYING"];
@@ -42,6 +42,11 @@ export interface NewDeliveries {
  * when its job asks for job.cancelled webhooks). Its body is not stored: it is built from the run's row,
  * which no longer changes (body.ts). Idempotent (one delivery per run): a second call, or a duplicated
  * message, creates nothing. Returns the deliveries created, with their bodies.
+ *
+ * A delivery created with its first attempt claimed holds the lease in `leaseUntil` alone: it enters no
+ * index (the message being handled is acknowledged only once the attempt is settled, and the sweep finds
+ * an attempt whose worker died through its run: unsettledFirstAttempts). One created PENDING is due now,
+ * in deliveries_next_attempt_idx, for the sweep to find if its message is lost.
  */
 export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claimedUntil, onlyCancelledAt }: NewDeliveries) {
   // A person's cancel makes its run's delivery only if the cancel in its batch cancelled it then.
@@ -60,10 +65,11 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
         ${claimedUntil ? "SENDING" : "PENDING"},
         ${claimedUntil ? 1 : 0},
         1,
-        ${(claimedUntil ?? now).getTime()},
+        ${claimedUntil ? null : now.getTime()},
         NULL,
         ${now.getTime()},
-        NULL
+        NULL,
+        ${claimedUntil?.getTime() ?? null}
       FROM ${runs}
       JOIN ${jobs} ON ${jobs.id} = ${runs.jobId}
       WHERE ${runIn(refs)}
@@ -74,6 +80,12 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
     .onConflictDoNothing()
     .returning(withBody);
 }
+
+/** When the attempt in flight loses its lease: its own column, else (rows claimed before migration 0014) nextAttemptAt. */
+export const leaseOf = sql<number>`coalesce(${deliveries.leaseUntil}, ${deliveries.nextAttemptAt})`;
+
+/** A delivery's lease as a date (see leaseOf), for code that holds its row. */
+export const leaseUntilOf = (delivery: Pick<Delivery, "leaseUntil" | "nextAttemptAt">) => delivery.leaseUntil ?? delivery.nextAttemptAt;
 
 /**
  * Takes the next attempt: bumps the attempt counter and holds a lease until `leaseUntil`, so a concurrent
@@ -88,13 +100,13 @@ export async function claimAttempt(
 ): Promise<DeliveryWithBody | undefined> {
   const [row] = await db
     .update(deliveries)
-    .set({ state: "SENDING", attempts: delivery.attempts + 1, nextAttemptAt: leaseUntil, url: sql`coalesce(${deliveries.url}, ${url})` })
+    .set({ state: "SENDING", attempts: delivery.attempts + 1, nextAttemptAt: leaseUntil, leaseUntil, url: sql`coalesce(${deliveries.url}, ${url})` })
     .where(
       and(
         eq(deliveries.runId, delivery.runId),
         eq(deliveries.series, delivery.series),
         eq(deliveries.attempts, delivery.attempts),
-        or(inArray(deliveries.state, ["PENDING", "RETRYING"]), and(eq(deliveries.state, "SENDING"), lt(deliveries.nextAttemptAt, now))),
+        or(inArray(deliveries.state, ["PENDING", "RETRYING"]), and(eq(deliveries.state, "SENDING"), lt(leaseOf, now.getTime()))),
       ),
     )
     .returning(withBody);
@@ -135,6 +147,7 @@ export function settleAttempts(db: Db, settled: SettledAttempt[]) {
     .set({
       state: sql`${m(3)}`,
       nextAttemptAt: sql`${m(4)}`,
+      leaseUntil: null,
       lastError: sql`${m(5)}`,
       deliveredAt: sql`coalesce(${m(6)}, ${deliveries.deliveredAt})`,
     })
@@ -143,11 +156,29 @@ export function settleAttempts(db: Db, settled: SettledAttempt[]) {
     .where(sql`${deliveries.runId} = ${m(0)} and ${deliveries.series} = ${m(1)} and ${deliveries.attempts} = ${m(2)} and +${deliveries.state} = 'SENDING'`);
 }
 
+/**
+ * The sweep's net under first attempts, which enter no index while in flight (see createDeliveries): among
+ * the runs of a step of the walk of finished runs (finishedAfter), a delivery still SENDING its first
+ * attempt without an index entry and past its lease (its worker died, and its message is gone too) enters
+ * deliveries_next_attempt_idx as due since its lease ran out, where the sweep's search for stalled
+ * deliveries finds it. Returns the deliveries it moved.
+ */
+export function indexUnsettledFirstAttempts(db: Db, after: { at: number; id: number }, until: number, limit: number, now: Date) {
+  return db
+    .update(deliveries)
+    .set({ nextAttemptAt: sql`${deliveries.leaseUntil}` })
+    .where(
+      sql`${deliveries.runId} IN (${finishedAfter(after, until, limit)})
+        AND ${deliveries.state} = 'SENDING' AND ${deliveries.nextAttemptAt} IS NULL AND ${deliveries.leaseUntil} < ${now.getTime()}`,
+    )
+    .returning({ runId: deliveries.runId });
+}
+
 /** A finished delivery (DELIVERED or FAILED) starts a new series of attempts with the same webhook-id. */
 export async function restartDelivery(db: Db, runId: number, now: Date): Promise<DeliveryWithBody | undefined> {
   const [row] = await db
     .update(deliveries)
-    .set({ state: "PENDING", attempts: 0, series: sql`${deliveries.series} + 1`, nextAttemptAt: now, lastError: null })
+    .set({ state: "PENDING", attempts: 0, series: sql`${deliveries.series} + 1`, nextAttemptAt: now, leaseUntil: null, lastError: null })
     .where(and(eq(deliveries.runId, runId), inArray(deliveries.state, ["DELIVERED", "FAILED"])))
     .returning(withBody);
   return row;
@@ -157,7 +188,7 @@ export async function restartDelivery(db: Db, runId: number, now: Date): Promise
 export async function giveUpDelivery(db: Db, runId: number, reason: string) {
   const [row] = await db
     .update(deliveries)
-    .set({ state: "FAILED", lastError: reason, nextAttemptAt: null })
+    .set({ state: "FAILED", lastError: reason, nextAttemptAt: null, leaseUntil: null })
     .where(and(eq(deliveries.runId, runId), inArray(deliveries.state, ACTIVE), gt(deliveries.attempts, 0)))
     .returning({ runId: deliveries.runId });
   return row;
