@@ -9,6 +9,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Env, JobMessage } from "../src/env";
 import worker from "../src/index";
 import { runJob } from "../src/jobs/service";
+import { getStats } from "../src/stats/service";
 import { backdateRun, createJob, deliverRecorded, failClaimsOf, received, runRows } from "./support/helpers";
 
 const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
@@ -147,38 +148,55 @@ describe("the real queue's retries and dead-letter queue", () => {
 
 describe("a worker that dies during a webhook's first attempt, its message lost too", () => {
   it("leaves the attempt out of every index while it is in flight; the sweep finds it through its run and it is delivered, same bytes", async () => {
-    const run = await startLongRun();
-    await backdateRun(run.jobId, run.run, 3_600_000);
-    // The worker sends attempt 1, then dies before it records how it went: here, D1 refuses the write
-    // that settles it (the whole batch, log row included), and the message is never delivered again.
-    const webhookId = `whd_${run.jobId}_${run.run}`;
-    const name = `die_${run.jobId}`;
-    await env.DB.prepare(
-      `CREATE TRIGGER ${name} BEFORE UPDATE ON deliveries WHEN old.webhookId = '${webhookId}' AND old.state = 'SENDING' AND new.state != 'SENDING' BEGIN SELECT RAISE(ABORT, 'worker died'); END`,
-    ).run();
-    await deliver("job-scheduler-runs", [run], { ...quietEnv, WEBHOOK_TIMEOUT_MS: "100" });
-    await env.DB.prepare(`DROP TRIGGER ${name}`).run();
-    expect(await received(run.jobId)).toHaveLength(1);
-    const delivery = () => env.DB.prepare("SELECT state, attempts, nextAttemptAt, leaseUntil FROM deliveries WHERE webhookId = ?").bind(webhookId).first<Record<string, any>>();
-    const died = await delivery();
+    // The shortest lease and grace the configuration allows: the sweep's walk stays 10.1 s behind the clock.
+    const brief: Env = { ...quietEnv, WEBHOOK_TIMEOUT_MS: "100", SWEEP_GRACE_SECONDS: "5" };
+    // Two workers complete a run each, send attempt 1, then die before they record how it went: here, D1
+    // refuses the write that settles it (the whole batch, log row included), and the message is never
+    // delivered again. The second attempt was claimed under a 2-minute timeout, since lowered.
+    const sending = async () => (await getStats(env)).deliveries.backlog.sending;
+    const sendingBefore = await sending();
+    const dead: { run: JobMessage; webhookId: string }[] = [];
+    for (const timeout of ["100", "120000"]) {
+      const run = await startLongRun();
+      await backdateRun(run.jobId, run.run, 3_600_000);
+      const webhookId = `whd_${run.jobId}_${run.run}`;
+      const name = `die_${run.jobId}`;
+      await env.DB.prepare(
+        `CREATE TRIGGER ${name} BEFORE UPDATE ON deliveries WHEN old.webhookId = '${webhookId}' AND old.state = 'SENDING' AND new.state != 'SENDING' BEGIN SELECT RAISE(ABORT, 'worker died'); END`,
+      ).run();
+      await deliver("job-scheduler-runs", [run], { ...brief, WEBHOOK_TIMEOUT_MS: timeout });
+      await env.DB.prepare(`DROP TRIGGER ${name}`).run();
+      expect(await received(run.jobId)).toHaveLength(1);
+      dead.push({ run, webhookId });
+    }
+    const delivery = (webhookId: string) =>
+      env.DB.prepare("SELECT state, attempts, nextAttemptAt, leaseUntil FROM deliveries WHERE webhookId = ?").bind(webhookId).first<Record<string, any>>();
     // In flight as far as D1 knows, and in no index: nextAttemptAt (deliveries_next_attempt_idx) is null.
-    expect(died).toMatchObject({ state: "SENDING", attempts: 1, nextAttemptAt: null });
-    expect(died!.leaseUntil).toBeGreaterThan(Date.now());
+    for (const { webhookId } of dead) expect(await delivery(webhookId)).toMatchObject({ state: "SENDING", attempts: 1, nextAttemptAt: null });
+    // The overview counts them among the webhooks under way all the same.
+    expect((await sending()) - sendingBefore).toBe(2);
 
-    // Other tests here run sweeps on clocks hours ahead, which moved the walk's cursor past this run:
-    // back to where a sweep on the real clock would have left it.
-    const [finished] = await runRows(run.jobId);
-    await env.DB.prepare("UPDATE cursors SET at = ?1, id = 0 WHERE name = 'first-attempts'").bind(finished!.completedAt - 1).run();
-    // A sweep now leaves it alone: its run finished less than a lease and the grace ago (its worker may be alive).
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
-    expect(await delivery()).toMatchObject({ state: "SENDING", nextAttemptAt: null });
-    // Past both, the sweep walks past its run, finds it and queues it; the real queue sends attempt 2.
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 90_000, cron: "* * * * *" }), env);
-    await vi.waitUntil(async () => (await delivery())?.state === "DELIVERED", { timeout: 20_000, interval: 200 });
-    expect(await delivery()).toMatchObject({ state: "DELIVERED", attempts: 2, nextAttemptAt: null, leaseUntil: null });
-    const hooks = await received(run.jobId);
+    // A sweep now leaves them: their runs completed less than a lease and the grace ago.
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), brief);
+    for (const { webhookId } of dead) expect(await delivery(webhookId)).toMatchObject({ nextAttemptAt: null });
+    // Past both (on the real clock: a sweep's clock ahead of it does not carry the walk past runs), the walk
+    // from where the sweep stopped finds both unsettled; the first is queued, and the real queue sends attempt 2.
+    await new Promise((r) => setTimeout(r, 10_300));
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 3_600_000, cron: "* * * * *" }), brief);
+    const [short, long] = dead;
+    await vi.waitUntil(async () => (await delivery(short!.webhookId))?.state === "DELIVERED", { timeout: 20_000, interval: 200 });
+    expect(await delivery(short!.webhookId)).toMatchObject({ state: "DELIVERED", attempts: 2, nextAttemptAt: null, leaseUntil: null });
+    const hooks = await received(short!.run.jobId);
     expect(hooks).toHaveLength(2);
     expect(hooks[1]!.rawBody).toBe(hooks[0]!.rawBody);
-    expect(hooks[1]!.headers["webhook-id"]).toBe(webhookId);
-  }, 30_000);
+    expect(hooks[1]!.headers["webhook-id"]).toBe(short!.webhookId);
+    // The other's lease still runs: it is not passed by, but put in the index, due when its lease runs out.
+    const waiting = await delivery(long!.webhookId);
+    expect(waiting).toMatchObject({ state: "SENDING", attempts: 1 });
+    expect(waiting!.nextAttemptAt).toBe(waiting!.leaseUntil);
+    expect(waiting!.leaseUntil).toBeGreaterThan(Date.now() + 60_000);
+    // Counted once, from the index now.
+    expect((await sending()) - sendingBefore).toBe(1);
+    await env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(long!.run.jobId).run();
+  }, 45_000);
 });

@@ -8,7 +8,7 @@
  */
 import { getDb } from "../db/client";
 import { type Cursor, readCursor, writeCursor } from "../db/cursors";
-import { indexUnsettledFirstAttempts } from "../webhooks/deliveries";
+import { FIRST_ATTEMPTS_CURSOR, indexUnsettledFirstAttempts } from "../webhooks/deliveries";
 import { deliveryLeaseUntil } from "../webhooks/attempts";
 import { findStalledDeliveries } from "../webhooks/repository";
 import { getConfig, type Env, type JobMessage } from "../env";
@@ -35,8 +35,6 @@ const SWEEP_BATCH = 100;
 /** Runs due within this long get their start message from the sweep (the next sweeps come well before). */
 const LOOKAHEAD_MS = 10 * 60 * 1000;
 
-/** The cursor of the walk of finished runs for first attempts whose worker died (the `cursors` table; migration 0014 starts it where it ran). */
-export const FIRST_ATTEMPTS_CURSOR = "first-attempts";
 /** Finished runs per step of that walk, and steps per sweep: 20 000 runs a minute (333 a second) keep it level. */
 const FIRST_ATTEMPT_STEP = 5_000;
 const FIRST_ATTEMPT_STEPS = 4;
@@ -117,13 +115,15 @@ export async function sweep(env: Env, now: Date): Promise<SweepReport> {
   // found here, through its run, and put where the search for stalled deliveries just below finds it.
   await phase("unsettled-first-attempts", async () => {
     const [stored] = await readCursor(db, FIRST_ATTEMPTS_CURSOR);
-    // The walk stays a lease and the grace behind the clock: a first attempt claimed by then is past its
-    // lease, and a delivery that should have moved on that long ago is stalled (as below).
-    const until = now.getTime() - (deliveryLeaseUntil(env, now).getTime() - now.getTime()) - sweepGraceSeconds * 1000;
+    // The walk stays a lease and the grace behind the clock (the sweep's, and never past the real one: a
+    // cursor carried ahead would pass the completions behind it by), so that what it finds unsettled is
+    // stalled by then, unless its lease was longer than today's (its attempt then waits out its lease).
+    const lagMs = deliveryLeaseUntil(env, now).getTime() - now.getTime() + sweepGraceSeconds * 1000;
+    const until = Math.min(now.getTime(), Date.now()) - lagMs;
     // No cursor (a database set up without migration 0014's row): first attempts from now on.
     let after: Cursor = stored ?? { at: until, id: 0 };
     for (let step = 0; step < FIRST_ATTEMPT_STEPS; step += 1) {
-      const [, [end]] = await db.batch([indexUnsettledFirstAttempts(db, after, until, FIRST_ATTEMPT_STEP, now), finishedStepEnd(db, after, until, FIRST_ATTEMPT_STEP)]);
+      const [, [end]] = await db.batch([indexUnsettledFirstAttempts(db, after, until, FIRST_ATTEMPT_STEP), finishedStepEnd(db, after, until, FIRST_ATTEMPT_STEP)]);
       if (!end) break;
       after = { at: end.at, id: end.id };
       if (end.n < FIRST_ATTEMPT_STEP) break;

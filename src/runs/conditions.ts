@@ -54,11 +54,14 @@ export const cancelledAt = (runId: SQL | number, at: SQL | Date) =>
   sql`EXISTS (SELECT 1 FROM ${runs} c WHERE c.id = ${runId} AND c.status = 'CANCELLED' AND c."completedAt" = ${at instanceof Date ? at.getTime() : at})`;
 
 /**
- * The ids of at most `limit` runs that finished after `after` and by `until`, in runs_finished_idx order
- * (completedAt, id): a step of a walk that goes on from where the last one stopped.
+ * The ids of at most `limit` runs completed after `after` and by `until` (no bound: null), in
+ * runs_finished_idx order (completedAt, id): a step of a walk that goes on from where the last one
+ * stopped. Only completions claim a first attempt as they make their delivery (failed and cancelled
+ * runs' deliveries are made PENDING, due at once), so the walk's other entries are read past.
  */
-export const finishedAfter = (after: { at: number; id: number }, until: number, limit: number) =>
+export const finishedAfter = (after: { at: number | SQL; id: number | SQL }, until: number | null, limit: number) =>
   sql`SELECT w.id FROM ${runs} w
-    WHERE w.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND (w."completedAt", w.id) > (${after.at}, ${after.id}) AND w."completedAt" <= ${until}
+    WHERE w.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND w.status = 'COMPLETED'
+      AND (w."completedAt", w.id) > (${after.at}, ${after.id}) ${until === null ? sql`` : sql`AND w."completedAt" <= ${until}`}
     ORDER BY w."completedAt", w.id
     LIMIT ${limit}`;

@@ -14,6 +14,7 @@ import type { Db } from "../db/client";
 import { deliveries, JOB_STATUSES, jobs, runHours, runs, type DeliveryState, type JobStatus, type RunHour, type RunStatus } from "../db/schema";
 import { dueBy, finished, inProgress } from "../runs/conditions";
 import { statusIs } from "../jobs/state";
+import { firstAttemptsInFlight } from "../webhooks/deliveries";
 
 export const HOUR_MS = 3_600_000;
 /** Counts stop here: a figure of COUNT_LIMIT means that many or more. */
@@ -119,13 +120,18 @@ export function statsQueries(db: Db, firstHour: number, windowHours: number, now
     FROM ${sample}
     WHERE d.state = 'DELIVERED'
   ) AS ranked`;
-  // The deliveries under way that are next (deliveries_next_attempt_idx, in the order they are due).
+  // The deliveries under way that are next (deliveries_next_attempt_idx, in the order they are due), and
+  // the first attempts in flight, which no index holds (those of the runs completed since the sweep's walk).
   const underWay = sql`(
-    SELECT ${deliveries.state} AS state, ${deliveries.nextAttemptAt} AS at
-    FROM ${deliveries}
-    WHERE ${deliveries.nextAttemptAt} IS NOT NULL
-    ORDER BY ${deliveries.nextAttemptAt}
-    LIMIT ${int(COUNT_LIMIT)}
+    SELECT state, at FROM (
+      SELECT ${deliveries.state} AS state, ${deliveries.nextAttemptAt} AS at
+      FROM ${deliveries}
+      WHERE ${deliveries.nextAttemptAt} IS NOT NULL
+      ORDER BY ${deliveries.nextAttemptAt}
+      LIMIT ${int(COUNT_LIMIT)}
+    )
+    UNION ALL
+    ${firstAttemptsInFlight(db, COUNT_LIMIT)}
   )`;
   // Due runs waiting, first in line first (runs_dispatch_idx).
   const waiting = sql`(

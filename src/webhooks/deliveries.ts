@@ -18,7 +18,7 @@
 import { and, eq, getTableColumns, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
-import { deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
+import { cursors, deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
 import { purgeable, removable } from "../runs/retention";
 import { finishedAfter, runIn } from "../runs/conditions";
 import { deliveryBodyOf, type DeliveryWithBody, type RunRef, webhookEventSql, webhookIdSql } from "./body";
@@ -81,11 +81,16 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
     .returning(withBody);
 }
 
-/** When the attempt in flight loses its lease: its own column, else (rows claimed before migration 0014) nextAttemptAt. */
-export const leaseOf = sql<number>`coalesce(${deliveries.leaseUntil}, ${deliveries.nextAttemptAt})`;
+/**
+ * When the attempt in flight (SENDING) loses its lease: nextAttemptAt where it is set (a later attempt's
+ * claim, the sweep's net and migration 0014 write the lease there too, and a Worker from before 0014
+ * writes it there alone, leaving an older leaseUntil behind), else leaseUntil (a first attempt claimed
+ * by the batch that finished its run).
+ */
+export const leaseOf = sql<number>`coalesce(${deliveries.nextAttemptAt}, ${deliveries.leaseUntil})`;
 
 /** A delivery's lease as a date (see leaseOf), for code that holds its row. */
-export const leaseUntilOf = (delivery: Pick<Delivery, "leaseUntil" | "nextAttemptAt">) => delivery.leaseUntil ?? delivery.nextAttemptAt;
+export const leaseUntilOf = (delivery: Pick<Delivery, "leaseUntil" | "nextAttemptAt">) => delivery.nextAttemptAt ?? delivery.leaseUntil;
 
 /**
  * Takes the next attempt: bumps the attempt counter and holds a lease until `leaseUntil`, so a concurrent
@@ -156,21 +161,34 @@ export function settleAttempts(db: Db, settled: SettledAttempt[]) {
     .where(sql`${deliveries.runId} = ${m(0)} and ${deliveries.series} = ${m(1)} and ${deliveries.attempts} = ${m(2)} and +${deliveries.state} = 'SENDING'`);
 }
 
+/** The walk of completed runs for first attempts whose worker died: its row in `cursors` (migration 0014 starts it where it ran). */
+export const FIRST_ATTEMPTS_CURSOR = "first-attempts";
+
+/**
+ * First attempts in flight, which no index holds: those of the runs completed since the sweep's walk
+ * (at most `limit` runs), whose attempts it has not looked at yet; an attempt still unsettled when the
+ * walk passes its run enters deliveries_next_attempt_idx. For the overview's count of webhooks under way.
+ */
+export function firstAttemptsInFlight(db: Db, limit: number) {
+  const at = sql`(SELECT c.at FROM ${cursors} c WHERE c.name = ${FIRST_ATTEMPTS_CURSOR})`;
+  const id = sql`(SELECT c.id FROM ${cursors} c WHERE c.name = ${FIRST_ATTEMPTS_CURSOR})`;
+  return sql`SELECT d.state AS state, d."leaseUntil" AS at FROM ${deliveries} d
+    WHERE d."runId" IN (${finishedAfter({ at, id }, null, limit)}) AND d.state = 'SENDING' AND d."nextAttemptAt" IS NULL`;
+}
+
 /**
  * The sweep's net under first attempts, which enter no index while in flight (see createDeliveries): among
- * the runs of a step of the walk of finished runs (finishedAfter), a delivery still SENDING its first
- * attempt without an index entry and past its lease (its worker died, and its message is gone too) enters
- * deliveries_next_attempt_idx as due since its lease ran out, where the sweep's search for stalled
- * deliveries finds it. Returns the deliveries it moved.
+ * the runs of a step of the walk of completed runs (finishedAfter), a delivery still SENDING its first
+ * attempt without an index entry enters deliveries_next_attempt_idx, due when its lease runs out. The
+ * sweep's search for stalled deliveries then finds it once that is the grace ago (its worker died, and
+ * its message is gone too), and a copy of its message that comes earlier waits out the lease. Whatever
+ * the lease (a WEBHOOK_TIMEOUT_MS lowered since), the walk never passes an unsettled attempt by.
  */
-export function indexUnsettledFirstAttempts(db: Db, after: { at: number; id: number }, until: number, limit: number, now: Date) {
+export function indexUnsettledFirstAttempts(db: Db, after: { at: number; id: number }, until: number, limit: number) {
   return db
     .update(deliveries)
     .set({ nextAttemptAt: sql`${deliveries.leaseUntil}` })
-    .where(
-      sql`${deliveries.runId} IN (${finishedAfter(after, until, limit)})
-        AND ${deliveries.state} = 'SENDING' AND ${deliveries.nextAttemptAt} IS NULL AND ${deliveries.leaseUntil} < ${now.getTime()}`,
-    )
+    .where(sql`${deliveries.runId} IN (${finishedAfter(after, until, limit)}) AND ${deliveries.state} = 'SENDING' AND ${deliveries.nextAttemptAt} IS NULL`)
     .returning({ runId: deliveries.runId });
 }
 
