@@ -41,6 +41,9 @@ if (hasJobs && query(target, "SELECT count(*) AS n FROM jobs")[0].n > 0) {
 
 console.log("[restore] applying the migrations");
 wrangler(target, "migrations apply", []);
+// Rows a migration wrote (0014 starts a walk's cursor where it ran) give way to the backup's own.
+const seeded = queries(target, DATA_TABLES_SQL)[0].map(({ name }) => `DELETE FROM "${name.replaceAll('"', '""')}";`);
+if (seeded.length > 0) wrangler(target, "execute", ["--command", seeded.join(" "), "--yes"]);
 console.log(`[restore] importing ${input}`);
 wrangler(target, "execute", ["--file", input, "--yes"]);
 
