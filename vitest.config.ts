@@ -114,10 +114,12 @@ export default defineConfig(async () => {
             include: ["test/e2e/**/*.test.ts"],
             environment: "node",
             testTimeout: 240_000,
-            // In the same three slots as the workers and browser files, the longest first (LONGEST_FIRST):
-            // each starts its own `npm start` on its own port and state folder, or the benchmark, and then
-            // mostly waits (on a run's duration, a recovery bound), so the short files fill the slots
-            // around them instead of all of them waiting for the last workers file.
+            // After the workers and browser files (a group of their own: vitest runs the projects of a
+            // group with one maxWorkers), three at a time: each starts its own `npm start` on its own
+            // port and state folder, or the benchmark, and then mostly waits (on a run's duration, a
+            // recovery bound, the next minute), but is CPU-heavy while it starts wrangler.
+            maxWorkers: 3,
+            sequence: { groupOrder: 1 },
           },
         },
         {
