@@ -174,6 +174,9 @@ describe("migrations 0010 to 0012 (fewer writes) on a database the version befor
     expect(statements.length).toBeGreaterThan(30);
     // Its webhooks went to a receiver of its own: here they go to the tests' receiver.
     for (const statement of statements) await db.prepare(statement.replaceAll("http://127.0.0.1:18778", env.RECEIVER_URL)).run();
+    // Its Idempotency-Key was made when the fixture was (2026-12-02), and a key holds for 24 h: made an
+    // hour ago here, so that a retried create still finds its first answer whenever the test runs.
+    await db.prepare("UPDATE idempotency_keys SET createdAt = ?1").bind(Date.now() - 3_600_000).run();
     // A delivery whose bytes are not what its run's row builds (as deliveries of runs from before 0004 can
     // be), and whose attempts sent those bytes: it keeps them.
     const legacy = '{"event":"job.completed","legacy":true}';
