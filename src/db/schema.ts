@@ -75,12 +75,9 @@ export const jobs = sqliteTable(
     // page from an index (or the table) in order, without sorting (see listJobs).
     // Not IN_PROGRESS: a run's start moves its job out of the index without writing an entry (D1 counts
     // entries written, not removed); jobs in progress are found through their runs in progress (statusIs).
-    // Not COMPLETED either: a completion writes no entry. Completed jobs are most of a table, so the
-    // COMPLETED filter walks the table newest first and checks each row (it finds its page at once), and
-    // the overview counts them among the newest jobs (stats/repository.ts).
     index("jobs_status_idx")
       .on(t.status)
-      .where(sql`${t.status} NOT IN ('IN_PROGRESS', 'COMPLETED')`),
+      .where(sql`${t.status} != 'IN_PROGRESS'`),
     // No index on priority: a create would write an entry for a filter the dashboard seldom uses. A list
     // by priority walks the table (or the status index) and checks each row (see jobsList).
   ],

@@ -111,15 +111,8 @@ function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList 
     return { key: sql`jobs_fts.rowid`, matches, order, check };
   }
   const { status, priority } = filters;
-  // A status is walked through its index (jobs_status_idx, or the runs in progress for IN_PROGRESS);
-  // COMPLETED, which no index holds (most of a table), is checked on each row of the table.
-  const byIndex = status !== undefined && status !== "COMPLETED";
-  const walked = byIndex ? statusIs(status) : status === undefined && priority ? eq(jobs.priority, priority) : undefined;
-  const check = and(
-    status && !byIndex ? statusIs(status) : undefined,
-    status && priority ? eq(jobs.priority, priority) : undefined,
-    search === undefined ? undefined : scanCondition(search),
-  );
+  const walked = status ? statusIs(status) : priority ? eq(jobs.priority, priority) : undefined;
+  const check = and(status && priority ? eq(jobs.priority, priority) : undefined, search === undefined ? undefined : scanCondition(search));
   const all = !walked && !check;
   return {
     key: sql`${jobs}.rowid`,

@@ -103,15 +103,13 @@ export const notDeleted = sql`${jobs.status} != 'DELETED'`;
 
 /**
  * Jobs in a status (DELETED included), written so that the planner can walk an index: jobs_status_idx
- * for the statuses it holds (its own condition is stated for the planner to use it), runs_in_progress_idx
- * for jobs in progress (then each job by its id). COMPLETED is a check on each row walked.
+ * leaves out IN_PROGRESS (its own condition is stated for the planner to use it), and jobs in progress
+ * are found through their runs in progress (runs_in_progress_idx, then each job by its id).
  */
 export const statusIs = (status: JobStatus | typeof DELETED): SQL =>
   status === "IN_PROGRESS"
     ? sql`${jobs.status} = 'IN_PROGRESS' AND ${jobs.id} IN (SELECT ${runs.jobId} FROM ${runs} WHERE ${runs.status} = 'IN_PROGRESS')`
-    : status === "COMPLETED"
-      ? sql`${jobs.status} = 'COMPLETED'`
-      : sql`${jobs.status} = ${status} AND ${jobs.status} NOT IN ('IN_PROGRESS', 'COMPLETED')`;
+    : sql`${jobs.status} = ${status} AND ${jobs.status} != 'IN_PROGRESS'`;
 
 /** Marks the listed jobs deleted (those that exist and are not already); returns their ids. */
 export function markDeleted(db: Db, ids: string[], now: Date) {

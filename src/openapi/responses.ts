@@ -150,11 +150,8 @@ export const stats = z
     countLimit: z.number().int().meta({ description: "Counts stop here: a count equal to it means that many or more" }),
     jobs: z.object({
       total: z.number().int(),
-      totalExact: z.boolean().meta({ description: "False when a status count is a lower bound (atLeast): so is the total" }),
-      byStatus: counts(JOB_STATUSES).meta({ description: "Each counted up to countLimit; COMPLETED among the newest 100 000 jobs" }),
-      atLeast: z
-        .array(z.enum(JOB_STATUSES))
-        .meta({ description: "The statuses whose count is a lower bound: it reached countLimit, or (COMPLETED) the table has more than the 100 000 jobs its count walks" }),
+      totalExact: z.boolean().meta({ description: "False when a status reached countLimit: the total is a lower bound" }),
+      byStatus: counts(JOB_STATUSES).meta({ description: "Each counted up to countLimit" }),
     }),
     runs: z.object({
       inProgress: z.number().int(),

@@ -2,7 +2,7 @@
  * The overview's figures in one D1 round trip, each read bounded: no counter is written on the
  * lifecycle's path (the overview adds no write to a job), and no read grows with the tables.
  * - Jobs by status: each status counted through jobs_status_idx (IN_PROGRESS through its runs in
- *   progress) up to COUNT_LIMIT ("10 000+"); COMPLETED among the newest COMPLETED_WALK jobs.
+ *   progress) up to COUNT_LIMIT ("10 000+").
  * - Runs per hour: the hours that are over from run_hours (24 rows, written by the rollup pass), the
  *   rest (the current hour, until it is rolled up) from runs_finished_idx and runs_in_progress_idx.
  * - Webhooks by state and their lag: the latest DELIVERY_SAMPLE runs finished in the window.
@@ -19,8 +19,6 @@ import { firstAttemptsInFlight } from "../webhooks/deliveries";
 export const HOUR_MS = 3_600_000;
 /** Counts stop here: a figure of COUNT_LIMIT means that many or more. */
 export const COUNT_LIMIT = 10_000;
-/** The newest jobs the overview's count of COMPLETED jobs walks, at most (see statsQueries). */
-export const COMPLETED_WALK = 10 * COUNT_LIMIT;
 /** The webhook figures cover the latest runs finished in the window, at most this many. */
 export const DELIVERY_SAMPLE = 1_000;
 
@@ -100,23 +98,9 @@ export function statsQueries(db: Db, firstHour: number, windowHours: number, now
     WHERE r.status = 'IN_PROGRESS' AND j.status = 'IN_PROGRESS'
     GROUP BY r."jobId"
     LIMIT ${int(COUNT_LIMIT)}))`;
-  // Completed jobs, which no index holds (a completion writes no index entry): among the newest
-  // COMPLETED_WALK jobs, up to COUNT_LIMIT. The walk saw every job when the table's rowids (given in
-  // insertion order) span no more than it; else a count under COUNT_LIMIT is a lower bound.
-  const completedJobs = sql`(SELECT count(*) FROM (
-    SELECT 1 FROM (SELECT ${jobs.status} AS s FROM ${jobs} ORDER BY ${jobs}.rowid DESC LIMIT ${int(COMPLETED_WALK)})
-    WHERE s = 'COMPLETED'
-    LIMIT ${int(COUNT_LIMIT)}))`;
-  const walkedAll = sql<number>`(coalesce((SELECT max(rowid) FROM ${jobs}) - (SELECT min(rowid) FROM ${jobs}), 0) < ${int(COMPLETED_WALK)})`;
-  const byStatus = {
-    ...(Object.fromEntries(
-      JOB_STATUSES.map((status) => [
-        status,
-        sql<number>`${status === "IN_PROGRESS" ? inProgressJobs : status === "COMPLETED" ? completedJobs : capped(statusIs(status))}`.as(status),
-      ]),
-    ) as Record<JobStatus, SQL.Aliased<number>>),
-    completedWalkedAll: walkedAll.as("completedWalkedAll"),
-  };
+  const byStatus = Object.fromEntries(
+    JOB_STATUSES.map((status) => [status, sql<number>`${status === "IN_PROGRESS" ? inProgressJobs : capped(statusIs(status))}`.as(status)]),
+  ) as Record<JobStatus, SQL.Aliased<number>>;
   // The latest runs finished in the window (runs_finished_idx from its end), with their deliveries.
   const sample = sql`(
     SELECT ${runs.id} AS id, ${runs.completedAt} AS completedAt

@@ -28,8 +28,7 @@ export interface Stats {
   windowHours: number;
   /** Counts stop here: a count equal to it means that many or more. */
   countLimit: number;
-  /** atLeast: the statuses whose count is a lower bound (it reached countLimit; COMPLETED: see statsQueries). */
-  jobs: { total: number; totalExact: boolean; byStatus: Record<JobStatus, number>; atLeast: JobStatus[] };
+  jobs: { total: number; totalExact: boolean; byStatus: Record<JobStatus, number> };
   runs: {
     inProgress: number;
     /** Due runs not started yet (waiting for a slot, or for their start message); the oldest among the first countLimit in line. */
@@ -95,10 +94,8 @@ export async function getStats(env: Env, now = new Date()): Promise<Stats> {
   const since = firstHour * HOUR_MS;
   const [[jobCounts], rolled, finishedRows, startedDone, startedRunning, stateRows, [lag], backlogRows, [running], [waiting]] = await db.batch(statsQueries(db, firstHour, STATS_WINDOW_HOURS, now.getTime()));
 
-  const { completedWalkedAll, ...counted } = jobCounts ?? { completedWalkedAll: 1 };
-  const byStatus = { ...zeros(JOB_STATUSES), ...counted };
-  // A count is a lower bound once it reaches the limit, and COMPLETED's too when its walk stopped first.
-  const atLeast = JOB_STATUSES.filter((status) => byStatus[status] >= COUNT_LIMIT || (status === "COMPLETED" && !completedWalkedAll));
+  const byStatus = { ...zeros(JOB_STATUSES), ...jobCounts };
+  const jobRows = Object.values(byStatus);
 
   // Hours that are over come rolled up; the rest (from the first one not rolled up) from the runs.
   const hourly = emptyHours(firstHour, STATS_WINDOW_HOURS);
@@ -139,7 +136,7 @@ export async function getStats(env: Env, now = new Date()): Promise<Stats> {
     since: new Date(since),
     windowHours: STATS_WINDOW_HOURS,
     countLimit: COUNT_LIMIT,
-    jobs: { total: Object.values(byStatus).reduce((sum, n) => sum + n, 0), totalExact: atLeast.length === 0, byStatus, atLeast },
+    jobs: { total: jobRows.reduce((sum, n) => sum + n, 0), totalExact: jobRows.every((n) => n < COUNT_LIMIT), byStatus },
     runs: {
       inProgress: running?.n ?? 0,
       waiting: { count: waiting?.n ?? 0, oldestDueAt: oldestDue === null ? null : new Date(oldestDue), oldestWaitMs: oldestDue === null ? null : Math.max(0, now.getTime() - oldestDue) },

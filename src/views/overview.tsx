@@ -80,30 +80,14 @@ function HourlyChart({ hourly }: { hourly: HourStats[] }) {
 }
 
 /** Horizontal bars of counts by kind, each in its badge colour. */
-function Bars<K extends string>({
-  id,
-  title,
-  counts,
-  kinds,
-  limit = Infinity,
-  lowerBounds = [],
-}: {
-  id: string;
-  title: string;
-  counts: Record<K, number>;
-  kinds: readonly K[];
-  limit?: number;
-  /** Kinds whose count is a lower bound, under the limit or not. */
-  lowerBounds?: readonly K[];
-}) {
-  const shown = (k: K) => atLeast(counts[k], limit, counts[k] < limit && !lowerBounds.includes(k));
+function Bars<K extends string>({ id, title, counts, kinds, limit = Infinity }: { id: string; title: string; counts: Record<K, number>; kinds: readonly K[]; limit?: number }) {
   const width = 360;
   const row = 24;
   const labelWidth = 110;
   const top = Math.max(1, ...kinds.map((k) => counts[k]));
   return (
     <svg class="chart" viewBox={`0 0 ${width} ${row * kinds.length}`} role="img" aria-labelledby={`${id}-title`}>
-      <title id={`${id}-title`}>{`${title}: ${kinds.map((k) => `${k.replace("_", " ").toLowerCase()} ${shown(k)}`).join(", ")}`}</title>
+      <title id={`${id}-title`}>{`${title}: ${kinds.map((k) => `${k.replace("_", " ").toLowerCase()} ${atLeast(counts[k], limit)}`).join(", ")}`}</title>
       {kinds.map((kind, i) => (
         <g>
           <text class="tick" x={labelWidth - 8} y={i * row + 16} text-anchor="end">
@@ -111,7 +95,7 @@ function Bars<K extends string>({
           </text>
           <rect class={`bar bar-${kind.toLowerCase()}`} x={labelWidth} y={i * row + 5} width={Math.max(counts[kind] > 0 ? 2 : 0, ((width - labelWidth - 50) * counts[kind]) / top)} height={row - 10} />
           <text class="tick value" x={labelWidth + ((width - labelWidth - 50) * counts[kind]) / top + 6} y={i * row + 16}>
-            {shown(kind)}
+            {atLeast(counts[kind], limit)}
           </text>
         </g>
       ))}
@@ -198,7 +182,7 @@ export function OverviewLive({ stats }: { stats: Stats }) {
           <figcaption>
             <strong>Jobs by status</strong> <span class="muted">(each job's latest run; counted up to {number(countLimit)})</span>
           </figcaption>
-          <Bars id="jobs" title="Jobs by status" counts={jobs.byStatus} kinds={JOB_KINDS} limit={countLimit} lowerBounds={jobs.atLeast} />
+          <Bars id="jobs" title="Jobs by status" counts={jobs.byStatus} kinds={JOB_KINDS} limit={countLimit} />
         </figure>
       </div>
       <p class="summary">
