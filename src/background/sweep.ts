@@ -3,8 +3,9 @@
  * message started (a lost message, a restart, a run that waited for a slot), queues the start message of
  * runs scheduled further ahead than a message can wait once they come near, queues again the runs in
  * progress and the deliveries whose message was lost (a first attempt whose worker died, found through its
- * run), and fails a run whose completion could not be recorded for an hour. It reads no user data and a bounded number of rows (partial indexes of
- * unfinished work). Each phase stands alone: one that fails is logged and the others still run.
+ * run), and fails a run whose completion could not be recorded for an hour. It reads no user data and
+ * a bounded number of rows (partial indexes of unfinished work). Each phase stands alone: one that
+ * fails is logged and the others still run.
  */
 import { getDb } from "../db/client";
 import { type Cursor, readCursor, writeCursor } from "../db/cursors";

@@ -45,7 +45,7 @@ export interface NewDeliveries {
  *
  * A delivery created with its first attempt claimed holds the lease in `leaseUntil` alone: it enters no
  * index (the message being handled is acknowledged only once the attempt is settled, and the sweep finds
- * an attempt whose worker died through its run: unsettledFirstAttempts). One created PENDING is due now,
+ * an attempt whose worker died through its run: indexUnsettledFirstAttempts). One created PENDING is due now,
  * in deliveries_next_attempt_idx, for the sweep to find if its message is lost.
  */
 export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claimedUntil, onlyCancelledAt }: NewDeliveries) {
