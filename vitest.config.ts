@@ -93,7 +93,7 @@ export default defineConfig(async () => {
                 // Empty databases for the migration tests (the previous version's schema and rows, then 0004):
                 // rows written here, and rows the previous version itself wrote (test/fixtures/previous-version.sql).
                 // NO_SCHEMA_DB stays empty: every statement on it fails, as on a database whose migrations did not run.
-                d1Databases: { MIGRATION_DB: "migration-test", PREVIOUS_DB: "previous-version", VERSION_0009_DB: "version-0009", PLANNED_DB: "planned-occurrences", NO_SCHEMA_DB: "no-schema" },
+                d1Databases: { MIGRATION_DB: "migration-test", PREVIOUS_DB: "previous-version", VERSION_0009_DB: "version-0009", PLANNED_DB: "planned-occurrences", JOB_ROW_DB: "job-row", NO_SCHEMA_DB: "no-schema" },
               },
             })),
           ],

@@ -15,6 +15,7 @@ declare global {
       PREVIOUS_DB: D1Database;
       VERSION_0009_DB: D1Database;
       PLANNED_DB: D1Database;
+      JOB_ROW_DB: D1Database;
       NO_SCHEMA_DB: D1Database;
     }
   }

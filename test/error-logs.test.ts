@@ -101,7 +101,7 @@ describe("a failed statement in the log", () => {
     expect(cutOff).toBeInstanceOf(Error);
     expect(asText(cutOff)).not.toContain(secret);
     expect(printed.join("\n")).not.toContain(secret);
-    expect(errorLines()).toEqual([expect.objectContaining({ event: "export.failed", error: expect.objectContaining({ kind: "DrizzleQueryError (D1_ERROR)", statement: "select jobs,runs,deliveries,jobs_fts" }) })]);
+    expect(errorLines()).toEqual([expect.objectContaining({ event: "export.failed", error: expect.objectContaining({ kind: "DrizzleQueryError (D1_ERROR)", statement: "select runs,jobs,deliveries,jobs_fts" }) })]);
   });
 
   it("says which statement of a queue message failed, with the run's ids, and retries the message", async () => {

@@ -37,6 +37,10 @@ const OLD_ROWS = [
 
 const rows = async (db: D1Database, sql: string) => (await db.prepare(sql).all<Record<string, any>>()).results;
 
+/** A job as the API shows it, from database `db`. */
+const getJob = async (db: D1Database, id: string) =>
+  (await (await worker.fetch(new Request(`http://scheduler.test/api/jobs/${id}`, { headers: { authorization: `Bearer ${API_TOKEN}` } }), { ...env, DB: db })).json<any>()).data;
+
 describe("migration 0004 (runs and deliveries as records)", () => {
   it("moves every run, delivery and log row of a database made by the previous version, and the app runs on it", async () => {
     const db = env.MIGRATION_DB;
@@ -84,7 +88,8 @@ describe("migration 0004 (runs and deliveries as records)", () => {
       ["jfailed", "FAILED", run("jfailed", 1).id],
       ["jpending", "PENDING", null],
       ["jretry", "COMPLETED", run("jretry", 2).id],
-      ["jrunning", "IN_PROGRESS", run("jrunning", 1).id],
+      // (0015: a job's row no longer says IN_PROGRESS; it shows it through its run in progress.)
+      ["jrunning", "PENDING", run("jrunning", 1).id],
     ]);
     // The old run and delivery columns are gone from jobs.
     expect(Object.keys(jobs[0]!).slice(0, 8)).toEqual(["id", "taskName", "payload", "priority", "status", "createdAt", "updatedAt", "latestRunId"]);
@@ -125,7 +130,13 @@ describe("migration 0004 on a database the previous version made itself", () => 
     await applyD1Migrations(db, env.TEST_MIGRATIONS);
 
     // Nothing lost: the same jobs with the same definitions and statuses, the same log rows, byte for byte.
-    expect(await rows(db, "SELECT id, taskName, payload, status FROM jobs ORDER BY id")).toEqual(jobsBefore);
+    // (0015: a job's row no longer says IN_PROGRESS; the five in flight, whose first run it is, keep
+    // PENDING and show IN_PROGRESS through their runs.)
+    expect(await rows(db, "SELECT id, taskName, payload, status FROM jobs ORDER BY id")).toEqual(
+      jobsBefore.map((j) => (j.status === "IN_PROGRESS" ? { ...j, status: "PENDING" } : j)),
+    );
+    expect(jobsBefore.filter((j) => j.status === "IN_PROGRESS").map((j) => j.id).sort()).toEqual([...BATCH].sort());
+    for (const id of BATCH) expect((await getJob(db, id)).status).toBe("IN_PROGRESS");
     expect(await rows(db, `SELECT id, jobId, ${SENT_BYTES} AS requestBody, responseStatus FROM webhook_logs ORDER BY id`)).toEqual(logsBefore);
     const runs = await rows(db, "SELECT r.jobId, r.number, r.status, r.payload, d.webhookId, d.state, d.attempts, d.body FROM runs r LEFT JOIN deliveries d ON d.runId = r.id ORDER BY r.jobId, r.number");
     expect(runs).toHaveLength(10); // nine jobs ran once or more (the flaky one twice); one never ran
@@ -216,7 +227,11 @@ describe("migrations 0010 to 0012 (fewer writes) on a database the version befor
     await applyD1Migrations(db, env.TEST_MIGRATIONS);
 
     // Nothing lost: every job, run, delivery and key as it was; every log row with the bytes it sent.
-    expect(await rows(db, "SELECT * FROM jobs ORDER BY rowid")).toEqual(before.jobs);
+    // (0015: a job's row no longer says IN_PROGRESS. The four in flight keep what they show once their
+    // run is over, PENDING here (no run of theirs has finished), and show IN_PROGRESS through their runs.)
+    const inflightBefore = before.jobs.filter((j) => j.status === "IN_PROGRESS").map((j) => j.id);
+    expect(inflightBefore.sort()).toEqual([...ids.inflight].sort());
+    expect(await rows(db, "SELECT * FROM jobs ORDER BY rowid")).toEqual(before.jobs.map((j) => (j.status === "IN_PROGRESS" ? { ...j, status: "PENDING" } : j)));
     // (0013: each run holds its occurrence in occurrenceKey, unless it was cancelled.)
     const runsAfter = await rows(db, "SELECT * FROM runs ORDER BY id");
     expect(runsAfter.map(({ occurrenceKey: _, ...run }) => run)).toEqual(before.runs);
@@ -284,6 +299,73 @@ describe("migrations 0010 to 0012 (fewer writes) on a database the version befor
     const newLogs = await rows(db, `SELECT id FROM webhook_logs WHERE id > ${Math.max(...before.logs.map((l) => l.id))} ORDER BY id`);
     expect(newLogs).toHaveLength(ids.inflight.length);
     expect(newLogs[0]!.id).toBe(counters.find((c) => c.name === "webhook_logs")!.id + 1);
+  });
+});
+
+describe("migration 0015 (a job's row no longer says IN_PROGRESS)", () => {
+  it("gives each job in flight what it shows once its run is over, shows IN_PROGRESS through its runs, and its runs finish as before", async () => {
+    const db = env.JOB_ROW_DB;
+    await applyD1Migrations(db, env.TEST_MIGRATIONS.filter((m) => m.name < "0015"));
+    const t = Date.now();
+    const job = (id: string, status: string, latestRun: number | null, nextRunAt: number | null) =>
+      db.prepare("INSERT INTO jobs (id, taskName, payload, status, createdAt, updatedAt, latestRunId, nextRunAt) VALUES (?1, ?1, '{}', ?2, ?3, ?3, ?4, ?5)").bind(id, status, t - 300_000, latestRun, nextRunAt);
+    const run = (id: number, jobId: string, number: number, status: string, startedAt: number | null, completedAt: number | null, dueAt = startedAt ?? t) =>
+      db
+        .prepare("INSERT INTO runs (id, jobId, number, status, taskName, payload, priority, dueAt, rank, startedAt, expectedAt, completedAt) VALUES (?1, ?2, ?3, ?4, ?2, '{}', 'MEDIUM', ?5, ?5, ?6, ?7, ?8)")
+        .bind(id, jobId, number, status, dueAt, startedAt, status === "IN_PROGRESS" ? startedAt! + 3_000 : null, completedAt);
+    // As the version before 0015 left them: each job with a run in progress says IN_PROGRESS and points at it.
+    await db.batch([
+      job("jrerun", "IN_PROGRESS", 2, null),
+      job("jfailedbefore", "IN_PROGRESS", 4, null),
+      job("jnext", "IN_PROGRESS", 5, t + 3_600_000),
+      job("jfirst", "IN_PROGRESS", 7, null),
+      job("jdone", "COMPLETED", 8, null),
+      run(1, "jrerun", 1, "COMPLETED", t - 120_000, t - 117_000),
+      run(2, "jrerun", 2, "IN_PROGRESS", t - 60_000, null),
+      run(3, "jfailedbefore", 1, "FAILED", t - 120_000, t - 110_000),
+      run(4, "jfailedbefore", 2, "IN_PROGRESS", t - 60_000, null),
+      run(5, "jnext", 1, "IN_PROGRESS", t - 60_000, null),
+      run(6, "jnext", 2, "SCHEDULED", null, null, t + 3_600_000),
+      run(7, "jfirst", 1, "IN_PROGRESS", t - 60_000, null),
+      run(8, "jdone", 1, "COMPLETED", t - 120_000, t - 117_000),
+    ]);
+    const before = await rows(db, "SELECT * FROM jobs ORDER BY rowid");
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    // Only the status of the jobs in flight changes: to what they show once their run is over.
+    const after = { jrerun: "COMPLETED", jfailedbefore: "FAILED", jnext: "SCHEDULED", jfirst: "PENDING", jdone: "COMPLETED" } as Record<string, string>;
+    expect(await rows(db, "SELECT * FROM jobs ORDER BY rowid")).toEqual(before.map((j) => ({ ...j, status: after[j.id] })));
+    expect(await rows(db, "SELECT count(*) AS n FROM jobs WHERE status = 'IN_PROGRESS'")).toEqual([{ n: 0 }]);
+
+    const app: Env = { ...env, DB: db, JOB_DURATION_SECONDS: "3" };
+    const list = async (status: string) =>
+      (await (await worker.fetch(new Request(`http://scheduler.test/api/jobs?status=${status}&limit=100`, { headers: { authorization: `Bearer ${API_TOKEN}` } }), app)).json<any>()).data
+        .map((j: any) => j.id)
+        .sort();
+    // Shown as before: in progress through their runs, and in no other status's list.
+    expect(await list("IN_PROGRESS")).toEqual(["jfailedbefore", "jfirst", "jnext", "jrerun"]);
+    expect(await list("COMPLETED")).toEqual(["jdone"]);
+    for (const status of ["PENDING", "SCHEDULED", "FAILED"]) expect(await list(status)).toEqual([]);
+    expect(await getJob(db, "jrerun")).toMatchObject({ status: "IN_PROGRESS", latestRun: { number: 2, status: "IN_PROGRESS" } });
+    expect(await getJob(db, "jnext")).toMatchObject({ status: "IN_PROGRESS", latestRun: { number: 1 }, nextRunAt: new Date(t + 3_600_000).toISOString() });
+
+    // Their runs finish from their messages as they would have: each job then shows how its run ended.
+    const inFlight = [
+      ["jrerun", 2],
+      ["jfailedbefore", 2],
+      ["jnext", 1],
+      ["jfirst", 1],
+    ] as const;
+    const batch = createMessageBatch<unknown>("job-scheduler-runs", inFlight.map(([jobId, run], i) => ({ id: `m15-${i}`, timestamp: new Date(), attempts: 1, body: { jobId, run } })));
+    await worker.queue(batch, app);
+    expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toHaveLength(inFlight.length);
+    for (const [jobId, number] of inFlight) {
+      expect(await getJob(db, jobId)).toMatchObject({ status: jobId === "jnext" ? "SCHEDULED" : "COMPLETED", latestRun: { number, status: "COMPLETED" } });
+    }
+    expect(await list("IN_PROGRESS")).toEqual([]);
+    expect(await list("COMPLETED")).toEqual(["jdone", "jfailedbefore", "jfirst", "jrerun"]);
+    expect(await list("SCHEDULED")).toEqual(["jnext"]);
   });
 });
 

@@ -28,7 +28,7 @@ const settled = (work: Promise<MessageOutcome>): Promise<BatchResult> => work.ca
  */
 async function completeRuns(env: Env, refs: RunRef[], now: Date, lease: Date): Promise<{ claimed: DeliveryWithBody[]; runsWaiting: boolean }> {
   const db = getDb(env.DB);
-  const [, created, , waiting] = await db.batch([
+  const [, created, , , waiting] = await db.batch([
     ...finishStatements(db, refs, { status: "COMPLETED", durationMs: getConfig(env).jobDurationSeconds * 1000 }, now, { url: getConfig(env).webhookUrl, claimedUntil: lease }),
     runsRepo.anyDueRun(db, now),
   ]);

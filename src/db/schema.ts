@@ -8,8 +8,10 @@ import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqli
 
 export const PRIORITIES = ["HIGH", "MEDIUM", "LOW"] as const;
 /**
- * A job's status: IN_PROGRESS while its latest started run runs, else SCHEDULED while it has a run to
- * come, else the status of its latest run (PENDING before any run).
+ * A job's status as it shows it: IN_PROGRESS while a run of it is in progress, else SCHEDULED while it
+ * has a run to come, else the status of its latest run (PENDING before any run). Its row keeps all but
+ * IN_PROGRESS, which reads find through its runs (jobs/state.ts shownStatus): a run's start leaves the
+ * row alone.
  */
 export const JOB_STATUSES = ["PENDING", "SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED"] as const;
 /** SCHEDULED: waiting for its time (or, once due, for a free slot); then IN_PROGRESS, then finished or CANCELLED. */
@@ -55,7 +57,10 @@ export const jobs = sqliteTable(
     status: text("status", { enum: JOB_STATUSES }).notNull().default("PENDING"),
     createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
     updatedAt: integer("updatedAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
-    /** The run the job shows: the one that started last, or that a person cancelled (runs.id); null before the first. */
+    /**
+     * Its latest run (runs.id): the one that started last of those that finished, or that a person
+     * cancelled; null before the first. A run in progress is shown in its place (shownLatestRunId).
+     */
     latestRunId: integer("latestRunId"),
     /** When its next run is due (the earliest of its SCHEDULED runs); null when none is. */
     nextRunAt: integer("nextRunAt", { mode: "timestamp_ms" }),
@@ -73,8 +78,8 @@ export const jobs = sqliteTable(
   (t) => [
     // Lists are in creation (rowid) order, and each index ends in the implicit rowid: a list reads its
     // page from an index (or the table) in order, without sorting (see listJobs).
-    // Not IN_PROGRESS: a run's start moves its job out of the index without writing an entry (D1 counts
-    // entries written, not removed); jobs in progress are found through their runs in progress (statusIs).
+    // No row says IN_PROGRESS since migration 0015 (a job shows it through its runs in progress: statusIs);
+    // the condition stays so that the index need not be rebuilt, and queries state it to use the index.
     index("jobs_status_idx")
       .on(t.status)
       .where(sql`${t.status} != 'IN_PROGRESS'`),

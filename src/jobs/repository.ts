@@ -10,7 +10,7 @@ import { countMatches, type KeysetList, pageKeys, windowEnd } from "../db/keyset
 import { deliveries, type Delivery, type Job, jobs, type JobStatus, type Priority, type Run, runs } from "../db/schema";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { type JobView, jobView } from "../runs/views";
-import { DELETED, notDeleted, statusIs } from "./state";
+import { DELETED, notDeleted, shownLatestRunId, shownStatus, statusIs } from "./state";
 
 export interface JobFilter {
   search?: string;
@@ -64,13 +64,16 @@ const shownOnly = ({ status }: Omit<JobFilter, "search">): SQL | undefined => (s
 const direction = { newest: sql.raw("desc"), oldest: sql.raw("asc") };
 export type JobSort = keyof typeof direction;
 
+/** A job's columns as it shows them: its status and latest run say a run in progress (see shownStatus). */
+const shownColumns = () => ({ ...getTableColumns(jobs), status: shownStatus, latestRunId: shownLatestRunId });
+
 /** Jobs with their latest run and its delivery (left joins by primary key). */
 const withLatestRun = <E extends Record<string, SQL.Aliased | SQL>>(db: Db, extra: E = {} as E) =>
   db
-    .select({ ...extra, job: getTableColumns(jobs), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
+    .select({ ...extra, job: shownColumns(), run: aliasedColumns(runs, "r"), delivery: aliasedColumns(deliveries, "d") })
     .from(jobs)
-    .leftJoin(runs, eq(runs.id, jobs.latestRunId))
-    .leftJoin(deliveries, eq(deliveries.runId, jobs.latestRunId));
+    .leftJoin(runs, eq(runs.id, shownLatestRunId))
+    .leftJoin(deliveries, eq(deliveries.runId, runs.id));
 
 type Row = Pick<NonNullable<Awaited<ReturnType<ReturnType<typeof withLatestRun>["get"]>>>, "job" | "run" | "delivery">;
 const toView = ({ job, run, delivery }: Row) => jobView(job, joined<Run>(run, "id"), joined<Delivery>(delivery, "runId"));
@@ -195,7 +198,7 @@ export async function exportPage(db: Db, { search, ...filters }: JobFilter, sort
   const rows = await db
     .select({
       rowid: sql<number>`${jobs}.rowid`,
-      job: getTableColumns(jobs),
+      job: shownColumns(),
       number: runs.number,
       startedAt: runs.startedAt,
       completedAt: runs.completedAt,
@@ -203,8 +206,8 @@ export async function exportPage(db: Db, { search, ...filters }: JobFilter, sort
       webhookState: deliveries.state,
     })
     .from(jobs)
-    .leftJoin(runs, eq(runs.id, jobs.latestRunId))
-    .leftJoin(deliveries, eq(deliveries.runId, jobs.latestRunId))
+    .leftJoin(runs, eq(runs.id, shownLatestRunId))
+    .leftJoin(deliveries, eq(deliveries.runId, runs.id))
     .where(sql`${jobs}.rowid IN (${pageRowids})`)
     .orderBy(sql`${jobs}.rowid ${dir}`);
   return rows.map(({ rowid: id, job, number, webhookState, ...run }) => ({ rowid: id, job, lastRun: number === null ? null : { number, ...run, webhookState } }));

@@ -67,7 +67,7 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
   // A plain create is one statement; a run to make, or a key to remember, go in the same batch (the run
   // joins the job row: when the job was not inserted, neither is the run).
   const { inserted, made } = timing.run
-    ? await db.batch([insert, insertTimingRun(db, timing), state.refreshJobs(db, [id], now), ...remember]).then(([inserted, made]) => ({ inserted, made }))
+    ? await db.batch([insert, insertTimingRun(db, timing), ...state.refreshJobs(db, [id], now), ...remember]).then(([inserted, made]) => ({ inserted, made }))
     : await db.batch([insert, ...remember]).then(([inserted]) => ({ inserted, made: [] }));
   if (idempotency) {
     // Another create with this key got in first (two at once): its job is the answer.
@@ -150,7 +150,7 @@ export async function updateJob(env: Env, id: string, input: UpdateJobInput): Pr
     insertTimingRun(db, timing),
     // Runs still to come take the new definition (after any that the new timing replaces are cancelled).
     replanRuns(db, redefined ? [id] : []),
-    state.refreshJobs(db, [id], now),
+    ...state.refreshJobs(db, [id], now),
   ]);
   logCancelled(cancelled);
   await startTiming(env, made, now);
@@ -228,13 +228,13 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
   const db = getDb(env.DB);
   const now = new Date();
   const start = { now, durationMs: jobDurationSeconds * 1000, limit: maxConcurrentRuns };
-  const [made, , [running], viewRows] = await db.batch([
+  const [made, , , [running], viewRows] = await db.batch([
     insertRuns(
       db,
       ids.map((jobId) => ({ jobId, dueAt: now, occurrenceAt: null, expectedAt: null })),
       { unlessBusyAt: now, start },
     ),
-    state.refreshJobs(db, ids, now, { started: true }),
+    ...state.refreshJobs(db, ids, now, { started: true }),
     countInProgress(db, maxConcurrentRuns),
     repo.jobQuery(db, ids[0] ?? ""),
   ]);

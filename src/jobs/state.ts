@@ -4,11 +4,12 @@
  * a statement for a db.batch(), conditional where two writers may race. Reads are in repository.ts.
  */
 import { type SQL, and, eq, inArray, sql } from "drizzle-orm";
-import { alias } from "drizzle-orm/sqlite-core";
+import { alias, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
 import { idempotencyKeys, type Job, jobs, type JobStatus, type Priority, runs, type Schedule, webhookLogs } from "../db/schema";
-import { afterRunHolds, scheduled } from "../runs/conditions";
+import { afterRunHolds, runIn, scheduled } from "../runs/conditions";
+import type { RunRef } from "../webhooks/body";
 import type { NewRun } from "../runs/lifecycle";
 
 export interface NewJob {
@@ -102,14 +103,34 @@ export const DELETED = "DELETED";
 export const notDeleted = sql`${jobs.status} != 'DELETED'`;
 
 /**
- * Jobs in a status (DELETED included), written so that the planner can walk an index: jobs_status_idx
- * leaves out IN_PROGRESS (its own condition is stated for the planner to use it), and jobs in progress
- * are found through their runs in progress (runs_in_progress_idx, then each job by its id).
+ * Whether a run of the job `jobId` names is in progress: one probe of runs_in_progress_idx. A job's row
+ * never says IN_PROGRESS (a run's start leaves it alone: one row fewer per run); reads say it from this.
+ */
+export const runningJob = (jobId: SQL | AnySQLiteColumn): SQL =>
+  sql`EXISTS (SELECT 1 FROM ${runs} ip WHERE ip."jobId" = ${jobId} AND ip.status = 'IN_PROGRESS')`;
+
+/** The status a job shows: IN_PROGRESS while a run of it is in progress, else its row's (see refreshJobs). */
+export const shownStatus = sql<JobStatus>`CASE WHEN ${jobs.status} != 'DELETED' AND ${runningJob(jobs.id)} THEN 'IN_PROGRESS' ELSE ${jobs.status} END`;
+
+/**
+ * The run a job shows: the one in progress that started last, else its row's latestRunId (the run that
+ * started last of those finished, or that a person cancelled). Index lookups only.
+ */
+export const shownLatestRunId = sql<number | null>`coalesce((SELECT ip.id FROM ${runs} ip
+    WHERE ip."jobId" = ${jobs.id} AND ip.status = 'IN_PROGRESS'
+    ORDER BY ip."startedAt" DESC, ip.id DESC LIMIT 1), ${jobs.latestRunId})`;
+
+/**
+ * Jobs in a status as they show it (DELETED included), written so that the planner can walk an index:
+ * jobs in progress through their runs in progress (runs_in_progress_idx, then each job by its id), the
+ * others through jobs_status_idx, each checked for a run in progress (one probe).
  */
 export const statusIs = (status: JobStatus | typeof DELETED): SQL =>
   status === "IN_PROGRESS"
-    ? sql`${jobs.status} = 'IN_PROGRESS' AND ${jobs.id} IN (SELECT ${runs.jobId} FROM ${runs} WHERE ${runs.status} = 'IN_PROGRESS')`
-    : sql`${jobs.status} = ${status} AND ${jobs.status} != 'IN_PROGRESS'`;
+    ? sql`${jobs.status} != 'DELETED' AND ${jobs.id} IN (SELECT ${runs.jobId} FROM ${runs} WHERE ${runs.status} = 'IN_PROGRESS')`
+    : status === DELETED
+      ? sql`${jobs.status} = ${status} AND ${jobs.status} != 'IN_PROGRESS'`
+      : sql`${jobs.status} = ${status} AND ${jobs.status} != 'IN_PROGRESS' AND NOT ${runningJob(jobs.id)}`;
 
 /** Marks the listed jobs deleted (those that exist and are not already); returns their ids. */
 export function markDeleted(db: Db, ids: string[], now: Date) {
@@ -182,51 +203,86 @@ export function pointLatest(db: Db, runIds: number[], { onlyCancelledAt }: { onl
 }
 
 /**
- * What each listed job shows from its runs: IN_PROGRESS while any of its runs is in progress, else
- * SCHEDULED while a run is to come (nextRunAt: the earliest), else the status of its latest run, else
- * PENDING. Index lookups only (runs_in_progress_idx, runs_job_scheduled_idx, the primary key).
+ * What each listed job's row keeps of its runs: SCHEDULED while a run is to come (nextRunAt: the
+ * earliest), else the status of its latest run once that has finished, else PENDING. Never IN_PROGRESS:
+ * a job shows that while a run of it is in progress (shownStatus), so a run's start writes the row only
+ * when something else changes (its next run, its schedule's cursor), and a run call's start not at all.
+ * Index lookups only (runs_job_scheduled_idx, runs_job_number_idx, the primary key).
+ *
+ * The latest run: with `started`, a run of the job that started at `now` (only when the row is written
+ * anyway); with `finished` (runs this batch finished at `now`), the one of them that started last, if it
+ * started after the job's latest run became its latest (its start, or a person's cancel).
  *
  * With `advance` (occurrences made earlier in the same batch), the jobs' schedule cursors and occurrence
  * counts follow them in the same write: once each, whoever made them, and only for the schedule they were
  * made from (see insertRuns' `schedule`). One UPDATE of the job row, not two: each counts a row written.
  */
-export function refreshJobs(db: Db, jobIds: string[], now: Date, { started = false, advance = [] }: { started?: boolean; advance?: NewRun[] } = {}) {
-  const status = sql`CASE
-    WHEN s.running THEN 'IN_PROGRESS'
-    WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
-    ELSE coalesce(s.latestStatus, 'PENDING')
-  END`;
-  // With `started`, a run of the job that started at `now` becomes its latest run, in the same write
-  // (it is in progress, so `running` already decides the status).
+export function refreshJobs(
+  db: Db,
+  jobIds: string[],
+  now: Date,
+  { started = false, finished = [], advance = [] }: { started?: boolean; finished?: RunRef[]; advance?: NewRun[] } = {},
+) {
   const startedNow = started
     ? sql`(SELECT r.id FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS' AND r."startedAt" = ${now.getTime()} ORDER BY r.id DESC LIMIT 1)`
     : sql`NULL`;
-  return db
-    .update(jobs)
-    .set({
-      nextRunAt: sql`s.nextAt`,
-      status: sql`${status}`,
-      latestRunId: sql`coalesce(s.startedNow, ${jobs.latestRunId})`,
-      scheduleCursor: sql`coalesce(s.advanceTo, ${jobs.scheduleCursor})`,
-      occurrences: sql`${jobs.occurrences} + (s.advanceTo IS NOT NULL)`,
-      updatedAt: now,
-    })
-    .from(
-      sql`(
-        SELECT j.id,
-               EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS') AS running,
-               (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt,
-               (SELECT r.status FROM ${runs} r WHERE r.id = j."latestRunId") AS latestStatus,
-               ${startedNow} AS startedNow,
-               ${advanceTo(advance)} AS advanceTo
-        FROM ${jobs} j
-        WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
-          AND j.status != 'DELETED'
-      ) AS s`,
-    )
-    .where(
-      sql`${jobs.id} = s.id AND (${jobs.nextRunAt} IS NOT s.nextAt OR ${jobs.status} != ${status} OR ${jobs.latestRunId} IS NOT coalesce(s.startedNow, ${jobs.latestRunId}) OR s.advanceTo IS NOT NULL)`,
-    );
+  const done = alias(runs, "f");
+  const finishedNow =
+    finished.length > 0
+      ? sql`(SELECT f.id FROM ${runs} f
+          WHERE ${runIn(finished, done)} AND f."jobId" = j.id
+            AND f.status IN ('COMPLETED', 'FAILED') AND f."completedAt" = ${now.getTime()}
+            AND f."startedAt" >= coalesce((SELECT coalesce(l."startedAt", l."completedAt") FROM ${runs} l WHERE l.id = j."latestRunId"), 0)
+          ORDER BY f."startedAt" DESC, f.id DESC LIMIT 1)`
+      : sql`NULL`;
+  const status = sql`CASE
+    WHEN s.nextAt IS NOT NULL THEN 'SCHEDULED'
+    WHEN s.latestStatus IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN s.latestStatus
+    WHEN s.latest IS NULL OR s.was = 'IN_PROGRESS' THEN 'PENDING'
+    ELSE s.was
+  END`;
+  const from = sql`(
+    SELECT t.*, coalesce(t.finishedNow, t.startedNow, t.latestRunId) AS latest,
+           (SELECT r.status FROM ${runs} r WHERE r.id = coalesce(t.finishedNow, t.startedNow, t.latestRunId)) AS latestStatus
+    FROM (
+      SELECT j.id,
+             j.status AS was,
+             j."latestRunId" AS latestRunId,
+             (SELECT min(r."dueAt") FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED') AS nextAt,
+             ${finishedNow} AS finishedNow,
+             ${startedNow} AS startedNow,
+             ${advanceTo(advance)} AS advanceTo
+      FROM ${jobs} j
+      WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
+        AND j.status != 'DELETED'
+      LIMIT -1
+    ) AS t
+    -- (Not flattened into the UPDATE: each job's row of it is worked out once, not at each use of a column.)
+    LIMIT -1
+  ) AS s`;
+  const kept = {
+    nextRunAt: sql`s.nextAt`,
+    latestRunId: sql`s.latest`,
+    scheduleCursor: sql`coalesce(s.advanceTo, ${jobs.scheduleCursor})`,
+    occurrences: sql`${jobs.occurrences} + (s.advanceTo IS NOT NULL)`,
+    updatedAt: now,
+  };
+  const others = sql`(${jobs.nextRunAt} IS NOT s.nextAt OR (s.finishedNow IS NOT NULL AND ${jobs.latestRunId} IS NOT s.finishedNow) OR s.advanceTo IS NOT NULL)`;
+  // Two statements, each row written by one of them at most: SQLite rewrites an index entry of every
+  // column an UPDATE sets, changed or not, so the status (jobs_status_idx) is set only where it changes.
+  // Written only when what the row keeps changes: a run's start alone changes nothing of it.
+  return [
+    db
+      .update(jobs)
+      .set({ ...kept, status: sql`${status}` })
+      .from(from)
+      .where(sql`${jobs.id} = s.id AND ${jobs.status} != ${status}`),
+    db
+      .update(jobs)
+      .set(kept)
+      .from(from)
+      .where(sql`${jobs.id} = s.id AND ${jobs.status} = ${status} AND ${others}`),
+  ] as const;
 }
 
 /**

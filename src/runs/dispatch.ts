@@ -192,7 +192,7 @@ async function dispatchTurn(env: Env, now: Date): Promise<{ result: Dispatched; 
     // Catch-up runs take their new time only if this batch started them: one that lost its slot keeps its place.
     retimeStarted(db, catchUps.length > 0 ? catchUps : [{ id: -1, at: now }], startedAt),
     insertRuns(db, nexts),
-    refreshJobs(db, jobIds, startedAt, { started: true, advance: nexts }),
+    ...refreshJobs(db, jobIds, startedAt, { started: true, advance: nexts }),
   ] as const);
 
   logCancelled(cancelled);

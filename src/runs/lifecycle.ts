@@ -37,7 +37,7 @@ import type { Db } from "../db/client";
 import { nextId } from "../db/ids";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
 import { type Delivery, jobs, runs } from "../db/schema";
-import { refreshJobs } from "../jobs/state";
+import { refreshJobs, runningJob } from "../jobs/state";
 import { logEvent, type LogEventName } from "../lib/log";
 import type { RunRef } from "../webhooks/body";
 import { createDeliveries, type NewDeliveries } from "../webhooks/deliveries";
@@ -114,7 +114,7 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
         AND ${afterRunHolds(m(4), m(6))}
         AND (${m(7)} IS NULL OR ${jobs.updatedAt} = ${m(7)})
         AND (${m(5)} IS NULL OR (${jobs.schedule} = ${m(5)} AND ${jobs.paused} = 0))
-        AND ${unlessBusyAt ? sql`${jobs.status} != 'IN_PROGRESS' AND (${jobs.nextRunAt} IS NULL OR ${jobs.nextRunAt} > ${unlessBusyAt.getTime()})` : sql`1`}
+        AND ${unlessBusyAt ? sql`NOT ${runningJob(jobs.id)} AND (${jobs.nextRunAt} IS NULL OR ${jobs.nextRunAt} > ${unlessBusyAt.getTime()})` : sql`1`}
       -- In id order (each row's id is its offset in the list): rows appended to the table's end fill its
       -- pages; out of order (as the window above sorts them), they split pages and leave them half full.
       ORDER BY m.key`,
@@ -196,7 +196,7 @@ export function logFinished(event: LogEventName, created: Pick<Delivery, "jobId"
 
 /** The statements, for one db.batch(); the second returns the deliveries it created. */
 export function finishStatements(db: Db, refs: RunRef[], end: RunEnd, now: Date, delivery: NewDeliveries) {
-  return [finishRuns(db, refs, end, now), createDeliveries(db, refs, now, delivery), refreshJobs(db, refs.map((r) => r.jobId), now)] as const;
+  return [finishRuns(db, refs, end, now), createDeliveries(db, refs, now, delivery), ...refreshJobs(db, refs.map((r) => r.jobId), now, { finished: refs })] as const;
 }
 
 /**

@@ -12,6 +12,7 @@ import { deliveries, type Delivery, jobs, type Run, runs } from "../db/schema";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { deliveryBodyOf, type DeliveryWithBody, type RunRef, webhookIdOf } from "../webhooks/body";
 import { dueBy, finishedAfter, inProgress, MAX_PRIORITY_OFFSET_MS, runIn, scheduled } from "./conditions";
+import { shownStatus } from "../jobs/state";
 
 export interface RunWithDelivery {
   run: Run;
@@ -99,7 +100,7 @@ export function findDueRuns(db: Db, now: Date, limit: number) {
       occurrenceAt: runs.occurrenceAt,
       schedule: jobs.schedule,
       paused: jobs.paused,
-      jobStatus: jobs.status,
+      jobStatus: shownStatus,
       scheduleCursor: jobs.scheduleCursor,
       occurrences: jobs.occurrences,
     })

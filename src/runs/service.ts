@@ -119,7 +119,7 @@ export async function cancelJobs(env: Env, ids: string[]): Promise<ActionResult>
     createDeliveries(db, runs.map((run) => ({ jobId: run.jobId, number: run.number })), now, { url: webhookUrl, claimedUntil: null, onlyCancelledAt: now }),
     insertRuns(db, follows),
     pointLatest(db, runs.map((run) => run.id), { onlyCancelledAt: now }),
-    refreshJobs(db, runs.map((run) => run.jobId), now, { advance: follows }),
+    ...refreshJobs(db, runs.map((run) => run.jobId), now, { advance: follows }),
   ]);
   logCancelled(cancelled);
   logScheduled(made);

@@ -37,7 +37,7 @@ export async function pauseJobs(env: Env, ids: string[]): Promise<ActionResult> 
   const [paused, cancelled] = await db.batch([
     setPaused(db, pausing, true, now),
     cancelScheduledOf(db, pausing, "the schedule was paused", now, { occurrencesOnly: true }),
-    refreshJobs(db, pausing, now),
+    ...refreshJobs(db, pausing, now),
   ]);
   logCancelled(cancelled);
   const done = new Set(paused.map((job) => job.id));
@@ -69,7 +69,7 @@ export async function resumeJobs(env: Env, ids: string[]): Promise<ActionResult>
     }
   }
   if (resuming.length === 0) return result;
-  const [resumed, made] = await db.batch([setPaused(db, resuming, false, now), insertRuns(db, rows), refreshJobs(db, resuming, now, { advance: rows })]);
+  const [resumed, made] = await db.batch([setPaused(db, resuming, false, now), insertRuns(db, rows), ...refreshJobs(db, resuming, now, { advance: rows })]);
   logScheduled(made);
   await sendStartMessages(env, made, now).catch((err: unknown) => logFailure("queue.send_failed", { jobIds: resuming, what: "start messages; the sweep sends them when due" }, err));
   const done = new Set(resumed.map((job) => job.id));

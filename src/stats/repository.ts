@@ -95,7 +95,7 @@ export function statsQueries(db: Db, firstHour: number, windowHours: number, now
   // job, however many of its runs run), each job's status checked, up to COUNT_LIMIT.
   const inProgressJobs = sql`(SELECT count(*) FROM (
     SELECT 1 FROM ${runs} r JOIN ${jobs} j ON j.id = r."jobId"
-    WHERE r.status = 'IN_PROGRESS' AND j.status = 'IN_PROGRESS'
+    WHERE r.status = 'IN_PROGRESS' AND j.status != 'DELETED'
     GROUP BY r."jobId"
     LIMIT ${int(COUNT_LIMIT)}))`;
   const byStatus = Object.fromEntries(
