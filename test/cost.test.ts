@@ -102,6 +102,28 @@ describe("what a job costs (the cost meter)", () => {
   });
 });
 
+describe("what a webhook retry costs", () => {
+  it("counts one retry exactly: the failed attempt's two index entries, then the claim, the attempt's log row and the settle", async () => {
+    const e = metered();
+    const id = (await request(e, "POST", "/api/jobs", { taskName: "Flaky receiver", payload: { receiver: { script: [500, 200] } } })).body.data.id;
+    await request(e, "POST", `/api/jobs/${id}/run`);
+    const messages = sent.map((m) => m.body);
+    const first = await cost(() => deliverSent(e));
+    expect((await request(e, "GET", `/api/jobs/${id}`)).body.data.latestRun.delivery).toMatchObject({ state: "RETRYING", attempts: 1 });
+    // The message comes back when the retry is due (the consumer's clock set past the backoff).
+    const retry = await cost(() => deliverAt(new Date(Date.now() + 60_000), messages, e));
+    expect(await received(id)).toHaveLength(2);
+    expect((await request(e, "GET", `/api/jobs/${id}`)).body.data.latestRun.delivery).toMatchObject({ state: "DELIVERED", attempts: 2 });
+    // A completion whose first attempt fails writes 2 rows more than one delivered (9): the log row's
+    // entry in webhook_logs_failed_idx and the retry's due time in deliveries_next_attempt_idx.
+    expect(first.d1.rowsWritten).toBe(11);
+    // The retry: the claim (the delivery's row; its lease in leaseUntil, so no index entry), the log row
+    // with its two indexes, the settle (its due time leaves the index: no entry written). 7 rows a retry.
+    expect(retry.d1.rowsWritten).toBe(5);
+    expect(first.d1.rowsWritten + retry.d1.rowsWritten - 9).toBe(7);
+  });
+});
+
 describe("what a recurring occurrence costs", () => {
   it("counts an occurrence of 3 s exactly: started when due, completed, delivered, and the next one made", async () => {
     const e = metered({ JOB_DURATION_SECONDS: "3" });

@@ -8,9 +8,10 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { Env, JobMessage } from "../src/env";
 import worker from "../src/index";
+import { sweep } from "../src/background/sweep";
 import { runJob } from "../src/jobs/service";
 import { getStats } from "../src/stats/service";
-import { backdateRun, createJob, deliverRecorded, failClaimsOf, received, runRows } from "./support/helpers";
+import { backdateRun, createJob, deliverAt, deliverRecorded, failClaimsOf, received, runRows } from "./support/helpers";
 
 const quietEnv: Env = { ...env, JOB_DURATION_SECONDS: "3600" };
 /** A deployment mistake: a variable with a value the configuration refuses. */
@@ -199,4 +200,46 @@ describe("a worker that dies during a webhook's first attempt, its message lost 
     expect((await sending()) - sendingBefore).toBe(1);
     await env.DB.prepare("DELETE FROM jobs WHERE id = ?").bind(long!.run.jobId).run();
   }, 45_000);
+});
+
+describe("a worker that dies during a webhook's retry, its message lost too", () => {
+  it("keeps the delivery at its retry's due time while the lease runs, and the sweep sends it again once the lease and the grace are past", async () => {
+    const brief: Env = { ...quietEnv, WEBHOOK_TIMEOUT_MS: "100", SWEEP_GRACE_SECONDS: "5", WEBHOOK_RETRY_SCHEDULE: "1s", WEBHOOK_RETRY_JITTER: "0" };
+    const run = await startLongRun({ payload: { receiver: { script: [500, 200] } } });
+    await backdateRun(run.jobId, run.run, 3_600_000);
+    const webhookId = `whd_${run.jobId}_${run.run}`;
+    const delivery = () => env.DB.prepare("SELECT state, attempts, nextAttemptAt, leaseUntil FROM deliveries WHERE webhookId = ?").bind(webhookId).first<Record<string, any>>();
+    // Attempt 1 fails: the retry is due in a second.
+    await deliver("job-scheduler-runs", [run], brief);
+    const due = (await delivery())!.nextAttemptAt as number;
+    expect(await delivery()).toMatchObject({ state: "RETRYING", attempts: 1 });
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 50));
+    // Attempt 2 is claimed and sent, then its worker dies before it records how it went (D1 refuses the
+    // write that settles it), and the message is never delivered again.
+    const name = `die_retry_${run.jobId}`;
+    await env.DB.prepare(
+      `CREATE TRIGGER ${name} BEFORE UPDATE ON deliveries WHEN old.webhookId = '${webhookId}' AND old.state = 'SENDING' AND new.state != 'SENDING' BEGIN SELECT RAISE(ABORT, 'worker died'); END`,
+    ).run();
+    await deliver("job-scheduler-runs", [run], brief);
+    await env.DB.prepare(`DROP TRIGGER ${name}`).run();
+    expect(await received(run.jobId)).toHaveLength(2);
+    // The claim wrote its lease to leaseUntil alone: the delivery's index entry stays at the retry's due time.
+    const inFlight = await delivery();
+    expect(inFlight).toMatchObject({ state: "SENDING", attempts: 2, nextAttemptAt: due });
+    expect(inFlight!.leaseUntil).toBeGreaterThan(due);
+    // A sweep while the lease runs leaves it: on a clock 7 s past the retry's due time, its entry is past
+    // the 5 s grace, but its lease (claimed at about that due time, for 5.1 s) is not. No message sent.
+    expect((await sweep(brief, new Date(due + 7_000))).requeuedDeliveries).toBe(0);
+    expect(await delivery()).toMatchObject({ state: "SENDING", attempts: 2 });
+    expect(await received(run.jobId)).toHaveLength(2);
+    // Past the lease and the grace (on a clock that far ahead), a sweep queues it again, and its message
+    // makes attempt 3 with the same bytes.
+    const leaseEnd = inFlight!.leaseUntil as number;
+    expect((await sweep(brief, new Date(leaseEnd + 5_100))).requeuedDeliveries).toBe(1);
+    await deliverAt(new Date(leaseEnd + 5_200), [run], brief);
+    expect(await delivery()).toMatchObject({ state: "DELIVERED", attempts: 3, nextAttemptAt: null, leaseUntil: null });
+    const hooks = await received(run.jobId);
+    expect(hooks).toHaveLength(3);
+    expect(hooks[2]!.rawBody).toBe(hooks[0]!.rawBody);
+  });
 });

@@ -14,7 +14,7 @@ import type { Db } from "../db/client";
 import { deliveries, JOB_STATUSES, jobs, runHours, runs, type DeliveryState, type JobStatus, type RunHour, type RunStatus } from "../db/schema";
 import { dueBy, finished, inProgress } from "../runs/conditions";
 import { statusIs } from "../jobs/state";
-import { firstAttemptsInFlight } from "../webhooks/deliveries";
+import { firstAttemptsInFlight, leaseOf } from "../webhooks/deliveries";
 
 export const HOUR_MS = 3_600_000;
 /** Counts stop here: a figure of COUNT_LIMIT means that many or more. */
@@ -124,7 +124,7 @@ export function statsQueries(db: Db, firstHour: number, windowHours: number, now
   // the first attempts in flight, which no index holds (those of the runs completed since the sweep's walk).
   const underWay = sql`(
     SELECT state, at FROM (
-      SELECT ${deliveries.state} AS state, ${deliveries.nextAttemptAt} AS at
+      SELECT ${deliveries.state} AS state, CASE WHEN ${deliveries.state} = 'SENDING' THEN ${leaseOf} ELSE ${deliveries.nextAttemptAt} END AS at
       FROM ${deliveries}
       WHERE ${deliveries.nextAttemptAt} IS NOT NULL
       ORDER BY ${deliveries.nextAttemptAt}

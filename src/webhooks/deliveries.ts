@@ -82,19 +82,25 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
 }
 
 /**
- * When the attempt in flight (SENDING) loses its lease: nextAttemptAt where it is set (a later attempt's
- * claim, the sweep's net and migration 0014 write the lease there too, and a Worker from before 0014
- * writes it there alone, leaving an older leaseUntil behind), else leaseUntil (a first attempt claimed
- * by the batch that finished its run).
+ * When the attempt in flight (SENDING) loses its lease: the later of nextAttemptAt and leaseUntil. A claim
+ * writes its lease to leaseUntil alone and leaves nextAttemptAt as it was (a retry's due time, already
+ * past; null for a first attempt), so that it writes no deliveries_next_attempt_idx entry; the sweep's
+ * net for first attempts and migration 0014 wrote the lease to nextAttemptAt too, and a Worker from before
+ * 0014 wrote it there alone, leaving an older leaseUntil behind: the later one is the lease.
  */
-export const leaseOf = sql<number>`coalesce(${deliveries.nextAttemptAt}, ${deliveries.leaseUntil})`;
+export const leaseOf = sql<number>`max(coalesce(${deliveries.nextAttemptAt}, ${deliveries.leaseUntil}), coalesce(${deliveries.leaseUntil}, ${deliveries.nextAttemptAt}))`;
 
 /** A delivery's lease as a date (see leaseOf), for code that holds its row. */
-export const leaseUntilOf = (delivery: Pick<Delivery, "leaseUntil" | "nextAttemptAt">) => delivery.nextAttemptAt ?? delivery.leaseUntil;
+export const leaseUntilOf = (delivery: Pick<Delivery, "leaseUntil" | "nextAttemptAt">): Date | null => {
+  const [a, b] = [delivery.nextAttemptAt, delivery.leaseUntil];
+  return a && b ? (a > b ? a : b) : (a ?? b);
+};
 
 /**
  * Takes the next attempt: bumps the attempt counter and holds a lease until `leaseUntil`, so a concurrent
- * copy of the same message cannot send a second request. A delivery without a target takes `url`.
+ * copy of the same message cannot send a second request. A delivery without a target takes `url`. The
+ * delivery stays in deliveries_next_attempt_idx where it was (its due time, now past): the sweep's search
+ * for stalled deliveries passes it by until its lease has run out (findStalledDeliveries).
  */
 export async function claimAttempt(
   db: Db,
@@ -105,7 +111,8 @@ export async function claimAttempt(
 ): Promise<DeliveryWithBody | undefined> {
   const [row] = await db
     .update(deliveries)
-    .set({ state: "SENDING", attempts: delivery.attempts + 1, nextAttemptAt: leaseUntil, leaseUntil, url: sql`coalesce(${deliveries.url}, ${url})` })
+    // Not nextAttemptAt: setting it, even to the value it had, would write its index entry (see leaseOf).
+    .set({ state: "SENDING", attempts: delivery.attempts + 1, leaseUntil, url: sql`coalesce(${deliveries.url}, ${url})` })
     .where(
       and(
         eq(deliveries.runId, delivery.runId),

@@ -8,6 +8,7 @@ import { deliveries, jobs, runs, webhookLogs, type WebhookLog } from "../db/sche
 import { DELETED } from "../jobs/state";
 import { parseStored } from "../runs/views";
 import { deliveryBodyOf } from "./body";
+import { leaseOf } from "./deliveries";
 
 /** A log row as shown: the request body parsed (it is stored as the exact bytes sent). */
 export type LogView = Omit<WebhookLog, "requestBody"> & { requestBody: unknown };
@@ -105,6 +106,7 @@ export function findStalledDeliveries(db: Db, before: Date, limit: number) {
     .select({ runId: deliveries.runId, jobId: runs.jobId, number: runs.number })
     .from(deliveries)
     .innerJoin(runs, eq(runs.id, deliveries.runId))
-    .where(lt(deliveries.nextAttemptAt, before))
+    // An attempt in flight keeps its entry at the due time it was claimed at: it stalled only once its lease ran out too.
+    .where(and(lt(deliveries.nextAttemptAt, before), sql`${leaseOf} < ${before.getTime()}`))
     .limit(limit);
 }
