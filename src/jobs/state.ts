@@ -113,11 +113,13 @@ export const runningJob = (jobId: SQL | AnySQLiteColumn): SQL =>
 export const shownStatus = sql<JobStatus>`CASE WHEN ${jobs.status} != 'DELETED' AND ${runningJob(jobs.id)} THEN 'IN_PROGRESS' ELSE ${jobs.status} END`;
 
 /**
- * The run a job shows: the one in progress that started last, else its row's latestRunId (the run that
- * started last of those finished, or that a person cancelled). Index lookups only.
+ * The run a job shows: the one that started last, of those in progress and its row's latestRunId (the
+ * run that started last of those finished, or that a person cancelled, which counts as not started:
+ * a run in progress was picked before it by the cancel). Index lookups only.
  */
 export const shownLatestRunId = sql<number | null>`coalesce((SELECT ip.id FROM ${runs} ip
     WHERE ip."jobId" = ${jobs.id} AND ip.status = 'IN_PROGRESS'
+      AND ip."startedAt" >= coalesce((SELECT l."startedAt" FROM ${runs} l WHERE l.id = ${jobs.latestRunId}), 0)
     ORDER BY ip."startedAt" DESC, ip.id DESC LIMIT 1), ${jobs.latestRunId})`;
 
 /**
@@ -211,7 +213,7 @@ export function pointLatest(db: Db, runIds: number[], { onlyCancelledAt }: { onl
  *
  * The latest run: with `started`, a run of the job that started at `now` (only when the row is written
  * anyway); with `finished` (runs this batch finished at `now`), the one of them that started last, if it
- * started after the job's latest run became its latest (its start, or a person's cancel).
+ * started at or after the job's latest run did (a run a person cancelled before it started gives way).
  *
  * With `advance` (occurrences made earlier in the same batch), the jobs' schedule cursors and occurrence
  * counts follow them in the same write: once each, whoever made them, and only for the schedule they were
@@ -232,7 +234,7 @@ export function refreshJobs(
       ? sql`(SELECT f.id FROM ${runs} f
           WHERE ${runIn(finished, done)} AND f."jobId" = j.id
             AND f.status IN ('COMPLETED', 'FAILED') AND f."completedAt" = ${now.getTime()}
-            AND f."startedAt" >= coalesce((SELECT coalesce(l."startedAt", l."completedAt") FROM ${runs} l WHERE l.id = j."latestRunId"), 0)
+            AND f."startedAt" >= coalesce((SELECT l."startedAt" FROM ${runs} l WHERE l.id = j."latestRunId"), 0)
           ORDER BY f."startedAt" DESC, f.id DESC LIMIT 1)`
       : sql`NULL`;
   const status = sql`CASE
