@@ -91,6 +91,9 @@ export function seedLarge(file, { jobs = 1_000_000, now = Date.now(), log = cons
        WHERE status != 'PENDING'`,
     );
     // A delivery per finished run: 0.2 % gave up, 0.1 % retrying (due in an hour), 0.5 % needed a second attempt.
+    // A job's row never says IN_PROGRESS (migration 0015): those with a run in progress keep what they
+    // show once it is over, their earlier run's COMPLETED, and show IN_PROGRESS through the run.
+    step("jobs in progress", `UPDATE jobs SET status = 'COMPLETED' WHERE status = 'IN_PROGRESS'`);
     step(
       "deliveries",
       `INSERT INTO deliveries (runId, jobId, webhookId, event, url, body, state, attempts, series, nextAttemptAt, lastError, createdAt, deliveredAt)
@@ -124,6 +127,13 @@ export function seedLarge(file, { jobs = 1_000_000, now = Date.now(), log = cons
        FROM deliveries d
        JOIN (SELECT 1 AS a UNION ALL SELECT 2 UNION ALL SELECT 3) a ON a.a <= d.attempts
        ORDER BY d.createdAt + (a.a - 1) * 5000, d.runId`,
+    );
+    // What each settle records on its delivery: its first and last log rows (webhooks/log.ts loggedFor).
+    step(
+      "log bounds",
+      `UPDATE deliveries SET firstLogId = b.f, lastLogId = b.t
+       FROM (SELECT runId, min(id) AS f, max(id) AS t FROM webhook_logs GROUP BY runId) AS b
+       WHERE deliveries.runId = b.runId`,
     );
   })();
   const counts = db
