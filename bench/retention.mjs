@@ -44,8 +44,6 @@ INSERT INTO deliveries (runId, jobId, webhookId, event, url, body, state, attemp
   SELECT id, jobId, 'whd_' || jobId || '_' || number, 'job.completed', 'https://hooks.example/in', NULL, 'DELIVERED', 1, completedAt, completedAt FROM runs;
 INSERT INTO webhook_logs (jobId, runId, deliveryId, attempt, url, requestBody, responseStatus, responseBody, durationMs, sentAt)
   SELECT jobId, id, NULL, 1, 'https://hooks.example/in', NULL, 200, '{"ok":true}', 12, completedAt FROM runs;
--- What each settle records on its delivery: its first and last log rows.
-UPDATE deliveries SET firstLogId = b.f, lastLogId = b.t FROM (SELECT runId, min(id) AS f, max(id) AS t FROM webhook_logs GROUP BY runId) AS b WHERE deliveries.runId = b.runId;
 COMMIT;`);
 const count = () => sqlite("SELECT (SELECT count(*) FROM runs) runs, (SELECT count(*) FROM deliveries) deliveries, (SELECT count(*) FROM webhook_logs) logs")[0];
 const before = count();

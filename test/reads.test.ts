@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import worker from "../src/index";
 import { readMeter } from "../src/lib/meter";
-import { API_TOKEN, call, ORIGIN, recordLogBounds, sessionCookie, uniqueWord } from "./support/helpers";
+import { API_TOKEN, call, ORIGIN, sessionCookie, uniqueWord } from "./support/helpers";
 
 const metered: Env = { ...env, COST_METER: "true" };
 
@@ -73,7 +73,6 @@ async function seedRuns(jobId: string, count: number, { failed = false } = {}) {
        SELECT jobId, runId, webhookId, 1, 'http://example.test/hook', '{}', ?2, 5, deliveredAt
        FROM deliveries WHERE jobId = ?1 AND runId NOT IN (SELECT runId FROM webhook_logs WHERE jobId = ?1)`,
     ).bind(jobId, failed ? 500 : 200),
-    env.DB.prepare(recordLogBounds()).bind(jobId),
   ]);
 }
 

@@ -128,13 +128,6 @@ export function seedLarge(file, { jobs = 1_000_000, now = Date.now(), log = cons
        JOIN (SELECT 1 AS a UNION ALL SELECT 2 UNION ALL SELECT 3) a ON a.a <= d.attempts
        ORDER BY d.createdAt + (a.a - 1) * 5000, d.runId`,
     );
-    // What each settle records on its delivery: its first and last log rows (webhooks/log.ts loggedFor).
-    step(
-      "log bounds",
-      `UPDATE deliveries SET firstLogId = b.f, lastLogId = b.t
-       FROM (SELECT runId, min(id) AS f, max(id) AS t FROM webhook_logs GROUP BY runId) AS b
-       WHERE deliveries.runId = b.runId`,
-    );
   })();
   const counts = db
     .prepare(

@@ -12,7 +12,7 @@ import type { Env } from "../env";
 import { findDeletedJobs } from "../jobs/repository";
 import { deletePurgedJob, purgeLater } from "../jobs/state";
 import { deletePurgedRuns, findRunsOfDeletedJob } from "../runs/retention";
-import { deleteLogsOfJob, deletePurgedLogs } from "../webhooks/log";
+import { deletePurgedLogs } from "../webhooks/log";
 
 export interface PurgeLimits {
   /** Most runs (and deliveries) looked at, so deleted, per batch. */
@@ -48,8 +48,7 @@ export async function purge(env: Env, now = new Date(), limits: PurgeLimits = PU
       batches += 1;
       const batch = await findRunsOfDeletedJob(db, id, after, limits.runBatch);
       if (batch.length === 0) {
-        // Its log rows left without a run (only a database from before 0004 can have them) go with it.
-        const [, job] = await db.batch([deleteLogsOfJob(db, id, limits.logBatch), deletePurgedJob(db, id)]);
+        const [job] = await db.batch([deletePurgedJob(db, id)]);
         if (changes(job) > 0) report.jobsPurged += 1;
         // Runs of it are kept while their webhooks are owed: it goes to the back of the line.
         else await purgeLater(db, id, now);

@@ -201,13 +201,6 @@ export const deliveries = sqliteTable(
     deliveredAt: integer("deliveredAt", { mode: "timestamp_ms" }),
     /** SENDING: when the attempt in flight loses its lease (the API shows it as nextAttemptAt). */
     leaseUntil: integer("leaseUntil", { mode: "timestamp_ms" }),
-    /**
-     * The first and the last of its attempts' log rows (webhook_logs.id), written by each settle: a run's
-     * attempts are read through webhook_logs_job_idx between them (webhooks/log.ts loggedFor), so a log
-     * row writes no index of runs. Null before the first attempt is logged.
-     */
-    firstLogId: integer("firstLogId"),
-    lastLogId: integer("lastLogId"),
   },
   (t) => [
     // Only deliveries under way are in it (see runs_in_progress_idx).
@@ -226,7 +219,7 @@ export const webhookLogs = sqliteTable(
     jobId: text("jobId")
       .notNull()
       .references(() => jobs.id, { onDelete: "cascade" }),
-    /** The run (runs.id) whose delivery this attempt belongs to (no index: see deliveries.firstLogId). */
+    /** The run (runs.id) whose delivery this attempt belongs to. */
     runId: integer("runId").notNull(),
     /**
      * The delivery's webhook-id where it is not its delivery's (rows from before migration 0012 whose id
@@ -250,9 +243,8 @@ export const webhookLogs = sqliteTable(
     nextRetryAt: integer("nextRetryAt", { mode: "timestamp_ms" }),
   },
   (t) => [
-    // A job's attempts, newest first; a run's are those of its job between the first and the last its
-    // delivery recorded (no index by run: one row fewer per attempt, see deliveries.firstLogId).
     index("webhook_logs_job_idx").on(t.jobId, t.id),
+    index("webhook_logs_run_idx").on(t.runId, t.id),
     // Failed attempts only (no response, or not 2xx), newest last: the logs' failure filter reads its page
     // from here however rare failures are. A successful attempt writes no entry in it.
     index("webhook_logs_failed_idx")

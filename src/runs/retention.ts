@@ -10,7 +10,6 @@ import type { Cursor } from "../db/cursors";
 import { jsonValues } from "../db/json-rows";
 import { deliveries, jobs, runs, webhookLogs } from "../db/schema";
 import { finished } from "./conditions";
-import { loggedFor } from "../webhooks/log";
 
 /**
  * The next `limit` finished runs that finished before `before`, after `after` (a position in
@@ -46,18 +45,19 @@ export function removable(runId: SQL | AnySQLiteColumn, ids: number[], before: D
       -- A job's highest-numbered run stays, so the next run's number (and webhook-id) is never reused.
       AND EXISTS (SELECT 1 FROM ${runs} later WHERE later."jobId" = r."jobId" AND later.number > r.number)
       -- A recent attempt keeps its run too (an old run's webhook redelivered by hand): its age counts from it.
-      AND NOT EXISTS (SELECT 1 FROM ${deliveries} d JOIN ${webhookLogs} l ON ${loggedFor("d")} WHERE d."runId" = r.id AND l."sentAt" >= ${before.getTime()})
+      AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = r.id AND l."sentAt" >= ${before.getTime()})
   )`;
 }
 
 /**
- * Deletes the removable runs among `ids` that have nothing left: their log rows and delivery go first
- * (earlier in the same batch; a delivery only once its log rows are gone), so a run whose log outgrew
- * one pass waits for the next and no log row is ever left without its run.
+ * Deletes the removable runs among `ids` that have nothing left: their delivery and log rows go first
+ * (earlier in the same batch), so a run whose log outgrew one pass waits for the next and no log row
+ * is ever left without its run.
  */
 export function deleteRuns(db: Db, ids: number[], before: Date) {
   return db.delete(runs).where(sql`${removable(runs.id, ids, before)}
-    AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})`)
+    AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`)
     .returning({ id: runs.id });
 }
 
@@ -89,6 +89,7 @@ export function purgeable(runId: SQL | AnySQLiteColumn, ids: number[]): SQL {
 /** The purge: the purgeable runs among `ids` with nothing left (their deliveries and log rows went earlier in the same batch). */
 export function deletePurgedRuns(db: Db, ids: number[]) {
   return db.delete(runs).where(sql`${purgeable(runs.id, ids)}
-    AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})`)
+    AND NOT EXISTS (SELECT 1 FROM ${deliveries} d WHERE d."runId" = ${runs.id})
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${runs.id})`)
     .returning({ id: runs.id });
 }

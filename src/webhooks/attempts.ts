@@ -2,7 +2,6 @@
  * Attempts of a delivery: claim the next attempt (a lease), sign and POST the delivery's stored body,
  * log the attempt and settle the delivery's state in one D1 batch, then tell the queue when to come back.
  */
-import type { BatchItem } from "drizzle-orm/batch";
 import { getDb, type Db } from "../db/client";
 import type { DeliveryWithBody } from "./body";
 import { type AttemptOutcome, claimAttempt, leaseUntilOf, settleAttempts, type SettledAttempt } from "./deliveries";
@@ -63,13 +62,9 @@ export interface PlannedAttempt {
   outcome: MessageOutcome;
 }
 
-/**
- * The writes of many attempts as one log insert and one delivery-state update, for one db.batch(): the
- * log rows first, so that each delivery records its own (settleAttempts).
- */
+/** The writes of many attempts as one delivery-state update and one log insert, for one db.batch(). */
 export function attemptWrites(db: Db, attempts: Pick<PlannedAttempt, "log" | "settled">[]) {
-  const [first, ...rest]: BatchItem<"sqlite">[] = [...insertLogs(db, attempts.map((a) => a.log)), settleAttempts(db, attempts.map((a) => a.settled))];
-  return [first!, ...rest] as const;
+  return [settleAttempts(db, attempts.map((a) => a.settled)), ...insertLogs(db, attempts.map((a) => a.log))] as const;
 }
 
 /** Sends the claimed attempt and plans its writes without running them (the consumer groups a batch's). */

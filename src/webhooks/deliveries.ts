@@ -15,15 +15,13 @@
  * | give up (giveUpDelivery)| PENDING, SENDING, RETRYING -> FAILED         | attempted in its series                | background/dead-letter             |
  * | delete                  | finished -> gone                             | its run may go (retention, purge)      | background/retention, purge        |
  */
-import { and, eq, getTableColumns, gt, inArray, lt, or, type SQL, sql } from "drizzle-orm";
-import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { and, eq, getTableColumns, gt, inArray, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { field, jsonEach } from "../db/json-rows";
 import { cursors, deliveries, jobs, runs, webhookLogs, type Delivery, type DeliveryState } from "../db/schema";
 import { purgeable, removable } from "../runs/retention";
 import { finishedAfter, runIn } from "../runs/conditions";
 import { deliveryBodyOf, type DeliveryWithBody, type RunRef, webhookEventSql, webhookIdSql } from "./body";
-import { loggedFor, loggedNow } from "./log";
 
 const ACTIVE: DeliveryState[] = ["PENDING", "SENDING", "RETRYING"];
 
@@ -71,9 +69,7 @@ export function createDeliveries(db: Db, refs: RunRef[], now: Date, { url, claim
         NULL,
         ${now.getTime()},
         NULL,
-        ${claimedUntil?.getTime() ?? null},
-        NULL,
-        NULL
+        ${claimedUntil?.getTime() ?? null}
       FROM ${runs}
       JOIN ${jobs} ON ${jobs.id} = ${runs.jobId}
       WHERE ${runIn(refs)}
@@ -144,9 +140,8 @@ export interface SettledAttempt {
 }
 
 /**
- * Records how attempts ended, in one statement for db.batch(), after their log rows in the same batch.
- * Conditional on series and attempt: an attempt that outlived its lease settles nothing of the state,
- * but its log row is still counted among the delivery's (firstLogId, lastLogId: see webhooks/log.ts).
+ * Records how attempts ended, in one statement for db.batch() so it lands together with their log rows.
+ * Conditional on series and attempt: an attempt that outlived its lease settles nothing.
  */
 export function settleAttempts(db: Db, settled: SettledAttempt[]) {
   const rows = settled.map(({ delivery, outcome }) => [
@@ -159,22 +154,18 @@ export function settleAttempts(db: Db, settled: SettledAttempt[]) {
     outcome.deliveredAt?.getTime() ?? null,
   ]);
   const m = (i: number) => field(i, "m.value");
-  const ours = sql`${deliveries.series} = ${m(1)} and ${deliveries.attempts} = ${m(2)} and ${deliveries.state} = 'SENDING'`;
-  const settles = (value: SQL, column: AnySQLiteColumn) => sql`CASE WHEN ${ours} THEN ${value} ELSE ${column} END`;
   return db
     .update(deliveries)
     .set({
-      state: settles(m(3), deliveries.state),
-      nextAttemptAt: settles(m(4), deliveries.nextAttemptAt),
-      leaseUntil: settles(sql`NULL`, deliveries.leaseUntil),
-      lastError: settles(m(5), deliveries.lastError),
-      deliveredAt: settles(sql`coalesce(${m(6)}, ${deliveries.deliveredAt})`, deliveries.deliveredAt),
-      firstLogId: sql`coalesce(${deliveries.firstLogId}, ${loggedNow("deliveries")})`,
-      lastLogId: loggedNow("deliveries"),
+      state: sql`${m(3)}`,
+      nextAttemptAt: sql`${m(4)}`,
+      leaseUntil: null,
+      lastError: sql`${m(5)}`,
+      deliveredAt: sql`coalesce(${m(6)}, ${deliveries.deliveredAt})`,
     })
     .from(sql`${jsonEach(rows)} as m`)
-    // By primary key.
-    .where(sql`${deliveries.runId} = ${m(0)}`);
+    // `+state`: look the rows up by primary key, never by walking every SENDING row.
+    .where(sql`${deliveries.runId} = ${m(0)} and ${deliveries.series} = ${m(1)} and ${deliveries.attempts} = ${m(2)} and +${deliveries.state} = 'SENDING'`);
 }
 
 /** The walk of completed runs for first attempts whose worker died: its row in `cursors` (migration 0014 starts it where it ran). */
@@ -234,11 +225,11 @@ export async function giveUpDelivery(db: Db, runId: number, reason: string) {
  */
 export function deleteDeliveries(db: Db, runIds: number[], before: Date) {
   return db.delete(deliveries).where(sql`${removable(deliveries.runId, runIds, before)}
-    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE ${loggedFor("deliveries")})`);
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${deliveries.runId})`);
 }
 
 /** The purge: the deliveries of the purgeable runs among `ids` whose log rows are gone (deleted earlier in the same batch). */
 export function deletePurgedDeliveries(db: Db, ids: number[]) {
   return db.delete(deliveries).where(sql`${purgeable(deliveries.runId, ids)}
-    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE ${loggedFor("deliveries")})`);
+    AND NOT EXISTS (SELECT 1 FROM ${webhookLogs} l WHERE l."runId" = ${deliveries.runId})`);
 }

@@ -35,7 +35,6 @@ function seedSql(jobId: string) {
       VALUES ('${jobId}', 'Old', '{}', 'MEDIUM', 'COMPLETED', ${at}, ${at});
     ${run(1)}
     ${run(2)}
-    UPDATE deliveries SET firstLogId = (SELECT min(id) FROM webhook_logs l WHERE l.runId = deliveries.runId), lastLogId = (SELECT max(id) FROM webhook_logs l WHERE l.runId = deliveries.runId) WHERE jobId = '${jobId}';
     UPDATE jobs SET latestRunId = 2 WHERE id = '${jobId}';`;
 }
 

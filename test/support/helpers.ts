@@ -189,12 +189,3 @@ export async function failClaimsOf(webhookId: string) {
   ).run();
   return async () => void (await env.DB.prepare(`DROP TRIGGER ${name}`).run());
 }
-
-/**
- * What each settle records on a delivery, its first and last log rows (webhooks/log.ts loggedFor), for
- * rows a test writes straight into D1: one statement, its parameter ?1 the job (or, without, every job).
- */
-export const recordLogBounds = (job: "?1" | "all" = "?1") =>
-  `UPDATE deliveries SET firstLogId = b.f, lastLogId = b.t
-   FROM (SELECT runId, min(id) AS f, max(id) AS t FROM webhook_logs ${job === "all" ? "" : `WHERE jobId = ${job}`} GROUP BY runId) AS b
-   WHERE deliveries.runId = b.runId`;
