@@ -42,9 +42,11 @@ describe("npm run bench -- --cost-only", () => {
     // The sweep with nothing to do reads an index probe's worth of rows, at 1 000 or 20 000 rows alike.
     expect(ops.idleSweep.rowsWritten).toBe(0);
     // (Plus the walk of completions since the last sweep, about 2 rows a run: the large tables' seeded
-    // jobs finish one a second up to the moment they are made, so a few are always new to it.)
+    // jobs finish one a second up to the moment they are made, so the ones that crossed the walk's window
+    // between the warm-up pass and the measured one are new to it, one a second: 17 to 111 rows read
+    // by how loaded the machine is. A sweep that read the tables would read 10 000 rows and more.)
     expect(ops.idleSweep.rowsRead).toBeLessThan(20);
-    expect(ops.idleSweepLarge.rowsRead).toBeLessThan(ops.idleSweep.rowsRead + 20);
+    expect(ops.idleSweepLarge.rowsRead).toBeLessThan(ops.idleSweep.rowsRead + 250);
     expect(cost.lifecyclePricePerMillion.total).toBeGreaterThan(0);
   });
 });
