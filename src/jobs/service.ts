@@ -234,7 +234,7 @@ async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => 
       ids.map((jobId) => ({ jobId, dueAt: now, occurrenceAt: null, expectedAt: null })),
       { unlessBusyAt: now, start },
     ),
-    ...state.refreshJobs(db, ids, now, { started: true }),
+    ...state.refreshJobs(db, ids, now, { started: true, waitingOnly: true }),
     countInProgress(db, maxConcurrentRuns),
     repo.jobQuery(db, ids[0] ?? ""),
   ]);

@@ -215,6 +215,10 @@ export function pointLatest(db: Db, runIds: number[], { onlyCancelledAt }: { onl
  * anyway); with `finished` (runs this batch finished at `now`), the one of them that started last, if it
  * started at or after the job's latest run did (a run a person cancelled before it started gives way).
  *
+ * With `waitingOnly`, only jobs with a run to come are looked at: after a run call, whose run either
+ * started (which changes nothing of the row) or waits for a slot (SCHEDULED: the row's next run and
+ * status change), the others are passed by with one index probe each.
+ *
  * With `advance` (occurrences made earlier in the same batch), the jobs' schedule cursors and occurrence
  * counts follow them in the same write: once each, whoever made them, and only for the schedule they were
  * made from (see insertRuns' `schedule`). One UPDATE of the job row, not two: each counts a row written.
@@ -223,7 +227,7 @@ export function refreshJobs(
   db: Db,
   jobIds: string[],
   now: Date,
-  { started = false, finished = [], advance = [] }: { started?: boolean; finished?: RunRef[]; advance?: NewRun[] } = {},
+  { started = false, finished = [], advance = [], waitingOnly = false }: { started?: boolean; finished?: RunRef[]; advance?: NewRun[]; waitingOnly?: boolean } = {},
 ) {
   const startedNow = started
     ? sql`(SELECT r.id FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'IN_PROGRESS' AND r."startedAt" = ${now.getTime()} ORDER BY r.id DESC LIMIT 1)`
@@ -257,6 +261,7 @@ export function refreshJobs(
       FROM ${jobs} j
       WHERE j.id IN ${jsonValues([...new Set(jobIds)])}
         AND j.status != 'DELETED'
+        ${waitingOnly ? sql`AND EXISTS (SELECT 1 FROM ${runs} r WHERE r."jobId" = j.id AND r.status = 'SCHEDULED')` : sql``}
       LIMIT -1
     ) AS t
     -- (Not flattened into the UPDATE: each job's row of it is worked out once, not at each use of a column.)
