@@ -59,7 +59,8 @@ export const jobs = sqliteTable(
     updatedAt: integer("updatedAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
     /**
      * Its latest run (runs.id): the one that started last of those that finished, or that a person
-     * cancelled; null before the first. A run in progress is shown in its place (shownLatestRunId).
+     * cancelled, or one in progress when its start wrote the row anyway (an occurrence's); null before
+     * the first. A run in progress that started later is shown in its place (shownLatestRunId).
      */
     latestRunId: integer("latestRunId"),
     /** When its next run is due (the earliest of its SCHEDULED runs); null when none is. */
