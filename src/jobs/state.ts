@@ -113,13 +113,18 @@ export const runningJob = (jobId: SQL | AnySQLiteColumn): SQL =>
 export const shownStatus = sql<JobStatus>`CASE WHEN ${jobs.status} != 'DELETED' AND ${runningJob(jobs.id)} THEN 'IN_PROGRESS' ELSE ${jobs.status} END`;
 
 /**
+ * When a job's latest run (`latestRunId`, a column or expression) started: 0 for none, and for a run a
+ * person cancelled before it started (any run that starts, or started, after it takes its place: a
+ * cancel picks a run in progress before the run to come). A primary-key lookup.
+ */
+const latestStartedAt = (latestRunId: SQL | AnySQLiteColumn): SQL => sql`coalesce((SELECT l."startedAt" FROM ${runs} l WHERE l.id = ${latestRunId}), 0)`;
+
+/**
  * The run a job shows: the one that started last, of those in progress and its row's latestRunId (the
- * run that started last of those finished, or that a person cancelled, which counts as not started:
- * a run in progress was picked before it by the cancel). Index lookups only.
+ * run that started last of those finished, or that a person cancelled). Index lookups only.
  */
 export const shownLatestRunId = sql<number | null>`coalesce((SELECT ip.id FROM ${runs} ip
-    WHERE ip."jobId" = ${jobs.id} AND ip.status = 'IN_PROGRESS'
-      AND ip."startedAt" >= coalesce((SELECT l."startedAt" FROM ${runs} l WHERE l.id = ${jobs.latestRunId}), 0)
+    WHERE ip."jobId" = ${jobs.id} AND ip.status = 'IN_PROGRESS' AND ip."startedAt" >= ${latestStartedAt(jobs.latestRunId)}
     ORDER BY ip."startedAt" DESC, ip.id DESC LIMIT 1), ${jobs.latestRunId})`;
 
 /**
@@ -238,7 +243,7 @@ export function refreshJobs(
       ? sql`(SELECT f.id FROM ${runs} f
           WHERE ${runIn(finished, done)} AND f."jobId" = j.id
             AND f.status IN ('COMPLETED', 'FAILED') AND f."completedAt" = ${now.getTime()}
-            AND f."startedAt" >= coalesce((SELECT l."startedAt" FROM ${runs} l WHERE l.id = j."latestRunId"), 0)
+            AND f."startedAt" >= ${latestStartedAt(sql`j."latestRunId"`)}
           ORDER BY f."startedAt" DESC, f.id DESC LIMIT 1)`
       : sql`NULL`;
   const status = sql`CASE
