@@ -41,12 +41,13 @@ describe("npm run bench -- --cost-only", () => {
     expect(ops.retry.rowsWritten).toBeGreaterThan(0);
     // The sweep with nothing to do reads an index probe's worth of rows, at 1 000 or 20 000 rows alike.
     expect(ops.idleSweep.rowsWritten).toBe(0);
-    // (Plus the walk of completions since the last sweep, about 2 rows a run: the large tables' seeded
-    // jobs finish one a second up to the moment they are made, so the ones that crossed the walk's window
-    // between the warm-up pass and the measured one are new to it, one a second: 17 to 111 rows read
-    // by how loaded the machine is. A sweep that read the tables would read 10 000 rows and more.)
+    // (Plus the walk of completions, about 2 rows a run: it stays a lease and the grace, 80 s, behind the
+    // clock, so the bench's own runs of the phases before, and the large tables' seeded runs, which
+    // finish one a second up to the moment they are made, cross its window while the large tables are
+    // measured. How many cross between the warm-up pass and the measured one is timing: 17 to 395 rows
+    // read were seen. A sweep that read the tables would read their 20 000 rows.)
     expect(ops.idleSweep.rowsRead).toBeLessThan(20);
-    expect(ops.idleSweepLarge.rowsRead).toBeLessThan(ops.idleSweep.rowsRead + 250);
+    expect(ops.idleSweepLarge.rowsRead).toBeLessThan(1_000);
     expect(cost.lifecyclePricePerMillion.total).toBeGreaterThan(0);
   });
 });
