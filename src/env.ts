@@ -8,6 +8,7 @@
  * redelivery by hand.
  */
 import { z } from "zod";
+import { pinnedShard, shardCount } from "./db/shards";
 import { unsafeWebhookTarget } from "./security/webhook-target";
 
 export interface Env {
@@ -177,6 +178,22 @@ export function withDb(env: Env, db: D1Database): Env {
 
 /** Reads the configuration from the bindings; a bad value is a deployment error named in the message. */
 export function getConfig(env: Env): Config {
+  const config = deploymentConfig(env);
+  // A shard's share of the concurrency limit (db/shards.ts): the shares add up to the limit.
+  const k = pinnedShard(env);
+  const n = shardCount(env);
+  if (k === undefined || n === 1 || config.maxConcurrentRuns === 0) return config;
+  const shares = (shareCache.get(config) ?? shareCache.set(config, []).get(config))!;
+  return (shares[k] ??= { ...config, maxConcurrentRuns: shareOfLimit(config.maxConcurrentRuns, n, k) });
+}
+
+/** Shard k's share of a limit of `limit` runs in progress over `n` shards: as even as whole numbers allow. */
+export const shareOfLimit = (limit: number, n: number, k: number) => Math.floor(limit / n) + (k < limit % n ? 1 : 0);
+
+const shareCache = new WeakMap<Config, Config[]>();
+
+function deploymentConfig(env: Env): Config {
+  const n = shardCount(env);
   env = origins.get(env) ?? env;
   const cached = cache.get(env);
   if (cached) return cached;
@@ -204,6 +221,9 @@ export function getConfig(env: Env): Config {
     sessionSecret: c.SESSION_SECRET ?? (c.API_TOKENS.length > 0 ? `session:${c.API_TOKENS.join(" ")}` : null),
     allowLocalWebhooks: c.ALLOW_LOCAL_WEBHOOKS,
   };
+  if (config.maxConcurrentRuns > 0 && config.maxConcurrentRuns < n) {
+    throw new ConfigError(`Invalid configuration: MAX_CONCURRENT_RUNS: ${config.maxConcurrentRuns} is fewer than the ${n} shards (each runs a share of it): set 0 (no limit) or at least ${n}`, ["MAX_CONCURRENT_RUNS"]);
+  }
   if (config.webhookUrl) {
     const problem = unsafeWebhookTarget(config.webhookUrl, config.allowLocalWebhooks);
     if (problem) throw new ConfigError(`Invalid configuration: WEBHOOK_URL: ${problem}`, ["WEBHOOK_URL"]);

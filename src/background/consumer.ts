@@ -8,6 +8,7 @@
 import { z } from "zod";
 import type { RunRef } from "../webhooks/body";
 import { ConfigError, getConfig, isDeadLetterQueue, type Env } from "../env";
+import { byShard, onJobShard, onShard, shardOfJob } from "../db/shards";
 import { handleDeadLetter } from "./dead-letter";
 import { type BatchResult, processRunBatch } from "./run-messages";
 import { logFailure } from "../lib/log";
@@ -45,11 +46,18 @@ export async function handleJobBatch(batch: MessageBatch<unknown>, env: Env): Pr
     }
     return;
   }
-  const results: BatchResult[] =
-    isDeadLetterQueue(batch.queue)
-      ? await Promise.all(valid.map(({ ref }) => handleDeadLetter(env, ref).then(() => ack, (err: unknown) => (err instanceof Error ? err : new Error(String(err))))))
-      : await processRunBatch(env, valid.map((v) => v.ref));
-  valid.forEach(({ message }, i) => settle(message, results[i]!));
+  if (isDeadLetterQueue(batch.queue)) {
+    const results = await Promise.all(valid.map(({ ref }) => handleDeadLetter(onJobShard(env, ref.jobId), ref).then(() => ack, (err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
+    valid.forEach(({ message }, i) => settle(message, results[i]!));
+    return;
+  }
+  // Each shard's messages are one batch of D1 work on that shard (db/shards.ts), side by side.
+  await Promise.all(
+    byShard(env, valid, ({ ref }) => shardOfJob(env, ref.jobId)).map(async ([k, group]) => {
+      const results = await processRunBatch(onShard(env, k), group.map((v) => v.ref));
+      group.forEach(({ message }, i) => settle(message, results[i]!));
+    }),
+  );
 }
 
 function settle(message: Message<unknown>, result: BatchResult) {

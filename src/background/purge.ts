@@ -7,6 +7,7 @@
  * back of the line meanwhile; the job's row goes last.
  */
 import { changes, getDb, removed } from "../db/client";
+import { onEveryShard } from "../db/shards";
 import { deletePurgedDeliveries } from "../webhooks/deliveries";
 import type { Env } from "../env";
 import { findDeletedJobs } from "../jobs/repository";
@@ -35,7 +36,10 @@ export interface PurgeReport {
   logsDeleted: number;
 }
 
-export async function purge(env: Env, now = new Date(), limits: PurgeLimits = PURGE_LIMITS): Promise<PurgeReport> {
+/** The purge of every shard (each its own deleted jobs). */
+export const purge = (env: Env, now = new Date(), limits: PurgeLimits = PURGE_LIMITS): Promise<PurgeReport> => onEveryShard(env, (shard) => purgeShard(shard, now, limits));
+
+async function purgeShard(env: Env, now: Date, limits: PurgeLimits): Promise<PurgeReport> {
   const db = getDb(env.DB);
   const report: PurgeReport = { jobsPurged: 0, runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0 };
   const until = Date.now() + limits.budgetMs;

@@ -13,6 +13,7 @@
  * a pass's worth of runs a minute, not an hour (docs/performance.md measures the rate).
  */
 import { changes, getDb, removed } from "../db/client";
+import { onEveryShard } from "../db/shards";
 import { readCursor, writeCursor, type Cursor } from "../db/cursors";
 import { deleteDeliveries } from "../webhooks/deliveries";
 import { getConfig, type Env } from "../env";
@@ -56,7 +57,10 @@ export interface RetentionReport {
   behind: number;
 }
 
-export async function retention(env: Env, now: Date, limits: RetentionLimits = RETENTION_LIMITS): Promise<RetentionReport> {
+/** Retention on every shard (each its own aged runs and keys). */
+export const retention = (env: Env, now: Date, limits: RetentionLimits = RETENTION_LIMITS): Promise<RetentionReport> => onEveryShard(env, (shard) => retentionShard(shard, now, limits));
+
+async function retentionShard(env: Env, now: Date, limits: RetentionLimits): Promise<RetentionReport> {
   const report: RetentionReport = { runsDeleted: 0, deliveriesDeleted: 0, logsDeleted: 0, idempotencyKeysDeleted: 0, behind: 0 };
   const { retentionDays } = getConfig(env);
   const db = getDb(env.DB);

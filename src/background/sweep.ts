@@ -8,6 +8,7 @@
  * fails is logged and the others still run.
  */
 import { getDb } from "../db/client";
+import { onEveryShard } from "../db/shards";
 import { type Cursor, readCursor, writeCursor } from "../db/cursors";
 import { FIRST_ATTEMPTS_CURSOR, indexUnsettledFirstAttempts } from "../webhooks/deliveries";
 import { deliveryLeaseUntil } from "../webhooks/attempts";
@@ -57,7 +58,10 @@ export interface SweepReport {
 /** How long the sweep waits before sending a run's message again, after `recoveries` copies: the grace, doubling. */
 export const recoveryPauseMs = (graceSeconds: number, recoveries: number) => Math.min(graceSeconds * 1000 * 2 ** recoveries, MAX_RECOVERY_PAUSE_MS);
 
-export async function sweep(env: Env, now: Date): Promise<SweepReport> {
+/** The sweep of every shard (each its own runs and deliveries, side by side). */
+export const sweep = (env: Env, now: Date): Promise<SweepReport> => onEveryShard(env, (shard) => sweepShard(shard, now));
+
+async function sweepShard(env: Env, now: Date): Promise<SweepReport> {
   const db = getDb(env.DB);
   const { jobDurationSeconds, sweepGraceSeconds, webhookUrl } = getConfig(env);
   const before = new Date(now.getTime() - sweepGraceSeconds * 1000);

@@ -47,35 +47,38 @@ export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 const nowMs = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
 
+/** The columns of `jobs`, shared with the insert that sets a sharded rowid (jobs/state.ts). */
+export const jobColumns = {
+  id: text("id").primaryKey(),
+  taskName: text("taskName").notNull(),
+  payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+  priority: text("priority", { enum: PRIORITIES }).notNull().default("MEDIUM"),
+  status: text("status", { enum: JOB_STATUSES }).notNull().default("PENDING"),
+  createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
+  updatedAt: integer("updatedAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
+  /**
+   * Its latest run (runs.id): the one that started last of those that finished, or that a person
+   * cancelled, or one in progress when its start wrote the row anyway (an occurrence's); null before
+   * the first. A run in progress that started later is shown in its place (shownLatestRunId).
+   */
+  latestRunId: integer("latestRunId"),
+  /** When its next run is due (the earliest of its SCHEDULED runs); null when none is. */
+  nextRunAt: integer("nextRunAt", { mode: "timestamp_ms" }),
+  /** Where its runs' webhooks go; null: WEBHOOK_URL. Frozen into each delivery. */
+  webhookUrl: text("webhookUrl"),
+  /** Send a job.cancelled webhook when one of its runs is cancelled. */
+  notifyOnCancel: integer("notifyOnCancel", { mode: "boolean" }).notNull().default(false),
+  schedule: text("schedule", { mode: "json" }).$type<Schedule>(),
+  paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+  /** The latest occurrence of the schedule that was made a run: the next one comes after it. */
+  scheduleCursor: integer("scheduleCursor", { mode: "timestamp_ms" }),
+  /** Occurrences of the schedule made runs so far (for its limit). */
+  occurrences: integer("occurrences").notNull().default(0),
+};
+
 export const jobs = sqliteTable(
   "jobs",
-  {
-    id: text("id").primaryKey(),
-    taskName: text("taskName").notNull(),
-    payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
-    priority: text("priority", { enum: PRIORITIES }).notNull().default("MEDIUM"),
-    status: text("status", { enum: JOB_STATUSES }).notNull().default("PENDING"),
-    createdAt: integer("createdAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
-    updatedAt: integer("updatedAt", { mode: "timestamp_ms" }).notNull().default(nowMs),
-    /**
-     * Its latest run (runs.id): the one that started last of those that finished, or that a person
-     * cancelled, or one in progress when its start wrote the row anyway (an occurrence's); null before
-     * the first. A run in progress that started later is shown in its place (shownLatestRunId).
-     */
-    latestRunId: integer("latestRunId"),
-    /** When its next run is due (the earliest of its SCHEDULED runs); null when none is. */
-    nextRunAt: integer("nextRunAt", { mode: "timestamp_ms" }),
-    /** Where its runs' webhooks go; null: WEBHOOK_URL. Frozen into each delivery. */
-    webhookUrl: text("webhookUrl"),
-    /** Send a job.cancelled webhook when one of its runs is cancelled. */
-    notifyOnCancel: integer("notifyOnCancel", { mode: "boolean" }).notNull().default(false),
-    schedule: text("schedule", { mode: "json" }).$type<Schedule>(),
-    paused: integer("paused", { mode: "boolean" }).notNull().default(false),
-    /** The latest occurrence of the schedule that was made a run: the next one comes after it. */
-    scheduleCursor: integer("scheduleCursor", { mode: "timestamp_ms" }),
-    /** Occurrences of the schedule made runs so far (for its limit). */
-    occurrences: integer("occurrences").notNull().default(0),
-  },
+  jobColumns,
   (t) => [
     // Lists are in creation (rowid) order, and each index ends in the implicit rowid: a list reads its
     // page from an index (or the table) in order, without sorting (see listJobs).

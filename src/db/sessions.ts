@@ -9,7 +9,8 @@
 import type { MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
-import { type AppEnv, withDb } from "../env";
+import type { AppEnv } from "../env";
+import { shardBindings, withShards } from "./shards";
 import { validate } from "../lib/validate";
 import { isLocalhost, SESSION_COOKIE } from "../security/session";
 
@@ -25,12 +26,15 @@ export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
  */
 export const BOOKMARK_COOKIE_SECONDS = 300;
 
+/** A bookmark header: one bookmark, or one per shard comma-separated, each empty or a bookmark. */
+const BOOKMARKS = new RegExp(`^(${BOOKMARK.source.slice(1, -1)})?(,(${BOOKMARK.source.slice(1, -1)})?){0,63}$`);
+
 export const bookmarkHeaders = z.object({
   // Empty is no bookmark, as D1 reads it (a client that echoes `getBookmark() ?? ""` sends one).
   [BOOKMARK_HEADER]: z
     .string()
-    .transform((value) => value.trim() || undefined)
-    .pipe(z.string().regex(BOOKMARK, `must be a bookmark as an earlier response's ${BOOKMARK_HEADER} header gave it`).optional())
+    .transform((value) => value.replaceAll(" ", "").trim() || undefined)
+    .pipe(z.string().regex(BOOKMARKS, `must be a bookmark as an earlier response's ${BOOKMARK_HEADER} header gave it`).optional())
     .optional(),
 });
 
@@ -48,21 +52,39 @@ const reads = new Set(["GET", "HEAD"]);
  */
 export const sessionStart = (method: string, sent: string | undefined) => (!reads.has(method) ? "first-primary" : (sent ?? "first-unconstrained"));
 
-/** The request's session, from the bookmark it sent (a malformed header is a 400; a malformed cookie is ignored). */
+/** The bookmarks a header or cookie holds: one per shard, comma-separated, in shard order (empty: none for that shard). */
+const bookmarksOf = (text: string | undefined): (string | undefined)[] => (text === undefined ? [] : text.split(",").map((part) => part.trim() || undefined));
+
+/** Bookmarks as a header or cookie says them: trailing shards without one are left out. */
+const joinBookmarks = (marks: (string | undefined)[]) => {
+  const kept = [...marks];
+  while (kept.length > 0 && kept.at(-1) === undefined) kept.pop();
+  return kept.length === 0 ? undefined : kept.map((mark) => mark ?? "").join(",");
+};
+
+/**
+ * The request's session on every shard, from the bookmarks it sent (a malformed header is a 400; a
+ * malformed cookie is ignored). With several shards the bookmark is one per shard, comma-separated.
+ */
 const session = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   // No binding (a broken deployment): the routes that need D1 say so (/health/ready names it).
   if (!c.env.DB) return next();
   const cookie = getCookie(c, BOOKMARK_COOKIE);
-  const kept = cookie && BOOKMARK.test(cookie) ? cookie : undefined;
-  const sent = c.req.header(BOOKMARK_HEADER)?.trim() || kept;
-  const binding = bindingOf(c.env.DB);
-  const current = binding.withSession(sessionStart(c.req.method, sent));
-  const db = current as unknown as D1Database;
-  bindings.set(db, binding);
-  c.env = withDb(c.env, db);
+  const kept = cookie && bookmarksOf(cookie).every((mark) => mark === undefined || BOOKMARK.test(mark)) ? bookmarksOf(cookie) : [];
+  const header = c.req.header(BOOKMARK_HEADER)?.trim();
+  const sent = header ? bookmarksOf(header) : kept;
+  const shards = shardBindings(c.env).map(bindingOf);
+  const current = shards.map((binding, k) => binding.withSession(sessionStart(c.req.method, sent[k])));
+  const handles = current.map((one, k) => {
+    const db = one as unknown as D1Database;
+    bindings.set(db, shards[k]!);
+    return db;
+  });
+  c.env = withShards(c.env, handles);
   await next();
-  // Null when nothing ran yet (a streamed export reads after this point): the one sent still holds.
-  const bookmark = current.getBookmark() ?? sent;
+  // Null where nothing ran yet (a streamed export reads after this point): the one sent still holds.
+  const marks = current.map((one, k) => one.getBookmark() ?? sent[k]);
+  const bookmark = joinBookmarks(marks);
   if (!bookmark) return;
   try {
     c.res.headers.set(BOOKMARK_HEADER, bookmark);
@@ -71,9 +93,13 @@ const session = (): MiddlewareHandler<AppEnv> => async (c, next) => {
   }
   // A signed-in browser keeps a change's bookmark in a cookie, so the page after a change shows the change.
   // Only a change sets it: a read answered by a lagging copy (a slow poll arriving after a change's
-  // response) would otherwise overwrite the browser's newer cookie with its older bookmark.
-  if (!reads.has(c.req.method) && getCookie(c, SESSION_COOKIE) !== undefined && (!kept || bookmark > kept)) {
-    setCookie(c, BOOKMARK_COOKIE, bookmark, { path: "/", httpOnly: true, sameSite: "Lax", secure: !isLocalhost(c), maxAge: BOOKMARK_COOKIE_SECONDS });
+  // response) would otherwise overwrite the browser's newer cookie with its older bookmark. Each shard
+  // keeps the later of the two.
+  if (!reads.has(c.req.method) && getCookie(c, SESSION_COOKIE) !== undefined) {
+    const latest = joinBookmarks(marks.map((mark, k) => (mark !== undefined && (kept[k] === undefined || mark > kept[k]!) ? mark : kept[k])));
+    if (latest && latest !== joinBookmarks(kept)) {
+      setCookie(c, BOOKMARK_COOKIE, latest, { path: "/", httpOnly: true, sameSite: "Lax", secure: !isLocalhost(c), maxAge: BOOKMARK_COOKIE_SECONDS });
+    }
   }
 };
 

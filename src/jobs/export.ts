@@ -4,10 +4,12 @@
  * the number of jobs, and a slow reader slows the reads instead of filling a buffer.
  */
 import { getDb } from "../db/client";
+import { eachShard } from "../db/shards";
 import type { Env } from "../env";
 import { csvLine, type CsvValue } from "../lib/csv";
 import { errorSummary, logFailure } from "../lib/log";
 import * as repo from "./repository";
+import type { ExportRow } from "./repository";
 import type { ExportFormat, ExportJobsQuery } from "./schemas";
 
 /** Jobs read per D1 query. */
@@ -91,13 +93,15 @@ export function exportFile(format: ExportFormat, now: Date) {
 
 /**
  * The export as a stream of UTF-8 bytes. Each job appears once: pages follow the rowid, which a job
- * keeps for life, so a job edited or created during the export neither repeats nor shifts a page.
+ * keeps for life, so a job edited or created during the export neither repeats nor shifts a page. With
+ * several shards, each is read a page at a time and the pages merge by rowid (the order of the list,
+ * db/shards.ts): a page goes out once every shard that may still hold a row before its last has been read.
  */
 export function exportJobs(env: Env, { format, sort, ...filter }: ExportJobsQuery, pageSize = EXPORT_PAGE_SIZE): ReadableStream<Uint8Array> {
-  const db = getDb(env.DB);
   const writer = writers[format];
   const encoder = new TextEncoder();
-  let after: number | null = null;
+  const shards = eachShard(env).map((shard) => ({ db: getDb(shard.DB), after: null as number | null, rows: [] as ExportRow[], done: false }));
+  const before = (a: number, b: number) => (sort === "newest" ? a > b : a < b);
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
@@ -105,12 +109,31 @@ export function exportJobs(env: Env, { format, sort, ...filter }: ExportJobsQuer
       },
       async pull(controller) {
         try {
-          const page = await repo.exportPage(db, filter, sort, after, pageSize);
-          if (page.length > 0) {
-            controller.enqueue(encoder.encode(page.map((row) => writer.line(row)).join("")));
-            after = page[page.length - 1]!.rowid;
+          // Every shard with nothing in hand and more to give reads its next page.
+          await Promise.all(
+            shards
+              .filter((shard) => shard.rows.length === 0 && !shard.done)
+              .map(async (shard) => {
+                const page = await repo.exportPage(shard.db, filter, sort, shard.after, pageSize);
+                shard.rows = page;
+                if (page.length > 0) shard.after = page[page.length - 1]!.rowid;
+                if (page.length < pageSize) shard.done = true;
+              }),
+          );
+          // Out go the rows up to the nearest last row in hand of a shard that has more to give.
+          let bound: number | null = null;
+          for (const shard of shards) {
+            const last = shard.rows.at(-1);
+            if (!shard.done && last && (bound === null || before(last.rowid, bound))) bound = last.rowid;
           }
-          if (page.length < pageSize) controller.close();
+          const out = shards.flatMap((shard) => {
+            const cut = bound === null ? shard.rows.length : shard.rows.findIndex((row) => before(bound!, row.rowid));
+            const taken = shard.rows.splice(0, cut === -1 ? shard.rows.length : cut);
+            return taken;
+          });
+          out.sort((a, b) => (before(a.rowid, b.rowid) ? -1 : 1));
+          if (out.length > 0) controller.enqueue(encoder.encode(out.map((row) => writer.line(row)).join("")));
+          if (shards.every((shard) => shard.done && shard.rows.length === 0)) controller.close();
         } catch (err) {
           // The status line is already sent: the reader sees a cut-off file, and the log says why.
           logFailure("export.failed", {}, err);

@@ -13,6 +13,8 @@ import { conflict, invalid, notFound, unavailable } from "../lib/errors";
 import { newJobId } from "../lib/ids";
 import { logCancelled, logFailure, logScheduled, runFields } from "../lib/log";
 import { readPage } from "../lib/pagination";
+import { acrossShards } from "../db/merge";
+import { forJobs, inOrderOf, jobIdOnShard, onJobShard, onShard, shardForCreate } from "../db/shards";
 import { dispatch, dispatchInBackground, queueCompletions, sendStartMessages } from "../runs/dispatch";
 import { cancelScheduledOf, cancelUnfinishedOf, insertRuns, replanRuns } from "../runs/lifecycle";
 import { countInProgress } from "../runs/repository";
@@ -47,9 +49,11 @@ export interface Created {
 
 export async function createJob(env: Env, input: CreateJobInput, idempotency?: Idempotency): Promise<Created> {
   checkWebhookUrl(env, input.webhookUrl);
+  const shard = shardForCreate(env, idempotency?.key);
+  env = onShard(env, shard);
   const db = getDb(env.DB);
   const now = new Date();
-  const id = newJobId();
+  const id = jobIdOnShard(newJobId(), shard);
   const timing = timingOf(id, input, now);
   const job = {
     id,
@@ -86,6 +90,8 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
  */
 export async function findIdempotentJob(env: Env, idempotency: Idempotency, now = new Date(), unlessJobId?: string): Promise<JobView | undefined> {
   const since = new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS);
+  // The key's shard: where the create that used it put its job.
+  env = onShard(env, shardForCreate(env, idempotency.key));
   const record = await getDb(env.DB)
     .select()
     .from(idempotencyKeys)
@@ -106,7 +112,7 @@ async function startTiming(env: Env, made: Run[], now: Date) {
 }
 
 export async function getJob(env: Env, id: string): Promise<JobView> {
-  const job = await repo.findJob(getDb(env.DB), id);
+  const job = await repo.findJob(getDb(onJobShard(env, id).DB), id);
   if (!job) throw notFound("Job", id);
   return job;
 }
@@ -120,10 +126,13 @@ export async function getJobWithNextRuns(env: Env, id: string) {
   return { ...job, nextRuns: nextRunsOf(job, NEXT_RUNS_SHOWN) };
 }
 
-/** A page of jobs. The total is counted ten pages ahead unless `count=exact` asks for every match. */
+/**
+ * A page of jobs. The total is counted ten pages ahead unless `count=exact` asks for every match. With
+ * several shards each gives its page and the pages merge (db/merge.ts).
+ */
 export async function listJobs(env: Env, { limit, page, cursor, sort, count, ...filter }: ListJobsQuery) {
-  const db = getDb(env.DB);
-  return readPage({ limit, page, cursor }, (start, from, countLimit) => repo.listJobs(db, filter, sort, limit, start, from, countLimit), {
+  const read = acrossShards(env, limit, sort === "newest" ? "desc" : "asc", (db, n, start, from, countLimit) => repo.listJobs(db, filter, sort, n, start, from, countLimit));
+  return readPage({ limit, page, cursor }, read, {
     list: "jobs",
     sort,
     exact: count === "exact",
@@ -138,6 +147,7 @@ export async function listJobs(env: Env, { limit, page, cursor, sort, count, ...
  */
 export async function updateJob(env: Env, id: string, input: UpdateJobInput): Promise<JobView> {
   checkWebhookUrl(env, input.webhookUrl);
+  env = onJobShard(env, id);
   const db = getDb(env.DB);
   const now = new Date();
   const { runAt, delaySeconds, schedule, ...fields } = input;
@@ -173,6 +183,11 @@ export const DELETED_REASON = "the job was deleted";
  * deleted; the others did not exist.
  */
 export async function deleteJobs(env: Env, ids: string[]): Promise<{ deleted: string[] }> {
+  const answers = await forJobs(env, ids, deleteOnShard);
+  return { deleted: inOrderOf(ids, answers.flatMap((answer) => answer.deleted), (id) => id) };
+}
+
+async function deleteOnShard(env: Env, ids: string[]): Promise<{ deleted: string[] }> {
   const db = getDb(env.DB);
   const now = new Date();
   // Marked first: a run call or a dispatch after this batch finds the job gone and makes no run.
@@ -218,12 +233,18 @@ export interface BulkRunResult {
  * run again.
  */
 export async function runJobs(env: Env, ids: string[]): Promise<BulkRunResult> {
-  const { view: _, ...result } = await makeRuns(env, ids, (reason) => `${ids.length} jobs could not be started (${reason}); try again`);
-  return result;
+  const answers = await forJobs(env, ids, (shardEnv, group) => makeRuns(shardEnv, group, (reason) => `${ids.length} jobs could not be started (${reason}); try again`));
+  const same = (id: string) => id;
+  return {
+    started: inOrderOf(ids, answers.flatMap((answer) => answer.started), (run) => run.jobId),
+    inProgress: inOrderOf(ids, answers.flatMap((answer) => answer.inProgress), same),
+    notFound: inOrderOf(ids, answers.flatMap((answer) => answer.notFound), same),
+  };
 }
 
 /** runJobs, and the first job as it stands after (read in the same round trip), unless a dispatch changed it since. */
 async function makeRuns(env: Env, ids: string[], unstarted: (reason: string) => string): Promise<BulkRunResult & { view?: JobView }> {
+  env = onJobShard(env, ids[0] ?? ""); // one shard's ids (runJobs groups them)
   const { maxConcurrentRuns, jobDurationSeconds } = getConfig(env); // before any write: a bad configuration must change nothing
   const db = getDb(env.DB);
   const now = new Date();

@@ -3,11 +3,12 @@
  * shows of its runs (status, next run, latest run), delete and purge, and its Idempotency-Keys. Each is
  * a statement for a db.batch(), conditional where two writers may race. Reads are in repository.ts.
  */
-import { type SQL, and, eq, inArray, sql } from "drizzle-orm";
-import { alias, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { type SQL, and, eq, getTableColumns, inArray, sql } from "drizzle-orm";
+import { alias, type AnySQLiteColumn, integer, sqliteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
 import { field, jsonEach, jsonValues } from "../db/json-rows";
-import { idempotencyKeys, type Job, jobs, type JobStatus, type Priority, runs, type Schedule, webhookLogs } from "../db/schema";
+import { MAX_SHARDS, shardedKeyFloor } from "../db/shards";
+import { idempotencyKeys, type Job, jobColumns, jobs, type JobStatus, type Priority, runs, type Schedule, webhookLogs } from "../db/schema";
 import { afterRunHolds, runIn, scheduled } from "../runs/conditions";
 import type { RunRef } from "../webhooks/body";
 import type { NewRun } from "../runs/lifecycle";
@@ -36,16 +37,22 @@ const createdAtOf = (now: Date) => sql`max(${now.getTime()}, coalesce((select ${
  * Inserts the job. With an idempotency key, only if no live record of that key exists (checked in the
  * same statement, so two creates with one key at once make one job).
  */
+/** `jobs` with its rowid as a column first, for the insert that sets it (not a table of the schema). */
+const jobsByRowid = sqliteTable("jobs", { rowid: integer("rowid"), ...jobColumns });
+
 export function insertJob(db: Db, job: NewJob, now: Date, { unlessKey }: { unlessKey?: { key: string; since: Date } } = {}) {
   const createdAt = createdAtOf(now);
   const guard = unlessKey
     ? sql`NOT EXISTS (SELECT 1 FROM ${idempotencyKeys} WHERE ${idempotencyKeys.key} = ${unlessKey.key} AND ${idempotencyKeys.createdAt} > ${unlessKey.since.getTime()})`
     : sql`1`;
+  // With more than one shard the rowid is set (a key that sorts across shards, db/shards.ts): first column.
+  const sharded = db.shard.count > 1;
+  const rowid = sharded ? sql`max(${sql.raw(shardedKeyFloor(db.shard, now.getTime()))}, coalesce((SELECT max(rowid) FROM ${jobs}), 0) + ${sql.raw(String(MAX_SHARDS))}),` : sql``;
   return db
-    .insert(jobs)
+    .insert(sharded ? jobsByRowid : jobs)
     .select(
       // Every column of `jobs`, in table order.
-      sql`SELECT
+      sql`SELECT ${rowid}
         ${job.id},
         ${job.taskName},
         ${JSON.stringify(job.payload)},
@@ -63,7 +70,7 @@ export function insertJob(db: Db, job: NewJob, now: Date, { unlessKey }: { unles
         ${job.scheduleCursor ? 1 : 0}
       WHERE ${guard}`,
     )
-    .returning();
+    .returning(getTableColumns(jobs));
 }
 
 /**

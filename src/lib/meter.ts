@@ -7,6 +7,7 @@
  */
 import ipaddr from "ipaddr.js";
 import type { Env } from "../env";
+import { shardBindings, withShards } from "../db/shards";
 
 export interface Tally {
   invocations: { fetch: number; queue: number; scheduled: number };
@@ -83,7 +84,7 @@ function meterQueue<T>(queue: Queue<T>): Queue<T> {
 /** The bindings of one invocation, counted. */
 export function meteredEnv(env: Env, kind: keyof Tally["invocations"]): Env {
   tally.invocations[kind] += 1;
-  return { ...env, DB: meterD1(env.DB), JOB_QUEUE: meterQueue(env.JOB_QUEUE) };
+  return withShards({ ...env, JOB_QUEUE: meterQueue(env.JOB_QUEUE) }, shardBindings(env).map(meterD1));
 }
 
 /** A batch whose messages count their reads and retries; `settle` (once the handler returned) counts the deletes. */

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { getDb } from "../db/client";
 import { bindingOf } from "../db/sessions";
+import { shardBindings } from "../db/shards";
 import { jobs } from "../db/schema";
 import { getConfig, type AppEnv, type Env } from "../env";
 import { logFailure } from "../lib/log";
@@ -31,9 +32,11 @@ async function check(name: string, work: () => unknown): Promise<Check> {
   }
 }
 
-/** One primary-key probe of `jobs`: the binding works, the database answers, the migrations ran. */
-/** Asked of the primary, not of a replica through the request's session: ready means the primary answers. */
-const d1Answers = (env: Env) => getDb(bindingOf(env.DB)).select({ one: sql`1` }).from(jobs).limit(1);
+/**
+ * One primary-key probe of `jobs` on every shard: each binding works, each database answers, the
+ * migrations ran on each. Asked of the primaries, not of replicas through the request's session.
+ */
+const d1Answers = (env: Env) => Promise.all(shardBindings(env).map((db) => getDb(bindingOf(db)).select({ one: sql`1` }).from(jobs).limit(1)));
 
 export const health = new Hono<AppEnv>()
   .get(

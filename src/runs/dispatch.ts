@@ -8,6 +8,7 @@
  */
 import { MAX_QUEUE_DELAY_SECONDS } from "../background/backoff";
 import { getDb } from "../db/client";
+import { eachShard } from "../db/shards";
 import { type Run, type Schedule } from "../db/schema";
 import { type Env, getConfig, type JobMessage } from "../env";
 import { refreshJobs } from "../jobs/state";
@@ -140,6 +141,12 @@ const DISPATCH_TURNS = 20;
  * another dispatcher took meanwhile is looked at again next turn, so none is left behind).
  */
 export async function dispatch(env: Env, now = new Date()): Promise<Dispatched> {
+  // Each shard dispatches its own runs, with its share of the limit (db/shards.ts).
+  const shards = await Promise.all(eachShard(env).map((shard) => dispatchShard(shard, now)));
+  return { started: shards.flatMap((d) => d.started), cancelled: shards.flatMap((d) => d.cancelled), scheduled: shards.flatMap((d) => d.scheduled) };
+}
+
+async function dispatchShard(env: Env, now: Date): Promise<Dispatched> {
   const total: Dispatched = { started: [], cancelled: [], scheduled: [] };
   for (let turn = 0; turn < DISPATCH_TURNS; turn++) {
     const { result, more } = await dispatchTurn(env, now);

@@ -92,7 +92,7 @@ export function insertRuns(db: Db, rows: NewRun[], { unlessBusyAt, start }: { un
     .select(
       // Every column of `runs`, in table order.
       sql`SELECT
-        ${nextId("runs", sql.raw("m.key"))},
+        ${nextId(db, "runs", sql.raw("m.key"))},
         ${jobs.id},
         coalesce((SELECT max(${runs.number}) FROM ${runs} WHERE ${runs.jobId} = ${jobs.id}), 0) + 1,
         CASE WHEN ${startsNow} THEN 'IN_PROGRESS' ELSE 'SCHEDULED' END,

@@ -7,7 +7,8 @@ import * as repo from "./repository";
 import { getDb } from "../db/client";
 import type { Delivery, Run } from "../db/schema";
 import { type Env, getConfig, type JobMessage } from "../env";
-import { answerOne, emptyResult, type ActionResult } from "../jobs/actions";
+import { answerOne, emptyResult, onEachShard, type ActionResult } from "../jobs/actions";
+import { byShard, onJobShard, onShard, shardOfKey } from "../db/shards";
 import { errorText, getJob } from "../jobs/service";
 import { pointLatest, refreshJobs } from "../jobs/state";
 import { conflict, notFound, unavailable } from "../lib/errors";
@@ -27,14 +28,15 @@ export const RUN_ATTEMPTS_SHOWN = 100;
 /** A job's runs, newest first, each with its delivery; `known`: the job was just read (no second lookup for the 404). */
 export async function listJobRuns(env: Env, jobId: string, page: PageRequest, { known = false } = {}) {
   if (!known) await getJob(env, jobId);
-  const db = getDb(env.DB);
+  const db = getDb(onJobShard(env, jobId).DB);
   const { items, pagination } = await readPage(page, (start, from, countLimit) => repo.listRuns(db, jobId, page.limit, start, from, countLimit), { list: "runs" });
   return { items: items.map(({ run, delivery }) => runView(run, delivery)), pagination };
 }
 
 /** The attempts of each run, newest first. */
 export async function attemptsOf(env: Env, runIds: number[]): Promise<Map<number, LogView[]>> {
-  const logs = await listRunLogs(getDb(env.DB), runIds, RUN_ATTEMPTS_SHOWN * Math.max(1, runIds.length));
+  const shards = byShard(env, runIds, (id) => shardOfKey(env, id));
+  const logs = (await Promise.all(shards.map(([k, ids]) => listRunLogs(getDb(onShard(env, k).DB), ids, RUN_ATTEMPTS_SHOWN * Math.max(1, ids.length))))).flat();
   const byRun = new Map<number, LogView[]>(runIds.map((id) => [id, []]));
   for (const log of logs) byRun.get(log.runId)?.push(log);
   return byRun;
@@ -44,7 +46,7 @@ export type RunDetail = Omit<RunView, "delivery"> & { delivery: DeliveryDetail |
 
 /** One run: what ran, its delivery with the exact body, and every attempt (newest first). */
 export async function getRun(env: Env, runId: number): Promise<RunDetail> {
-  const found = await repo.findRun(getDb(env.DB), runId);
+  const found = await repo.findRun(getDb(onShard(env, shardOfKey(env, runId)).DB), runId);
   if (!found) throw notFound("Run", String(runId));
   const attempts = (await attemptsOf(env, [runId])).get(runId) ?? [];
   return { ...shownRun(found.run), delivery: found.delivery ? deliveryDetail(found.delivery) : null, attempts };
@@ -55,6 +57,7 @@ export async function getRun(env: Env, runId: number): Promise<RunDetail> {
  * same body. If the message cannot be queued the sweep sends it.
  */
 export async function redeliverRun(env: Env, runId: number): Promise<RunView> {
+  env = onShard(env, shardOfKey(env, runId));
   const db = getDb(env.DB);
   const found = await repo.findRun(db, runId);
   if (!found) throw notFound("Run", String(runId));
@@ -89,7 +92,9 @@ export const cancelJob = async (env: Env, id: string) => answerOne(env, id, awai
  * occurrence cancelled before it started is followed by the next one. Refused for a job with nothing
  * in progress or to come, or whose run finished before it could be cancelled.
  */
-export async function cancelJobs(env: Env, ids: string[]): Promise<ActionResult> {
+export const cancelJobs = (env: Env, ids: string[]) => onEachShard(env, ids, cancelOnShard);
+
+async function cancelOnShard(env: Env, ids: string[]): Promise<ActionResult> {
   const db = getDb(env.DB);
   const { webhookUrl, maxConcurrentRuns } = getConfig(env);
   const now = new Date();

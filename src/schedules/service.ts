@@ -6,7 +6,7 @@
  */
 import { getDb } from "../db/client";
 import type { Env } from "../env";
-import { answerOne, emptyResult, type ActionResult } from "../jobs/actions";
+import { answerOne, emptyResult, onEachShard, type ActionResult } from "../jobs/actions";
 import { findSchedules } from "../jobs/repository";
 import { refreshJobs, setPaused } from "../jobs/state";
 import { logCancelled, logFailure, logScheduled } from "../lib/log";
@@ -20,7 +20,9 @@ export const pauseJob = async (env: Env, id: string) => answerOne(env, id, await
 export const resumeJob = async (env: Env, id: string) => answerOne(env, id, await resumeJobs(env, [id]));
 
 /** Stops the jobs' schedules: each next occurrence is cancelled and no other is made until resumed. */
-export async function pauseJobs(env: Env, ids: string[]): Promise<ActionResult> {
+export const pauseJobs = (env: Env, ids: string[]) => onEachShard(env, ids, pauseOnShard);
+
+async function pauseOnShard(env: Env, ids: string[]): Promise<ActionResult> {
   const db = getDb(env.DB);
   const now = new Date();
   const result = emptyResult();
@@ -49,7 +51,9 @@ export async function pauseJobs(env: Env, ids: string[]): Promise<ActionResult> 
 }
 
 /** Restarts paused schedules from now: the occurrences they missed while paused are not made. */
-export async function resumeJobs(env: Env, ids: string[]): Promise<ActionResult> {
+export const resumeJobs = (env: Env, ids: string[]) => onEachShard(env, ids, resumeOnShard);
+
+async function resumeOnShard(env: Env, ids: string[]): Promise<ActionResult> {
   const db = getDb(env.DB);
   const now = new Date();
   const result = emptyResult();

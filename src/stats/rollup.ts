@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
+import { onEveryShard } from "../db/shards";
 import type { RunHour } from "../db/schema";
 import type { Env } from "../env";
 import { HOUR_MS, hourFigures, insertHours, latestRolledHour } from "./repository";
@@ -18,7 +19,9 @@ import { addFigures, emptyHours, STATS_WINDOW_HOURS } from "./service";
 export const ROLLUP_DELAY_MS = 5 * 60_000;
 
 /** Rolls up the hours of the window that are over and not rolled up yet; answers how many it wrote. */
-export async function rollupHours(env: Env, now: Date): Promise<number> {
+export const rollupHours = async (env: Env, now: Date): Promise<number> => (await onEveryShard(env, async (shard) => ({ hours: await rollupShard(shard, now) }))).hours;
+
+async function rollupShard(env: Env, now: Date): Promise<number> {
   const db = getDb(env.DB);
   const lastOver = Math.floor((now.getTime() - ROLLUP_DELAY_MS) / HOUR_MS) - 1;
   const [latest] = await latestRolledHour(db);

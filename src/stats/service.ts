@@ -7,6 +7,7 @@
  */
 import { getDb } from "../db/client";
 import { bindingOf } from "../db/sessions";
+import { eachShard } from "../db/shards";
 import { DELIVERY_STATES, JOB_STATUSES, type DeliveryState, type JobStatus } from "../db/schema";
 import type { Env } from "../env";
 import { COUNT_LIMIT, DELIVERY_SAMPLE, HOUR_MS, statsQueries, type HourFigureRows } from "./repository";
@@ -88,7 +89,55 @@ export function addFigures(hours: HourStats[], [finishedRows, startedDone, start
   }
 }
 
+/**
+ * The figures of every shard, added up: counts and hours add; the oldest waiting run and the next
+ * attempt are the earliest; a count at the limit anywhere is not exact. Each shard samples its own latest
+ * DELIVERY_SAMPLE runs, and the lag percentiles are the shards' own, weighted by their samples (exact for
+ * one shard, an estimate for several).
+ */
 export async function getStats(env: Env, now = new Date()): Promise<Stats> {
+  const shards = await Promise.all(eachShard(env).map((shard) => shardStats(shard, now)));
+  if (shards.length === 1) return shards[0]!;
+  const [first, ...rest] = shards;
+  return rest.reduce(addStats, structuredClone(first!));
+}
+
+const earliest = (a: Date | null, b: Date | null) => (a === null ? b : b === null ? a : a.getTime() <= b.getTime() ? a : b);
+const weighted = (a: number | null, aN: number, b: number | null, bN: number) => (a === null ? b : b === null ? a : Math.round((a * aN + b * bN) / (aN + bN)));
+
+function addStats(sum: Stats, shard: Stats): Stats {
+  for (const status of JOB_STATUSES) sum.jobs.byStatus[status] += shard.jobs.byStatus[status];
+  sum.jobs.total += shard.jobs.total;
+  sum.jobs.totalExact &&= shard.jobs.totalExact;
+  sum.runs.inProgress += shard.runs.inProgress;
+  const waiting = sum.runs.waiting;
+  waiting.count += shard.runs.waiting.count;
+  waiting.oldestDueAt = earliest(waiting.oldestDueAt, shard.runs.waiting.oldestDueAt);
+  waiting.oldestWaitMs = waiting.oldestDueAt === null ? null : Math.max(0, sum.generatedAt.getTime() - waiting.oldestDueAt.getTime());
+  sum.runs.hourly.forEach((hour, i) => {
+    const other = shard.runs.hourly[i]!;
+    hour.started += other.started;
+    hour.completed += other.completed;
+    hour.failed += other.failed;
+    hour.cancelled += other.cancelled;
+  });
+  for (const key of Object.keys(sum.runs.totals) as (keyof Stats["runs"]["totals"])[]) sum.runs.totals[key] += shard.runs.totals[key];
+  const d = sum.deliveries;
+  d.sample.runs += shard.deliveries.sample.runs;
+  d.sample.limit += shard.deliveries.sample.limit;
+  for (const state of DELIVERY_STATES) d.byState[state] += shard.deliveries.byState[state];
+  const lag = shard.deliveries.lagMs;
+  d.lagMs = { p50: weighted(d.lagMs.p50, d.lagMs.samples, lag.p50, lag.samples), p95: weighted(d.lagMs.p95, d.lagMs.samples, lag.p95, lag.samples), samples: d.lagMs.samples + lag.samples };
+  const backlog = shard.deliveries.backlog;
+  d.backlog.pending += backlog.pending;
+  d.backlog.sending += backlog.sending;
+  d.backlog.retrying += backlog.retrying;
+  d.backlog.nextAttemptAt = earliest(d.backlog.nextAttemptAt, backlog.nextAttemptAt);
+  d.backlog.exact &&= backlog.exact;
+  return sum;
+}
+
+async function shardStats(env: Env, now: Date): Promise<Stats> {
   const db = getDb(env.DB);
   const firstHour = Math.floor(now.getTime() / HOUR_MS) - (STATS_WINDOW_HOURS - 1);
   const since = firstHour * HOUR_MS;

@@ -9,7 +9,7 @@ import { purgeable, removable } from "../runs/retention";
 export type NewWebhookLog = typeof webhookLogs.$inferInsert;
 
 /** Statements for db.batch(), so the rows land together with their deliveries' states; ids from db/ids.ts. */
-export const insertLogs = (db: Db, rows: NewWebhookLog[]) => insertRows(db, webhookLogs, rows, { id: (offset) => nextId("webhook_logs", offset) });
+export const insertLogs = (db: Db, rows: NewWebhookLog[]) => insertRows(db, webhookLogs, rows, { id: (offset) => nextId(db, "webhook_logs", offset) });
 
 /**
  * Retention: deletes at most `limit` log rows of the removable runs among `runIds` (see

@@ -1,13 +1,16 @@
-/** The delivery log as the API and the dashboard read it: every attempt, or a job's. */
+/** The delivery log as the API and the dashboard read it: every attempt (from every shard), or a job's. */
 import * as logsRepo from "./repository";
-import { getDb } from "../db/client";
+import { acrossShards } from "../db/merge";
+import { onJobShard } from "../db/shards";
 import type { Env } from "../env";
 import { getJob } from "../jobs/service";
 import { type PageRequest, readPage } from "../lib/pagination";
 
 export async function listLogs(env: Env, { jobId, outcome, ...page }: PageRequest & logsRepo.LogFilter) {
-  const db = getDb(env.DB);
-  return readPage(page, (start, from, countLimit) => logsRepo.listLogs(db, { jobId, outcome }, page.limit, start, from, countLimit), { list: "logs" });
+  // A job's attempts are all in its shard.
+  if (jobId !== undefined) env = onJobShard(env, jobId);
+  const read = acrossShards(env, page.limit, "desc", (db, limit, start, from, countLimit) => logsRepo.listLogs(db, { jobId, outcome }, limit, start, from, countLimit));
+  return readPage(page, read, { list: "logs" });
 }
 
 export async function listJobLogs(env: Env, jobId: string, page: PageRequest) {
