@@ -11,7 +11,8 @@ import type { Env } from "../src/env";
 import worker from "../src/index";
 import { runJob } from "../src/jobs/service";
 import { dispatch } from "../src/runs/dispatch";
-import { call, createJob, delivered, deliverAt, getJob, received, runRows, uniqueWord, waitForJob } from "./support/helpers";
+import { shardOfJob } from "../src/db/shards";
+import { call, createJob, dbOf, delivered, deliverAt, getJob, received, runRows, uniqueWord, waitForJob, withJobDb } from "./support/helpers";
 import { interleave } from "./support/interleave";
 
 const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
@@ -117,7 +118,12 @@ describe("run at a time", () => {
     const outage: Env = { ...env, JOB_QUEUE: { send: down, sendBatch: down } as unknown as Env["JOB_QUEUE"] };
     const res = await create({ delaySeconds: 0 }, outage);
     expect(res.status).toBe(201);
-    for (const id of [res.body.data.id, other.body.data.id]) expect((await runRows(id))[0]).toMatchObject({ status: "IN_PROGRESS", failureReason: null });
+    expect((await runRows(res.body.data.id))[0]).toMatchObject({ status: "IN_PROGRESS", failureReason: null });
+    // (A create dispatches its own shard's due runs: over several shards the other job's may be elsewhere.)
+    const sameShard = shardOfJob(env, res.body.data.id) === shardOfJob(env, other.body.data.id);
+    expect((await runRows(other.body.data.id))[0]).toMatchObject({ status: sameShard ? "IN_PROGRESS" : "SCHEDULED", failureReason: null });
+    // (Elsewhere, the other job's run is started by the sweep of its own shard.)
+    if (!sameShard) await sweepAt(new Date());
     // The sweep finds both runs past their expected end and queues their completions again.
     await sweepAt(new Date(Date.now() + 120_000));
     for (const id of [res.body.data.id, other.body.data.id]) {
@@ -241,7 +247,7 @@ describe("recurring schedules", () => {
   it("reads and fires a schedule stored with an empty time zone (accepted before it was refused) as UTC", async () => {
     const res = await create({ schedule: { cron: "*/5 * * * *" } }, lostMessages);
     const id = res.body.data.id;
-    await env.DB.prepare("UPDATE jobs SET schedule = json_set(schedule, '$.timezone', '') WHERE id = ?").bind(id).run();
+    await dbOf(id).prepare("UPDATE jobs SET schedule = json_set(schedule, '$.timezone', '') WHERE id = ?").bind(id).run();
     const shown = await call("GET", `/api/jobs/${id}`);
     expect(shown.status).toBe(200);
     expect(shown.body.data.nextRuns).toHaveLength(5);
@@ -278,8 +284,8 @@ describe("recurring schedules", () => {
     // occurrence and the making of the next): the write must see the pause. Its write batch opens with its
     // cancels, whose status is the only "CANCELLED" it sends.
     let paused = 0;
-    const raced = interleave(env.DB, `"CANCELLED"`, async () => (paused = (await call("POST", `/api/jobs/${id}/pause`)).status));
-    await dispatch({ ...lostMessages, DB: raced.db }, at);
+    const raced = interleave(dbOf(id), `"CANCELLED"`, async () => (paused = (await call("POST", `/api/jobs/${id}/pause`)).status));
+    await dispatch(withJobDb(lostMessages, id, raced.db), at);
     expect([raced.fired(), paused]).toEqual([true, 200]);
     const job = await getJob(id);
     expect(job.paused).toBe(true);

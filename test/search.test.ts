@@ -11,6 +11,7 @@ import { jobs } from "../src/db/schema";
 import { INDEXED_SEARCH_MIN_CHARS, listJobs, scanCondition } from "../src/jobs/repository";
 import { listJobs as listJobPage } from "../src/jobs/service";
 import { COUNT_PAGES } from "../src/lib/pagination";
+import { shardBindings } from "../src/db/shards";
 import { call, createJob, sessionCookie, uniqueWord } from "./support/helpers";
 
 const FIXTURE = [
@@ -47,11 +48,15 @@ describe("search index", () => {
     const made = [];
     for (const f of FIXTURE) made.push(await createJob({ ...f, taskName: `${f.taskName} ${tag}` }));
     const ids = made.map((j) => j.id);
-    const db = getDb(env.DB);
+    // Each shard's index against a scan of the same shard (one database: the one).
+    const dbs = shardBindings(env).map(getDb);
     const listed = async (term: string) =>
-      (await listJobs(db, { search: term }, "newest", 100, { offset: 0 }, { start: true }, null)).rows.map((r) => r.item.id).filter((id) => ids.includes(id)).sort();
+      (await Promise.all(dbs.map((db) => listJobs(db, { search: term }, "newest", 100, { offset: 0 }, { start: true }, null))))
+        .flatMap((page) => page.rows.map((r) => r.item.id))
+        .filter((id) => ids.includes(id))
+        .sort();
     const scanned = async (term: string) =>
-      (await db.select({ id: jobs.id }).from(jobs).where(and(inArray(jobs.id, ids), scanCondition(term)))).map((r) => r.id).sort();
+      (await Promise.all(dbs.map((db) => db.select({ id: jobs.id }).from(jobs).where(and(inArray(jobs.id, ids), scanCondition(term)))))).flat().map((r) => r.id).sort();
     for (const term of TERMS) {
       expect([...term].length, `term ${term} goes through the index`).toBeGreaterThanOrEqual(INDEXED_SEARCH_MIN_CHARS);
       expect(await listed(term), `term ${term}`).toEqual(await scanned(term));

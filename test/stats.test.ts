@@ -11,7 +11,7 @@ import { meteredEnv, readMeter } from "../src/lib/meter";
 import { COUNT_LIMIT, DELIVERY_SAMPLE } from "../src/stats/repository";
 import { rollupHours } from "../src/stats/rollup";
 import { getRecentStats, getStats } from "../src/stats/service";
-import { uniqueWord } from "./support/helpers";
+import { SHARDS, uniqueWord } from "./support/helpers";
 
 const HOUR = 3_600_000;
 const NOW = new Date(Date.UTC(2031, 0, 1, 12, 30));
@@ -136,7 +136,7 @@ describe("getStats (the figures of /overview and /api/stats)", () => {
     const metered = meteredEnv({ ...env, COST_METER: "true" }, "fetch");
     readMeter(true);
     const first = await getRecentStats(metered);
-    expect(readMeter(true).d1.roundTrips).toBe(1);
+    expect(readMeter(true).d1.roundTrips).toBe(SHARDS);
     expect(await getRecentStats(metered)).toBe(first);
     expect(readMeter(true).d1.roundTrips).toBe(0);
   });
@@ -147,11 +147,11 @@ describe("getStats (the figures of /overview and /api/stats)", () => {
     expect(stats.deliveries.lagMs).toEqual({ p50: null, p95: null, samples: 0 });
   });
 
-  it("reads in one D1 round trip and writes nothing", async () => {
+  it("reads in one D1 round trip per shard and writes nothing", async () => {
     const metered = meteredEnv({ ...env, COST_METER: "true" }, "fetch");
     readMeter(true);
     await getStats(metered, new Date(Date.UTC(2040, 0, 1)));
-    expect(readMeter(true).d1).toMatchObject({ roundTrips: 1, statements: 10, rowsWritten: 0 });
+    expect(readMeter(true).d1).toMatchObject({ roundTrips: SHARDS, statements: 10 * SHARDS, rowsWritten: 0 });
   });
 
   it("shows the same figures once the hours that are over are rolled up, and rolls each hour up once", async () => {
@@ -165,24 +165,24 @@ describe("getStats (the figures of /overview and /api/stats)", () => {
 
     const metered = meteredEnv({ ...env, COST_METER: "true" }, "scheduled");
     readMeter(true);
-    // The 23 hours of the window that are over: one row each.
-    expect(await rollupHours(metered, at)).toBe(23);
-    expect(readMeter(true).d1.rowsWritten).toBe(23);
+    // The 23 hours of the window that are over: one row each (in each shard).
+    expect(await rollupHours(metered, at)).toBe(23 * SHARDS);
+    expect(readMeter(true).d1.rowsWritten).toBe(23 * SHARDS);
     expect(await getStats(env, at)).toEqual(live);
     // A minute later nothing is due: one row read, nothing written.
     expect(await rollupHours(metered, new Date(at.getTime() + 60_000))).toBe(0);
-    expect(readMeter(true).d1).toMatchObject({ rowsRead: 1, rowsWritten: 0 });
+    expect(readMeter(true).d1).toMatchObject({ rowsRead: SHARDS, rowsWritten: 0 });
     // The current hour is rolled up once it is over (and 5 minutes more).
     expect(await rollupHours(metered, new Date(at.getTime() + 30 * 60_000))).toBe(0);
-    expect(await rollupHours(metered, new Date(at.getTime() + 35 * 60_000))).toBe(1);
+    expect(await rollupHours(metered, new Date(at.getTime() + 35 * 60_000))).toBe(SHARDS);
     const next = await getStats(env, new Date(at.getTime() + 35 * 60_000));
     expect(next.runs.totals).toEqual(live.runs.totals);
     // A day in which nothing ran: its hours are written too (zeros), so the next pass has nothing to look at.
     const idle = new Date(Date.UTC(2035, 0, 1, 12, 30));
-    expect(await rollupHours(metered, idle)).toBe(23);
+    expect(await rollupHours(metered, idle)).toBe(23 * SHARDS);
     readMeter(true);
     expect(await rollupHours(metered, new Date(idle.getTime() + 60_000))).toBe(0);
-    expect(readMeter(true).d1).toMatchObject({ rowsRead: 1, rowsWritten: 0 });
+    expect(readMeter(true).d1).toMatchObject({ rowsRead: SHARDS, rowsWritten: 0 });
   });
 
   it("reads as many rows for a window of 1 200 runs as for one of 3 600 once their hours are rolled up", async () => {
@@ -210,7 +210,7 @@ describe("getStats (the figures of /overview and /api/stats)", () => {
     expect([rolledA.completed, rolledB.completed]).toEqual([1200, 3600]);
     expect([rolledA.sampled, rolledB.sampled]).toEqual([DELIVERY_SAMPLE, DELIVERY_SAMPLE]);
     // (Within a row or two: a range scan reads the entry past its end, when there is one.)
-    expect(Math.abs(rolledB.rows - rolledA.rows)).toBeLessThanOrEqual(2);
+    expect(Math.abs(rolledB.rows - rolledA.rows)).toBeLessThanOrEqual(2 * SHARDS);
   });
 
   it("counts jobs by status up to 10 000 each: the count reads no more with twice as many jobs", async () => {

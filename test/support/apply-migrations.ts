@@ -1,5 +1,6 @@
 import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { shardBindings } from "../../src/db/shards";
 
-// The real drizzle-kit migrations, applied to each test run's local D1.
-await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+// The real drizzle-kit migrations, applied to each test run's local D1: every shard's (DB, DB_1, ...).
+for (const db of shardBindings(env)) await applyD1Migrations(db, env.TEST_MIGRATIONS);

@@ -6,6 +6,7 @@ import type { Env } from "../../src/env";
 import worker from "../../src/index";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import { deliveryBodyOf } from "../../src/webhooks/body";
+import { shardBindings, shardOfJob } from "../../src/db/shards";
 import type { ReceivedRequest } from "./receiver-types";
 
 export interface ApiResponse<T = any> {
@@ -111,9 +112,21 @@ export const SENT_BYTES = `coalesce(webhook_logs.requestBody, (SELECT ${delivery
 /** A log row's webhook-id: its own where it kept one, else its delivery's. */
 export const SENT_ID = `coalesce(webhook_logs.deliveryId, (SELECT d.webhookId FROM deliveries d WHERE d.runId = webhook_logs.runId))`;
 
+/** The database that holds a job's rows: its shard's (`DB` unless the tests run over several: src/db/shards.ts). */
+export const dbOf = (jobId: string): D1Database => shardBindings(env)[shardOfJob(env, jobId)]!;
+
+/** `base` with the binding of a job's shard replaced by `db` (an interleaved copy of it). */
+export const withJobDb = (base: Env, jobId: string, db: D1Database): Env => {
+  const k = shardOfJob(env, jobId);
+  return { ...base, [k === 0 ? "DB" : `DB_${k}`]: db };
+};
+
+/** How many shards this test file runs over (3 in the shards project). */
+export const SHARDS = shardBindings(env).length;
+
 /** A job's attempts straight from D1, each with the bytes and webhook-id it sent (its delivery's unless the row keeps its own). */
 export async function logRows(jobId: string) {
-  const { results } = await env.DB.prepare(`SELECT *, ${SENT_BYTES} AS sentBody, ${SENT_ID} AS sentId FROM webhook_logs WHERE jobId = ? ORDER BY id`)
+  const { results } = await dbOf(jobId).prepare(`SELECT *, ${SENT_BYTES} AS sentBody, ${SENT_ID} AS sentId FROM webhook_logs WHERE jobId = ? ORDER BY id`)
     .bind(jobId)
     .all();
   return (results as Record<string, any>[]).map(({ sentBody, sentId, ...row }): Record<string, any> => ({ ...row, requestBody: sentBody, deliveryId: sentId }));
@@ -121,7 +134,7 @@ export async function logRows(jobId: string) {
 
 /** A job's runs with their deliveries, oldest first, straight from D1. */
 export async function runRows(jobId: string) {
-  const { results } = await env.DB.prepare(
+  const { results } = await dbOf(jobId).prepare(
     `SELECT r.*, d.state, d.attempts, d.series, d.webhookId, CASE WHEN d.runId IS NOT NULL THEN ${deliveryBytes("d")} END AS body, d.url, d.lastError
      FROM runs r LEFT JOIN deliveries d ON d.runId = r.id WHERE r.jobId = ? ORDER BY r.number`,
   )
@@ -130,9 +143,10 @@ export async function runRows(jobId: string) {
   return results as Record<string, any>[];
 }
 
+/** Rows of a table, in every shard. */
 export async function countRows(table: "jobs" | "runs" | "deliveries" | "webhook_logs") {
-  const row = await env.DB.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>();
-  return row?.n ?? 0;
+  const counts = await Promise.all(shardBindings(env).map((db) => db.prepare(`SELECT count(*) AS n FROM ${table}`).first<{ n: number }>()));
+  return counts.reduce((sum, row) => sum + (row?.n ?? 0), 0);
 }
 
 /**
@@ -156,7 +170,7 @@ export async function deliverAt(at: Date, messages: { jobId: string; run: number
 
 /** Lets a run's duration pass at once: it started `ms` earlier than it did (a test's hour-long runs). */
 export async function backdateRun(jobId: string, run: number, ms: number) {
-  await env.DB.prepare("UPDATE runs SET startedAt = startedAt - ?1 WHERE jobId = ?2 AND number = ?3").bind(ms, jobId, run).run();
+  await dbOf(jobId).prepare("UPDATE runs SET startedAt = startedAt - ?1 WHERE jobId = ?2 AND number = ?3").bind(ms, jobId, run).run();
 }
 
 /** Delivers messages to the consumer and records how it settled each: acknowledged, or retried after how long. */
@@ -184,8 +198,10 @@ export async function deliverRecorded(queue: string, bodies: unknown[], withEnv:
  */
 export async function failClaimsOf(webhookId: string) {
   const name = `fail_claims_${webhookId.replace(/\W/g, "_")}`;
-  await env.DB.prepare(
+  // whd_<job id>_<run>: the job's shard holds the delivery.
+  const db = dbOf(webhookId.slice(4, webhookId.lastIndexOf("_")));
+  await db.prepare(
     `CREATE TRIGGER ${name} BEFORE UPDATE ON deliveries WHEN old.webhookId = '${webhookId}' AND new.state = 'SENDING' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
   ).run();
-  return async () => void (await env.DB.prepare(`DROP TRIGGER ${name}`).run());
+  return async () => void (await db.prepare(`DROP TRIGGER ${name}`).run());
 }
