@@ -9,7 +9,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  * around them instead of one of them starting last. Then vitest's own order (durations of earlier runs
  * when it has them, else the larger file first).
  */
-const LONGEST_FIRST = ["test/browser/dashboard.test.ts", "test/e2e/backup-restore.test.ts", "test/e2e/bench-cost.test.ts", "test/e2e/restart.test.ts", "test/e2e/run-timing.test.ts"];
+const LONGEST_FIRST = ["test/browser/dashboard.test.ts", "test/e2e/backup-restore.test.ts", "test/e2e/bench-cost.test.ts", "test/e2e/restart.test.ts", "test/e2e/run-timing.test.ts", "test/e2e/shards.test.ts"];
 const rank = (spec: TestSpecification) => {
   const i = LONGEST_FIRST.findIndex((file) => spec.moduleId.endsWith(file));
   return i === -1 ? LONGEST_FIRST.length : i;

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `npm start`: apply the D1 migrations to the local database, then run the Worker under wrangler dev
 // with the local defaults in config/local.env (webhooks go to the app's own inbox). Overrides:
-// a `.dev.vars` file, or in the environment WEBHOOK_URL / PORT / PERSIST_TO (local state folder) and
-// the run and delivery settings (SETTINGS below).
+// a `.dev.vars` file, or in the environment WEBHOOK_URL / PORT / PERSIST_TO (local state folder) /
+// SHARDS (local databases, 1 by default) and the run and delivery settings (SETTINGS below).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { localConfig, shardBinding, shardCount } from "./lib/shards.mjs";
 
 const port = process.env.PORT ?? "8787";
 // Offline by default: wrangler dev would otherwise fetch a `request.cf` sample from Cloudflare at
@@ -25,12 +26,17 @@ const RETENTION_CRON = crons.find((cron) => cron !== SWEEP_CRON);
 if (!crons.includes(SWEEP_CRON) || !RETENTION_CRON) throw new Error(`wrangler.toml [triggers] crons should be ["${SWEEP_CRON}", <retention>], not ${JSON.stringify(crons)}`);
 
 const persist = process.env.PERSIST_TO ? ["--persist-to", process.env.PERSIST_TO] : [];
+// SHARDS=N: N local databases (DB, DB_1, ...), each migrated (scripts/lib/shards.mjs).
+const shards = shardCount();
+const config = ["--config", localConfig(shards)];
 
-const migrate = spawnSync(...wrangler(["d1", "migrations", "apply", "DB", "--local", ...persist], { env: { ...env, CI: "true" } }));
-if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+for (let k = 0; k < shards; k++) {
+  const migrate = spawnSync(...wrangler(["d1", "migrations", "apply", shardBinding(k), "--local", ...config, ...persist], { env: { ...env, CI: "true" } }));
+  if (migrate.status !== 0) process.exit(migrate.status ?? 1);
+}
 
 // --test-scheduled: wrangler dev serves /__scheduled, which runs the Worker's scheduled() handler.
-const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--env-file", "config/local.env", "--test-scheduled", ...persist];
+const args = ["dev", ...config, "--ip", "127.0.0.1", "--port", port, "--env-file", "config/local.env", "--test-scheduled", ...persist];
 const devVars = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : null;
 if (devVars !== null) args.push("--env-file", ".dev.vars");
 // On another port the local inbox moves with the app, unless .dev.vars or the environment names a target.
