@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run deploy -- --env staging|production`: apply the D1 migrations the environment's remote
-// database lacks, then deploy the Worker (code, queue consumers, Cron Trigger) to that environment.
+// databases lack (DB and each shard's), then deploy the Worker (code, queue consumers, Cron Trigger) to that environment.
 // Migrations go first: the new code may read columns only they add. `--dry-run` builds the bundle
 // the deploy would upload and changes nothing on Cloudflare.
 import { join } from "node:path";
@@ -16,26 +16,30 @@ const options = parseOptions(process.argv.slice(2), { "dry-run": { type: "boolea
 const scope = ["--env", options.env, "--config", options.config];
 const env = await readEnvironment(options.config, options.env);
 
-const migrate = ["d1", "migrations", "apply", env.database.binding, "--remote", ...scope];
+const migrations = env.databases.map((d) => ["d1", "migrations", "apply", d.binding, "--remote", ...scope]);
 const deploy = ["deploy", ...scope];
 
 if (!hasRealDatabaseId(env)) {
   const message =
-    `[env.${env.name}] in ${options.config} still has the placeholder database_id, so there is no database to deploy to.\n` +
+    `[env.${env.name}] in ${options.config} still has the placeholder database_id (${env.databases.filter((d) => !hasRealDatabaseId({ databases: [d] })).map((d) => d.binding).join(", ")}), so there is no database to deploy to.\n` +
     `Run the one-time setup first: npm run setup -- --env ${env.name}`;
   if (!options["dry-run"]) fail(message);
   console.log(`Note: ${message}\n`);
 }
 
 if (options["dry-run"]) {
-  console.log(`A deploy of "${env.name}" would run:\n  wrangler ${migrate.join(" ")}\n  wrangler ${deploy.join(" ")}\n`);
+  console.log(`A deploy of "${env.name}" would run:\n${migrations.map((m) => `  wrangler ${m.join(" ")}\n`).join("")}  wrangler ${deploy.join(" ")}\n`);
   const built = wrangler([...deploy, "--dry-run", "--outdir", join("dist", env.name)]);
   process.exit(built.status);
 }
 
-console.log(`Deploying "${env.name}" (Worker ${env.workerName}, D1 database ${env.database.name})\n`);
-const migrated = wrangler(migrate);
-if (migrated.status !== 0) fail(`The migrations did not apply, so nothing was deployed (the Worker in "${env.name}" is unchanged).`);
+console.log(`Deploying "${env.name}" (Worker ${env.workerName}, D1 ${env.databases.map((d) => d.name).join(", ")})\n`);
+// Every shard's database first: the new code runs on all of them.
+for (const [i, migrate] of migrations.entries()) {
+  const migrated = wrangler(migrate);
+  const done = i === 0 ? "" : ` (applied to ${env.databases.slice(0, i).map((d) => d.binding).join(", ")}; run the deploy again once the cause is fixed: applied migrations are skipped)`;
+  if (migrated.status !== 0) fail(`The migrations did not apply, so nothing was deployed: ${env.databases[i].binding} refused them (the Worker in "${env.name}" is unchanged)${done}.`);
+}
 
 const deployed = wrangler(deploy);
 if (deployed.status !== 0)

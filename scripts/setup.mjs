@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run setup -- --env staging|production`: the one-time setup of a deploy environment. Creates its
-// D1 database and its queues (runs and dead letters) on Cloudflare, writes the database's id into the
-// environment's section of wrangler.toml, and sets its secrets. Safe to run again: a database or queue
+// D1 databases (DB, and each shard's: DB_1, ...) and its queues (runs and dead letters) on Cloudflare,
+// writes each database's id into the environment's section of wrangler.toml, and sets its secrets. Safe to run again: a database or queue
 // that exists is looked up, not duplicated.
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline/promises";
@@ -48,7 +48,7 @@ const SECRETS = [
 ];
 
 const env = await readEnvironment(options.config, options.env);
-console.log(`Setting up "${env.name}": Worker ${env.workerName}, D1 database ${env.database.name}, queues ${env.queues.join(", ")}.`);
+console.log(`Setting up "${env.name}": Worker ${env.workerName}, D1 ${env.databases.length === 1 ? "database" : "databases"} ${env.databases.map((d) => d.name).join(", ")}, queues ${env.queues.join(", ")}.`);
 
 // Before anything captures wrangler's output: a login prompt must reach the person.
 const who = wrangler(["whoami"], { capture: true });
@@ -58,20 +58,20 @@ if (who.status !== 0 || /not authenticated/i.test(who.output)) {
 
 // Every answer first (a missing or bad secret stops setup before it creates anything), then the work.
 const secrets = options["skip-secrets"] ? null : await chooseSecrets();
-await setUpDatabase();
+for (const database of env.databases) await setUpDatabase(database);
 setUpQueues();
 if (secrets) putSecrets(secrets);
 else console.log("\nSecrets: left as they are (--skip-secrets).");
 
 console.log(`\nDone. Deploy with: npm run deploy -- --env ${env.name}`);
 
-async function setUpDatabase() {
-  console.log(`\nD1 database ${env.database.name}`);
-  if (hasRealDatabaseId(env)) {
-    console.log(`  database_id is already set in ${options.config} (${env.database.id}): nothing to create.`);
+async function setUpDatabase(database) {
+  console.log(`\nD1 database ${database.name} (${database.binding})`);
+  if (hasRealDatabaseId({ databases: [database] })) {
+    console.log(`  database_id is already set in ${options.config} (${database.id}): nothing to create.`);
     return;
   }
-  const created = wrangler(["d1", "create", env.database.name, ...scope], { capture: true });
+  const created = wrangler(["d1", "create", database.name, ...scope], { capture: true });
   let id;
   if (created.status === 0) {
     // wrangler prints the binding to add, as TOML (database_id = "...") or JSON ("database_id": "...").
@@ -79,12 +79,12 @@ async function setUpDatabase() {
     if (!id) fail(`wrangler d1 create succeeded but printed no database_id:\n${created.output}`);
     console.log(`  created: ${id}`);
   } else if (/already exists/i.test(created.output)) {
-    id = lookUpDatabaseId(env.database.name);
+    id = lookUpDatabaseId(database.name);
     console.log(`  already exists: ${id}`);
   } else {
-    fail(`wrangler d1 create ${env.database.name} failed:\n${created.output}`);
+    fail(`wrangler d1 create ${database.name} failed:\n${created.output}`);
   }
-  await writeDatabaseId(options.config, env, id);
+  await writeDatabaseId(options.config, env, database.binding, id);
   console.log(`  database_id written into [env.${env.name}] of ${options.config}`);
 }
 

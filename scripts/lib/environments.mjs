@@ -41,7 +41,8 @@ export function fail(message) {
 
 /**
  * The resources an environment deploys with, as wrangler reads them: its Worker's name, the D1
- * database bound as DB and the queues it produces to and consumes (dead-letter queues included).
+ * database bound as DB and its shards' (DB_1, DB_2, ...: `databases`, in shard order; src/db/shards.ts)
+ * and the queues it produces to and consumes (dead-letter queues included).
  */
 export async function readEnvironment(configPath, envName, { hideWarnings = false } = {}) {
   const { experimental_readRawConfig, unstable_readConfig } = await import("wrangler");
@@ -58,6 +59,12 @@ export async function readEnvironment(configPath, envName, { hideWarnings = fals
   }
   const database = config.d1_databases.find((d) => d.binding === "DB");
   if (!database) fail(`[env.${envName}] in ${configPath} binds no D1 database as DB.`);
+  // The Worker reads DB_1, DB_2, ... up to the first number missing: a gap would hide the shards after it.
+  const shards = config.d1_databases.filter((d) => /^DB_[1-9]\d*$/.test(d.binding)).sort((a, b) => Number(a.binding.slice(3)) - Number(b.binding.slice(3)));
+  shards.forEach((d, i) => {
+    if (d.binding !== `DB_${i + 1}`) fail(`[env.${envName}] in ${configPath} binds ${d.binding} but no DB_${i + 1}: shards are DB, DB_1, DB_2, ... with no number left out.`);
+  });
+  const describe = (d) => ({ binding: d.binding, name: d.database_name, id: d.database_id ?? null });
   const queues = new Set();
   for (const p of config.queues.producers ?? []) queues.add(p.queue);
   for (const c of config.queues.consumers ?? []) {
@@ -67,12 +74,14 @@ export async function readEnvironment(configPath, envName, { hideWarnings = fals
   return {
     name: envName,
     workerName: config.name,
-    database: { binding: database.binding, name: database.database_name, id: database.database_id ?? null },
+    database: describe(database),
+    databases: [database, ...shards].map(describe),
     queues: [...queues],
   };
 }
 
-export const hasRealDatabaseId = (env) => Boolean(env.database.id) && env.database.id !== PLACEHOLDER_DATABASE_ID;
+/** Whether every database of the environment has its real id (setup wrote it). */
+export const hasRealDatabaseId = (env) => env.databases.every((d) => Boolean(d.id) && d.id !== PLACEHOLDER_DATABASE_ID);
 
 /**
  * Runs wrangler with these arguments. The project's own wrangler comes last on PATH, so `npm run`
@@ -122,10 +131,11 @@ export function withDatabaseId(text, envName, binding, id) {
   throw new Error(`no ${header} block with binding = "${binding}"`);
 }
 
-/** Writes the id into the file, then reads the file back through wrangler to prove it landed there. */
-export async function writeDatabaseId(configPath, env, id) {
+/** Writes the id of the database bound as `binding` into the file, then reads it back through wrangler to prove it landed there. */
+export async function writeDatabaseId(configPath, env, binding, id) {
   const text = readFileSync(configPath, "utf8");
-  writeFileSync(configPath, withDatabaseId(text, env.name, env.database.binding, id));
+  writeFileSync(configPath, withDatabaseId(text, env.name, binding, id));
   const reread = await readEnvironment(configPath, env.name, { hideWarnings: true });
-  if (reread.database.id !== id) fail(`Wrote database_id ${id} into ${configPath}, but wrangler reads ${reread.database.id} for [env.${env.name}].`);
+  const found = reread.databases.find((d) => d.binding === binding)?.id;
+  if (found !== id) fail(`Wrote database_id ${id} for ${binding} into ${configPath}, but wrangler reads ${found} for [env.${env.name}].`);
 }

@@ -198,6 +198,41 @@ describe("npm run deploy", () => {
     expect(commandsOf()).toEqual([`d1 migrations apply DB --remote --env staging --config ${config}`]);
   });
 
+  it("sets up and deploys every shard a configuration binds (DB, DB_1, DB_2), and refuses a gap in their numbers", () => {
+    // Two shards more for staging: what a user adds to grow (README: Shards).
+    const shard = (k: number) => `\n[[env.staging.d1_databases]]\nbinding = "DB_${k}"\ndatabase_name = "job-scheduler-staging-${k}"\ndatabase_id = "${PLACEHOLDER}"\nmigrations_dir = "migrations"\n`;
+    const base = readFileSync(config, "utf8");
+    writeFileSync(config, base.replace("[[env.staging.queues.producers]]", `${shard(1)}${shard(2)}\n[[env.staging.queues.producers]]`));
+    const setup = run("setup.mjs", ["--env", "staging", "--yes", "--skip-secrets"]);
+    expect(setup.status, setup.output).toBe(0);
+    const scope = `--env staging --config ${config}`;
+    expect(commandsOf().filter((c) => c.startsWith("d1 create"))).toEqual([
+      `d1 create job-scheduler-staging ${scope}`,
+      `d1 create job-scheduler-staging-1 ${scope}`,
+      `d1 create job-scheduler-staging-2 ${scope}`,
+    ]);
+    const text = readFileSync(config, "utf8");
+    for (const name of ["job-scheduler-staging", "job-scheduler-staging-1", "job-scheduler-staging-2"]) expect(text).toContain(`database_id = "${fakeIdOf(name)}"`);
+
+    writeFileSync(log, "");
+    const deployed = run("deploy.mjs", ["--env", "staging"]);
+    expect(deployed.status, deployed.output).toBe(0);
+    expect(commandsOf()).toEqual([
+      `d1 migrations apply DB --remote ${scope}`,
+      `d1 migrations apply DB_1 --remote ${scope}`,
+      `d1 migrations apply DB_2 --remote ${scope}`,
+      `deploy ${scope}`,
+    ]);
+
+    // DB_2 without DB_1: the Worker would never see DB_2's jobs.
+    writeFileSync(config, base.replace("[[env.staging.queues.producers]]", `${shard(2)}\n[[env.staging.queues.producers]]`));
+    writeFileSync(log, "");
+    const gap = run("setup.mjs", ["--env", "staging", "--yes", "--skip-secrets"]);
+    expect(gap.status).toBe(1);
+    expect(gap.output).toMatch(/binds DB_2 but no DB_1/);
+    expect(commandsOf().filter((c) => c.startsWith("d1"))).toEqual([]);
+  });
+
   it("requires --env", () => {
     const { status, output } = run("deploy.mjs", []);
     expect(status).toBe(1);
