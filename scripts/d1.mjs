@@ -1,10 +1,13 @@
 // Shared by db:backup and db:restore: the target database from the command line (--local with an
 // optional --persist-to, or --remote with the deploy environment, --env staging|production), and
-// wrangler run against it.
+// wrangler run against it. A target is one shard's database (`binding`: DB, DB_1, ...): `shardsOf`
+// lists every shard of a deployment, from SHARDS locally (as npm start) or the environment's bindings.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { readEnvironment } from "./lib/environments.mjs";
+import { localConfig, shardBinding, shardCount } from "./lib/shards.mjs";
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
 
@@ -34,12 +37,27 @@ export function fail(message) {
   process.exit(1);
 }
 
-/** The D1 binding's name and ids, read from wrangler.toml. */
-function dbConfig() {
-  const toml = readFileSync("wrangler.toml", "utf8");
-  const block = toml.split(/^\[\[d1_databases\]\]$/m)[1]?.split(/^\[/m)[0] ?? fail("wrangler.toml has no [[d1_databases]]");
-  const value = (key) => new RegExp(`^${key}\\s*=\\s*"([^"]*)"`, "m").exec(block)?.[1];
-  return { binding: value("binding"), database_name: value("database_name"), database_id: value("database_id"), preview_database_id: value("preview_database_id") };
+/** Shard k's backup file: FILE itself for shard 0, FILE with `.shard-k` before its extension for another. */
+export const shardFile = (file, k) => (k === 0 ? file : file.replace(/(\.sql)?$/, `.shard-${k}$1`));
+
+/** Each shard of the deployment as a target of its own (binding DB, DB_1, ...), in shard order. */
+export async function shardsOf(target) {
+  if (target.local) {
+    const n = shardCount();
+    const config = localConfig(n);
+    return Array.from({ length: n }, (_, k) => ({ ...target, binding: shardBinding(k), config }));
+  }
+  const { databases } = await readEnvironment(resolve("wrangler.toml"), target.env, { hideWarnings: true });
+  return databases.map((d) => ({ ...target, binding: d.binding, config: "wrangler.toml" }));
+}
+
+/** A local D1 binding's name and ids, read from the top level of the configuration file. */
+function dbConfig(binding, file) {
+  const toml = readFileSync(file, "utf8");
+  const blocks = toml.split(/^\[\[d1_databases\]\]$/m).slice(1).map((text) => text.split(/^\[/m)[0]);
+  const value = (block, key) => new RegExp(`^${key}\\s*=\\s*"([^"]*)"`, "m").exec(block)?.[1];
+  const block = blocks.find((b) => value(b, "binding") === binding) ?? fail(`${file} has no [[d1_databases]] bound as ${binding}`);
+  return { binding, database_name: value(block, "database_name"), database_id: value(block, "database_id"), preview_database_id: value(block, "preview_database_id") };
 }
 
 /**
@@ -48,13 +66,14 @@ function dbConfig() {
  * of its own (just the D1 binding) in a temporary folder whose .wrangler/state is that folder.
  */
 function targetFlags(target, command) {
+  const configFlag = target.config && target.config !== "wrangler.toml" ? ["--config", target.config] : [];
   if (target.remote) return { flags: ["--remote", "--env", target.env], cleanup: () => {} };
-  if (!target.persistTo) return { flags: ["--local"], cleanup: () => {} };
-  if (command !== "export") return { flags: ["--local", "--persist-to", target.persistTo], cleanup: () => {} };
+  if (!target.persistTo) return { flags: ["--local", ...configFlag], cleanup: () => {} };
+  if (command !== "export") return { flags: ["--local", "--persist-to", target.persistTo, ...configFlag], cleanup: () => {} };
   const dir = mkdtempSync(join(tmpdir(), "d1-export-"));
   mkdirSync(join(dir, ".wrangler"));
   symlinkSync(target.persistTo, join(dir, ".wrangler", "state"), "dir");
-  const { binding, ...ids } = dbConfig();
+  const { binding, ...ids } = dbConfig(target.binding ?? "DB", target.config ?? "wrangler.toml");
   const config = { name: "d1-export", compatibility_date: "2026-04-26", d1_databases: [{ binding, ...Object.fromEntries(Object.entries(ids).filter(([, v]) => v)) }] };
   writeFileSync(join(dir, "wrangler.json"), JSON.stringify(config));
   return { flags: ["--local", "--config", join(dir, "wrangler.json")], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
@@ -64,7 +83,7 @@ function targetFlags(target, command) {
 export function wrangler(target, command, args, { capture = false } = {}) {
   const { flags, cleanup } = targetFlags(target, command);
   try {
-    const run = spawnSync("npx", ["wrangler", "d1", ...command.split(" "), "DB", ...flags, ...args], { env, stdio: capture ? ["ignore", "pipe", "inherit"] : "inherit", encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    const run = spawnSync("npx", ["wrangler", "d1", ...command.split(" "), target.binding ?? "DB", ...flags, ...args], { env, stdio: capture ? ["ignore", "pipe", "inherit"] : "inherit", encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
     if (run.status !== 0) fail(`wrangler d1 ${command} failed${capture ? `:\n${run.stdout}` : ""}`);
     return run.stdout;
   } finally {

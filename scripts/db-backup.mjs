@@ -6,31 +6,50 @@
 // d1_migrations (restore applies the migrations); the id counters are kept (the high_water table is
 // data, and the AUTOINCREMENT counters of the tables that have one), so a restored database never
 // hands out a run id or log id that was used before.
+// Every shard is backed up (SHARDS=N locally, as npm start; an environment's DB, DB_1, ... remotely):
+// shard 0 into FILE, shard k into FILE with `.shard-k` before its extension (shardFile).
 import { appendFileSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { DATA_TABLES_SQL, parseTarget, queries, query, wrangler } from "./d1.mjs";
+import { DATA_TABLES_SQL, parseTarget, queries, shardFile, shardsOf, wrangler } from "./d1.mjs";
 
 const { target, values } = parseTarget(process.argv.slice(2), { output: true });
 const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z");
 const output = resolve(values.output ?? `backups/job-scheduler-${target.remote ? target.env : "local"}-${stamp}.sql`);
 mkdirSync(dirname(output), { recursive: true });
 
-const [tableRows, migrationRows] = queries(target, DATA_TABLES_SQL, "SELECT name FROM d1_migrations ORDER BY id");
-const tables = tableRows.map((row) => row.name);
-const migrations = migrationRows.map((row) => row.name);
-console.log(`[backup] tables: ${tables.join(", ")}`);
-wrangler(target, "export", ["--no-schema", ...tables.flatMap((table) => ["--table", table]), "--output", output, "--skip-confirmation"]);
-
-// Inserting rows with their ids moves each counter up to the largest id restored; these lines put it
-// back where it was (higher, when the newest rows had been deleted).
+/** Keys at or past this were made by a sharded deployment (src/db/shards.ts): a job's rowid must be kept. */
+const SHARDED_KEYS_FROM = 2 ** 40;
 const quote = (text) => `'${String(text).replaceAll("'", "''")}'`;
-const counters = query(target, "SELECT name, seq FROM sqlite_sequence")
-  .filter(({ name }) => tables.includes(name))
-  .flatMap(({ name, seq }) => [
-    `UPDATE sqlite_sequence SET seq = max(seq, ${Number(seq)}) WHERE name = ${quote(name)};`,
-    `INSERT INTO sqlite_sequence (name, seq) SELECT ${quote(name)}, ${Number(seq)} WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ${quote(name)});`,
-  ]);
-// Restore reads the last line: the rows fit the schema these migrations made, and no other.
-appendFileSync(output, `\n${counters.join("\n")}\n-- migrations: ${migrations.join(" ")}\n`);
 
-console.log(`[backup] ${output} (${statSync(output).size} bytes): restore it with npm run db:restore -- --input ${output} and --local or --remote --env NAME`);
+const shards = await shardsOf(target);
+for (const [k, shard] of shards.entries()) {
+  const file = shardFile(output, k);
+  // Everything read in one wrangler run (each costs seconds): the tables, the migrations, the counters, the sharded rowids.
+  const [tableRows, migrationRows, sequenceRows, keyRows] = queries(
+    shard,
+    DATA_TABLES_SQL,
+    "SELECT name FROM d1_migrations ORDER BY id",
+    "SELECT name, seq FROM sqlite_sequence",
+    `SELECT rowid AS k, id FROM jobs WHERE rowid >= ${SHARDED_KEYS_FROM} ORDER BY rowid`,
+  );
+  const tables = tableRows.map((row) => row.name);
+  const migrations = migrationRows.map((row) => row.name);
+  console.log(`[backup] ${shard.binding}: tables ${tables.join(", ")}`);
+  wrangler(shard, "export", ["--no-schema", ...tables.flatMap((table) => ["--table", table]), "--output", file, "--skip-confirmation"]);
+
+  // Inserting rows with their ids moves each counter up to the largest id restored; these lines put it
+  // back where it was (higher, when the newest rows had been deleted).
+  const counters = sequenceRows
+    .filter(({ name }) => tables.includes(name))
+    .flatMap(({ name, seq }) => [
+      `UPDATE sqlite_sequence SET seq = max(seq, ${Number(seq)}) WHERE name = ${quote(name)};`,
+      `INSERT INTO sqlite_sequence (name, seq) SELECT ${quote(name)}, ${Number(seq)} WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ${quote(name)});`,
+    ]);
+  // A job's rowid is not a column, so the export leaves it out; a sharded deployment's is its place in
+  // every list across shards, and is put back (the search index is rebuilt from the rows after).
+  const keys = keyRows.map(({ k, id }) => `UPDATE jobs SET rowid = ${Number(k)} WHERE id = ${quote(id)};`);
+  // Restore reads the last lines: the rows fit the schema these migrations made, and no other; and which shard of how many.
+  appendFileSync(file, `\n${[...keys, ...counters].join("\n")}\n-- shard: ${k} of ${shards.length}\n-- migrations: ${migrations.join(" ")}\n`);
+  console.log(`[backup] ${file} (${statSync(file).size} bytes)`);
+}
+console.log(`[backup] restore with npm run db:restore -- --input ${output} and --local or --remote --env NAME${shards.length > 1 ? ` (SHARDS=${shards.length} locally: every shard's file is read)` : ""}`);

@@ -27,7 +27,7 @@ export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 export const BOOKMARK_COOKIE_SECONDS = 300;
 
 /** A bookmark header: one bookmark, or one per shard comma-separated, each empty or a bookmark. */
-const BOOKMARKS = new RegExp(`^(${BOOKMARK.source.slice(1, -1)})?(,(${BOOKMARK.source.slice(1, -1)})?){0,63}$`);
+export const BOOKMARKS = new RegExp(`^(${BOOKMARK.source.slice(1, -1)})?(,(${BOOKMARK.source.slice(1, -1)})?){0,63}$`);
 
 export const bookmarkHeaders = z.object({
   // Empty is no bookmark, as D1 reads it (a client that echoes `getBookmark() ?? ""` sends one).

@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import { generateSpecs } from "hono-openapi";
 import { z } from "zod";
-import { BOOKMARK, BOOKMARK_HEADER } from "../db/sessions";
+import { BOOKMARK_HEADER, BOOKMARKS } from "../db/sessions";
 import type { AppEnv } from "../env";
 import { api } from "../routes/api";
 import { health } from "../routes/health";
@@ -69,7 +69,7 @@ function jsonSchemaOf(schema: z.ZodType) {
 }
 
 const BOOKMARK_DESCRIPTION =
-  "Where in the database's history this request read and wrote (D1's Sessions API). Send the last one you got to be answered from a copy at least that recent: you read your own writes (docs/api.md).";
+  "Where in the database's history this request read and wrote (D1's Sessions API): one bookmark, or one per shard comma-separated when the deployment has several. Send the last one you got to be answered from a copy at least that recent: you read your own writes (docs/api.md).";
 
 type Operation = { parameters?: unknown[]; responses?: Record<string, { headers?: Record<string, unknown> }> };
 type Spec = { paths?: Record<string, Record<string, Operation>>; components?: Record<string, Record<string, unknown>> };
@@ -80,7 +80,7 @@ type Spec = { paths?: Record<string, Record<string, Operation>>; components?: Re
  */
 function withBookmarks(spec: Spec): Spec {
   const components = (spec.components ??= {});
-  components.parameters = { ...components.parameters, D1Bookmark: { in: "header", name: BOOKMARK_HEADER, required: false, description: BOOKMARK_DESCRIPTION, schema: { type: "string", pattern: BOOKMARK.source } } };
+  components.parameters = { ...components.parameters, D1Bookmark: { in: "header", name: BOOKMARK_HEADER, required: false, description: BOOKMARK_DESCRIPTION, schema: { type: "string", pattern: BOOKMARKS.source } } };
   components.headers = { ...components.headers, D1Bookmark: { description: `${BOOKMARK_DESCRIPTION} When the request read nothing before answering (a refusal, a streamed export), the one it sent, if any.`, schema: { type: "string" } } };
   for (const item of Object.values(spec.paths ?? {})) {
     for (const [method, operation] of Object.entries(item)) {

@@ -9,44 +9,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { killGroup, startApp, waitFor, type App as Started } from "../node/npm-start";
-import { closedPort } from "../node/receiver";
+import { api, npm, start, stop, stopAll } from "../node/started-app";
+import { waitFor } from "../node/npm-start";
 
-const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
-
-type App = Started & { base: string };
-
-/** Every app started, stopped at the end even when it never answered. */
-const started: App[] = [];
-
-async function start(state: string): Promise<App> {
-  const port = await closedPort();
-  const app = { ...(await startApp(port, state)), base: `http://127.0.0.1:${port}` };
-  started.push(app);
-  await waitFor("the app to answer /health", async () => ((await fetch(`${app.base}/health`)).ok ? true : undefined), 90_000, app);
-  return app;
-}
-
-/** SIGTERM to the whole group (npm, node, wrangler, workerd), and wait until it is gone. */
-async function stop(app: App) {
-  killGroup(app, "SIGTERM");
-  await waitFor("the app to stop", async () => (app.child.exitCode !== null || app.child.signalCode !== null ? true : undefined), 20_000);
-}
-
-async function api(app: App, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${app.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
-function npm(args: string[]) {
-  const run = spawnSync("npm", ["run", ...args], { env, encoding: "utf8" });
-  return { status: run.status, output: `${run.stdout}${run.stderr}` };
-}
 
 type Rows = Record<string, unknown>[];
 
@@ -72,7 +38,7 @@ describe("npm run db:backup, then npm run db:restore into an empty state", () =>
   const target = mkdtempSync(join(tmpdir(), "scheduler-backup-target-"));
   const files = mkdtempSync(join(tmpdir(), "scheduler-backup-files-"));
   afterAll(async () => {
-    for (const app of started) await stop(app);
+    await stopAll();
     for (const dir of [source, target, files]) rmSync(dir, { recursive: true, force: true });
   });
 

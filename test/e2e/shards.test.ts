@@ -2,7 +2,8 @@
  * Shards where users run them: `SHARDS=3 npm start` (three local D1 databases under the state folder),
  * 300 jobs run, the whole process group killed with runs in flight on every shard, started again on the
  * same state: every run completes once (each shard's sweep), and the jobs are listed, searched and
- * exported across the shards in creation order.
+ * exported across the shards in creation order; then every shard backed up and restored, and found
+ * again in the same order.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { killGroup, startApp, waitFor, type App } from "../node/npm-start";
 import { closedPort } from "../node/receiver";
+import { npm } from "../node/started-app";
 
 const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
 const JOBS = 300;
@@ -21,14 +23,16 @@ const shardOf = (id: string) => Number(/-(\d+)$/.exec(id)?.[1] ?? 0);
 describe("SHARDS=3 npm start", () => {
   const apps: App[] = [];
   const state = mkdtempSync(join(tmpdir(), "scheduler-shards-"));
+  const files = mkdtempSync(join(tmpdir(), "scheduler-shards-backup-"));
   let receiver: Server | undefined;
   afterAll(() => {
     for (const app of apps) killGroup(app, "SIGKILL");
     receiver?.close();
     rmSync(state, { recursive: true, force: true });
+    rmSync(files, { recursive: true, force: true });
   });
 
-  it(`runs ${JOBS} jobs over three databases, recovers every run killed in flight once, and lists, searches and exports them in order`, async () => {
+  it(`runs ${JOBS} jobs over three databases, recovers every run killed in flight once, lists, searches and exports them in order, and backs up and restores every shard`, async () => {
     const arrivals = new Map<string, number>();
     receiver = createServer((req, res) => {
       req.resume();
@@ -120,6 +124,34 @@ describe("SHARDS=3 npm start", () => {
     expect(exported).toEqual([...ids].reverse());
     const stats = await api("GET", "/api/stats");
     expect(stats.body.data.jobs.byStatus.COMPLETED).toBeGreaterThanOrEqual(JOBS);
+    const runId = (await api("GET", `/api/jobs/${ids[200]}`)).body.data.latestRun.id;
+    killGroup(second, "SIGTERM");
+    await waitFor("the app to stop", async () => (second.child.exitCode !== null || second.child.signalCode !== null ? true : undefined), 20_000);
+
+    // Backed up and restored, every shard from its own file (docs/operations.md#backup-and-restore).
+    const file = join(files, "shards.sql");
+    const backup = npm(["db:backup", "--", "--local", "--persist-to", state, "--output", file], { SHARDS: "3" });
+    expect(backup.status, backup.output).toBe(0);
+    for (const k of [1, 2]) expect(readFileSync(join(files, `shards.shard-${k}.sql`), "utf8")).toContain(`-- shard: ${k} of 3`);
+    // Into one database: refused before anything is written, naming the mismatch.
+    const refused = npm(["db:restore", "--", "--local", "--persist-to", join(files, "single"), "--input", file]);
+    expect(refused.status).not.toBe(0);
+    expect(refused.output).toMatch(/shard 0 of a backup of 3 shards, and this is shard 0 of 1/);
+    const restoredState = join(files, "restored");
+    const restore = npm(["db:restore", "--", "--local", "--persist-to", restoredState, "--input", file], { SHARDS: "3" });
+    expect(restore.status, restore.output).toBe(0);
+    const third = await startApp(port, restoredState, env);
+    apps.push(third);
+    await waitFor("the app on the restored state to be ready", health, 120_000, third);
+    // The same jobs in the same order across the shards, each found by its text, a run by its id.
+    const restored = await api("GET", `/api/jobs?search=${word}&count=exact&limit=100`);
+    expect(restored.body.pagination).toMatchObject({ total: JOBS, totalExact: true });
+    expect(restored.body.data.map((j: any) => j.id)).toEqual([...ids].reverse().slice(0, 100));
+    expect((await api("GET", `/api/jobs?search=${encodeURIComponent(`Sharded 77 ${word}`)}`)).body.data.map((j: any) => j.id)).toEqual([ids[77]]);
+    expect((await api("GET", `/api/runs/${runId}`)).body.data).toMatchObject({ jobId: ids[200], status: "COMPLETED" });
+    // A job made after the restore is the newest, whichever shard it lands in.
+    const newer = (await api("POST", "/api/jobs", { taskName: `After ${word}` })).body.data.id;
+    expect((await api("GET", `/api/jobs?search=${word}&limit=1`)).body.data[0].id).toBe(newer);
     console.log(`shards: ${perShard.join(" / ")} jobs per shard; ${JOBS} runs recovered ${(recoveredInMs / 1000).toFixed(1)} s after the restart`);
   });
 });
