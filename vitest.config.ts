@@ -33,8 +33,14 @@ const SHARDED = ["consumer", "jobs.api", "scheduling", "retention", "stats", "ex
 /** Tests of what only several shards do: the shards project alone. */
 const SHARDED_ONLY = ["test/shards.test.ts"];
 
-/** The extra databases of a deployment with `shards` of them: `DB_1` ... (`DB` is wrangler.toml's). */
-const shardDatabases = (shards: number) => Object.fromEntries(Array.from({ length: shards - 1 }, (_, i) => [`DB_${i + 1}`, `shard-${i + 1}`]));
+/**
+ * The extra databases of a deployment with `shards` of them: `DB_1` ... (`DB` is wrangler.toml's); and,
+ * for a test that grows a deployment from one database to three, three empty ones of its own (GROW_DB*).
+ */
+const shardDatabases = (shards: number) => ({
+  ...Object.fromEntries(Array.from({ length: shards - 1 }, (_, i) => [`DB_${i + 1}`, `shard-${i + 1}`])),
+  ...(shards > 1 ? { GROW_DB: "grow-0", GROW_DB_1: "grow-1", GROW_DB_2: "grow-2" } : {}),
+});
 
 /** Secrets of the test runs (not real ones). The second API token stands for a rotation. */
 const TEST_SIGNING_SECRET = "whsec_dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5";

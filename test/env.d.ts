@@ -17,6 +17,10 @@ declare global {
       PLANNED_DB: D1Database;
       JOB_ROW_DB: D1Database;
       NO_SCHEMA_DB: D1Database;
+      /** The shards project only: three empty databases, for a deployment grown from one to three. */
+      GROW_DB?: D1Database;
+      GROW_DB_1?: D1Database;
+      GROW_DB_2?: D1Database;
     }
   }
 }

@@ -2,16 +2,19 @@
  * What only a deployment of several shards does (src/db/shards.ts): this file runs in the shards project,
  * over DB, DB_1 and DB_2. The API, consumer, scheduling, retention, stats and export files run there too.
  */
+import { applyD1Migrations } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { shardBindings, shardOfJob, shardOfKey } from "../src/db/shards";
 import { runs } from "../src/db/schema";
-import type { Env } from "../src/env";
-import { runJobs } from "../src/jobs/service";
+import type { Env, JobMessage } from "../src/env";
+import { createJob as createJobOn, getJob as getJobOn, listJobs, runJobs } from "../src/jobs/service";
+import { getRun as getRunOn } from "../src/runs/service";
+import { listLogs as listLogsOn } from "../src/webhooks/service";
 import { cancelJobs } from "../src/runs/service";
-import { call, createJob, delivered, getJob, logRows, runRows, SHARDS, uniqueWord, waitForJob } from "./support/helpers";
+import { call, createJob, delivered, deliverAt, logRows, runRows, SHARDS, uniqueWord, waitForJob } from "./support/helpers";
 
 const dbs = shardBindings(env);
 
@@ -144,20 +147,49 @@ describe("shards", () => {
     await cancelJobs(limited, ids);
   });
 
-  it("finds a job made before the deployment had shards (shard 0, SQLite's own small keys): listed oldest, read, run and delivered", async () => {
-    const word = uniqueWord("before");
-    const id = `jlegacy${word}`;
-    // A row as one database made it: no id suffix, a small rowid.
-    await dbs[0]!.prepare("INSERT INTO jobs (rowid, id, taskName, payload, createdAt, updatedAt) VALUES (?, ?, ?, '{}', ?, ?)").bind(Math.floor(Math.random() * 1e9) + 1, id, `Legacy ${word}`, Date.now() - 3_600_000, Date.now() - 3_600_000).run();
-    const newer = await createJob({ taskName: `New ${word}` });
-    const listed = await call("GET", `/api/jobs?search=${word}`);
-    expect(listed.body.data.map((j: any) => j.id)).toEqual([newer.id, id]);
-    expect((await getJob(id)).taskName).toBe(`Legacy ${word}`);
-    expect((await call("POST", `/api/jobs/${id}/run`)).status).toBe(202);
-    const done = await waitForJob(id, delivered);
-    expect(done.status).toBe("COMPLETED");
-    // Its run was made by the sharded deployment: a key of shard 0.
-    expect(shardOfKey(env, done.latestRun.id)).toBe(0);
+  it("keeps a deployment's jobs where they were when it grows from one database to three: found, listed oldest, run and delivered", async () => {
+    const grow = [env.GROW_DB!, env.GROW_DB_1!, env.GROW_DB_2!];
+    for (const db of grow) await applyD1Migrations(db, env.TEST_MIGRATIONS);
+    // Messages kept here and handed to the consumer by the test (the real queue's go to this file's app).
+    const sent: JobMessage[] = [];
+    const queue = { send: async (body: JobMessage) => void sent.push(body), sendBatch: async (messages: { body: JobMessage }[]) => void sent.push(...messages.map((m) => m.body)) };
+    const base = { ...env, JOB_QUEUE: queue as unknown as Env["JOB_QUEUE"] };
+    // One database: what the previous version made (it wrote the same rows as this code with one shard).
+    const one = { ...base, DB: grow[0], DB_1: undefined, DB_2: undefined } as unknown as Env;
+    const before: string[] = [];
+    for (let i = 0; i < 3; i++) before.push((await createJobOn(one, { taskName: `Before ${i}`, payload: { i }, priority: "MEDIUM" })).job.id);
+    await runJobs(one, before.slice(0, 2));
+    await deliverAt(new Date(Date.now() + 2000), sent.splice(0), one);
+    const firstRuns = await Promise.all(before.slice(0, 2).map(async (id) => (await getJobOn(one, id)).latestRun));
+    // (Completed, each with its webhook owed; whether the receiver took it is other files' business.)
+    expect(firstRuns.map((run) => [run?.status, run?.delivery === null])).toEqual([["COMPLETED", false], ["COMPLETED", false]]);
+    const keys = await grow[0]!.prepare("SELECT (SELECT max(rowid) FROM jobs) AS job, (SELECT max(id) FROM runs) AS run, (SELECT max(id) FROM webhook_logs) AS log").first<Record<string, number>>();
+    expect(Object.values(keys!).every((key) => key < 100)).toBe(true); // SQLite's own small keys
+
+    // Three databases, the first of them that one: nothing moved, everything found.
+    const three = { ...base, DB: grow[0], DB_1: grow[1], DB_2: grow[2] } as unknown as Env;
+    const after: string[] = [];
+    for (let i = 0; i < 6; i++) after.push((await createJobOn(three, { taskName: `After ${i}`, payload: { i }, priority: "MEDIUM" })).job.id);
+    expect(new Set(after.map((id) => shardOfJob(three, id))).size).toBe(3);
+    const page = await listJobs(three, { limit: 100, page: 1, sort: "oldest", count: "exact" } as never);
+    expect(page.items.map((job) => job.id)).toEqual([...before, ...after]);
+    expect(page.pagination).toMatchObject({ total: 9, totalExact: true });
+    for (const [i, id] of before.slice(0, 2).entries()) {
+      const job = await getJobOn(three, id);
+      expect(job.latestRun).toMatchObject({ id: firstRuns[i]!.id, status: "COMPLETED" });
+      expect((await getRunOn(three, firstRuns[i]!.id)).jobId).toBe(id);
+    }
+    // Old and new jobs run and complete side by side.
+    await runJobs(three, [...before, ...after]);
+    await deliverAt(new Date(Date.now() + 2000), sent.splice(0), three);
+    for (const id of [...before, ...after]) expect((await getJobOn(three, id)).latestRun?.status, id).toBe("COMPLETED");
+    // The old jobs' new runs are keys of shard 0, after every key before; the new ones' name their shards.
+    const second = await getJobOn(three, before[0]!);
+    expect([second.latestRun!.number, shardOfKey(three, second.latestRun!.id)]).toEqual([2, 0]);
+    expect(second.latestRun!.id).toBeGreaterThan(2 ** 40);
+    for (const id of after) expect(shardOfKey(three, (await getJobOn(three, id)).latestRun!.id)).toBe(shardOfJob(three, id));
+    const logs = await listLogsOn(three, { limit: 100, page: 1 });
+    expect(logs.pagination.total).toBe(2 + 9);
   });
 
   it("answers 404 for an id naming a shard the deployment does not have", async () => {
