@@ -7,10 +7,10 @@ import { env } from "cloudflare:workers";
 import { and, eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
-import { shardBindings, shardOfJob, shardOfKey } from "../src/db/shards";
+import { shardBindings, shardForCreate, shardOfJob, shardOfKey } from "../src/db/shards";
 import { runs } from "../src/db/schema";
 import type { Env, JobMessage } from "../src/env";
-import { createJob as createJobOn, getJob as getJobOn, listJobs, runJobs } from "../src/jobs/service";
+import { createJob as createJobOn, findIdempotentJob, getJob as getJobOn, listJobs, runJobs } from "../src/jobs/service";
 import { getRun as getRunOn } from "../src/runs/service";
 import { listLogs as listLogsOn } from "../src/webhooks/service";
 import { cancelJobs } from "../src/runs/service";
@@ -166,14 +166,23 @@ describe("shards", () => {
     const keys = await grow[0]!.prepare("SELECT (SELECT max(rowid) FROM jobs) AS job, (SELECT max(id) FROM runs) AS run, (SELECT max(id) FROM webhook_logs) AS log").first<Record<string, number>>();
     expect(Object.values(keys!).every((key) => key < 100)).toBe(true); // SQLite's own small keys
 
-    // Three databases, the first of them that one: nothing moved, everything found.
+    // A create with an Idempotency-Key whose shard, once there are three, is not shard 0.
     const three = { ...base, DB: grow[0], DB_1: grow[1], DB_2: grow[2] } as unknown as Env;
+    let key = uniqueWord("key");
+    while (shardForCreate(three, key) === 0) key = uniqueWord("key");
+    const keyed = { key, requestHash: "a".repeat(64) };
+    const first = (await createJobOn(one, { taskName: "Keyed", payload: {}, priority: "MEDIUM" }, keyed)).job.id;
+
+    // Three databases, the first of them that one: nothing moved, everything found.
+    // The repeated create finds its first answer in shard 0, not in the key's shard of three.
+    expect((await findIdempotentJob(three, keyed))?.id).toBe(first);
+    before.push(first);
     const after: string[] = [];
     for (let i = 0; i < 6; i++) after.push((await createJobOn(three, { taskName: `After ${i}`, payload: { i }, priority: "MEDIUM" })).job.id);
     expect(new Set(after.map((id) => shardOfJob(three, id))).size).toBe(3);
     const page = await listJobs(three, { limit: 100, page: 1, sort: "oldest", count: "exact" } as never);
     expect(page.items.map((job) => job.id)).toEqual([...before, ...after]);
-    expect(page.pagination).toMatchObject({ total: 9, totalExact: true });
+    expect(page.pagination).toMatchObject({ total: 10, totalExact: true });
     for (const [i, id] of before.slice(0, 2).entries()) {
       const job = await getJobOn(three, id);
       expect(job.latestRun).toMatchObject({ id: firstRuns[i]!.id, status: "COMPLETED" });
@@ -189,7 +198,7 @@ describe("shards", () => {
     expect(second.latestRun!.id).toBeGreaterThan(2 ** 40);
     for (const id of after) expect(shardOfKey(three, (await getJobOn(three, id)).latestRun!.id)).toBe(shardOfJob(three, id));
     const logs = await listLogsOn(three, { limit: 100, page: 1 });
-    expect(logs.pagination.total).toBe(2 + 9);
+    expect(logs.pagination.total).toBe(2 + 10);
   });
 
   it("answers 404 for an id naming a shard the deployment does not have", async () => {

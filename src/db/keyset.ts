@@ -82,12 +82,19 @@ export function pageKeys(list: KeysetList, start: Start, limit: number, { exact 
       LIMIT ${limit} OFFSET ${offset}`;
   }
   return sql`
-    SELECT ${key}
+    SELECT ${key} AS k
     FROM ${walked}
       AND ${check ?? sql`1`}
     ORDER BY ${orderBy}
     LIMIT ${limit} OFFSET ${offset}`;
 }
+
+/** The keys of a page alone, as a statement for a db.batch() (read back with keyedOnly). */
+export const pageKeysOnly = (db: Db, list: KeysetList, start: Start, limit: number, countLimit: number | null) =>
+  db.select({ k: sql<number>`k`.mapWith(Number) }).from(sql`(${pageKeys(list, start, limit, { exact: countLimit === null })})`);
+
+/** What pageKeysOnly read: each key, with no item. */
+export const keyedOnly = (rows: { k: number }[]) => rows.map(({ k }) => ({ key: k, item: undefined }));
 
 /**
  * How many matches there are from `count` on, counting no further than `countLimit` (null: all): a

@@ -6,7 +6,7 @@ import { type SQL, and, eq, getTableColumns, inArray, or, sql } from "drizzle-or
 import { aliasedColumns, joined } from "../db/aliased";
 import type { Db } from "../db/client";
 import { jsonValues } from "../db/json-rows";
-import { countMatches, type KeysetList, pageKeys, windowEnd } from "../db/keyset";
+import { countMatches, keyedOnly, type KeysetList, pageKeys, pageKeysOnly, windowEnd } from "../db/keyset";
 import { deliveries, type Delivery, type Job, jobs, type JobStatus, type Priority, type Run, runs } from "../db/schema";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { type JobView, jobView } from "../runs/views";
@@ -133,17 +133,32 @@ function jobsList({ search, ...filters }: JobFilter, sort: JobSort): KeysetList 
  */
 export async function listJobs(db: Db, filter: JobFilter, sort: JobSort, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
   const list = jobsList(filter, sort);
-  const [rows, [counted]] = await db.batch([
-    withLatestRun(db, { rowid: sql<number>`${jobs}.rowid` })
-      .where(sql`${jobs}.rowid IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`)
-      .orderBy(sql`${jobs}.rowid ${direction[sort]}`),
-    countMatches(db, list, count, countLimit),
-  ]);
+  const [rows, [counted]] = await db.batch([jobsWhere(db, sql`${jobs}.rowid IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`, sort), countMatches(db, list, count, countLimit)]);
   return {
     rows: rows.map((row): Keyed<JobView> => ({ key: row.rowid, item: toView(row) })),
     counted: counted?.n ?? 0,
     ...windowEnd(list, start, counted, countLimit),
   };
+}
+
+/** The jobs (with their latest runs) a condition on their rows picks, in the list's order, each keyed by rowid. */
+const jobsWhere = (db: Db, where: SQL, sort: JobSort) =>
+  withLatestRun(db, { rowid: sql<number>`${jobs}.rowid` })
+    .where(where)
+    .orderBy(sql`${jobs}.rowid ${direction[sort]}`);
+
+/** The keys alone of a page (what a shard answers for a deep page by number, db/merge.ts), and the count. */
+export async function listJobKeys(db: Db, filter: JobFilter, sort: JobSort, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
+  const list = jobsList(filter, sort);
+  const [keys, [counted]] = await db.batch([pageKeysOnly(db, list, start, limit, countLimit), countMatches(db, list, count, countLimit)]);
+  return { rows: keyedOnly(keys), counted: counted?.n ?? 0, ...windowEnd(list, start, counted, countLimit) };
+}
+
+/** The jobs with these rowids, keyed, in the list's order. */
+export async function jobsByKeys(db: Db, keys: number[], sort: JobSort): Promise<Keyed<JobView>[]> {
+  if (keys.length === 0) return [];
+  const rows = await jobsWhere(db, sql`${jobs}.rowid IN (${sql.raw(keys.map((k) => String(Math.trunc(k))).join(","))})`, sort);
+  return rows.map((row) => ({ key: row.rowid, item: toView(row) }));
 }
 
 /**

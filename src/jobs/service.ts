@@ -14,7 +14,7 @@ import { newJobId } from "../lib/ids";
 import { logCancelled, logFailure, logScheduled, runFields } from "../lib/log";
 import { readPage } from "../lib/pagination";
 import { acrossShards } from "../db/merge";
-import { forJobs, inOrderOf, jobIdOnShard, onJobShard, onShard, shardForCreate } from "../db/shards";
+import { eachShard, forJobs, inOrderOf, jobIdOnShard, onJobShard, onShard, shardForCreate } from "../db/shards";
 import { dispatch, dispatchInBackground, queueCompletions, sendStartMessages } from "../runs/dispatch";
 import { cancelScheduledOf, cancelUnfinishedOf, insertRuns, replanRuns } from "../runs/lifecycle";
 import { countInProgress } from "../runs/repository";
@@ -90,13 +90,20 @@ export async function createJob(env: Env, input: CreateJobInput, idempotency?: I
  */
 export async function findIdempotentJob(env: Env, idempotency: Idempotency, now = new Date(), unlessJobId?: string): Promise<JobView | undefined> {
   const since = new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS);
-  // The key's shard: where the create that used it put its job.
-  env = onShard(env, shardForCreate(env, idempotency.key));
-  const record = await getDb(env.DB)
-    .select()
-    .from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.key, idempotency.key), gt(idempotencyKeys.createdAt, since)))
-    .get();
+  // The key's shard is where a create with it puts its job; every shard is asked (side by side, one
+  // index probe each), because the key's shard changes when shards are added and a first create made
+  // before that is still remembered where it went.
+  const home = shardForCreate(env, idempotency.key);
+  const found = await Promise.all(
+    eachShard(env).map((shard) =>
+      getDb(shard.DB)
+        .select()
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.key, idempotency.key), gt(idempotencyKeys.createdAt, since)))
+        .get(),
+    ),
+  );
+  const record = found[home] ?? found.find((one) => one !== undefined);
   if (!record || record.jobId === unlessJobId) return undefined;
   if (record.requestHash !== idempotency.requestHash) throw conflict(`Idempotency-Key '${idempotency.key}' was used within 24 h for a different request body`);
   return getJob(env, record.jobId);
@@ -131,7 +138,10 @@ export async function getJobWithNextRuns(env: Env, id: string) {
  * several shards each gives its page and the pages merge (db/merge.ts).
  */
 export async function listJobs(env: Env, { limit, page, cursor, sort, count, ...filter }: ListJobsQuery) {
-  const read = acrossShards(env, limit, sort === "newest" ? "desc" : "asc", (db, n, start, from, countLimit) => repo.listJobs(db, filter, sort, n, start, from, countLimit));
+  const read = acrossShards(env, limit, sort === "newest" ? "desc" : "asc", (db, n, start, from, countLimit) => repo.listJobs(db, filter, sort, n, start, from, countLimit), {
+    keys: (db, n, start, from, countLimit) => repo.listJobKeys(db, filter, sort, n, start, from, countLimit),
+    rows: (db, keys) => repo.jobsByKeys(db, keys, sort),
+  });
   return readPage({ limit, page, cursor }, read, {
     list: "jobs",
     sort,

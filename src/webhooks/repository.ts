@@ -1,8 +1,8 @@
 /** Reads of deliveries and their attempts: the delivery log listed newest first, and the sweep's stalled deliveries. */
-import { and, desc, eq, getTableColumns, gte, inArray, lt, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, lt, type SQL, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/client";
-import { countMatches, pageKeys, windowEnd, type KeysetList } from "../db/keyset";
+import { countMatches, keyedOnly, pageKeys, pageKeysOnly, windowEnd, type KeysetList } from "../db/keyset";
 import type { CountFrom, Keyed, Start } from "../lib/pagination";
 import { deliveries, jobs, runs, webhookLogs, type WebhookLog } from "../db/schema";
 import { DELETED } from "../jobs/state";
@@ -68,23 +68,34 @@ function logsList({ jobId, outcome }: LogFilter): KeysetList {
 /** One page of attempts and the bounded count of the matches, in one round trip. */
 export async function listLogs(db: Db, filter: LogFilter, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
   const list = logsList(filter);
-  const [rows, [counted]] = await db.batch([
-    // With the job's task name and the run's number, so a list of deliveries reads as more than ids.
-    db
-      .select({ ...logColumns(), taskName: jobs.taskName, runNumber: runs.number, jobDeleted: sql<number>`${jobs.status} = ${DELETED}` })
-      .from(webhookLogs)
-      .leftJoin(sentBy, eq(sentBy.runId, webhookLogs.runId))
-      .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
-      .leftJoin(runs, eq(runs.id, webhookLogs.runId))
-      .where(sql`${webhookLogs.id} IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`)
-      .orderBy(desc(webhookLogs.id)),
-    countMatches(db, list, count, countLimit),
-  ]);
-  return {
-    rows: rows.map(({ jobDeleted, ...row }): Keyed<ListedLog> => ({ key: row.id, item: { ...logView(row), jobDeleted: Boolean(jobDeleted) } })),
-    counted: counted?.n ?? 0,
-    ...windowEnd(list, start, counted, countLimit),
-  };
+  const [rows, [counted]] = await db.batch([logsWhere(db, sql`${webhookLogs.id} IN (${pageKeys(list, start, limit, { exact: countLimit === null })})`), countMatches(db, list, count, countLimit)]);
+  return { rows: rows.map(listedLog), counted: counted?.n ?? 0, ...windowEnd(list, start, counted, countLimit) };
+}
+
+/** Log rows a condition picks, newest first. With the job's task name and the run's number, so a list of deliveries reads as more than ids. */
+const logsWhere = (db: Db, where: SQL) =>
+  db
+    .select({ ...logColumns(), taskName: jobs.taskName, runNumber: runs.number, jobDeleted: sql<number>`${jobs.status} = ${DELETED}` })
+    .from(webhookLogs)
+    .leftJoin(sentBy, eq(sentBy.runId, webhookLogs.runId))
+    .innerJoin(jobs, eq(jobs.id, webhookLogs.jobId))
+    .leftJoin(runs, eq(runs.id, webhookLogs.runId))
+    .where(where)
+    .orderBy(desc(webhookLogs.id));
+
+const listedLog = ({ jobDeleted, ...row }: Awaited<ReturnType<typeof logsWhere>>[number]): Keyed<ListedLog> => ({ key: row.id, item: { ...logView(row), jobDeleted: Boolean(jobDeleted) } });
+
+/** The keys alone of a page of the log (a shard's answer for a deep page by number, db/merge.ts), and the count. */
+export async function listLogKeys(db: Db, filter: LogFilter, limit: number, start: Start, count: CountFrom, countLimit: number | null) {
+  const list = logsList(filter);
+  const [keys, [counted]] = await db.batch([pageKeysOnly(db, list, start, limit, countLimit), countMatches(db, list, count, countLimit)]);
+  return { rows: keyedOnly(keys), counted: counted?.n ?? 0, ...windowEnd(list, start, counted, countLimit) };
+}
+
+/** The log rows with these ids, newest first. */
+export async function logsByKeys(db: Db, keys: number[]): Promise<Keyed<ListedLog>[]> {
+  if (keys.length === 0) return [];
+  return (await logsWhere(db, sql`${webhookLogs.id} IN (${sql.raw(keys.map((k) => String(Math.trunc(k))).join(","))})`)).map(listedLog);
 }
 
 /** The attempts of these runs, newest first, at most `limit` per call. */

@@ -9,7 +9,10 @@ import { type PageRequest, readPage } from "../lib/pagination";
 export async function listLogs(env: Env, { jobId, outcome, ...page }: PageRequest & logsRepo.LogFilter) {
   // A job's attempts are all in its shard.
   if (jobId !== undefined) env = onJobShard(env, jobId);
-  const read = acrossShards(env, page.limit, "desc", (db, limit, start, from, countLimit) => logsRepo.listLogs(db, { jobId, outcome }, limit, start, from, countLimit));
+  const read = acrossShards(env, page.limit, "desc", (db, limit, start, from, countLimit) => logsRepo.listLogs(db, { jobId, outcome }, limit, start, from, countLimit), {
+    keys: (db, limit, start, from, countLimit) => logsRepo.listLogKeys(db, { jobId, outcome }, limit, start, from, countLimit),
+    rows: (db, keys) => logsRepo.logsByKeys(db, keys),
+  });
   return readPage(page, read, { list: "logs" });
 }
 
