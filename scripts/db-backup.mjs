@@ -24,18 +24,14 @@ const quote = (text) => `'${String(text).replaceAll("'", "''")}'`;
 const shards = await shardsOf(target);
 for (const [k, shard] of shards.entries()) {
   const file = shardFile(output, k);
-  // Everything read in one wrangler run (each costs seconds): the tables, the migrations, the counters, the sharded rowids.
-  const [tableRows, migrationRows, sequenceRows, keyRows] = queries(
-    shard,
-    DATA_TABLES_SQL,
-    "SELECT name FROM d1_migrations ORDER BY id",
-    "SELECT name, seq FROM sqlite_sequence",
-    `SELECT rowid AS k, id FROM jobs WHERE rowid >= ${SHARDED_KEYS_FROM} ORDER BY rowid`,
-  );
+  const [tableRows, migrationRows] = queries(shard, DATA_TABLES_SQL, "SELECT name FROM d1_migrations ORDER BY id");
   const tables = tableRows.map((row) => row.name);
   const migrations = migrationRows.map((row) => row.name);
   console.log(`[backup] ${shard.binding}: tables ${tables.join(", ")}`);
   wrangler(shard, "export", ["--no-schema", ...tables.flatMap((table) => ["--table", table]), "--output", file, "--skip-confirmation"]);
+  // Read after the export, so that they cover every row it holds (a key or counter of a row made since
+  // only moves a row the restore does not have, or a counter up): the counters and the sharded rowids.
+  const [sequenceRows, keyRows] = queries(shard, "SELECT name, seq FROM sqlite_sequence", `SELECT rowid AS k, id FROM jobs WHERE rowid >= ${SHARDED_KEYS_FROM} ORDER BY rowid`);
 
   // Inserting rows with their ids moves each counter up to the largest id restored; these lines put it
   // back where it was (higher, when the newest rows had been deleted).

@@ -19,6 +19,13 @@ const env = await readEnvironment(options.config, options.env);
 const migrations = env.databases.map((d) => ["d1", "migrations", "apply", d.binding, "--remote", ...scope]);
 const deploy = ["deploy", ...scope];
 
+// The Worker refuses a concurrency limit below the number of shards (each runs a share of it): say so
+// before deploying a Worker that would answer every request with a configuration error.
+const limit = Number(env.vars.MAX_CONCURRENT_RUNS ?? 0);
+if (limit > 0 && limit < env.databases.length) {
+  fail(`MAX_CONCURRENT_RUNS is ${limit} in [env.${env.name}.vars], fewer than its ${env.databases.length} shards (each runs a share of the limit): set 0 (no limit) or at least ${env.databases.length}.`);
+}
+
 if (!hasRealDatabaseId(env)) {
   const message =
     `[env.${env.name}] in ${options.config} still has the placeholder database_id (${env.databases.filter((d) => !hasRealDatabaseId({ databases: [d] })).map((d) => d.binding).join(", ")}), so there is no database to deploy to.\n` +

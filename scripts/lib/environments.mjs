@@ -76,6 +76,7 @@ export async function readEnvironment(configPath, envName, { hideWarnings = fals
     workerName: config.name,
     database: describe(database),
     databases: [database, ...shards].map(describe),
+    vars: config.vars ?? {},
     queues: [...queues],
   };
 }

@@ -10,7 +10,7 @@ import type { RunRef } from "../webhooks/body";
 import { ConfigError, getConfig, isDeadLetterQueue, type Env } from "../env";
 import { byShard, onJobShard, onShard, shardOfJob } from "../db/shards";
 import { handleDeadLetter } from "./dead-letter";
-import { type BatchResult, processRunBatch } from "./run-messages";
+import { type BatchResult, inlineBudget, processRunBatch } from "./run-messages";
 import { logFailure } from "../lib/log";
 import { ack } from "./outcome";
 import { CONFIG_WAIT_MAX_ATTEMPTS, configBackoffSeconds, crashBackoffSeconds } from "./backoff";
@@ -51,10 +51,12 @@ export async function handleJobBatch(batch: MessageBatch<unknown>, env: Env): Pr
     valid.forEach(({ message }, i) => settle(message, results[i]!));
     return;
   }
-  // Each shard's messages are one batch of D1 work on that shard (db/shards.ts), side by side.
+  // Each shard's messages are one batch of D1 work on that shard (db/shards.ts), side by side, sharing
+  // the invocation's one budget of webhooks sent inline.
+  const budget = inlineBudget();
   await Promise.all(
     byShard(env, valid, ({ ref }) => shardOfJob(env, ref.jobId)).map(async ([k, group]) => {
-      const results = await processRunBatch(onShard(env, k), group.map((v) => v.ref));
+      const results = await processRunBatch(onShard(env, k), group.map((v) => v.ref), budget);
       group.forEach(({ message }, i) => settle(message, results[i]!));
     }),
   );

@@ -223,7 +223,7 @@ interface InlineBudget {
   webhooks: number;
   until: number;
 }
-const inlineBudget = (): InlineBudget => ({ webhooks: 400, until: Date.now() + 10_000 });
+export const inlineBudget = (): InlineBudget => ({ webhooks: 400, until: Date.now() + 10_000 });
 
 /**
  * Runs of no duration that the completions' freed slots started are completed here, as the next wave,

@@ -224,6 +224,14 @@ describe("npm run deploy", () => {
       `deploy ${scope}`,
     ]);
 
+    // A concurrency limit below the number of shards: the Worker would refuse every request; so does deploy.
+    writeFileSync(config, readFileSync(config, "utf8").replace("[env.staging.vars]\n", '[env.staging.vars]\nMAX_CONCURRENT_RUNS = "2"\n'));
+    writeFileSync(log, "");
+    const limited = run("deploy.mjs", ["--env", "staging"]);
+    expect(limited.status).toBe(1);
+    expect(limited.output).toMatch(/MAX_CONCURRENT_RUNS is 2 in \[env.staging.vars\], fewer than its 3 shards/);
+    expect(calls()).toEqual([]);
+
     // DB_2 without DB_1: the Worker would never see DB_2's jobs.
     writeFileSync(config, base.replace("[[env.staging.queues.producers]]", `${shard(2)}\n[[env.staging.queues.producers]]`));
     writeFileSync(log, "");
