@@ -29,7 +29,7 @@ const PREBUNDLED = [
 ];
 
 /** Each file runs on one database (the workers project) and again on three shards (the shards project). */
-const SHARDED = ["consumer", "jobs.api", "scheduling", "retention", "stats", "export", "search", "logs", "legacy", "bulk-run"].map((name) => `test/${name}.test.ts`);
+const SHARDED = ["consumer", "jobs.api", "scheduling", "retention", "stats", "export", "search", "bulk-run"].map((name) => `test/${name}.test.ts`);
 /** Tests of what only several shards do: the shards project alone. */
 const SHARDED_ONLY = ["test/shards.test.ts"];
 

@@ -6,10 +6,12 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { readEnvironment } from "./lib/environments.mjs";
 import { localConfig, shardBinding, shardCount } from "./lib/shards.mjs";
 
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+const WRANGLER = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
 
 /** `--local [--persist-to DIR]` or `--remote`, plus the script's own options (name -> has a value). */
 export function parseTarget(argv, options) {
@@ -83,7 +85,8 @@ function targetFlags(target, command) {
 export function wrangler(target, command, args, { capture = false } = {}) {
   const { flags, cleanup } = targetFlags(target, command);
   try {
-    const run = spawnSync("npx", ["wrangler", "d1", ...command.split(" "), target.binding ?? "DB", ...flags, ...args], { env, stdio: capture ? ["ignore", "pipe", "inherit"] : "inherit", encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    // The project's own wrangler, without npx's lookup before each run (a backup of several shards runs it dozens of times).
+    const run = spawnSync(process.execPath, [WRANGLER, "d1", ...command.split(" "), target.binding ?? "DB", ...flags, ...args], { env, stdio: capture ? ["ignore", "pipe", "inherit"] : "inherit", encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
     if (run.status !== 0) fail(`wrangler d1 ${command} failed${capture ? `:\n${run.stdout}` : ""}`);
     return run.stdout;
   } finally {
