@@ -128,10 +128,21 @@ export default defineConfig(async () => {
         // The same API, consumer, scheduling, retention, stats and export tests over three shards.
         workers("shards", 3, [...SHARDED, ...SHARDED_ONLY], []),
         {
+          // The longest e2e file (SHARDS=3 npm start: 300 jobs, a kill, a backup and a restore), mostly
+          // waiting: in the first group, beside the dashboard, whose slot it would otherwise wait for.
+          test: {
+            name: "e2e-shards",
+            include: ["test/e2e/shards.test.ts"],
+            environment: "node",
+            testTimeout: 240_000,
+          },
+        },
+        {
           // What exists only outside vitest's workerd: `npm start` itself, killed and restarted.
           test: {
             name: "e2e",
             include: ["test/e2e/**/*.test.ts"],
+            exclude: ["test/e2e/shards.test.ts"],
             environment: "node",
             testTimeout: 240_000,
             // After the workers and browser files (a group of their own: vitest runs the projects of a
