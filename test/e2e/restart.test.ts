@@ -5,14 +5,13 @@
  * on the same state. Every run must complete and every webhook arrive exactly once per run, within
  * the documented bound, with nothing but `npm start` running.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { killGroup, startApp, waitFor, type App } from "../node/npm-start";
-import { closedPort } from "../node/receiver";
+import { closedPort, countingReceiver } from "../node/receiver";
 
 const token = /^API_TOKENS=(\S+)/m.exec(readFileSync("config/local.env", "utf8"))![1]!;
 const JOBS = 40;
@@ -34,17 +33,9 @@ describe("npm start: a restart loses nothing", () => {
 
   it(`recovers ${JOBS} runs killed in flight (SIGKILL of the process group): each completes and its webhook arrives once`, async () => {
     // A real receiver, counting what arrives by webhook-id.
-    const arrivals = new Map<string, number>();
-    receiver = createServer((req, res) => {
-      req.resume();
-      req.on("end", () => {
-        const id = String(req.headers["webhook-id"]);
-        arrivals.set(id, (arrivals.get(id) ?? 0) + 1);
-        res.writeHead(200).end("ok");
-      });
-    });
-    await new Promise<void>((r) => receiver!.listen(0, "127.0.0.1", () => r()));
-    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const counting = await countingReceiver();
+    receiver = counting.server;
+    const { arrivals, url: webhookUrl } = counting;
 
     const port = await closedPort();
     const base = `http://127.0.0.1:${port}`;

@@ -5,14 +5,13 @@
  * exported across the shards in creation order; then every shard backed up and restored: each holds
  * the same rows with the same keys.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { killGroup, startApp, waitFor, type App } from "../node/npm-start";
-import { closedPort } from "../node/receiver";
+import { closedPort, countingReceiver } from "../node/receiver";
 import { npm } from "../node/started-app";
 import { spawnSync } from "node:child_process";
 
@@ -50,17 +49,9 @@ describe("SHARDS=3 npm start", () => {
   });
 
   it(`runs ${JOBS} jobs over three databases, recovers every run killed in flight once, lists, searches and exports them in order, and backs up and restores every shard`, async () => {
-    const arrivals = new Map<string, number>();
-    receiver = createServer((req, res) => {
-      req.resume();
-      req.on("end", () => {
-        const id = String(req.headers["webhook-id"]);
-        arrivals.set(id, (arrivals.get(id) ?? 0) + 1);
-        res.writeHead(200).end("ok");
-      });
-    });
-    await new Promise<void>((r) => receiver!.listen(0, "127.0.0.1", () => r()));
-    const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const counting = await countingReceiver();
+    receiver = counting.server;
+    const { arrivals, url: webhookUrl } = counting;
     const port = await closedPort();
     const base = `http://127.0.0.1:${port}`;
     const api = async (method: string, path: string, body?: unknown) => {

@@ -86,3 +86,21 @@ export function closedPort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A receiver that answers 200 to every webhook and counts what arrives by webhook-id (how the e2e tests
+ * see that each run's webhook arrived once). Listens on 127.0.0.1; `url` is its hook.
+ */
+export async function countingReceiver(): Promise<{ server: Server; url: string; arrivals: Map<string, number> }> {
+  const arrivals = new Map<string, number>();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const id = String(req.headers["webhook-id"]);
+      arrivals.set(id, (arrivals.get(id) ?? 0) + 1);
+      res.writeHead(200).end("ok");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, arrivals };
+}
